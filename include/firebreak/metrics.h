@@ -54,7 +54,7 @@ class MetricError : public std::invalid_argument {
 // Default histogram buckets (seconds), as DESIGN.md sets for request latency.
 inline const std::vector<double>& default_buckets() {
   static const std::vector<double> kBuckets = {0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25,
-                                               0.5,   0.75, 1,     2.5,   5,     7.5, 10};
+                                               0.5,   0.75, 1,     2.5,  5,     7.5, 10};
   return kBuckets;
 }
 
@@ -235,14 +235,14 @@ class Histogram {
     observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   }
   std::uint64_t count() const noexcept;
-  double sum() const noexcept {
-    return detail::shard_sum_double(cells_ + bucket_count_ + 1);
-  }
+  double sum() const noexcept { return detail::shard_sum_double(cells_ + bucket_count_ + 1); }
 
  private:
   friend class Family<Histogram>;
   Histogram(detail::Series* s, const std::vector<double>& bounds)
-      : cells_(s->cells), bounds_(bounds.data()), bucket_count_(static_cast<std::uint32_t>(bounds.size())) {}
+      : cells_(s->cells),
+        bounds_(bounds.data()),
+        bucket_count_(static_cast<std::uint32_t>(bounds.size())) {}
   detail::Cell* cells_;
   const double* bounds_;
   std::uint32_t bucket_count_;
@@ -341,6 +341,9 @@ class Registry {
  private:
   template <class F, class Spec>
   F& add_family(MetricType type, const Spec& spec, std::vector<double> bounds);
+  void check_sample_names(MetricType type, const std::string& name,
+                          const std::string& as_given) const;  // caller holds mu_
+  void add_callback(MetricType type, const MetricSpec& spec, std::function<double()> read);
 
   const Clock& clock_;
   detail::CellArena arena_;

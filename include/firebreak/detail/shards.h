@@ -102,7 +102,7 @@ class CellArena {
  private:
   std::mutex mu_;
   struct Chunk;
-  Chunk* chunks_ = nullptr;  // guarded by mu_
+  Chunk* chunks_ = nullptr;            // guarded by mu_
   std::uint32_t used_ = kShardStride;  // cells used in the newest chunk; guarded by mu_
 };
 
