@@ -1,0 +1,10 @@
+#include "firebreak/clock.h"
+
+namespace firebreak {
+
+Clock& Clock::system() {
+  static SystemClock clock;
+  return clock;
+}
+
+}  // namespace firebreak
