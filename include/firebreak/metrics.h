@@ -75,11 +75,21 @@ struct MetricSpec {
 };
 
 // A counter's name may be given with or without "_total"; it is exposed with it.
-struct CounterSpec : MetricSpec {};
-struct GaugeSpec : MetricSpec {};
-struct HistogramSpec : MetricSpec {
+using CounterSpec = MetricSpec;
+using GaugeSpec = MetricSpec;
+
+// MetricSpec plus bucket bounds (a separate aggregate so that designated
+// initializers work: {.name = ..., .buckets = {...}}).
+struct HistogramSpec {
+  std::string name;
+  std::string help;
+  std::vector<std::string> labels = {};
+  std::string unit = {};
   // Upper bounds, strictly increasing and finite; "+Inf" is implicit.
   std::vector<double> buckets = default_buckets();
+  std::size_t max_series = kDefaultMaxSeries;
+
+  MetricSpec base() const { return {name, help, labels, unit, max_series}; }
 };
 
 // ---------------------------------------------------------------------------
@@ -339,8 +349,8 @@ class Registry {
   std::vector<FamilySnapshot> collect() const;
 
  private:
-  template <class F, class Spec>
-  F& add_family(MetricType type, const Spec& spec, std::vector<double> bounds);
+  template <class F>
+  F& add_family(MetricType type, const MetricSpec& spec, std::vector<double> bounds);
   void check_sample_names(MetricType type, const std::string& name,
                           const std::string& as_given) const;  // caller holds mu_
   void add_callback(MetricType type, const MetricSpec& spec, std::function<double()> read);

@@ -151,8 +151,8 @@ void Registry::check_sample_names(MetricType type, const std::string& name,
 Registry::Registry(RegistryOptions options) : clock_(*options.clock) {}
 Registry::~Registry() = default;
 
-template <class F, class Spec>
-F& Registry::add_family(MetricType type, const Spec& in, std::vector<double> bounds) {
+template <class F>
+F& Registry::add_family(MetricType type, const MetricSpec& in, std::vector<double> bounds) {
   MetricSpec spec = validated(type, in);
   std::lock_guard lock(mu_);
   if (auto it = families_.find(spec.name); it != families_.end()) {
@@ -192,7 +192,7 @@ GaugeFamily& Registry::gauge(const GaugeSpec& spec) {
 }
 
 HistogramFamily& Registry::histogram(const HistogramSpec& spec) {
-  return add_family<HistogramFamily>(MetricType::kHistogram, spec, validated_buckets(spec));
+  return add_family<HistogramFamily>(MetricType::kHistogram, spec.base(), validated_buckets(spec));
 }
 
 void Registry::add_callback(MetricType type, const MetricSpec& in, std::function<double()> read) {
