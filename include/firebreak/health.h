@@ -29,10 +29,9 @@
 //                                              ready, then set once: seconds from
 //                                              HealthOptions::start_time to then
 //   health_check_status{check,kind}            gauge 0/1, kind = liveness|readiness
-//   health_check_duration_seconds{check}       gauge: duration of the check's last
-//                                              run (a gauge, not a histogram: checks
-//                                              run every few seconds, the last value
-//                                              is what an operator looks at)
+//   health_check_duration_seconds{check}       histogram of run durations (default
+//                                              buckets, 5ms..10s): one observation per
+//                                              run, the timeout for a run that timed out
 //
 // Time comes from HealthOptions::clock; tests use a ManualClock and drive the
 // state machine with run_due_checks() instead of the runner.

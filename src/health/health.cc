@@ -69,8 +69,8 @@ struct Health::Check {
   CheckKind kind;
   CheckFn fn;
   CheckOptions options;
-  Gauge status;    // health_check_status{check,kind}
-  Gauge duration;  // health_check_duration_seconds{check}
+  Gauge status;        // health_check_status{check,kind}
+  Histogram duration;  // health_check_duration_seconds{check}
 
   // Everything below is guarded by Core::mu.
   CheckResult result;
@@ -111,7 +111,7 @@ struct Health::Core {
   // Set at construction, then read-only.
   Gauge ready_gauge;
   GaugeFamily* status_family = nullptr;
-  GaugeFamily* duration_family = nullptr;
+  HistogramFamily* duration_family = nullptr;
   GaugeFamily* time_to_ready_family = nullptr;
   Clock::MonoTime created_mono{};
   Clock::Duration start_offset{};  // from start_time to construction
@@ -150,9 +150,11 @@ struct Health::Core {
     update_ready();
   }
 
-  void set_duration(Check& c, Clock::Duration d) {
+  // Records a run's duration; `observe` is false for the late return of a
+  // run that was observed when it timed out.
+  void set_duration(Check& c, Clock::Duration d, bool observe) {
     c.last_duration = d;
-    c.duration.set(seconds(d));
+    if (observe) c.duration.observe(seconds(d));
   }
 
   // Fails every call past its timeout.
@@ -160,7 +162,7 @@ struct Health::Core {
     for (auto& c : checks) {
       if (c->running && !c->timed_out && now - c->run_start > c->options.timeout) {
         c->timed_out = true;
-        set_duration(*c, now - c->run_start);
+        set_duration(*c, now - c->run_start, true);
         record(*c, CheckResult::failure(timeout_reason(c->options.timeout)));
       }
     }
@@ -233,7 +235,7 @@ void Health::Core::worker_loop(std::shared_ptr<Core> core, Check* c) {
     c->running = false;
     if (core->stopping) return;  // abandoned: the clock and registry may be gone
     const Clock::Duration elapsed = core->clock.mono_now() - c->run_start;
-    core->set_duration(*c, elapsed);
+    core->set_duration(*c, elapsed, !c->timed_out);
     if (!c->timed_out) {  // a timed-out run was failed already; its late result is dropped
       if (elapsed > c->options.timeout)
         result = CheckResult::failure(timeout_reason(c->options.timeout));
@@ -259,10 +261,10 @@ Health::Health(Registry& registry, HealthOptions options)
       &registry.gauge({.name = "health_check_status",
                        .help = "1 when the health check's last run passed, else 0.",
                        .labels = {"check", "kind"}});
-  core.duration_family = &registry.gauge({.name = "health_check_duration_seconds",
-                                          .help = "Duration of the health check's last run.",
-                                          .labels = {"check"},
-                                          .unit = "seconds"});
+  core.duration_family = &registry.histogram({.name = "health_check_duration_seconds",
+                                              .help = "Duration of health check runs.",
+                                              .labels = {"check"},
+                                              .unit = "seconds"});
   core.created_mono = core.clock.mono_now();
   if (options.start_time) {
     const Clock::Duration offset = core.clock.wall_now() - *options.start_time;
