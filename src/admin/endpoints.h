@@ -6,6 +6,7 @@
 #include "firebreak/admin.h"
 #include "firebreak/health.h"
 #include "firebreak/metrics.h"
+#include "util/json_write.h"  // append_json_string, shared with the logger
 
 namespace firebreak::detail {
 
@@ -19,8 +20,5 @@ AdminResponse render_health(const HealthReport& report, std::string_view endpoin
 
 // /metrics.
 AdminHandler metrics_endpoint(const Registry& registry);
-
-// JSON string escaping (quotes included); invalid UTF-8 becomes U+FFFD.
-void append_json_string(std::string& out, std::string_view s);
 
 }  // namespace firebreak::detail

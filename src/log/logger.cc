@@ -1,0 +1,815 @@
+// The logger: formatting on the caller's thread, per-thread rings, one writer
+// thread, rate limits, context scopes and the sinks.
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <semaphore>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "firebreak/clock.h"
+#include "firebreak/log.h"
+#include "firebreak/metrics.h"
+#include "log/ring.h"
+#include "log/trace_ids.h"
+#include "util/json_write.h"
+
+namespace firebreak {
+
+namespace detail {
+
+std::atomic<std::uint8_t> log_threshold{static_cast<std::uint8_t>(LogLevel::kInfo)};
+
+inline constexpr std::uint32_t kDefaultLimit = 0xffffffffu;
+
+// Rate-limit state of one event name. Never freed: call sites keep pointers.
+struct EventLimit {
+  std::string event;
+  std::atomic<std::uint32_t> per_second{kDefaultLimit};  // kDefaultLimit: the default
+  std::atomic<std::int64_t> window{0};                   // the second being counted
+  std::atomic<std::uint32_t> count{0};
+  std::atomic<std::uint64_t> suppressed{0};
+};
+
+}  // namespace detail
+
+namespace {
+
+using detail::EventLimit;
+using detail::LogRing;
+
+constexpr int kLevels = 6;
+constexpr std::string_view kLevelNames[] = {"trace", "debug", "info", "warn",
+                                            "error", "fatal", "off"};
+
+std::int64_t now_micros(const Clock* clock) {
+  if (clock) {
+    return std::chrono::duration_cast<std::chrono::microseconds>(
+               clock->wall_now().time_since_epoch())
+        .count();
+  }
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000;
+}
+
+std::int64_t floor_seconds(std::int64_t micros) {
+  return micros >= 0 ? micros / 1000000 : (micros - 999999) / 1000000;
+}
+
+// Schema order of context keys (DESIGN.md, log schema).
+int context_rank(std::string_view key) {
+  if (key == "request_id") return 0;
+  if (key.starts_with("http_")) return 1;
+  if (key.starts_with("messaging_")) return 2;
+  if (key == "message_id") return 3;
+  if (key == "job") return 4;
+  if (key == "job_run_id") return 5;
+  return 6;
+}
+
+void append_value_json(std::string& out, const LogValue& v) {
+  using K = LogValue::Kind;
+  switch (v.kind()) {
+    case K::kString:
+      detail::append_json_string(out, v.str());
+      return;
+    case K::kInt:
+      detail::append_json_int(out, v.i());
+      return;
+    case K::kUint:
+      detail::append_json_uint(out, v.u());
+      return;
+    case K::kDouble:
+    case K::kDuration:
+      detail::append_json_double(out, v.d());
+      return;
+    case K::kBool:
+      out.append(v.b() ? "true" : "false");
+      return;
+    case K::kTime:
+      out.push_back('"');
+      detail::append_rfc3339_micros(out, v.i());
+      out.push_back('"');
+      return;
+    case K::kErrorCode:
+      detail::append_json_string(out, v.category()->message(static_cast<int>(v.i())));
+      return;
+    case K::kNull:
+      out.append("null");
+      return;
+  }
+}
+
+// Console form of a value: strings bare unless they hold spaces or quotes.
+void append_value_console(std::string& out, const LogValue& v) {
+  if (v.kind() == LogValue::Kind::kString) {
+    const std::string_view s = v.str();
+    if (!s.empty() && s.find_first_of(" \"=\t\n\r") == std::string_view::npos) {
+      detail::append_json_escaped(out, s);
+    } else {
+      detail::append_json_string(out, s);
+    }
+    return;
+  }
+  append_value_json(out, v);
+}
+
+// ---------------------------------------------------------------------------
+
+struct ThreadContext {
+  std::vector<std::pair<std::string, std::string>> entries;  // key, rendered JSON value
+  std::string rendered;                                      // ,"k":v in schema order
+
+  void render() {
+    rendered.clear();
+    // Innermost wins for a repeated key; then schema order, push order within a rank.
+    std::vector<std::size_t> keep;
+    for (std::size_t i = entries.size(); i-- > 0;) {
+      bool shadowed = false;
+      for (std::size_t k : keep) shadowed = shadowed || entries[k].first == entries[i].first;
+      if (!shadowed) keep.push_back(i);
+    }
+    std::reverse(keep.begin(), keep.end());
+    std::stable_sort(keep.begin(), keep.end(), [&](std::size_t a, std::size_t b) {
+      return context_rank(entries[a].first) < context_rank(entries[b].first);
+    });
+    for (std::size_t k : keep) {
+      rendered.push_back(',');
+      detail::append_json_string(rendered, entries[k].first);
+      rendered.push_back(':');
+      rendered.append(entries[k].second);
+    }
+  }
+};
+
+struct ThreadState {
+  std::string buf;
+  std::shared_ptr<LogRing> ring;
+  ThreadContext context;
+  ~ThreadState() {
+    if (ring) ring->closed.store(true, std::memory_order_release);
+  }
+};
+
+thread_local ThreadState tls;
+
+// ---------------------------------------------------------------------------
+
+class Logger {
+ public:
+  static Logger& get() {
+    static Logger* logger = new Logger;  // never destroyed: logging works in static destructors
+    return *logger;
+  }
+
+  void configure(const LogOptions& options);
+
+  bool console() const { return console_.load(std::memory_order_relaxed); }
+  bool color() const { return color_.load(std::memory_order_relaxed); }
+  const Clock* clock() const { return clock_.load(std::memory_order_relaxed); }
+  std::uint32_t default_limit() const { return default_limit_.load(std::memory_order_relaxed); }
+  const std::string& identity() const { return *identity_.load(std::memory_order_acquire); }
+
+  void set_identity(const LogIdentity& id) {
+    std::string s;
+    for (const auto& [key, value] :
+         {std::pair<std::string_view, std::string_view>{"service", id.service},
+          {"version", id.version},
+          {"env", id.env},
+          {"workload", id.workload}}) {
+      s.append(",\"");
+      s.append(key);
+      s.append("\":");
+      detail::append_json_string(s, value);
+    }
+    std::lock_guard lock(config_mu_);
+    identities_.push_back(std::make_unique<std::string>(std::move(s)));
+    identity_.store(identities_.back().get(), std::memory_order_release);
+  }
+
+  void submit(std::uint8_t level, const std::string& line);
+  void flush();
+  void flush_on_terminate();
+  void shutdown();
+
+  EventLimit* limit_for(std::string_view event) {
+    std::lock_guard lock(limits_mu_);
+    auto it = limits_.find(event);
+    if (it == limits_.end()) {
+      auto limit = std::make_unique<EventLimit>();
+      limit->event = std::string(event);
+      it = limits_.emplace(limit->event, std::move(limit)).first;
+    }
+    return it->second.get();
+  }
+
+  std::uint64_t written(int level) const { return written_[level].load(std::memory_order_relaxed); }
+  std::uint64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }
+  void count_dropped() { dropped_.fetch_add(1, std::memory_order_relaxed); }
+
+  // Formats the "N lines suppressed" summary for one event.
+  void format_summary(std::string& out, std::string_view event, std::uint64_t n,
+                      std::int64_t micros);
+
+  void request_reopen() { reopen_.store(true, std::memory_order_relaxed); }
+
+  // fork() copies only the calling thread: hold the locks across it so the
+  // child does not inherit one held by a thread that no longer exists, and in
+  // the child write synchronously (it has no writer thread).
+  void before_fork() {
+    drain_mu_.lock();
+    rings_mu_.lock();
+  }
+  void after_fork(bool child) {
+    if (child) {
+      writer_alive_ = false;
+      running_.store(false);
+    }
+    rings_mu_.unlock();
+    drain_mu_.unlock();
+  }
+
+ private:
+  Logger();
+
+  void writer_loop();
+  // Drains every ring and writes; caller holds drain_mu_. True if anything was written.
+  bool drain_locked();
+  void write_out_locked();
+  void sweep_suppressed_locked();
+  void open_sink_locked();
+
+  std::mutex config_mu_;
+  std::vector<std::unique_ptr<std::string>> identities_;  // guarded by config_mu_; never freed
+  std::atomic<const std::string*> identity_{nullptr};
+  std::atomic<bool> console_{false};
+  std::atomic<bool> color_{false};
+  std::atomic<const Clock*> clock_{nullptr};
+  std::atomic<std::uint32_t> default_limit_{0};
+  std::atomic<std::size_t> queue_bytes_{256 * 1024};
+  std::atomic<LogOverflow> overflow_{LogOverflow::kDrop};
+
+  std::mutex rings_mu_;
+  std::vector<std::shared_ptr<LogRing>> rings_;  // guarded by rings_mu_
+
+  std::timed_mutex drain_mu_;
+  std::string out_;         // guarded by drain_mu_
+  int fd_ = STDOUT_FILENO;  // guarded by drain_mu_
+  std::string file_;        // guarded by drain_mu_
+  std::atomic<bool> reopen_{false};
+  std::int64_t last_sweep_ = 0;  // guarded by drain_mu_
+
+  std::thread writer_;
+  bool writer_alive_ = false;  // false in a forked child, whose copy of writer_ is no thread
+  std::atomic<bool> running_{false};
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> idle_{false};
+  std::binary_semaphore wake_{0};
+
+  std::mutex limits_mu_;
+  std::map<std::string, std::unique_ptr<EventLimit>, std::less<>> limits_;
+
+  std::atomic<std::uint64_t> written_[kLevels] = {};
+  std::atomic<std::uint64_t> dropped_{0};
+};
+
+std::terminate_handler previous_terminate = nullptr;
+
+void on_terminate() {
+  Logger::get().flush_on_terminate();
+  if (previous_terminate) previous_terminate();
+  std::abort();
+}
+
+void on_sighup(int) {
+  Logger::get().request_reopen();
+}
+
+void shutdown_at_exit() {
+  Logger::get().shutdown();
+}
+
+void prepare_fork() {
+  Logger::get().before_fork();
+}
+void parent_after_fork() {
+  Logger::get().after_fork(false);
+}
+void child_after_fork() {
+  Logger::get().after_fork(true);
+}
+
+Logger::Logger() {
+  set_identity({.service = "unknown_service", .version = "", .env = "", .workload = ""});
+  previous_terminate = std::set_terminate(on_terminate);
+  std::atexit(shutdown_at_exit);
+  try {
+    configure(log_options_from_env());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "firebreak: logging: %s; logging to stdout\n", e.what());
+  }
+  ::pthread_atfork(prepare_fork, parent_after_fork, child_after_fork);
+  running_.store(true);
+  writer_ = std::thread([this] { writer_loop(); });
+  writer_alive_ = true;
+}
+
+void Logger::configure(const LogOptions& options) {
+  std::lock_guard config(config_mu_);
+  std::lock_guard drain(drain_mu_);
+  if (!options.file.empty() && options.file != file_) {
+    const int fd = ::open(options.file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) {
+      throw std::runtime_error(
+          fmt::format("cannot open log file {}: {}", options.file, std::strerror(errno)));
+    }
+    write_out_locked();
+    if (fd_ != STDOUT_FILENO) ::close(fd_);
+    fd_ = fd;
+    file_ = options.file;
+    struct sigaction sa {};
+    sa.sa_handler = on_sighup;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGHUP, &sa, nullptr);
+  } else if (options.file.empty() && fd_ != STDOUT_FILENO) {
+    write_out_locked();
+    ::close(fd_);
+    fd_ = STDOUT_FILENO;
+    file_.clear();
+  }
+  bool console = options.format == LogFormat::kConsole;
+  if (options.format == LogFormat::kAuto) console = options.file.empty() && ::isatty(STDOUT_FILENO);
+  console_.store(console);
+  color_.store(console && options.file.empty() && ::isatty(STDOUT_FILENO));
+  clock_.store(options.clock);
+  default_limit_.store(options.rate_limit_per_event);
+  queue_bytes_.store(std::max<std::size_t>(options.queue_bytes, 4096));
+  overflow_.store(options.overflow);
+  detail::log_threshold.store(static_cast<std::uint8_t>(options.level));
+}
+
+void Logger::submit(std::uint8_t level, const std::string& line) {
+  if (!tls.ring) {
+    tls.ring = std::make_shared<LogRing>(queue_bytes_.load(std::memory_order_relaxed));
+    std::lock_guard lock(rings_mu_);
+    rings_.push_back(tls.ring);
+  }
+  LogRing& ring = *tls.ring;
+  const auto len = static_cast<std::uint32_t>(line.size());
+  if (line.size() + 8 > ring.capacity()) {
+    // Larger than the whole queue: write it here, after what is queued.
+    std::lock_guard lock(drain_mu_);
+    drain_locked();
+    out_.append(line);
+    written_[level].fetch_add(1, std::memory_order_relaxed);
+    write_out_locked();
+    return;
+  }
+  if (!ring.push(level, line.data(), len)) {
+    if (overflow_.load(std::memory_order_relaxed) == LogOverflow::kDrop) {
+      count_dropped();
+      return;
+    }
+    while (!ring.push(level, line.data(), len)) {
+      if (!running_.load(std::memory_order_acquire)) {
+        flush();
+        continue;
+      }
+      idle_.store(false, std::memory_order_relaxed);
+      wake_.release();
+      std::this_thread::sleep_for(std::chrono::microseconds(50));
+    }
+  }
+  if (idle_.load(std::memory_order_relaxed) && idle_.exchange(false)) wake_.release();
+  if (!running_.load(std::memory_order_relaxed)) flush();  // after shutdown: write at once
+}
+
+bool Logger::drain_locked() {
+  if (reopen_.exchange(false) && !file_.empty()) {
+    // Log rotation: what is queued now goes to the new file.
+    write_out_locked();
+    const int fd = ::open(file_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd >= 0) {
+      ::close(fd_);
+      fd_ = fd;
+    } else {
+      std::fprintf(stderr, "firebreak: cannot reopen log file %s: %s\n", file_.c_str(),
+                   std::strerror(errno));
+    }
+  }
+  bool any = false;
+  {
+    std::lock_guard lock(rings_mu_);
+    for (auto it = rings_.begin(); it != rings_.end();) {
+      LogRing& ring = **it;
+      const bool closed = ring.closed.load(std::memory_order_acquire);
+      const std::size_t n = ring.drain(out_, [this](std::uint8_t level) {
+        written_[level < kLevels ? level : kLevels - 1].fetch_add(1, std::memory_order_relaxed);
+      });
+      any = any || n > 0;
+      if (out_.size() >= 256 * 1024) write_out_locked();
+      // A closed ring gets no more records once its owner is gone.
+      if (closed && ring.empty())
+        it = rings_.erase(it);
+      else
+        ++it;
+    }
+  }
+  write_out_locked();
+  return any;
+}
+
+void Logger::write_out_locked() {
+  std::size_t done = 0;
+  while (done < out_.size()) {
+    const ssize_t n = ::write(fd_, out_.data() + done, out_.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      break;  // the sink is gone (closed pipe, full disk): nothing better to do
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  out_.clear();
+}
+
+void Logger::format_summary(std::string& out, std::string_view event, std::uint64_t n,
+                            std::int64_t micros) {
+  out.append("{\"timestamp\":\"");
+  detail::append_rfc3339_micros(out, micros);
+  out.append("\",\"level\":\"warn\",\"event\":\"log_suppressed\",\"msg\":");
+  detail::append_json_string(
+      out, fmt::format("suppressed {} line(s) of event {} over its rate limit", n, event));
+  out.append(identity());
+  out.append(",\"suppressed_event\":");
+  detail::append_json_string(out, event);
+  out.append(",\"suppressed_count\":");
+  detail::append_json_uint(out, n);
+  out.append("}\n");
+}
+
+void Logger::sweep_suppressed_locked() {
+  const std::int64_t micros = now_micros(clock());
+  const std::int64_t secs = floor_seconds(micros);
+  if (secs == last_sweep_) return;
+  last_sweep_ = secs;
+  std::lock_guard lock(limits_mu_);
+  for (auto& [name, limit] : limits_) {
+    if (limit->suppressed.load(std::memory_order_relaxed) == 0) continue;
+    if (limit->window.load(std::memory_order_relaxed) >= secs) continue;  // window still open
+    if (const std::uint64_t n = limit->suppressed.exchange(0)) {
+      format_summary(out_, name, n, micros);
+      written_[static_cast<int>(LogLevel::kWarn)].fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+}
+
+void Logger::writer_loop() {
+  while (!stop_.load(std::memory_order_acquire)) {
+    bool any;
+    {
+      std::lock_guard lock(drain_mu_);
+      any = drain_locked();
+      sweep_suppressed_locked();
+      write_out_locked();
+    }
+    if (!any) {
+      // A producer that sees idle_ wakes us; one that misses it (a benign
+      // race, to keep fences off the hot path) waits at most this long.
+      idle_.store(true, std::memory_order_relaxed);
+      (void)wake_.try_acquire_for(std::chrono::milliseconds(50));
+      idle_.store(false, std::memory_order_relaxed);
+    }
+  }
+}
+
+void Logger::flush() {
+  std::lock_guard lock(drain_mu_);
+  drain_locked();
+}
+
+void Logger::flush_on_terminate() {
+  if (drain_mu_.try_lock_for(std::chrono::seconds(2))) {
+    drain_locked();
+    drain_mu_.unlock();
+  }
+}
+
+void Logger::shutdown() {
+  if (running_.exchange(false)) {
+    stop_.store(true, std::memory_order_release);
+    wake_.release();
+    if (writer_alive_ && writer_.joinable()) writer_.join();
+  }
+  flush();
+}
+
+Logger& logger() {
+  return Logger::get();
+}
+
+// Returns false when the line is over its event's rate limit. Rolls the
+// window and reports what the previous one suppressed through `summary`.
+bool admit(detail::LogSite& site, std::int64_t micros, std::uint64_t& summary_count) {
+  EventLimit* limit = site.limit.load(std::memory_order_acquire);
+  if (!limit) {
+    limit = logger().limit_for(site.event);
+    site.limit.store(limit, std::memory_order_release);
+  }
+  std::uint32_t per_second = limit->per_second.load(std::memory_order_relaxed);
+  if (per_second == detail::kDefaultLimit) per_second = logger().default_limit();
+  if (per_second == 0) return true;
+  const std::int64_t secs = floor_seconds(micros);
+  std::int64_t window = limit->window.load(std::memory_order_relaxed);
+  if (window != secs && limit->window.compare_exchange_strong(window, secs)) {
+    limit->count.store(0, std::memory_order_relaxed);
+    summary_count = limit->suppressed.exchange(0);
+  }
+  if (limit->count.fetch_add(1, std::memory_order_relaxed) < per_second) return true;
+  limit->suppressed.fetch_add(1, std::memory_order_relaxed);
+  return false;
+}
+
+void append_trace_ids(std::string& out) {
+  detail::TraceIdsHex ids;
+  if (!detail::current_trace_ids(ids)) return;
+  out.append(",\"trace_id\":\"");
+  out.append(ids.trace_id, 32);
+  out.append("\",\"span_id\":\"");
+  out.append(ids.span_id, 16);
+  out.append("\",\"trace_flags\":\"");
+  out.append(ids.flags, 2);
+  out.push_back('"');
+}
+
+void format_json(std::string& b, LogLevel level, std::int64_t micros, std::string_view event,
+                 std::string_view msg, std::initializer_list<LogField> fields) {
+  b.append("{\"timestamp\":\"");
+  detail::append_rfc3339_micros(b, micros);
+  b.append("\",\"level\":\"");
+  b.append(kLevelNames[static_cast<int>(level)]);
+  b.append("\",\"event\":");
+  detail::append_json_string(b, event);
+  if (!msg.empty()) {
+    b.append(",\"msg\":");
+    detail::append_json_string(b, msg);
+  }
+  b.append(logger().identity());
+  append_trace_ids(b);
+  b.append(tls.context.rendered);
+  for (const LogField& f : fields) {
+    b.push_back(',');
+    detail::append_json_string(b, f.key);
+    b.push_back(':');
+    append_value_json(b, f.value);
+  }
+  b.append("}\n");
+}
+
+void format_console(std::string& b, LogLevel level, std::int64_t micros, std::string_view event,
+                    std::string_view msg, std::initializer_list<LogField> fields) {
+  static constexpr std::string_view kColors[] = {"\x1b[90m", "\x1b[36m", "\x1b[32m",
+                                                 "\x1b[33m", "\x1b[31m", "\x1b[35;1m"};
+  static constexpr std::string_view kTags[] = {"TRACE", "DEBUG", "INFO ",
+                                               "WARN ", "ERROR", "FATAL"};
+  const bool color = logger().color();
+  detail::append_rfc3339_micros(b, micros);
+  b.push_back(' ');
+  if (color) b.append(kColors[static_cast<int>(level)]);
+  b.append(kTags[static_cast<int>(level)]);
+  if (color) b.append("\x1b[0m");
+  b.push_back(' ');
+  detail::append_json_escaped(b, event);
+  if (!msg.empty()) {
+    b.append("  ");
+    detail::append_json_escaped(b, msg);
+  }
+  detail::TraceIdsHex ids;
+  if (detail::current_trace_ids(ids)) {
+    b.append("  trace_id=");
+    b.append(ids.trace_id, 32);
+    b.append(" span_id=");
+    b.append(ids.span_id, 16);
+  }
+  for (const auto& [key, value] : tls.context.entries) {
+    b.push_back(' ');
+    b.append(key);
+    b.push_back('=');
+    b.append(value);
+  }
+  for (const LogField& f : fields) {
+    b.push_back(' ');
+    detail::append_json_escaped(b, f.key);
+    b.push_back('=');
+    append_value_console(b, f.value);
+  }
+  b.push_back('\n');
+}
+
+}  // namespace
+
+namespace detail {
+
+void log_emit(LogSite& site, LogLevel level, std::string_view msg,
+              std::initializer_list<LogField> fields) noexcept {
+  try {
+    Logger& log = logger();
+    const std::int64_t micros = now_micros(log.clock());
+    std::uint64_t suppressed = 0;
+    const bool admitted = admit(site, micros, suppressed);
+    std::string& b = tls.buf;
+    b.clear();
+    if (suppressed) {
+      log.format_summary(b, site.event, suppressed, micros);
+      log.submit(static_cast<std::uint8_t>(LogLevel::kWarn), b);
+      b.clear();
+    }
+    if (!admitted) return;
+    if (log.console())
+      format_console(b, level, micros, site.event, msg, fields);
+    else
+      format_json(b, level, micros, site.event, msg, fields);
+    log.submit(static_cast<std::uint8_t>(level), b);
+    if (level == LogLevel::kFatal) log.flush();
+  } catch (...) {
+    // Logging never throws into the caller (allocation failure is all that can).
+  }
+}
+
+}  // namespace detail
+
+// ---------------------------------------------------------------------------
+// Public functions
+
+std::string_view to_string(LogLevel level) {
+  return kLevelNames[std::min<int>(static_cast<int>(level), 6)];
+}
+
+bool parse_log_level(std::string_view text, LogLevel& out) {
+  std::string lower(text);
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower == "warning") lower = "warn";
+  for (int i = 0; i <= 6; ++i) {
+    if (lower == kLevelNames[i]) {
+      out = static_cast<LogLevel>(i);
+      return true;
+    }
+  }
+  return false;
+}
+
+LogOptions log_options_from_env(LogOptions options) {
+  auto env = [](const char* name) -> std::string_view {
+    const char* v = std::getenv(name);
+    return v ? std::string_view(v) : std::string_view();
+  };
+  auto complain = [](const char* name, std::string_view value, const char* expected) {
+    std::fprintf(stderr, "firebreak: ignoring %s=\"%.*s\": expected %s\n", name,
+                 static_cast<int>(value.size()), value.data(), expected);
+  };
+  if (auto v = env("FIREBREAK_LOG_LEVEL"); !v.empty()) {
+    if (!parse_log_level(v, options.level))
+      complain("FIREBREAK_LOG_LEVEL", v, "trace, debug, info, warn, error, fatal or off");
+  }
+  if (auto v = env("FIREBREAK_LOG_FORMAT"); !v.empty()) {
+    if (v == "json")
+      options.format = LogFormat::kJson;
+    else if (v == "console")
+      options.format = LogFormat::kConsole;
+    else if (v == "auto")
+      options.format = LogFormat::kAuto;
+    else
+      complain("FIREBREAK_LOG_FORMAT", v, "json, console or auto");
+  }
+  if (auto v = env("FIREBREAK_LOG_FILE"); !v.empty()) options.file = std::string(v);
+  if (auto v = env("FIREBREAK_LOG_OVERFLOW"); !v.empty()) {
+    if (v == "drop")
+      options.overflow = LogOverflow::kDrop;
+    else if (v == "block")
+      options.overflow = LogOverflow::kBlock;
+    else
+      complain("FIREBREAK_LOG_OVERFLOW", v, "drop or block");
+  }
+  if (auto v = env("FIREBREAK_LOG_RATE_LIMIT"); !v.empty()) {
+    char* end = nullptr;
+    const std::string s(v);
+    const unsigned long n = std::strtoul(s.c_str(), &end, 10);
+    if (end && *end == '\0' && n < detail::kDefaultLimit)
+      options.rate_limit_per_event = static_cast<std::uint32_t>(n);
+    else
+      complain("FIREBREAK_LOG_RATE_LIMIT", v, "a number of lines a second per event");
+  }
+  return options;
+}
+
+void configure_logging(const LogOptions& options) {
+  logger().configure(options);
+}
+
+void set_log_identity(const LogIdentity& identity) {
+  logger().set_identity(identity);
+}
+
+void set_log_level(LogLevel level) {
+  logger();  // configure from env first, so this call wins
+  detail::log_threshold.store(static_cast<std::uint8_t>(level));
+}
+
+LogLevel log_level() {
+  return static_cast<LogLevel>(detail::log_threshold.load());
+}
+
+void set_log_rate_limit(std::string_view event, std::uint32_t per_second) {
+  logger().limit_for(event)->per_second.store(std::min(per_second, detail::kDefaultLimit - 1));
+}
+
+void flush_logs() {
+  logger().flush();
+}
+
+std::uint64_t log_records_written(LogLevel level) {
+  const int i = static_cast<int>(level);
+  return i < kLevels ? logger().written(i) : 0;
+}
+
+std::uint64_t log_records_dropped() {
+  return logger().dropped();
+}
+
+void register_log_metrics(Registry& registry) {
+  registry.add_collector([](std::vector<FamilySnapshot>& out) {
+    FamilySnapshot f{.name = "log_records",
+                     .help = "Log lines written, by level.",
+                     .type = MetricType::kCounter};
+    for (int i = 0; i < kLevels; ++i) {
+      static const auto kLabels = [] {
+        std::vector<std::shared_ptr<const Labels>> v;
+        for (int l = 0; l < kLevels; ++l)
+          v.push_back(
+              std::make_shared<const Labels>(Labels{{"level", std::string(kLevelNames[l])}}));
+        return v;
+      }();
+      f.points.push_back({.labels = kLabels[i], .value = static_cast<double>(logger().written(i))});
+    }
+    out.push_back(std::move(f));
+  });
+  registry.counter_callback({.name = "log_records_dropped_total",
+                             .help = "Log lines lost because the log queue was full."},
+                            [] { return static_cast<double>(logger().dropped()); });
+}
+
+// ---------------------------------------------------------------------------
+// Context
+
+namespace {
+std::string render_value(const LogValue& v) {
+  std::string s;
+  append_value_json(s, v);
+  return s;
+}
+}  // namespace
+
+LogScope::LogScope(std::initializer_list<LogField> fields)
+    : restore_size_(tls.context.entries.size()) {
+  for (const LogField& f : fields)
+    tls.context.entries.emplace_back(std::string(f.key), render_value(f.value));
+  tls.context.render();
+}
+
+LogScope::~LogScope() {
+  tls.context.entries.resize(restore_size_);
+  tls.context.render();
+}
+
+LogContext LogContext::capture() {
+  LogContext c;
+  c.entries_ = tls.context.entries;
+  return c;
+}
+
+LogContext::Restore::Restore(const LogContext& context) : saved_(tls.context.entries) {
+  tls.context.entries = context.entries_;
+  tls.context.render();
+}
+
+LogContext::Restore::~Restore() {
+  tls.context.entries = std::move(saved_);
+  tls.context.render();
+}
+
+}  // namespace firebreak

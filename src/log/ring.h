@@ -1,0 +1,91 @@
+// Internal: a single-producer single-consumer byte ring for log lines. The
+// producer is the logging thread; the consumer is whoever holds the logger's
+// drain lock (the writer thread, or a thread flushing).
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <string>
+
+namespace firebreak::detail {
+
+class LogRing {
+ public:
+  explicit LogRing(std::size_t capacity)
+      : capacity_(capacity), data_(std::make_unique<char[]>(capacity)) {}
+
+  // Producer: appends one record; false (and nothing written) when it does not fit.
+  bool push(std::uint8_t level, const char* bytes, std::uint32_t len) {
+    const std::uint64_t need = kHeader + len;
+    const std::uint64_t head = head_.load(std::memory_order_relaxed);
+    if (head + need - cached_tail_ > capacity_) {
+      cached_tail_ = tail_.load(std::memory_order_acquire);
+      if (head + need - cached_tail_ > capacity_) return false;
+    }
+    char header[kHeader];
+    std::memcpy(header, &len, 4);
+    header[4] = static_cast<char>(level);
+    copy_in(head, header, kHeader);
+    copy_in(head + kHeader, bytes, len);
+    head_.store(head + need, std::memory_order_release);
+    return true;
+  }
+
+  // Consumer: appends every complete record to `out` and calls
+  // on_record(level) for each. Returns the number of records.
+  template <class OnRecord>
+  std::size_t drain(std::string& out, OnRecord on_record) {
+    std::uint64_t tail = tail_.load(std::memory_order_relaxed);
+    const std::uint64_t head = head_.load(std::memory_order_acquire);
+    std::size_t n = 0;
+    while (tail < head) {
+      char header[kHeader];
+      copy_out(tail, header, kHeader);
+      std::uint32_t len;
+      std::memcpy(&len, header, 4);
+      const std::size_t at = out.size();
+      out.resize(at + len);
+      copy_out(tail + kHeader, out.data() + at, len);
+      on_record(static_cast<std::uint8_t>(header[4]));
+      tail += kHeader + len;
+      ++n;
+    }
+    tail_.store(tail, std::memory_order_release);
+    return n;
+  }
+
+  bool empty() const {
+    return tail_.load(std::memory_order_acquire) == head_.load(std::memory_order_acquire);
+  }
+  std::size_t capacity() const { return capacity_; }
+
+  // Set by the owning thread when it exits; the consumer frees the ring once drained.
+  std::atomic<bool> closed{false};
+
+ private:
+  static constexpr std::size_t kHeader = 8;
+
+  void copy_in(std::uint64_t pos, const char* src, std::size_t len) {
+    const std::size_t at = pos % capacity_;
+    const std::size_t first = std::min(len, capacity_ - at);
+    std::memcpy(data_.get() + at, src, first);
+    std::memcpy(data_.get(), src + first, len - first);
+  }
+  void copy_out(std::uint64_t pos, char* dst, std::size_t len) const {
+    const std::size_t at = pos % capacity_;
+    const std::size_t first = std::min(len, capacity_ - at);
+    std::memcpy(dst, data_.get() + at, first);
+    std::memcpy(dst + first, data_.get(), len - first);
+  }
+
+  const std::size_t capacity_;
+  std::unique_ptr<char[]> data_;
+  alignas(64) std::atomic<std::uint64_t> head_{0};
+  std::uint64_t cached_tail_ = 0;  // producer's last view of tail_
+  alignas(64) std::atomic<std::uint64_t> tail_{0};
+};
+
+}  // namespace firebreak::detail

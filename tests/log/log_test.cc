@@ -1,0 +1,347 @@
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "firebreak/clock.h"
+#include "firebreak/log.h"
+#include "firebreak/metrics.h"
+
+namespace firebreak {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::vector<std::string> read_lines(const fs::path& path) {
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+// Each test logs to its own file, with a manual clock at 2026-01-01T00:00:00Z.
+class LogTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("firebreak-log-test-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::create_directories(dir_);
+    file_ = dir_ / "out.log";
+    configure();
+    set_log_identity({.service = "shop-api", .version = "1.2.0", .env = "test", .workload = "api"});
+  }
+  void TearDown() override {
+    flush_logs();
+    configure_logging({.level = LogLevel::kInfo, .format = LogFormat::kJson});
+    fs::remove_all(dir_);
+  }
+  void configure(LogOptions options = {}) {
+    options.file = file_.string();
+    if (options.format == LogFormat::kAuto) options.format = LogFormat::kJson;
+    options.clock = &clock_;
+    configure_logging(options);
+  }
+  std::vector<std::string> lines() {
+    flush_logs();
+    return read_lines(file_);
+  }
+
+  ManualClock clock_;
+  fs::path dir_, file_;
+};
+
+TEST_F(LogTest, GoldenLineWithFixedKeysInSchemaOrder) {
+  FB_LOG_INFO("order_created", "Order stored", {"order_id", "o-17"}, {"quantity", 3},
+              {"amount", 12.5}, {"paid", true});
+  EXPECT_THAT(lines(), ::testing::ElementsAre(
+                           R"({"timestamp":"2026-01-01T00:00:00.000000Z","level":"info",)"
+                           R"("event":"order_created","msg":"Order stored","service":"shop-api",)"
+                           R"("version":"1.2.0","env":"test","workload":"api","order_id":"o-17",)"
+                           R"("quantity":3,"amount":12.5,"paid":true})"));
+}
+
+TEST_F(LogTest, MessageIsOptionalAndTypedFieldsAreWritten) {
+  clock_.advance(std::chrono::microseconds(1234567));
+  const auto at = std::chrono::system_clock::time_point(std::chrono::seconds(1767225600)) +
+                  std::chrono::milliseconds(5);
+  FB_LOG_WARN("job_finished", "", {"duration_s", std::chrono::milliseconds(1500)},
+              {"finished_at", at}, {"items", std::uint64_t{18446744073709551615u}}, {"delta", -4},
+              {"error", std::make_error_code(std::errc::timed_out)}, {"none", nullptr});
+  EXPECT_THAT(lines(), ::testing::ElementsAre(
+                           R"({"timestamp":"2026-01-01T00:00:01.234567Z","level":"warn",)"
+                           R"("event":"job_finished","service":"shop-api","version":"1.2.0",)"
+                           R"("env":"test","workload":"api","duration_s":1.5,)"
+                           R"("finished_at":"2026-01-01T00:00:00.005000Z",)"
+                           R"("items":18446744073709551615,"delta":-4,)"
+                           R"("error":"Connection timed out","none":null})"));
+}
+
+TEST_F(LogTest, EveryLineIsOneValidJsonObjectWhateverTheInput) {
+  const std::string nasty = std::string("multi\nline \"quoted\" \\ tab\t nul") + '\0' +
+                            " bell\x07 bad\xff utf8 \xe2\x98\x95";
+  FB_LOG_ERROR("weird_input", nasty, {nasty, nasty});
+  const auto got = lines();
+  ASSERT_EQ(got.size(), 1u);
+  const auto j = nlohmann::json::parse(got[0]);
+  EXPECT_EQ(j["msg"], "multi\nline \"quoted\" \\ tab\t nul" + std::string(1, '\0') +
+                          " bell\x07 bad\xef\xbf\xbd utf8 \xe2\x98\x95");
+  EXPECT_EQ(j.size(), 9u);  // 8 fixed keys and the field, whose key was sanitised too
+  EXPECT_TRUE(j.contains("multi\nline \"quoted\" \\ tab\t nul" + std::string(1, '\0') +
+                         " bell\x07 bad\xef\xbf\xbd utf8 \xe2\x98\x95"));
+}
+
+TEST_F(LogTest, ScopedContextIsCarriedInSchemaOrderAndRestored) {
+  {
+    LogScope job({{"job_run_id", "r-1"}, {"job", "daily_report"}});
+    LogScope request({{"http_route", "/orders/{id}"}, {"request_id", "req-9"}});
+    FB_LOG_INFO("inner", "", {"k", 1});
+    {
+      LogScope override({{"request_id", "req-10"}});
+      FB_LOG_INFO("overridden", "");
+    }
+    FB_LOG_INFO("restored", "");
+  }
+  FB_LOG_INFO("outside", "");
+  const auto got = lines();
+  ASSERT_EQ(got.size(), 4u);
+  const std::string ids = R"("workload":"api")";
+  EXPECT_THAT(
+      got[0],
+      ::testing::HasSubstr(
+          ids +
+          R"(,"request_id":"req-9","http_route":"/orders/{id}","job":"daily_report","job_run_id":"r-1","k":1})"));
+  EXPECT_THAT(
+      got[1],
+      ::testing::HasSubstr(
+          ids +
+          R"(,"request_id":"req-10","http_route":"/orders/{id}","job":"daily_report","job_run_id":"r-1"})"));
+  EXPECT_THAT(got[2], ::testing::HasSubstr(R"("request_id":"req-9")"));
+  EXPECT_THAT(got[3], ::testing::EndsWith(ids + "}"));
+}
+
+TEST_F(LogTest, ContextCrossesThreadsOnlyWhenHandedOver) {
+  LogContext captured;
+  {
+    LogScope scope({{"message_id", "m-1"}, {"messaging_destination_name", "orders"}});
+    captured = LogContext::capture();
+    std::thread([] { FB_LOG_INFO("no_handover", ""); }).join();
+  }
+  std::thread([&] {
+    LogContext::Restore restore(captured);
+    FB_LOG_INFO("handed_over", "");
+  }).join();
+  FB_LOG_INFO("after", "");
+  // Lines of different threads may be written in any order: find them by event.
+  std::map<std::string, std::string> by_event;
+  for (const auto& line : lines()) by_event[nlohmann::json::parse(line)["event"]] = line;
+  ASSERT_EQ(by_event.size(), 3u);
+  EXPECT_THAT(by_event["no_handover"], ::testing::Not(::testing::HasSubstr("message_id")));
+  EXPECT_THAT(by_event["handed_over"],
+              ::testing::HasSubstr(R"("messaging_destination_name":"orders","message_id":"m-1")"));
+  EXPECT_THAT(by_event["after"], ::testing::Not(::testing::HasSubstr("message_id")));
+}
+
+TEST_F(LogTest, DisabledStatementDoesNotEvaluateArguments) {
+  set_log_level(LogLevel::kWarn);
+  int evaluated = 0;
+  auto expensive = [&] {
+    ++evaluated;
+    return std::string("x");
+  };
+  FB_LOG_INFO("skipped", expensive(), {"k", expensive()});
+  FB_LOG_DEBUG("skipped", "", {"k", expensive()});
+  EXPECT_EQ(evaluated, 0);
+  FB_LOG_ERROR("kept", expensive());
+  EXPECT_EQ(evaluated, 1);
+  EXPECT_EQ(lines().size(), 1u);
+}
+
+TEST_F(LogTest, LevelThresholdFromEnvironment) {
+  ::setenv("FIREBREAK_LOG_LEVEL", "ERROR", 1);
+  EXPECT_EQ(log_options_from_env().level, LogLevel::kError);
+  ::setenv("FIREBREAK_LOG_LEVEL", "loud", 1);  // unknown: ignored
+  EXPECT_EQ(log_options_from_env({.level = LogLevel::kDebug}).level, LogLevel::kDebug);
+  ::unsetenv("FIREBREAK_LOG_LEVEL");
+}
+
+TEST_F(LogTest, RateLimitSuppressesAndSummarises) {
+  set_log_rate_limit("cache_miss", 3);
+  for (int i = 0; i < 10; ++i) FB_LOG_INFO("cache_miss", "", {"i", i});
+  FB_LOG_INFO("other_event", "");  // other events are not limited
+  clock_.advance(std::chrono::seconds(1));
+  FB_LOG_INFO("cache_miss", "", {"i", 10});
+  const auto got = lines();
+  ASSERT_EQ(got.size(), 6u) << ::testing::PrintToString(got);
+  EXPECT_THAT(got[2], ::testing::HasSubstr(R"("i":2})"));
+  EXPECT_THAT(got[3], ::testing::HasSubstr(R"("event":"other_event")"));
+  const auto summary = nlohmann::json::parse(got[4]);
+  EXPECT_EQ(summary["event"], "log_suppressed");
+  EXPECT_EQ(summary["level"], "warn");
+  EXPECT_EQ(summary["suppressed_event"], "cache_miss");
+  EXPECT_EQ(summary["suppressed_count"], 7);
+  EXPECT_THAT(got[5], ::testing::HasSubstr(R"("i":10})"));
+  set_log_rate_limit("cache_miss", 0);
+}
+
+TEST_F(LogTest, ConsoleFormIsReadable) {
+  configure({.format = LogFormat::kConsole});
+  LogScope scope({{"request_id", "r-1"}});
+  FB_LOG_WARN("stock_low", "Only a few left", {"item", "tea pot"}, {"left", 2});
+  EXPECT_THAT(lines(),
+              ::testing::ElementsAre("2026-01-01T00:00:00.000000Z WARN  stock_low  Only a "
+                                     "few left request_id=\"r-1\" item=\"tea pot\" left=2"));
+}
+
+TEST_F(LogTest, WrittenLinesAreCountedByLevelInMetrics) {
+  Registry registry;
+  register_log_metrics(registry);
+  const auto before = log_records_written(LogLevel::kError);
+  FB_LOG_ERROR("boom", "");
+  FB_LOG_ERROR("boom", "");
+  flush_logs();
+  EXPECT_EQ(log_records_written(LogLevel::kError), before + 2);
+  bool found = false;
+  for (const auto& f : registry.collect()) {
+    if (f.name != "log_records") continue;
+    for (const auto& p : f.points) {
+      if ((*p.labels)[0].second == "error") {
+        EXPECT_EQ(p.value, static_cast<double>(before + 2));
+        found = true;
+      }
+    }
+  }
+  EXPECT_TRUE(found);
+}
+
+TEST_F(LogTest, FatalIsWrittenBeforeTheCallReturns) {
+  FB_LOG_FATAL("about_to_die", "disk gone");
+  // No flush_logs(): fatal flushes by itself.
+  EXPECT_EQ(read_lines(file_).size(), 1u);
+}
+
+TEST_F(LogTest, ReopensTheFileOnSighupForRotation) {
+  FB_LOG_INFO("before_rotation", "");
+  flush_logs();
+  fs::rename(file_, dir_ / "out.log.1");
+  ::raise(SIGHUP);
+  FB_LOG_INFO("after_rotation", "");
+  const auto now = lines();
+  ASSERT_EQ(now.size(), 1u);
+  EXPECT_THAT(now[0], ::testing::HasSubstr("after_rotation"));
+  EXPECT_EQ(read_lines(dir_ / "out.log.1").size(), 1u);
+}
+
+// The writer is stuck on a pipe nobody reads: the small queue fills, lines are
+// dropped and counted, and written + dropped is exactly what was logged.
+TEST_F(LogTest, FullQueueDropsAndCountsEveryLostLine) {
+  const fs::path fifo = dir_ / "pipe";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const int reader = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK);
+  ASSERT_GE(reader, 0);
+  LogOptions options{.format = LogFormat::kJson, .queue_bytes = 8192, .clock = &clock_};
+  options.file = fifo.string();
+  configure_logging(options);
+  const auto written_before = log_records_written(LogLevel::kInfo);
+  const auto dropped_before = log_records_dropped();
+  constexpr int kLines = 5000;  // ~1 MB: far more than the pipe (64 KiB) and queue hold
+  const std::string padding(150, 'x');
+  std::thread producer([&] {
+    for (int i = 0; i < kLines; ++i) FB_LOG_INFO("flood", padding, {"i", i});
+  });
+  producer.join();
+  EXPECT_GT(log_records_dropped(), dropped_before);
+  // Drain the pipe while the logger flushes what it still holds.
+  std::string received;
+  std::thread flusher([&] {
+    flush_logs();
+    configure_logging({.format = LogFormat::kJson});  // back to stdout: closes the pipe
+  });
+  ::fcntl(reader, F_SETFL, 0);  // blocking reads until the writer closes its end
+  char buf[65536];
+  for (ssize_t n; (n = ::read(reader, buf, sizeof buf)) > 0;) received.append(buf, n);
+  flusher.join();
+  ::close(reader);
+  const auto lines_received = std::count(received.begin(), received.end(), '\n');
+  const auto written = log_records_written(LogLevel::kInfo) - written_before;
+  const auto dropped = log_records_dropped() - dropped_before;
+  EXPECT_EQ(static_cast<std::uint64_t>(lines_received), written);
+  EXPECT_EQ(written + dropped, static_cast<std::uint64_t>(kLines));
+}
+
+TEST_F(LogTest, BlockingQueueLosesNothing) {
+  const fs::path fifo = dir_ / "pipe";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const int reader = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK);
+  ASSERT_GE(reader, 0);
+  LogOptions options{.format = LogFormat::kJson,
+                     .queue_bytes = 8192,
+                     .overflow = LogOverflow::kBlock,
+                     .clock = &clock_};
+  options.file = fifo.string();
+  configure_logging(options);
+  const auto dropped_before = log_records_dropped();
+  constexpr int kLines = 3000;
+  std::thread producer([&] {
+    for (int i = 0; i < kLines; ++i) FB_LOG_INFO("flood", std::string(150, 'y'), {"i", i});
+    flush_logs();
+    configure_logging({.format = LogFormat::kJson});
+  });
+  ::fcntl(reader, F_SETFL, 0);
+  std::string received;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(reader, buf, sizeof buf)) > 0;) {
+    received.append(buf, n);
+    std::this_thread::sleep_for(std::chrono::microseconds(200));  // a slow reader
+  }
+  producer.join();
+  ::close(reader);
+  EXPECT_EQ(std::count(received.begin(), received.end(), '\n'), kLines);
+  EXPECT_EQ(log_records_dropped(), dropped_before);
+  // In order, per thread.
+  EXPECT_THAT(received.substr(received.rfind("\"i\":")), ::testing::StartsWith("\"i\":2999}"));
+}
+
+// A child process logs and then exits or dies: every line reaches the file.
+int run_child_and_count(const fs::path& file, void (*end)()) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    LogOptions options{.format = LogFormat::kJson};
+    options.file = file.string();
+    configure_logging(options);
+    for (int i = 0; i < 2000; ++i) FB_LOG_INFO("child_line", "", {"i", i});
+    end();
+    ::_exit(99);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return static_cast<int>(read_lines(file).size());
+}
+
+TEST(LogExit, CleanExitFlushesTheQueue) {
+  const fs::path file =
+      fs::temp_directory_path() / ("firebreak-exit-" + std::to_string(::getpid()));
+  EXPECT_EQ(run_child_and_count(file, [] { std::exit(0); }), 2000);
+  fs::remove(file);
+}
+
+TEST(LogExit, TerminateFlushesTheQueue) {
+  const fs::path file =
+      fs::temp_directory_path() / ("firebreak-term-" + std::to_string(::getpid()));
+  EXPECT_EQ(run_child_and_count(file, [] { std::terminate(); }), 2000);
+  fs::remove(file);
+}
+
+}  // namespace
+}  // namespace firebreak
