@@ -192,50 +192,68 @@ FamilySnapshot family(std::string_view name, std::string_view help, std::string_
   return f;
 }
 
+// What does not change while the process runs, read once.
+struct ProcessConstants {
+  double ticks_per_second = 100;
+  double page_bytes = 4096;
+  // The boot time moves only when the wall clock is stepped; read once, as the
+  // Python client does, so the start time does not jitter between scrapes.
+  std::optional<double> boot_time;
+  std::shared_ptr<const Labels> no_labels = std::make_shared<const Labels>();
+};
+
+const ProcessConstants& process_constants() {
+  static const ProcessConstants constants = [] {
+    ProcessConstants c;
+    if (const long ticks = ::sysconf(_SC_CLK_TCK); ticks > 0)
+      c.ticks_per_second = static_cast<double>(ticks);
+    if (const long page = ::sysconf(_SC_PAGESIZE); page > 0)
+      c.page_bytes = static_cast<double>(page);
+    c.boot_time = read_boot_time();
+    return c;
+  }();
+  return constants;
+}
+
+void collect_process_metrics(std::vector<FamilySnapshot>& out) {
+  const ProcessConstants& c = process_constants();
+  // Families in name order, as a scrape lists them.
+  const std::optional<ProcStat> stat = read_proc_stat();
+  if (stat) {
+    out.push_back(family("process_cpu_seconds", "Total user and system CPU time spent in seconds.",
+                         "seconds", MetricType::kCounter, c.no_labels,
+                         static_cast<double>(stat->utime + stat->stime) / c.ticks_per_second));
+  }
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0) {
+    out.push_back(family("process_max_fds", "Maximum number of open file descriptors.", "",
+                         MetricType::kGauge, c.no_labels, static_cast<double>(limit.rlim_cur)));
+  }
+  if (const std::optional<std::uint64_t> fds = count_open_fds()) {
+    out.push_back(family("process_open_fds", "Number of open file descriptors.", "",
+                         MetricType::kGauge, c.no_labels, static_cast<double>(*fds)));
+  }
+  if (stat) {
+    out.push_back(family("process_resident_memory_bytes", "Resident memory size in bytes.", "bytes",
+                         MetricType::kGauge, c.no_labels,
+                         static_cast<double>(stat->rss) * c.page_bytes));
+    if (c.boot_time) {
+      out.push_back(family(
+          "process_start_time_seconds", "Start time of the process since unix epoch in seconds.",
+          "seconds", MetricType::kGauge, c.no_labels,
+          *c.boot_time + static_cast<double>(stat->starttime) / c.ticks_per_second));
+    }
+    out.push_back(family("process_virtual_memory_bytes", "Virtual memory size in bytes.", "bytes",
+                         MetricType::kGauge, c.no_labels, static_cast<double>(stat->vsize)));
+  }
+}
+
 }  // namespace
 
 void register_process_metrics(Registry& registry) {
-  const long ticks = ::sysconf(_SC_CLK_TCK);
-  const long page = ::sysconf(_SC_PAGESIZE);
-  const double ticks_per_second = ticks > 0 ? static_cast<double>(ticks) : 100.0;
-  const double page_bytes = page > 0 ? static_cast<double>(page) : 4096.0;
-  // The boot time moves only when the wall clock is stepped; read it once, as
-  // the Python client does, so the start time does not jitter between scrapes.
-  const std::optional<double> boot_time = read_boot_time();
-  auto no_labels = std::make_shared<const Labels>();
-
-  registry.add_collector([=](std::vector<FamilySnapshot>& out) {
-    // Families in name order, as a scrape lists them.
-    const std::optional<ProcStat> stat = read_proc_stat();
-    if (stat) {
-      out.push_back(family("process_cpu_seconds",
-                           "Total user and system CPU time spent in seconds.", "seconds",
-                           MetricType::kCounter, no_labels,
-                           static_cast<double>(stat->utime + stat->stime) / ticks_per_second));
-    }
-    rlimit limit{};
-    if (::getrlimit(RLIMIT_NOFILE, &limit) == 0) {
-      out.push_back(family("process_max_fds", "Maximum number of open file descriptors.", "",
-                           MetricType::kGauge, no_labels, static_cast<double>(limit.rlim_cur)));
-    }
-    if (const std::optional<std::uint64_t> fds = count_open_fds()) {
-      out.push_back(family("process_open_fds", "Number of open file descriptors.", "",
-                           MetricType::kGauge, no_labels, static_cast<double>(*fds)));
-    }
-    if (stat) {
-      out.push_back(family("process_resident_memory_bytes", "Resident memory size in bytes.",
-                           "bytes", MetricType::kGauge, no_labels,
-                           static_cast<double>(stat->rss) * page_bytes));
-      if (boot_time) {
-        out.push_back(family("process_start_time_seconds",
-                             "Start time of the process since unix epoch in seconds.", "seconds",
-                             MetricType::kGauge, no_labels,
-                             *boot_time + static_cast<double>(stat->starttime) / ticks_per_second));
-      }
-      out.push_back(family("process_virtual_memory_bytes", "Virtual memory size in bytes.", "bytes",
-                           MetricType::kGauge, no_labels, static_cast<double>(stat->vsize)));
-    }
-  });
+  process_constants();  // read /proc/stat now rather than in the first scrape
+  // A plain function: the registry copies it per scrape without allocating.
+  registry.add_collector(collect_process_metrics);
 }
 
 }  // namespace firebreak

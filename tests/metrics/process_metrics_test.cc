@@ -158,8 +158,9 @@ TEST_F(ProcessMetricsTest, OpenFdsCountsThousandsOfDescriptors) {
   const double before = scrape_value(registry_, "process_open_fds");
   rlimit limit{};
   ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &limit), 0);
-  const int n = static_cast<int>(std::min<rlim_t>(2000, limit.rlim_cur - before - 16));
-  ASSERT_GT(n, 500) << "RLIMIT_NOFILE too low for this test";
+  const int n =
+      static_cast<int>(std::min(2000.0, static_cast<double>(limit.rlim_cur) - before - 16));
+  if (n < 500) GTEST_SKIP() << "RLIMIT_NOFILE soft limit " << limit.rlim_cur << " is too low";
   std::vector<int> fds;
   for (int i = 0; i < n; ++i) fds.push_back(open("/dev/null", O_RDONLY | O_CLOEXEC));
   EXPECT_EQ(scrape_value(registry_, "process_open_fds"), before + n);
