@@ -19,7 +19,8 @@
 //                              then "readyz check passed" / "readyz check failed".
 //       ?format=json           {"status":"ok"|"failed","checks":[{"name","kind","ok",
 //                              "reason","duration_seconds","last_run"}]}
-//                              (last_run: RFC 3339 UTC, or null before the first run).
+//                              (last_run: RFC 3339 UTC with microseconds, or null
+//                              before the first run).
 //   /metrics                   (with .registry) Prometheus text 0.0.4, or OpenMetrics
 //                              1.0 when Accept prefers it; gzip when Accept-Encoding
 //                              allows it.

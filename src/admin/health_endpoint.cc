@@ -1,6 +1,4 @@
 // /livez, /readyz, /healthz: read the cached health state, never run a check.
-#include <time.h>
-
 #include <chrono>
 #include <cstdio>
 #include <string>
@@ -27,20 +25,6 @@ void append_line_safe(std::string& out, std::string_view s) {
       out += ch;
     }
   }
-}
-
-std::string rfc3339(Clock::WallTime t) {
-  const auto since = t.time_since_epoch();
-  auto secs = std::chrono::floor<std::chrono::seconds>(since);
-  const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(since - secs).count();
-  const time_t tt = static_cast<time_t>(secs.count());
-  struct tm tm {};
-  gmtime_r(&tt, &tm);
-  char buf[96];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(millis));
-  return buf;
 }
 
 void render_text(const HealthReport& report, std::string_view endpoint, std::string& out) {
@@ -82,9 +66,13 @@ void render_json(const HealthReport& report, std::string& out) {
     out += ",\"duration_seconds\":";
     out += num;
     out += ",\"last_run\":";
-    if (c.last_run)
-      append_json_string(out, rfc3339(*c.last_run));
-    else
+    if (c.last_run) {
+      out += '"';
+      append_rfc3339_micros(
+          out, std::chrono::duration_cast<std::chrono::microseconds>(c.last_run->time_since_epoch())
+                   .count());
+      out += '"';
+    } else
       out += "null";
     out += '}';
   }
