@@ -317,7 +317,7 @@ TEST_F(LogTest, BlockingQueueLosesNothing) {
 int run_child_and_count(const fs::path& file, void (*end)()) {
   const pid_t pid = ::fork();
   if (pid == 0) {
-    LogOptions options{.format = LogFormat::kJson};
+    LogOptions options{.format = LogFormat::kJson, .overflow = LogOverflow::kBlock};
     options.file = file.string();
     configure_logging(options);
     for (int i = 0; i < 2000; ++i) FB_LOG_INFO("child_line", "", {"i", i});
