@@ -1,0 +1,51 @@
+// Runs a program as a child process for integration tests: fork/exec with
+// stdout and stderr on pipes, line reads with a timeout, signals, and a
+// bounded wait for its exit. The child is killed (SIGKILL) and reaped when the
+// object is destroyed, so a failing test leaves no process behind.
+// Not thread-safe.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace firebreak::test {
+
+class ChildProcess {
+ public:
+  // Starts argv[0] (a path) with the given arguments, in the current
+  // environment minus the variables named in `unset_env`. Throws
+  // std::runtime_error when it cannot start.
+  explicit ChildProcess(const std::vector<std::string>& argv,
+                        const std::vector<std::string>& unset_env = {});
+  ~ChildProcess();
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+
+  pid_t pid() const { return pid_; }
+
+  // The next line of stdout (without '\n'), or nullopt on timeout or EOF.
+  std::optional<std::string> read_line(std::chrono::milliseconds timeout);
+  // Everything on stderr until EOF or the timeout.
+  std::string read_stderr(std::chrono::milliseconds timeout);
+
+  // Sends a signal. Throws std::runtime_error if the process is gone.
+  void send_signal(int signo);
+  // Whether it is still running (reaps it when it has exited).
+  bool running();
+  // Waits up to `timeout` for it to exit; its wait status (see WIFEXITED),
+  // or nullopt when it is still running.
+  std::optional<int> wait_exit(std::chrono::milliseconds timeout);
+
+ private:
+  pid_t pid_ = -1;
+  int out_fd_ = -1;
+  int err_fd_ = -1;
+  std::string out_buffer_;
+  std::optional<int> status_;
+};
+
+}  // namespace firebreak::test
