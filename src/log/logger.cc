@@ -27,6 +27,7 @@
 #include "log/ring.h"
 #include "log/trace_ids.h"
 #include "util/json_write.h"
+#include "util/line_buffer.h"
 
 namespace firebreak {
 
@@ -82,7 +83,8 @@ int context_rank(std::string_view key) {
   return 6;
 }
 
-void append_value_json(std::string& out, const LogValue& v) {
+template <class Out>
+void append_value_json(Out& out, const LogValue& v) {
   using K = LogValue::Kind;
   switch (v.kind()) {
     case K::kString:
@@ -116,7 +118,7 @@ void append_value_json(std::string& out, const LogValue& v) {
 }
 
 // Console form of a value: strings bare unless they hold spaces or quotes.
-void append_value_console(std::string& out, const LogValue& v) {
+void append_value_console(detail::LineBuffer& out, const LogValue& v) {
   if (v.kind() == LogValue::Kind::kString) {
     const std::string_view s = v.str();
     if (!s.empty() && s.find_first_of(" \"=\t\n\r") == std::string_view::npos) {
@@ -158,7 +160,7 @@ struct ThreadContext {
 };
 
 struct ThreadState {
-  std::string buf;
+  detail::LineBuffer buf;
   std::shared_ptr<LogRing> ring;
   ThreadContext context;
   ~ThreadState() {
@@ -202,7 +204,7 @@ class Logger {
     identity_.store(identities_.back().get(), std::memory_order_release);
   }
 
-  void submit(std::uint8_t level, const std::string& line);
+  void submit(std::uint8_t level, std::string_view line);
   void flush();
   void flush_on_terminate();
   void shutdown();
@@ -223,8 +225,8 @@ class Logger {
   void count_dropped() { dropped_.fetch_add(1, std::memory_order_relaxed); }
 
   // Formats the "N lines suppressed" summary for one event.
-  void format_summary(std::string& out, std::string_view event, std::uint64_t n,
-                      std::int64_t micros);
+  template <class Out>
+  void format_summary(Out& out, std::string_view event, std::uint64_t n, std::int64_t micros);
 
   void request_reopen() { reopen_.store(true, std::memory_order_relaxed); }
 
@@ -364,7 +366,7 @@ void Logger::configure(const LogOptions& options) {
   detail::log_threshold.store(static_cast<std::uint8_t>(options.level));
 }
 
-void Logger::submit(std::uint8_t level, const std::string& line) {
+void Logger::submit(std::uint8_t level, std::string_view line) {
   if (!tls.ring) {
     tls.ring = std::make_shared<LogRing>(queue_bytes_.load(std::memory_order_relaxed));
     std::lock_guard lock(rings_mu_);
@@ -448,7 +450,8 @@ void Logger::write_out_locked() {
   out_.clear();
 }
 
-void Logger::format_summary(std::string& out, std::string_view event, std::uint64_t n,
+template <class Out>
+void Logger::format_summary(Out& out, std::string_view event, std::uint64_t n,
                             std::int64_t micros) {
   out.append("{\"timestamp\":\"");
   detail::append_rfc3339_micros(out, micros);
@@ -545,7 +548,7 @@ bool admit(detail::LogSite& site, std::int64_t micros, std::uint64_t& summary_co
   return false;
 }
 
-void append_trace_ids(std::string& out) {
+void append_trace_ids(detail::LineBuffer& out) {
   detail::TraceIdsHex ids;
   if (!detail::current_trace_ids(ids)) return;
   out.append(",\"trace_id\":\"");
@@ -557,7 +560,7 @@ void append_trace_ids(std::string& out) {
   out.push_back('"');
 }
 
-void format_json(std::string& b, LogLevel level, std::int64_t micros, std::string_view event,
+void format_json(detail::LineBuffer& b, LogLevel level, std::int64_t micros, std::string_view event,
                  std::string_view msg, std::initializer_list<LogField> fields) {
   b.append("{\"timestamp\":\"");
   detail::append_rfc3339_micros(b, micros);
@@ -581,8 +584,9 @@ void format_json(std::string& b, LogLevel level, std::int64_t micros, std::strin
   b.append("}\n");
 }
 
-void format_console(std::string& b, LogLevel level, std::int64_t micros, std::string_view event,
-                    std::string_view msg, std::initializer_list<LogField> fields) {
+void format_console(detail::LineBuffer& b, LogLevel level, std::int64_t micros,
+                    std::string_view event, std::string_view msg,
+                    std::initializer_list<LogField> fields) {
   static constexpr std::string_view kColors[] = {"\x1b[90m", "\x1b[36m", "\x1b[32m",
                                                  "\x1b[33m", "\x1b[31m", "\x1b[35;1m"};
   static constexpr std::string_view kTags[] = {"TRACE", "DEBUG", "INFO ",
@@ -632,11 +636,11 @@ void log_emit(LogSite& site, LogLevel level, std::string_view msg,
     const std::int64_t micros = now_micros(log.clock());
     std::uint64_t suppressed = 0;
     const bool admitted = admit(site, micros, suppressed);
-    std::string& b = tls.buf;
+    detail::LineBuffer& b = tls.buf;
     b.clear();
     if (suppressed) {
       log.format_summary(b, site.event, suppressed, micros);
-      log.submit(static_cast<std::uint8_t>(LogLevel::kWarn), b);
+      log.submit(static_cast<std::uint8_t>(LogLevel::kWarn), b.view());
       b.clear();
     }
     if (!admitted) return;
@@ -644,7 +648,7 @@ void log_emit(LogSite& site, LogLevel level, std::string_view msg,
       format_console(b, level, micros, site.event, msg, fields);
     else
       format_json(b, level, micros, site.event, msg, fields);
-    log.submit(static_cast<std::uint8_t>(level), b);
+    log.submit(static_cast<std::uint8_t>(level), b.view());
     if (level == LogLevel::kFatal) log.flush();
   } catch (...) {
     // Logging never throws into the caller (allocation failure is all that can).

@@ -1,27 +1,9 @@
 #include "util/json_write.h"
 
-#include <cmath>
 #include <cstring>
-
-#include <fmt/format.h>
 
 namespace firebreak::detail {
 
-namespace {
-
-// 1 for bytes that can be copied as they are: printable ASCII except '"' and '\\'.
-constexpr auto kPlain = [] {
-  struct Table {
-    bool v[256] = {};
-  } t;
-  for (int c = 0x20; c < 0x7f; ++c) t.v[c] = c != '"' && c != '\\';
-  return t;
-}();
-
-constexpr char kHex[] = "0123456789abcdef";
-
-// Length of a valid UTF-8 sequence starting at s[i], or 0 when invalid
-// (overlong forms, surrogates and code points above U+10FFFF are invalid).
 std::size_t utf8_sequence(std::string_view s, std::size_t i) {
   const auto b0 = static_cast<unsigned char>(s[i]);
   auto cont = [&](std::size_t k) {
@@ -43,87 +25,6 @@ std::size_t utf8_sequence(std::string_view s, std::size_t i) {
     return 4;
   }
   return 0;
-}
-
-}  // namespace
-
-void append_json_escaped(std::string& out, std::string_view s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    // Copy the longest plain run in one go.
-    std::size_t j = i;
-    while (j < s.size() && kPlain.v[static_cast<unsigned char>(s[j])]) ++j;
-    out.append(s.data() + i, j - i);
-    if (j == s.size()) return;
-    i = j;
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      switch (c) {
-        case '"':
-          out.append("\\\"");
-          break;
-        case '\\':
-          out.append("\\\\");
-          break;
-        case '\n':
-          out.append("\\n");
-          break;
-        case '\r':
-          out.append("\\r");
-          break;
-        case '\t':
-          out.append("\\t");
-          break;
-        case '\b':
-          out.append("\\b");
-          break;
-        case '\f':
-          out.append("\\f");
-          break;
-        default: {
-          const char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
-          out.append(esc, 6);
-        }
-      }
-      ++i;
-      continue;
-    }
-    if (const std::size_t n = utf8_sequence(s, i)) {
-      out.append(s.data() + i, n);
-      i += n;
-    } else {
-      out.append("\xEF\xBF\xBD");  // U+FFFD for each invalid byte
-      ++i;
-    }
-  }
-}
-
-void append_json_string(std::string& out, std::string_view s) {
-  out.push_back('"');
-  append_json_escaped(out, s);
-  out.push_back('"');
-}
-
-void append_json_double(std::string& out, double v) {
-  if (std::isnan(v)) {
-    out.append("\"NaN\"");
-  } else if (std::isinf(v)) {
-    out.append(v > 0 ? "\"+Inf\"" : "\"-Inf\"");
-  } else {
-    char buf[32];
-    const auto end = fmt::format_to(buf, "{}", v);
-    out.append(buf, end);
-  }
-}
-
-void append_json_int(std::string& out, std::int64_t v) {
-  fmt::format_int f(v);
-  out.append(f.data(), f.size());
-}
-
-void append_json_uint(std::string& out, std::uint64_t v) {
-  fmt::format_int f(v);
-  out.append(f.data(), f.size());
 }
 
 namespace {
@@ -149,7 +50,7 @@ void put2(char* p, unsigned v) {
 
 }  // namespace
 
-void append_rfc3339_micros(std::string& out, std::int64_t unix_micros) {
+void format_rfc3339_micros(char out[27], std::int64_t unix_micros) {
   std::int64_t secs = unix_micros / 1000000;
   std::int64_t micros = unix_micros % 1000000;
   if (micros < 0) {
@@ -186,15 +87,13 @@ void append_rfc3339_micros(std::string& out, std::int64_t unix_micros) {
     cached[19] = '.';
     cached_secs = secs;
   }
-  char frac[7];
+  std::memcpy(out, cached, 20);
   auto us = static_cast<unsigned>(micros);
-  for (int k = 5; k >= 0; --k) {
-    frac[k] = static_cast<char>('0' + us % 10);
+  for (int k = 25; k >= 20; --k) {
+    out[k] = static_cast<char>('0' + us % 10);
     us /= 10;
   }
-  frac[6] = 'Z';
-  out.append(cached, 20);
-  out.append(frac, 7);
+  out[26] = 'Z';
 }
 
 }  // namespace firebreak::detail

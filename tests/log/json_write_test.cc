@@ -18,8 +18,23 @@ TEST(JsonEscape, PlainTextIsCopied) {
 TEST(JsonEscape, QuotesBackslashesAndControlCharacters) {
   EXPECT_EQ(esc("a\"b\\c"), "\"a\\\"b\\\\c\"");
   EXPECT_EQ(esc("line1\nline2\r\t"), "\"line1\\nline2\\r\\t\"");
-  EXPECT_EQ(esc(std::string_view("\x01\x1f\x7f", 3)), "\"\\u0001\\u001f\\u007f\"");
+  EXPECT_EQ(esc(std::string_view("\x01\x1f\x7f", 3)), "\"\\u0001\\u001f\x7f\"");
   EXPECT_EQ(esc(std::string_view("nul\0byte", 8)), "\"nul\\u0000byte\"");
+}
+
+TEST(JsonEscape, LongRunsAreCheckedEightBytesAtATime) {
+  // Each special character at every position of a 24-byte string.
+  for (char special : {'"', '\\', '\n', '\x01', '\x1f'}) {
+    for (std::size_t pos = 0; pos < 24; ++pos) {
+      std::string s(24, 'a');
+      s[pos] = special;
+      const std::string got = esc(s);
+      EXPECT_EQ(got.size(), 24 + 2 + (special == '\x01' || special == '\x1f' ? 5 : 1)) << pos;
+    }
+  }
+  std::string utf8(20, 'b');
+  utf8[9] = '\xff';
+  EXPECT_EQ(esc(utf8), "\"" + std::string(9, 'b') + "\xef\xbf\xbd" + std::string(10, 'b') + "\"");
 }
 
 TEST(JsonEscape, ValidUtf8IsKept) {
