@@ -278,5 +278,34 @@ TEST(Service, SignalHandlersAreRestoredAfterWait) {
   EXPECT_EQ(after.sa_handler, before.sa_handler);
 }
 
+// The quick start in service.h, as written there (the address comes from the
+// environment so that the test can use an ephemeral port).
+TEST(Service, QuickStartFromTheHeaderRuns) {
+  ::setenv("FIREBREAK_ADMIN_ADDR", "127.0.0.1:0", 1);
+  bool db_up = true;
+  int exit_status = -1;
+  std::thread stopper;
+  {
+    firebreak::Service service(
+        {.name = "checkout", .version = "1.4.2", .workload = firebreak::Workload::kApi});
+    auto& orders = service.registry().counter({.name = "orders_total", .help = "Orders."});
+    service.health().add_readiness("db", [&] { return db_up; });
+    service.start();
+    orders.labels().inc();
+    service.mark_started();
+    const std::uint16_t port = test::split_address(service.admin_address()).second;
+    ASSERT_TRUE(test::http_get(port, "/metrics").body.find("orders_total 1") != std::string::npos);
+    stopper = std::thread([&] {
+      ::kill(::getpid(), SIGTERM);  // as an orchestrator would; the second ends the drain
+      service.wait_for_stop(std::chrono::seconds(5));
+      ::kill(::getpid(), SIGTERM);
+    });
+    exit_status = service.wait();
+  }
+  stopper.join();
+  ::unsetenv("FIREBREAK_ADMIN_ADDR");
+  EXPECT_EQ(exit_status, 0);
+}
+
 }  // namespace
 }  // namespace firebreak
