@@ -1,0 +1,91 @@
+#include "watch/model/model.h"
+
+#include <algorithm>
+
+namespace watch {
+
+LabelSet LabelSet::from(std::vector<Label> labels) {
+  std::stable_sort(labels.begin(), labels.end(),
+                   [](const Label& a, const Label& b) { return a.name < b.name; });
+  LabelSet out;
+  for (auto& l : labels) {
+    if (!out.labels_.empty() && out.labels_.back().name == l.name) out.labels_.pop_back();
+    if (!l.value.empty()) out.labels_.push_back(std::move(l));
+  }
+  return out;
+}
+
+LabelSet LabelSet::from(
+    std::initializer_list<std::pair<std::string_view, std::string_view>> labels) {
+  std::vector<Label> v;
+  v.reserve(labels.size());
+  for (const auto& [n, val] : labels) v.push_back({std::string(n), std::string(val)});
+  return from(std::move(v));
+}
+
+std::string_view LabelSet::get(std::string_view name) const {
+  auto it = std::lower_bound(labels_.begin(), labels_.end(), name,
+                             [](const Label& l, std::string_view n) { return l.name < n; });
+  return it != labels_.end() && it->name == name ? std::string_view(it->value) : std::string_view();
+}
+
+LabelSet LabelSet::with(std::string_view name, std::string_view value) const {
+  LabelSet out = without(name);
+  if (value.empty()) return out;
+  auto it = std::lower_bound(out.labels_.begin(), out.labels_.end(), name,
+                             [](const Label& l, std::string_view n) { return l.name < n; });
+  out.labels_.insert(it, Label{std::string(name), std::string(value)});
+  return out;
+}
+
+LabelSet LabelSet::without(std::string_view name) const {
+  LabelSet out;
+  out.labels_.reserve(labels_.size());
+  for (const auto& l : labels_)
+    if (l.name != name) out.labels_.push_back(l);
+  return out;
+}
+
+std::uint64_t LabelSet::hash() const {
+  // FNV-1a over name, 0xff, value, 0xff: stable across runs and builds.
+  std::uint64_t h = 0xcbf29ce484222325ull;
+  auto mix = [&](std::string_view s) {
+    for (unsigned char c : s) {
+      h ^= c;
+      h *= 0x100000001b3ull;
+    }
+    h ^= 0xff;
+    h *= 0x100000001b3ull;
+  };
+  for (const auto& l : labels_) {
+    mix(l.name);
+    mix(l.value);
+  }
+  return h;
+}
+
+std::string LabelSet::to_string() const {
+  std::string out(metric_name());
+  out.push_back('{');
+  bool first = true;
+  for (const auto& l : labels_) {
+    if (l.name == kMetricNameLabel) continue;
+    if (!first) out.append(", ");
+    first = false;
+    out.append(l.name);
+    out.append("=\"");
+    for (char c : l.value) {
+      if (c == '\\' || c == '"') out.push_back('\\');
+      if (c == '\n') {
+        out.append("\\n");
+        continue;
+      }
+      out.push_back(c);
+    }
+    out.push_back('"');
+  }
+  out.push_back('}');
+  return out;
+}
+
+}  // namespace watch
