@@ -14,7 +14,8 @@
 // Probes never run checks: they read the result of the last run, so a probe
 // storm costs the dependency nothing. A background runner (one scheduling
 // thread) starts each check when it is due; each check call runs on that
-// check's own worker thread, so a hung dependency cannot stall the others. A
+// check's own worker thread (created at its first run, idle in between), so a
+// hung dependency cannot stall the others. A
 // check that throws is failed with "threw: <what>"; one that runs longer than
 // its timeout is failed with "timed out after <N>ms" as soon as the timeout
 // passes, and is not started again until its stuck call returns.
@@ -31,7 +32,8 @@
 //   health_check_status{check,kind}            gauge 0/1, kind = liveness|readiness
 //   health_check_duration_seconds{check}       histogram of run durations (default
 //                                              buckets, 5ms..10s): one observation per
-//                                              run, the timeout for a run that timed out
+//                                              run; a run that times out is observed
+//                                              then, with its time so far
 //
 // Time comes from HealthOptions::clock; tests use a ManualClock and drive the
 // state machine with run_due_checks() instead of the runner.
