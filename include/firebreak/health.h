@@ -15,10 +15,10 @@
 // storm costs the dependency nothing. A background runner (one scheduling
 // thread) starts each check when it is due; each check call runs on that
 // check's own worker thread (created at its first run, idle in between), so a
-// hung dependency cannot stall the others. A
-// check that throws is failed with "threw: <what>"; one that runs longer than
-// its timeout is failed with "timed out after <N>ms" as soon as the timeout
-// passes, and is not started again until its stuck call returns.
+// hung dependency cannot stall the others. A check that throws is failed with
+// "threw: <what>"; one that runs longer than its timeout is failed with "timed
+// out after <N>ms" as soon as the timeout passes, and is not started again
+// until its stuck call returns.
 //
 // Liveness means the process itself can make progress (never a dependency: a
 // liveness check that reaches a database turns an outage into a restart
