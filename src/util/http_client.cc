@@ -111,7 +111,7 @@ struct HttpClient::Impl {
 
   HttpClientOptions opt;
   std::mutex mu;
-  asio::io_context ioc;                        // guarded by mu
+  asio::io_context ioc;                       // guarded by mu
   std::unique_ptr<beast::tcp_stream> stream;  // guarded by mu: the kept connection
   std::string stream_key;                     // guarded by mu: where it goes
   beast::flat_buffer buffer;                  // guarded by mu
@@ -137,8 +137,8 @@ struct HttpClient::Impl {
     const std::string where = t.host_header;
     auto describe = [&](const beast::error_code& ec, std::string_view what) {
       if (ec == beast::error::timeout)
-        return "timed out after " + std::to_string(timeout.count()) + " ms (" +
-               std::string(what) + " " + where + ")";
+        return "timed out after " + std::to_string(timeout.count()) + " ms (" + std::string(what) +
+               " " + where + ")";
       return std::string(what) + " " + where + ": " + ec.message();
     };
 
@@ -153,7 +153,8 @@ struct HttpClient::Impl {
         ec = cec;
       } else {
         tcp::resolver resolver(ioc);
-        auto [rec, endpoints] = co_await resolver.async_resolve(t.host, std::to_string(t.port), tok);
+        auto [rec, endpoints] =
+            co_await resolver.async_resolve(t.host, std::to_string(t.port), tok);
         if (rec) {
           out.error = "cannot resolve " + t.host + ": " + rec.message();
           drop_connection();
@@ -255,14 +256,13 @@ HttpResponse HttpClient::request(std::string_view method, std::string_view url,
   std::lock_guard lock(impl_->mu);
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (int attempt = 0; attempt < 2; ++attempt) {
-    const bool reused = impl_->stream && impl_->stream->socket().is_open() &&
-                        impl_->stream_key == t.key();
+    const bool reused =
+        impl_->stream && impl_->stream->socket().is_open() && impl_->stream_key == t.key();
     out = HttpResponse{};
     bool retry = false;
     bool threw = false;
     impl_->ioc.restart();
-    asio::co_spawn(impl_->ioc,
-                   impl_->exchange(t, req, reused, deadline, timeout, out, retry),
+    asio::co_spawn(impl_->ioc, impl_->exchange(t, req, reused, deadline, timeout, out, retry),
                    [&](std::exception_ptr e) {
                      if (!e) return;
                      try {
