@@ -1,0 +1,377 @@
+// The batch span processor: a bounded lock-free ring of finished spans (many
+// producers, one consumer), drained in batches by a background thread (or by
+// tick() in tests), with retries and backoff on retryable export failures.
+#include <algorithm>
+#include <atomic>
+#include <bit>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "firebreak/metrics.h"
+#include "firebreak/trace.h"
+#include "trace/random.h"
+
+namespace firebreak {
+
+struct BatchSpanProcessor::Impl {
+  // A ring cell, as in Vyukov's bounded MPMC queue: `seq` == position means
+  // free for the producer claiming that position; position + 1 means full
+  // for the consumer.
+  struct Cell {
+    std::atomic<std::uint64_t> seq;
+    SpanData data;
+  };
+
+  Impl(std::shared_ptr<SpanExporter> e, BatchOptions o)
+      : exporter(std::move(e)),
+        opt(std::move(o)),
+        clock(*opt.clock),
+        capacity(std::bit_ceil(std::max<std::size_t>(opt.max_queue_size, 1))),
+        mask(capacity - 1),
+        batch_size(std::max<std::size_t>(opt.max_export_batch_size, 1)),
+        // Wake the consumer once per (power-of-two) batch of pushes.
+        wake_mask(std::min(std::bit_floor(batch_size), capacity) - 1),
+        cells(new Cell[capacity]) {
+    for (std::size_t i = 0; i < capacity; ++i) cells[i].seq.store(i, std::memory_order_relaxed);
+    pending.reserve(batch_size);
+    if (opt.registry) {
+      exported_counter = opt.registry
+                             ->counter({.name = "trace_spans_exported_total",
+                                        .help = "Spans exported successfully."})
+                             .labels();
+      dropped_counter =
+          opt.registry
+              ->counter({.name = "trace_spans_dropped_total",
+                         .help = "Spans not exported: queue full, rejected by the receiver, "
+                                 "retries exhausted, or ended after shutdown."})
+              .labels();
+    }
+    last_export = clock.mono_now();
+  }
+
+  std::shared_ptr<SpanExporter> exporter;
+  const BatchOptions opt;
+  const Clock& clock;
+  const std::size_t capacity;
+  const std::uint64_t mask;
+  const std::size_t batch_size;
+  const std::uint64_t wake_mask;
+  std::unique_ptr<Cell[]> cells;
+
+  alignas(64) std::atomic<std::uint64_t> head{0};  // next position to claim (producers)
+  alignas(64) std::atomic<std::uint64_t> tail{0};  // next position to read (consumer)
+  alignas(64) std::atomic<bool> accepting{true};
+  std::atomic<bool> sleeping{false};
+  std::atomic<std::uint64_t> handled{0};       // positions exported or given up on
+  std::atomic<std::uint64_t> flush_target{0};  // export eagerly until handled reaches it
+  std::atomic<std::uint64_t> exported_n{0};
+  std::atomic<std::uint64_t> dropped_n{0};
+  Counter exported_counter;
+  Counter dropped_counter;
+
+  // The consumer side: one at a time (the thread, tick(), a manual flush).
+  std::mutex work_mu;
+  std::vector<SpanData> pending;  // guarded by work_mu: the batch being exported
+  int attempts = 0;               // guarded by work_mu
+  Clock::MonoTime first_attempt;  // guarded by work_mu
+  Clock::MonoTime next_attempt;   // guarded by work_mu
+  Clock::MonoTime last_export;    // guarded by work_mu
+
+  std::mutex mu;
+  std::condition_variable cv;       // wakes the thread
+  std::condition_variable done_cv;  // wakes flush waiters
+  bool wake = false;                // guarded by mu
+  bool stop = false;                // guarded by mu
+  std::thread thread;
+  std::atomic<bool> shut_down{false};
+
+  std::size_t queue_size() const noexcept {
+    return static_cast<std::size_t>(head.load(std::memory_order_acquire) -
+                                    tail.load(std::memory_order_acquire));
+  }
+
+  void drop(std::uint64_t n) noexcept {
+    dropped_n.fetch_add(n, std::memory_order_relaxed);
+    dropped_counter.inc(static_cast<double>(n));
+  }
+
+  void wake_consumer() noexcept {
+    if (!thread.joinable() || !sleeping.load(std::memory_order_seq_cst)) return;
+    std::lock_guard lock(mu);
+    wake = true;
+    cv.notify_one();
+  }
+
+  void push(SpanData&& span) noexcept {
+    if (!accepting.load(std::memory_order_relaxed)) {
+      drop(1);
+      return;
+    }
+    std::uint64_t pos = head.load(std::memory_order_relaxed);
+    Cell* cell;
+    for (;;) {
+      cell = &cells[pos & mask];
+      const std::uint64_t seq = cell->seq.load(std::memory_order_acquire);
+      const auto diff = static_cast<std::int64_t>(seq - pos);
+      if (diff == 0) {
+        if (head.compare_exchange_weak(pos, pos + 1, std::memory_order_seq_cst,
+                                       std::memory_order_relaxed))
+          break;
+      } else if (diff < 0) {
+        drop(1);  // full
+        wake_consumer();
+        return;
+      } else {
+        pos = head.load(std::memory_order_relaxed);
+      }
+    }
+    cell->data = std::move(span);
+    cell->seq.store(pos + 1, std::memory_order_release);
+    if ((pos & wake_mask) == wake_mask) wake_consumer();
+  }
+
+  // Moves up to batch_size published spans into `pending`. Consumer only.
+  void pop_batch() {
+    std::uint64_t pos = tail.load(std::memory_order_relaxed);
+    while (pending.size() < batch_size) {
+      Cell& cell = cells[pos & mask];
+      if (cell.seq.load(std::memory_order_acquire) != pos + 1) break;
+      pending.push_back(std::move(cell.data));
+      cell.seq.store(pos + capacity, std::memory_order_release);
+      ++pos;
+      tail.store(pos, std::memory_order_release);
+    }
+  }
+
+  void finish_pending(bool exported) {
+    const std::uint64_t n = pending.size();
+    if (exported) {
+      exported_n.fetch_add(n, std::memory_order_relaxed);
+      exported_counter.inc(static_cast<double>(n));
+    } else {
+      drop(n);
+    }
+    pending.clear();
+    attempts = 0;
+    handled.store(tail.load(std::memory_order_relaxed), std::memory_order_release);
+  }
+
+  std::chrono::nanoseconds backoff(const ExportResult& r) const {
+    if (r.retry_after.count() > 0) return std::min(r.retry_after, opt.max_backoff);
+    auto base = opt.initial_backoff;
+    for (int i = 1; i < attempts && base < opt.max_backoff; ++i) base *= 2;
+    base = std::min(base, opt.max_backoff);
+    // Jitter: somewhere in [base/2, base].
+    const auto half = std::chrono::duration_cast<std::chrono::nanoseconds>(base) / 2;
+    if (half.count() <= 0) return base;
+    return half + std::chrono::nanoseconds(detail::random_u64() %
+                                           static_cast<std::uint64_t>(half.count() + 1));
+  }
+
+  // One export attempt of `pending`.
+  void attempt(Clock::MonoTime now) {
+    if (attempts == 0) first_attempt = now;
+    ++attempts;
+    ExportResult r;
+    try {
+      r = exporter->export_spans(pending);
+    } catch (const std::exception& e) {
+      r = {ExportResult::Status::kFailed, {}, e.what()};
+    } catch (...) {
+      r = {ExportResult::Status::kFailed, {}, "exporter threw"};
+    }
+    switch (r.status) {
+      case ExportResult::Status::kSuccess:
+        finish_pending(true);
+        return;
+      case ExportResult::Status::kFailed:
+        finish_pending(false);
+        return;
+      case ExportResult::Status::kRetryable:
+        break;
+    }
+    const auto wait = backoff(r);
+    if (attempts >= opt.max_attempts || now + wait > first_attempt + opt.export_timeout) {
+      finish_pending(false);
+      return;
+    }
+    next_attempt = now + wait;
+  }
+
+  // Does what is due at `now`; returns when the consumer next has work.
+  // `eager`: export whatever is queued (a flush). `impatient`: retry at once
+  // instead of waiting out backoffs (a flush without a thread).
+  Clock::MonoTime step(Clock::MonoTime now, bool eager, bool impatient) {
+    for (;;) {
+      if (!pending.empty()) {
+        if (now < next_attempt && !impatient) return next_attempt;
+        attempt(now);
+        if (!pending.empty() && !impatient) return next_attempt;
+        continue;
+      }
+      const std::size_t n = queue_size();
+      const bool due = now >= last_export + opt.schedule_delay;
+      if (n == 0) {
+        if (due) last_export = now;
+        return last_export + opt.schedule_delay;
+      }
+      if (n < batch_size && !eager && !due) return last_export + opt.schedule_delay;
+      pop_batch();
+      if (pending.empty()) return now + std::chrono::milliseconds(1);  // claimed, not yet written
+      last_export = now;
+      attempt(now);
+      if (eager &&
+          handled.load(std::memory_order_relaxed) >= flush_target.load(std::memory_order_relaxed) &&
+          pending.empty())
+        eager = false;
+    }
+  }
+
+  bool flushing() const noexcept {
+    return handled.load(std::memory_order_acquire) < flush_target.load(std::memory_order_acquire);
+  }
+
+  void run() {
+    std::unique_lock lock(mu);
+    while (!stop) {
+      lock.unlock();
+      Clock::MonoTime deadline;
+      {
+        std::lock_guard work(work_mu);
+        deadline = step(clock.mono_now(), flushing(), false);
+      }
+      lock.lock();
+      done_cv.notify_all();
+      if (stop) break;
+      if (wake) {
+        wake = false;
+        continue;
+      }
+      sleeping.store(true, std::memory_order_seq_cst);
+      // A push that missed the flag is seen here.
+      const bool work_waiting = queue_size() >= batch_size || flushing();
+      const auto now = clock.mono_now();
+      if (!work_waiting && deadline > now)
+        cv.wait_for(lock, deadline - now, [&] { return wake || stop; });
+      sleeping.store(false, std::memory_order_relaxed);
+      wake = false;
+    }
+  }
+
+  bool flush(std::chrono::milliseconds timeout) {
+    const std::uint64_t target = head.load(std::memory_order_acquire);
+    std::uint64_t cur = flush_target.load(std::memory_order_relaxed);
+    while (cur < target && !flush_target.compare_exchange_weak(cur, target)) {
+    }
+    if (!thread.joinable()) {
+      std::lock_guard work(work_mu);
+      step(clock.mono_now(), true, true);
+      return handled.load() >= target;
+    }
+    std::unique_lock lock(mu);
+    wake = true;
+    cv.notify_one();
+    return done_cv.wait_for(lock, timeout, [&] { return handled.load() >= target; });
+  }
+
+  void shutdown() {
+    if (shut_down.exchange(true)) return;
+    accepting.store(false);
+    flush(opt.export_timeout);
+    if (thread.joinable()) {
+      {
+        std::lock_guard lock(mu);
+        stop = true;
+        cv.notify_one();
+      }
+      thread.join();
+    }
+    {
+      // What could not be exported in time is dropped.
+      std::lock_guard work(work_mu);
+      if (!pending.empty()) finish_pending(false);
+      while (queue_size() > 0) {
+        pop_batch();
+        if (pending.empty()) break;
+        finish_pending(false);
+      }
+    }
+    exporter->shutdown();
+  }
+};
+
+BatchSpanProcessor::BatchSpanProcessor(std::shared_ptr<SpanExporter> exporter, BatchOptions options)
+    : impl_(std::make_unique<Impl>(std::move(exporter), std::move(options))) {
+  if (!impl_->exporter) throw std::invalid_argument("BatchSpanProcessor: no exporter");
+  if (impl_->opt.background_thread) impl_->thread = std::thread([this] { impl_->run(); });
+}
+
+BatchSpanProcessor::~BatchSpanProcessor() {
+  shutdown();
+}
+
+void BatchSpanProcessor::on_end(SpanData&& span) noexcept {
+  impl_->push(std::move(span));
+}
+
+bool BatchSpanProcessor::force_flush(std::chrono::milliseconds timeout) {
+  return impl_->flush(timeout);
+}
+
+void BatchSpanProcessor::shutdown() {
+  impl_->shutdown();
+}
+
+void BatchSpanProcessor::tick() {
+  std::lock_guard work(impl_->work_mu);
+  impl_->step(impl_->clock.mono_now(), impl_->flushing(), false);
+}
+
+std::uint64_t BatchSpanProcessor::exported() const noexcept {
+  return impl_->exported_n.load(std::memory_order_relaxed);
+}
+
+std::uint64_t BatchSpanProcessor::dropped() const noexcept {
+  return impl_->dropped_n.load(std::memory_order_relaxed);
+}
+
+std::size_t BatchSpanProcessor::queued() const noexcept {
+  return impl_->queue_size();
+}
+
+// ---------------------------------------------------------------------------
+
+SimpleSpanProcessor::SimpleSpanProcessor(std::shared_ptr<SpanExporter> exporter)
+    : exporter_(std::move(exporter)) {}
+
+void SimpleSpanProcessor::on_end(SpanData&& span) noexcept {
+  std::lock_guard lock(mu_);
+  if (shut_down_) {
+    ++dropped_;
+    return;
+  }
+  try {
+    if (exporter_->export_spans({&span, 1}).status != ExportResult::Status::kSuccess) ++dropped_;
+  } catch (...) {
+    ++dropped_;
+  }
+}
+
+bool SimpleSpanProcessor::force_flush(std::chrono::milliseconds) {
+  return true;
+}
+
+void SimpleSpanProcessor::shutdown() {
+  std::lock_guard lock(mu_);
+  if (shut_down_) return;
+  shut_down_ = true;
+  exporter_->shutdown();
+}
+
+std::uint64_t SimpleSpanProcessor::dropped() const noexcept {
+  std::lock_guard lock(mu_);
+  return dropped_;
+}
+
+}  // namespace firebreak
