@@ -14,8 +14,10 @@ Run with Debian's /usr/bin/python3 (python3-prometheus-client). Subcommands:
                     minimal-service's /metrics (fetched with curl).
   service           minimal-service's /metrics, fetched with each Accept header,
                     is served in the negotiated format, parses with both parsers,
-                    and holds the families every Firebreak service must expose,
-                    well-formed (cumulative buckets ending in +Inf == _count, ...).
+                    holds the families every Firebreak service must expose and
+                    those minimal-service documents, with their types, HELP,
+                    units and label sets, every family well-formed (cumulative
+                    buckets ending in +Inf == _count, ...), the same in both formats.
 
 Exit status 0 when every check passed; else 1, after listing every failure.
 """
@@ -370,7 +372,8 @@ class Service:
 
     def __init__(self, binary, extra=()):
         self.proc = subprocess.Popen(
-            [binary, "--admin-addr", "127.0.0.1:0"] + list(extra),
+            [binary, "--admin-addr", "127.0.0.1:0", "--startup-delay", "0", "--drain-seconds", "0"]
+            + list(extra),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
@@ -447,19 +450,35 @@ def cmd_promtool_service(args):
     return checks.finish()
 
 
-# What every Firebreak service exposes (DESIGN.md, "The signal schema"):
-# family name (as the parsers report it) -> (type, label names).
-EVERY_SERVICE = {
-    "target_info": ("gauge", {"service_name", "service_version", "deployment_environment", "workload"}),
-    "process_start_time_seconds": ("gauge", set()),
-    "process_cpu_seconds": ("counter", set()),
-    "process_resident_memory_bytes": ("gauge", set()),
-    "process_open_fds": ("gauge", set()),
-    "process_max_fds": ("gauge", set()),
-    "service_ready": ("gauge", set()),
-    "health_check_status": ("gauge", {"check", "kind"}),
-    "health_check_duration_seconds": ("histogram", {"check"}),
+# What every Firebreak service exposes (DESIGN.md, "The signal schema"), and
+# what minimal-service documents it records: family name (as the parsers
+# report it) -> (type, label names, HELP or None when not pinned, unit).
+PROCESS_HELP = {
+    "process_start_time_seconds": "Start time of the process since unix epoch in seconds.",
+    "process_cpu_seconds": "Total user and system CPU time spent in seconds.",
+    "process_resident_memory_bytes": "Resident memory size in bytes.",
+    "process_open_fds": "Number of open file descriptors.",
+    "process_max_fds": "Maximum number of open file descriptors.",
 }
+EXPECTED_FAMILIES = {
+    "target_info": ("gauge", {"service_name", "service_version", "deployment_environment", "workload"}, None, ""),
+    "process_start_time_seconds": ("gauge", set(), PROCESS_HELP["process_start_time_seconds"], "seconds"),
+    "process_cpu_seconds": ("counter", set(), PROCESS_HELP["process_cpu_seconds"], "seconds"),
+    "process_resident_memory_bytes": ("gauge", set(), PROCESS_HELP["process_resident_memory_bytes"], "bytes"),
+    "process_open_fds": ("gauge", set(), PROCESS_HELP["process_open_fds"], ""),
+    "process_max_fds": ("gauge", set(), PROCESS_HELP["process_max_fds"], ""),
+    "service_ready": ("gauge", set(), None, ""),
+    "health_check_status": ("gauge", {"check", "kind"}, None, ""),
+    "health_check_duration_seconds": ("histogram", {"check"}, None, "seconds"),
+    # minimal-service's own (examples/minimal/main.cc)
+    "minimal_work_items": ("counter", {"kind"}, "Work items processed, by kind.", ""),
+    "minimal_queue_depth": ("gauge", set(), "Work items waiting.", ""),
+    "minimal_work_duration_seconds": ("histogram", {"kind"}, "Time to process a work item, by kind.", "seconds"),
+}
+# minimal-service's checks: (check, kind) label pairs of health_check_status.
+MINIMAL_SERVICE_CHECKS = {("database", "readiness"), ("work-loop", "liveness")}
+# DESIGN.md's default latency buckets, which minimal_work_duration_seconds uses.
+DEFAULT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, math.inf]
 
 
 def check_well_formed(checks, families, fmt):
@@ -534,15 +553,31 @@ def cmd_service(args):
         fams = parsed.get(fmt)
         if fams is None:
             continue
-        for name, (kind, label_names) in EVERY_SERVICE.items():
+        for name, (kind, label_names, help_text, unit) in EXPECTED_FAMILIES.items():
             fam = fams.get(name)
             if not checks.check(fam is not None, f"{fmt}: family {name} missing"):
                 continue
             checks.check(fam.type == kind, f"{fmt} {name}: type {fam.type}, want {kind}")
+            if help_text is not None:
+                checks.check(fam.documentation == help_text, f"{fmt} {name}: HELP {fam.documentation!r}")
+            want_unit = unit if fmt == "openmetrics" else ""
+            checks.check(fam.unit == want_unit, f"{fmt} {name}: unit {fam.unit!r}, want {want_unit!r}")
             checks.check(len(fam.samples) > 0, f"{fmt} {name}: no samples")
             for s in fam.samples:
                 got = set(s.labels) - {"le"}
                 checks.check(got == label_names, f"{fmt} {name}: labels {sorted(got)}, want {sorted(label_names)}")
+        if "health_check_status" in fams:
+            pairs = {(s.labels.get("check"), s.labels.get("kind")) for s in fams["health_check_status"].samples}
+            checks.check(pairs == MINIMAL_SERVICE_CHECKS, f"{fmt} health_check_status series {sorted(pairs)}")
+        for name, label in (("minimal_work_items", "kind"), ("minimal_work_duration_seconds", "kind")):
+            if name in fams:
+                kinds = {s.labels.get(label) for s in fams[name].samples}
+                checks.check(kinds == {"small", "large"}, f"{fmt} {name}: kinds {sorted(kinds)}")
+        if "minimal_work_duration_seconds" in fams:
+            for kind in ("small", "large"):
+                bounds = [float(s.labels["le"]) for s in fams["minimal_work_duration_seconds"].samples
+                          if s.name.endswith("_bucket") and s.labels.get("kind") == kind]
+                checks.check(bounds == DEFAULT_BUCKETS, f"{fmt} minimal_work_duration_seconds{{kind={kind}}}: le {bounds}")
         if "target_info" in fams:
             for s in fams["target_info"].samples:
                 checks.check(s.value == 1, f"{fmt} target_info = {s.value}")
