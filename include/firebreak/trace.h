@@ -48,6 +48,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <functional>
 #include <initializer_list>
 #include <map>
@@ -462,15 +463,18 @@ struct InlineAttribute {
 };
 
 struct SpanExtras;
-class SpanRing;
+// Out of line, so that a SpanData without extras is destroyed inline.
+struct ExtrasDeleter {
+  void operator()(SpanExtras* extras) const noexcept;
+};
 }  // namespace detail
 
 // A finished span as processors and exporters see it. Movable and copyable
 // (a move copies only the used part of the inline storage).
 class SpanData {
  public:
-  SpanData() noexcept;
-  ~SpanData();
+  SpanData() noexcept {}  // leaves the inline storage uninitialised: nothing is in use
+  ~SpanData() = default;
   SpanData(SpanData&& other) noexcept;
   SpanData& operator=(SpanData&& other) noexcept;
   SpanData(const SpanData& other);
@@ -505,12 +509,25 @@ class SpanData {
   StatusCode status_code() const noexcept { return status_; }
   std::string_view status_message() const noexcept { return str(status_message_); }
 
+  // Back to an empty span, freeing what it kept on the heap (for processors
+  // that reuse SpanData storage).
+  void clear() noexcept { reset(); }
+
  private:
   friend class Span;
   friend class Tracer;
 
   std::string_view str(detail::StrRef r) const noexcept;
-  detail::StrRef store(std::string_view s);
+  detail::StrRef store(std::string_view s) {
+    if (s.size() <= detail::kInlineBytes - used_) {
+      const detail::StrRef r{used_, static_cast<std::uint32_t>(s.size())};
+      if (!s.empty()) std::memcpy(bytes_ + used_, s.data(), s.size());
+      used_ = static_cast<std::uint16_t>(used_ + s.size());
+      return r;
+    }
+    return store_spilled(s);
+  }
+  detail::StrRef store_spilled(std::string_view s);
   detail::SpanExtras& extras();
   void set_attribute(std::string_view key, AttributeValue value, const SpanLimits& limits);
   void reset() noexcept;
@@ -531,7 +548,7 @@ class SpanData {
   StatusCode status_ = StatusCode::kUnset;
   bool parent_is_remote_ = false;
   TraceState trace_state_;
-  std::unique_ptr<detail::SpanExtras> extras_;
+  std::unique_ptr<detail::SpanExtras, detail::ExtrasDeleter> extras_;
   detail::InlineAttribute attrs_[detail::kInlineAttributes];  // [0, inline_count_) in use
   char bytes_[detail::kInlineBytes];                          // [0, used_) in use
 };

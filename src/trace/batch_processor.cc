@@ -1,6 +1,8 @@
 // The batch span processor: a bounded lock-free ring of finished spans (many
 // producers, one consumer), drained in batches by a background thread (or by
 // tick() in tests), with retries and backoff on retryable export failures.
+// A batch is exported straight from the ring (no copy) and its slots are
+// released to producers once the batch is done with.
 #include <algorithm>
 #include <atomic>
 #include <bit>
@@ -15,14 +17,6 @@
 namespace firebreak {
 
 struct BatchSpanProcessor::Impl {
-  // A ring cell, as in Vyukov's bounded MPMC queue: `seq` == position means
-  // free for the producer claiming that position; position + 1 means full
-  // for the consumer.
-  struct Cell {
-    std::atomic<std::uint64_t> seq;
-    SpanData data;
-  };
-
   Impl(std::shared_ptr<SpanExporter> e, BatchOptions o)
       : exporter(std::move(e)),
         opt(std::move(o)),
@@ -32,9 +26,9 @@ struct BatchSpanProcessor::Impl {
         batch_size(std::max<std::size_t>(opt.max_export_batch_size, 1)),
         // Wake the consumer once per (power-of-two) batch of pushes.
         wake_mask(std::min(std::bit_floor(batch_size), capacity) - 1),
-        cells(new Cell[capacity]) {
-    for (std::size_t i = 0; i < capacity; ++i) cells[i].seq.store(i, std::memory_order_relaxed);
-    pending.reserve(batch_size);
+        seqs(new std::atomic<std::uint64_t>[capacity]),
+        slots(new SpanData[capacity]) {
+    for (std::size_t i = 0; i < capacity; ++i) seqs[i].store(i, std::memory_order_relaxed);
     if (opt.registry) {
       exported_counter = opt.registry
                              ->counter({.name = "trace_spans_exported_total",
@@ -57,7 +51,11 @@ struct BatchSpanProcessor::Impl {
   const std::uint64_t mask;
   const std::size_t batch_size;
   const std::uint64_t wake_mask;
-  std::unique_ptr<Cell[]> cells;
+  // The ring, as in Vyukov's bounded MPMC queue: seqs[i] == position means
+  // slot i is free for the producer claiming that position; position + 1
+  // means it holds that position's span for the consumer.
+  std::unique_ptr<std::atomic<std::uint64_t>[]> seqs;
+  std::unique_ptr<SpanData[]> slots;
 
   alignas(64) std::atomic<std::uint64_t> head{0};  // next position to claim (producers)
   alignas(64) std::atomic<std::uint64_t> tail{0};  // next position to read (consumer)
@@ -72,17 +70,22 @@ struct BatchSpanProcessor::Impl {
 
   // The consumer side: one at a time (the thread, tick(), a manual flush).
   std::mutex work_mu;
-  std::vector<SpanData> pending;  // guarded by work_mu: the batch being exported
+  // guarded by work_mu: the batch being exported, slots [pending_pos, +pending_n)
+  // of the ring (consumed from the queue, not yet released to producers).
+  std::uint64_t pending_pos = 0;
+  std::size_t pending_n = 0;
   int attempts = 0;               // guarded by work_mu
   Clock::MonoTime first_attempt;  // guarded by work_mu
   Clock::MonoTime next_attempt;   // guarded by work_mu
   Clock::MonoTime last_export;    // guarded by work_mu
 
   std::mutex mu;
-  std::condition_variable cv;       // wakes the thread
-  std::condition_variable done_cv;  // wakes flush waiters
-  bool wake = false;                // guarded by mu
-  bool stop = false;                // guarded by mu
+  std::condition_variable cv;         // wakes the thread
+  std::condition_variable done_cv;    // wakes flush waiters
+  bool wake = false;                  // guarded by mu
+  bool stop = false;                  // guarded by mu
+  std::atomic<bool> stopping{false};  // stop, readable without mu
+  bool busy = false;                  // guarded by work_mu: the last step sent a full batch
   std::thread thread;
   std::atomic<bool> shut_down{false};
 
@@ -109,10 +112,8 @@ struct BatchSpanProcessor::Impl {
       return;
     }
     std::uint64_t pos = head.load(std::memory_order_relaxed);
-    Cell* cell;
     for (;;) {
-      cell = &cells[pos & mask];
-      const std::uint64_t seq = cell->seq.load(std::memory_order_acquire);
+      const std::uint64_t seq = seqs[pos & mask].load(std::memory_order_acquire);
       const auto diff = static_cast<std::int64_t>(seq - pos);
       if (diff == 0) {
         if (head.compare_exchange_weak(pos, pos + 1, std::memory_order_seq_cst,
@@ -126,33 +127,38 @@ struct BatchSpanProcessor::Impl {
         pos = head.load(std::memory_order_relaxed);
       }
     }
-    cell->data = std::move(span);
-    cell->seq.store(pos + 1, std::memory_order_release);
+    slots[pos & mask] = std::move(span);
+    seqs[pos & mask].store(pos + 1, std::memory_order_release);
     if ((pos & wake_mask) == wake_mask) wake_consumer();
   }
 
-  // Moves up to batch_size published spans into `pending`. Consumer only.
+  // Takes up to batch_size published spans, contiguous in the ring (a batch
+  // stops at the ring's end), as the pending batch. Consumer only.
   void pop_batch() {
-    std::uint64_t pos = tail.load(std::memory_order_relaxed);
-    while (pending.size() < batch_size) {
-      Cell& cell = cells[pos & mask];
-      if (cell.seq.load(std::memory_order_acquire) != pos + 1) break;
-      pending.push_back(std::move(cell.data));
-      cell.seq.store(pos + capacity, std::memory_order_release);
-      ++pos;
-      tail.store(pos, std::memory_order_release);
-    }
+    const std::uint64_t pos = tail.load(std::memory_order_relaxed);
+    const std::size_t limit = std::min<std::size_t>(batch_size, capacity - (pos & mask));
+    std::size_t n = 0;
+    while (n < limit && seqs[(pos + n) & mask].load(std::memory_order_acquire) == pos + n + 1) ++n;
+    pending_pos = pos;
+    pending_n = n;
+    tail.store(pos + n, std::memory_order_release);
   }
 
+  // Counts the pending batch and releases its slots to producers.
   void finish_pending(bool exported) {
-    const std::uint64_t n = pending.size();
+    const std::uint64_t n = pending_n;
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::uint64_t pos = pending_pos + i;
+      slots[pos & mask].clear();  // frees what it held here, not on a producer
+      seqs[pos & mask].store(pos + capacity, std::memory_order_release);
+    }
     if (exported) {
       exported_n.fetch_add(n, std::memory_order_relaxed);
       exported_counter.inc(static_cast<double>(n));
     } else {
       drop(n);
     }
-    pending.clear();
+    pending_n = 0;
     attempts = 0;
     handled.store(tail.load(std::memory_order_relaxed), std::memory_order_release);
   }
@@ -175,7 +181,7 @@ struct BatchSpanProcessor::Impl {
     ++attempts;
     ExportResult r;
     try {
-      r = exporter->export_spans(pending);
+      r = exporter->export_spans(std::span<const SpanData>(&slots[pending_pos & mask], pending_n));
     } catch (const std::exception& e) {
       r = {ExportResult::Status::kFailed, {}, e.what()};
     } catch (...) {
@@ -204,10 +210,10 @@ struct BatchSpanProcessor::Impl {
   // instead of waiting out backoffs (a flush without a thread).
   Clock::MonoTime step(Clock::MonoTime now, bool eager, bool impatient) {
     for (;;) {
-      if (!pending.empty()) {
+      if (pending_n != 0) {
         if (now < next_attempt && !impatient) return next_attempt;
         attempt(now);
-        if (!pending.empty() && !impatient) return next_attempt;
+        if (pending_n != 0 && !impatient) return next_attempt;
         continue;
       }
       const std::size_t n = queue_size();
@@ -218,12 +224,13 @@ struct BatchSpanProcessor::Impl {
       }
       if (n < batch_size && !eager && !due) return last_export + opt.schedule_delay;
       pop_batch();
-      if (pending.empty()) return now + std::chrono::milliseconds(1);  // claimed, not yet written
+      if (pending_n == 0) return now + std::chrono::milliseconds(1);  // claimed, not yet written
+      busy = busy || pending_n == batch_size;
       last_export = now;
       attempt(now);
       if (eager &&
           handled.load(std::memory_order_relaxed) >= flush_target.load(std::memory_order_relaxed) &&
-          pending.empty())
+          pending_n == 0)
         eager = false;
     }
   }
@@ -232,17 +239,37 @@ struct BatchSpanProcessor::Impl {
     return handled.load(std::memory_order_acquire) < flush_target.load(std::memory_order_acquire);
   }
 
+  // After a full batch, spans are arriving fast: rather than sleep and make a
+  // producer pay a wake-up (a syscall) for the next batch, watch the queue for
+  // a moment. Yields the CPU between looks.
+  bool poll_for_work() {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(2);
+    do {
+      if (queue_size() >= batch_size || flushing() || stopping.load(std::memory_order_relaxed))
+        return true;
+      std::this_thread::yield();
+    } while (std::chrono::steady_clock::now() < until);
+    return false;
+  }
+
   void run() {
     std::unique_lock lock(mu);
     while (!stop) {
       lock.unlock();
       Clock::MonoTime deadline;
+      bool was_busy;
       {
         std::lock_guard work(work_mu);
+        busy = false;
         deadline = step(clock.mono_now(), flushing(), false);
+        was_busy = busy;
+      }
+      done_cv.notify_all();
+      if (was_busy && poll_for_work()) {
+        lock.lock();
+        continue;
       }
       lock.lock();
-      done_cv.notify_all();
       if (stop) break;
       if (wake) {
         wake = false;
@@ -283,6 +310,7 @@ struct BatchSpanProcessor::Impl {
       {
         std::lock_guard lock(mu);
         stop = true;
+        stopping.store(true);
         cv.notify_one();
       }
       thread.join();
@@ -290,10 +318,10 @@ struct BatchSpanProcessor::Impl {
     {
       // What could not be exported in time is dropped.
       std::lock_guard work(work_mu);
-      if (!pending.empty()) finish_pending(false);
+      if (pending_n != 0) finish_pending(false);
       while (queue_size() > 0) {
         pop_batch();
-        if (pending.empty()) break;
+        if (pending_n == 0) break;
         finish_pending(false);
       }
     }

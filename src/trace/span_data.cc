@@ -76,8 +76,17 @@ std::string_view to_string(StatusCode code) {
 
 // ---------------------------------------------------------------------------
 
-SpanData::SpanData() noexcept = default;
-SpanData::~SpanData() = default;
+void detail::ExtrasDeleter::operator()(SpanExtras* extras) const noexcept {
+  delete extras;
+}
+
+namespace {
+std::unique_ptr<detail::SpanExtras, detail::ExtrasDeleter> copy_extras(
+    const std::unique_ptr<detail::SpanExtras, detail::ExtrasDeleter>& extras) {
+  return std::unique_ptr<detail::SpanExtras, detail::ExtrasDeleter>(
+      extras ? new detail::SpanExtras(*extras) : nullptr);
+}
+}  // namespace
 
 void SpanData::copy_scalars(const SpanData& o) noexcept {
   trace_id_ = o.trace_id_;
@@ -116,14 +125,13 @@ SpanData& SpanData::operator=(SpanData&& other) noexcept {
 }
 
 SpanData::SpanData(const SpanData& other)
-    : trace_state_(other.trace_state_),
-      extras_(other.extras_ ? std::make_unique<detail::SpanExtras>(*other.extras_) : nullptr) {
+    : trace_state_(other.trace_state_), extras_(copy_extras(other.extras_)) {
   copy_scalars(other);
 }
 
 SpanData& SpanData::operator=(const SpanData& other) {
   if (this != &other) {
-    auto extras = other.extras_ ? std::make_unique<detail::SpanExtras>(*other.extras_) : nullptr;
+    auto extras = copy_extras(other.extras_);
     copy_scalars(other);
     trace_state_ = other.trace_state_;
     extras_ = std::move(extras);
@@ -143,7 +151,7 @@ void SpanData::reset() noexcept {
 }
 
 detail::SpanExtras& SpanData::extras() {
-  if (!extras_) extras_ = std::make_unique<detail::SpanExtras>();
+  if (!extras_) extras_.reset(new detail::SpanExtras());
   return *extras_;
 }
 
@@ -152,13 +160,7 @@ std::string_view SpanData::str(StrRef r) const noexcept {
   return {bytes_ + r.off, r.len};
 }
 
-StrRef SpanData::store(std::string_view s) {
-  if (s.size() <= detail::kInlineBytes - used_) {
-    const StrRef r{used_, static_cast<std::uint32_t>(s.size())};
-    std::memcpy(bytes_ + used_, s.data(), s.size());
-    used_ = static_cast<std::uint16_t>(used_ + s.size());
-    return r;
-  }
+StrRef SpanData::store_spilled(std::string_view s) {
   auto& strings = extras().strings;
   strings.emplace_back(s);
   return {kSpilled | static_cast<std::uint32_t>(strings.size() - 1),
