@@ -26,6 +26,12 @@ TARGETS = {
     "BM_Counter_LabelLookup3/real_time/threads:2": (None, "< 40 ns", lambda t, b, i, bi: t * 2 < 40),
     "BM_Scrape_10kCounters": (None, "< 4 ms", lambda t, b, i, bi: t < 4e6),
     "BM_Scrape_1kHistograms": (None, "< 3 ms", lambda t, b, i, bi: t < 3e6),
+    "BM_Span_Sampled": (
+        "BM_Baseline_TwoClockReads", "< 100 ns", lambda t, b, i, bi: t < 100),
+    "BM_Span_Unsampled": (
+        "BM_Baseline_SpanIdRandom", "< 15 ns", lambda t, b, i, bi: t < 15),
+    "BM_Span_UnsampledChild": (
+        "BM_Baseline_SpanIdRandom", "< 15 ns", lambda t, b, i, bi: t < 15),
 }
 
 UNIT_NS = {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9}
