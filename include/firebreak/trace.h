@@ -20,11 +20,13 @@
 //   firebreak::inject(call->context(), outgoing_headers);
 //   if (failed) call->set_status(firebreak::StatusCode::kError, "timeout");
 //
-//   // Across a queue: the producer injects into the message's header map, the
-//   // consumer extracts it and links to it.
+//   // Across a queue: the producer injects into the message's header map; the
+//   // consumer continues the trace (one message), or links to the producer of
+//   // each message it handles (a batch).
 //   firebreak::inject(producer_span.context(), message.headers);
 //   firebreak::ScopedSpan work("process orders", {.kind = firebreak::SpanKind::kConsumer,
 //                                                  .parent = firebreak::extract(message.headers)});
+//   batch_span->add_link(firebreak::extract(message.headers));
 //
 // A ScopedSpan is current on its thread until it goes out of scope: child
 // spans, and log lines (trace_id, span_id, trace_flags), pick it up without
@@ -648,7 +650,9 @@ class BatchSpanProcessor final : public SpanProcessor {
   void tick();
 
   std::uint64_t exported() const noexcept;  // spans exported successfully
-  std::uint64_t dropped() const noexcept;   // spans given up on
+  // Spans given up on, including those ended after shutdown (which the
+  // trace_spans_dropped_total metric does not count: the registry may be gone).
+  std::uint64_t dropped() const noexcept;
   std::size_t queued() const noexcept;      // spans waiting in the queue
 
  private:

@@ -108,7 +108,8 @@ struct BatchSpanProcessor::Impl {
 
   void push(SpanData&& span) noexcept {
     if (!accepting.load(std::memory_order_relaxed)) {
-      drop(1);
+      // Counted here only: after shutdown the registry may be gone.
+      dropped_n.fetch_add(1, std::memory_order_relaxed);
       return;
     }
     std::uint64_t pos = head.load(std::memory_order_relaxed);
