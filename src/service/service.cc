@@ -1,5 +1,7 @@
 #include "firebreak/service.h"
 
+#include "firebreak/log.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -226,6 +228,12 @@ Service::Service(ServiceOptions options)
               to_string(identity_.workload))
       .set(1);
   if (options_.process_metrics) register_process_metrics(registry_);
+  // Logs carry the same identity as target_info, and are counted here.
+  set_log_identity({.service = identity_.name,
+                    .version = identity_.version,
+                    .env = identity_.environment,
+                    .workload = std::string(to_string(identity_.workload))});
+  register_log_metrics(registry_);
 }
 
 Service::~Service() {
@@ -241,18 +249,27 @@ void Service::start() {
   admin_->start();
   health_.start_runner();
   if (options_.handle_signals) install_signals();
+  FB_LOG_INFO("service_started", "", {"admin_address", admin_->address()});
 }
 
 void Service::request_stop() {
   health_.start_draining();  // first: not ready at once
+  bool first;
   {
     std::lock_guard lock(mu_);
+    first = !stop_requested_;
     if (stop_requested_)
       drain_cut_short_ = true;
     else
       stop_requested_ = true;
   }
   cv_.notify_all();
+  if (first) {
+    FB_LOG_INFO("service_draining", "Not ready; draining before exit",
+                {"drain_s", options_.drain_time});
+  } else {
+    FB_LOG_INFO("service_drain_cut_short", "Second stop request; exiting now");
+  }
 }
 
 bool Service::stop_requested() const {
@@ -284,6 +301,8 @@ void Service::shut_down() {
   admin_->stop();
   health_.stop_runner();
   uninstall_signals();
+  FB_LOG_INFO("service_stopped", "");
+  flush_logs();
 }
 
 void Service::install_signals() {
