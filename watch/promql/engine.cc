@@ -1,0 +1,1276 @@
+#include "watch/promql/engine.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <span>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "watch/promql/format.h"
+#include "watch/promql/functions.h"
+#include "watch/promql/label_matcher.h"
+
+namespace watch::promql {
+
+ValueType type_of(const Value& value) {
+  switch (value.index()) {
+    case 0:
+      return ValueType::kScalar;
+    case 1:
+      return ValueType::kString;
+    case 2:
+      return ValueType::kVector;
+    default:
+      return ValueType::kMatrix;
+  }
+}
+
+std::string_view error_type_name(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::kBadData:
+      return "bad_data";
+    case ErrorKind::kExecution:
+      return "execution";
+    case ErrorKind::kTimeout:
+      return "timeout";
+    case ErrorKind::kCanceled:
+      return "canceled";
+    case ErrorKind::kInternal:
+      return "internal";
+  }
+  return "internal";
+}
+
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+using Clock = std::chrono::steady_clock;
+
+// Thrown inside the evaluator only; the Engine's entry points return it as
+// an Error.
+struct EvalError {
+  ErrorKind kind;
+  std::string message;
+};
+
+[[noreturn]] void fail(std::string message) {
+  throw EvalError{ErrorKind::kExecution, std::move(message)};
+}
+
+std::int64_t sat_sub(std::int64_t a, std::int64_t b) {
+  std::int64_t r;
+  if (__builtin_sub_overflow(a, b, &r))
+    return b > 0 ? std::numeric_limits<std::int64_t>::min()
+                 : std::numeric_limits<std::int64_t>::max();
+  return r;
+}
+
+// Go's labels.String(): {__name__="x", job="a"}.
+std::string go_labels_string(const LabelSet& ls) {
+  std::string out = "{";
+  bool first = true;
+  for (const auto& l : ls) {
+    if (!first) out.append(", ");
+    first = false;
+    out.append(l.name);
+    out.append("=\"");
+    for (char c : l.value) {
+      if (c == '"' || c == '\\') out.push_back('\\');
+      if (c == '\n') {
+        out.append("\\n");
+        continue;
+      }
+      out.push_back(c);
+    }
+    out.push_back('"');
+  }
+  out.push_back('}');
+  return out;
+}
+
+bool valid_label_name(std::string_view s) {
+  if (s.empty()) return false;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    const bool alpha = c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    if (!alpha && !(i > 0 && c >= '0' && c <= '9')) return false;
+  }
+  return true;
+}
+
+// A series loaded from storage for one selector.
+struct Loaded {
+  LabelSet labels;
+  LabelSet labels_without_name;
+  std::vector<Sample> samples;
+};
+
+// A range vector during evaluation: views into loaded samples.
+struct SeriesRef {
+  const Loaded* series;
+  std::span<const Sample> samples;
+};
+using MatrixView = std::vector<SeriesRef>;
+
+using EvalValue = std::variant<Scalar, String, Vector, MatrixView>;
+
+const Expr& unwrap_parens(const Expr& e) {
+  const Expr* p = &e;
+  while (const auto* paren = std::get_if<Paren>(&p->node)) p = paren->expr.get();
+  return *p;
+}
+
+// Key bytes for matching and grouping: name 0xff value 0xff per label.
+void append_key(std::string& key, const Label& l) {
+  key.append(l.name);
+  key.push_back('\xff');
+  key.append(l.value);
+  key.push_back('\xff');
+}
+
+// Labels `names` (sorted) only, as Go's BytesWithLabels.
+std::string key_with(const LabelSet& ls, const std::vector<std::string>& sorted_names) {
+  std::string key;
+  auto it = ls.begin();
+  for (const auto& n : sorted_names) {
+    while (it != ls.end() && it->name < n) ++it;
+    if (it != ls.end() && it->name == n) append_key(key, *it);
+  }
+  return key;
+}
+
+// All labels but `names` (sorted), as Go's BytesWithoutLabels.
+std::string key_without(const LabelSet& ls, const std::vector<std::string>& sorted_names) {
+  std::string key;
+  for (const auto& l : ls)
+    if (!std::binary_search(sorted_names.begin(), sorted_names.end(), l.name)) append_key(key, l);
+  return key;
+}
+
+LabelSet keep_only(const LabelSet& ls, const std::vector<std::string>& sorted_names) {
+  std::vector<Label> out;
+  for (const auto& l : ls)
+    if (std::binary_search(sorted_names.begin(), sorted_names.end(), l.name)) out.push_back(l);
+  return LabelSet::from(std::move(out));
+}
+
+LabelSet drop(const LabelSet& ls, const std::vector<std::string>& sorted_names) {
+  std::vector<Label> out;
+  for (const auto& l : ls)
+    if (!std::binary_search(sorted_names.begin(), sorted_names.end(), l.name)) out.push_back(l);
+  return LabelSet::from(std::move(out));
+}
+
+std::vector<std::string> sorted_unique(std::vector<std::string> v) {
+  std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+  return v;
+}
+
+void check_unique_labels(const Vector& v) {
+  if (v.size() < 2) return;
+  std::unordered_multimap<std::uint64_t, std::size_t> seen;
+  seen.reserve(v.size());
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    const auto h = v[i].labels.hash();
+    auto [it, end] = seen.equal_range(h);
+    for (; it != end; ++it)
+      if (v[it->second].labels == v[i].labels)
+        fail("vector cannot contain metrics with the same labelset");
+    seen.emplace(h, i);
+  }
+}
+
+// The labels absent() and absent_over_time() give their result: the
+// selector's equality matchers (Prometheus's createLabelsForAbsentFunction).
+LabelSet absent_labels(const Expr& arg) {
+  const VectorSelector* vs = std::get_if<VectorSelector>(&arg.node);
+  if (const auto* ms = std::get_if<MatrixSelector>(&arg.node)) vs = &ms->selector;
+  if (!vs) return {};
+  LabelSet out;
+  std::vector<std::string> seen;
+  for (const auto& m : vs->matchers) {
+    if (m.name == kMetricNameLabel) continue;
+    const bool had = std::find(seen.begin(), seen.end(), m.name) != seen.end();
+    if (m.op == Matcher::Op::kEqual && !had) {
+      out = out.with(m.name, m.value);
+      seen.push_back(m.name);
+    } else {
+      out = out.without(m.name);
+    }
+  }
+  return out;
+}
+
+// Go's regexp.Expand for label_replace's replacement: $1, ${1}, $name, $$.
+std::string expand_template(std::string_view tmpl, const std::cmatch& m) {
+  std::string out;
+  for (std::size_t i = 0; i < tmpl.size(); ++i) {
+    if (tmpl[i] != '$') {
+      out.push_back(tmpl[i]);
+      continue;
+    }
+    if (i + 1 < tmpl.size() && tmpl[i + 1] == '$') {
+      out.push_back('$');
+      ++i;
+      continue;
+    }
+    std::string_view name;
+    std::size_t next = i + 1;
+    auto is_name_char = [](char c) {
+      return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    };
+    if (next < tmpl.size() && tmpl[next] == '{') {
+      const std::size_t close = tmpl.find('}', next + 1);
+      if (close == std::string_view::npos) {
+        out.push_back('$');
+        continue;
+      }
+      name = tmpl.substr(next + 1, close - next - 1);
+      bool ok = !name.empty();
+      for (char c : name) ok = ok && is_name_char(c);
+      if (!ok) {
+        out.push_back('$');
+        continue;
+      }
+      next = close + 1;
+    } else {
+      std::size_t j = next;
+      while (j < tmpl.size() && is_name_char(tmpl[j])) ++j;
+      if (j == next) {
+        out.push_back('$');
+        continue;
+      }
+      name = tmpl.substr(next, j - next);
+      next = j;
+    }
+    bool numeric = true;
+    std::size_t group = 0;
+    for (char c : name) {
+      if (c < '0' || c > '9') {
+        numeric = false;
+        break;
+      }
+      group = std::min<std::size_t>(group * 10 + static_cast<std::size_t>(c - '0'), 100000);
+    }
+    if (numeric && group < m.size() && m[group].matched)
+      out.append(m[group].first, m[group].second);
+    i = next - 1;
+  }
+  return out;
+}
+
+class Evaluator {
+ public:
+  Evaluator(const Queryable& storage, const EngineOptions& options, std::int64_t start,
+            std::int64_t end, Clock::time_point deadline)
+      : storage_(storage), options_(options), start_(start), end_(end), deadline_(deadline) {}
+
+  void load(const Expr& e) {
+    std::visit(
+        [&](const auto& n) {
+          using T = std::decay_t<decltype(n)>;
+          if constexpr (std::is_same_v<T, VectorSelector>) {
+            load_selector(n, options_.lookback_delta_ms, false);
+          } else if constexpr (std::is_same_v<T, MatrixSelector>) {
+            load_selector(n.selector, n.range_ms, true);
+          } else if constexpr (std::is_same_v<T, Call>) {
+            for (const auto& a : n.args) load(*a);
+          } else if constexpr (std::is_same_v<T, Aggregation>) {
+            if (n.param) load(*n.param);
+            load(*n.expr);
+          } else if constexpr (std::is_same_v<T, Binary>) {
+            load(*n.lhs);
+            load(*n.rhs);
+          } else if constexpr (std::is_same_v<T, Negation> || std::is_same_v<T, Paren>) {
+            load(*n.expr);
+          }
+        },
+        e.node);
+  }
+
+  EvalValue eval(const Expr& e, std::int64_t t) {
+    return std::visit([&](const auto& n) { return eval_node(n, e, t); }, e.node);
+  }
+
+  void check_deadline() {
+    if (Clock::now() > deadline_)
+      throw EvalError{ErrorKind::kTimeout, "query timed out in query execution"};
+  }
+
+  void account(std::size_t samples) {
+    samples_ += samples;
+    if (samples_ > options_.max_samples)
+      throw EvalError{ErrorKind::kExecution,
+                      "query processing would load too many samples into memory in query "
+                      "execution"};
+  }
+
+ private:
+  void load_selector(const VectorSelector& vs, std::int64_t window, bool drop_stale) {
+    const std::int64_t mint = sat_sub(sat_sub(start_, vs.offset_ms), window);
+    const std::int64_t maxt = sat_sub(end_, vs.offset_ms);
+    auto& out = data_[&vs];
+    bool over_limit = false;
+    bool timed_out = false;
+    std::size_t visited = 0;
+    storage_.select(vs.matchers, mint, maxt,
+                    [&](const LabelSet& labels, std::span<const Sample> samples) {
+                      if (++visited % 256 == 0 && Clock::now() > deadline_) {
+                        timed_out = true;
+                        return false;
+                      }
+                      samples_ += samples.size();
+                      if (samples_ > options_.max_samples) {
+                        over_limit = true;
+                        return false;
+                      }
+                      Loaded l;
+                      l.labels = labels;
+                      l.samples.reserve(samples.size());
+                      for (const auto& s : samples) {
+                        if (s.t < mint || s.t > maxt) continue;
+                        if (drop_stale && is_stale_nan(s.v)) continue;
+                        l.samples.push_back(s);
+                      }
+                      if (!l.samples.empty()) out.push_back(std::move(l));
+                      return true;
+                    });
+    if (timed_out) throw EvalError{ErrorKind::kTimeout, "query timed out in query execution"};
+    if (over_limit) account(0);
+    std::sort(out.begin(), out.end(),
+              [](const Loaded& a, const Loaded& b) { return a.labels < b.labels; });
+    for (auto& l : out) l.labels_without_name = l.labels.without_metric_name();
+  }
+
+  const std::vector<Loaded>& loaded(const VectorSelector& vs) {
+    auto it = data_.find(&vs);
+    if (it == data_.end()) {
+      // An expression evaluated without load() (cannot happen through Engine).
+      throw EvalError{ErrorKind::kInternal, "selector evaluated before it was loaded"};
+    }
+    return it->second;
+  }
+
+  // --- Leaves -------------------------------------------------------------
+
+  EvalValue eval_node(const NumberLiteral& n, const Expr&, std::int64_t t) {
+    return Scalar{t, n.value};
+  }
+  EvalValue eval_node(const StringLiteral& s, const Expr&, std::int64_t t) {
+    return String{t, s.value};
+  }
+  EvalValue eval_node(const Paren& p, const Expr&, std::int64_t t) { return eval(*p.expr, t); }
+
+  EvalValue eval_node(const VectorSelector& vs, const Expr&, std::int64_t t) {
+    const auto& series = loaded(vs);
+    const std::int64_t ref = sat_sub(t, vs.offset_ms);
+    const std::int64_t oldest = sat_sub(ref, options_.lookback_delta_ms);
+    Vector out;
+    std::size_t n = 0;
+    for (const auto& s : series) {
+      if (++n % 1024 == 0) check_deadline();
+      auto it = std::upper_bound(s.samples.begin(), s.samples.end(), ref,
+                                 [](std::int64_t x, const Sample& a) { return x < a.t; });
+      if (it == s.samples.begin()) continue;
+      --it;
+      if (it->t < oldest || is_stale_nan(it->v)) continue;
+      out.push_back(VectorSample{s.labels, it->t, it->v});
+    }
+    return out;
+  }
+
+  EvalValue eval_node(const MatrixSelector& ms, const Expr&, std::int64_t t) {
+    const auto& series = loaded(ms.selector);
+    const std::int64_t ref = sat_sub(t, ms.selector.offset_ms);
+    const std::int64_t oldest = sat_sub(ref, ms.range_ms);
+    MatrixView out;
+    std::size_t n = 0;
+    for (const auto& s : series) {
+      if (++n % 1024 == 0) check_deadline();
+      auto lo = std::lower_bound(s.samples.begin(), s.samples.end(), oldest,
+                                 [](const Sample& a, std::int64_t x) { return a.t < x; });
+      auto hi = std::upper_bound(lo, s.samples.end(), ref,
+                                 [](std::int64_t x, const Sample& a) { return x < a.t; });
+      if (lo == hi) continue;
+      out.push_back(
+          SeriesRef{&s, std::span<const Sample>(&*lo, static_cast<std::size_t>(hi - lo))});
+    }
+    return out;
+  }
+
+  EvalValue eval_node(const Negation& n, const Expr&, std::int64_t t) {
+    EvalValue v = eval(*n.expr, t);
+    if (auto* s = std::get_if<Scalar>(&v)) {
+      s->v = -s->v;
+      return v;
+    }
+    Vector& vec = std::get<Vector>(v);
+    for (auto& s : vec) {
+      s.labels = s.labels.without_metric_name();
+      s.v = -s.v;
+      s.t = t;
+    }
+    check_unique_labels(vec);
+    return v;
+  }
+
+  // --- Binary operations --------------------------------------------------
+
+  static std::pair<double, bool> elem_binop(BinaryOp op, double l, double r) {
+    switch (op) {
+      case BinaryOp::kAdd:
+        return {l + r, true};
+      case BinaryOp::kSub:
+        return {l - r, true};
+      case BinaryOp::kMul:
+        return {l * r, true};
+      case BinaryOp::kDiv:
+        return {l / r, true};
+      case BinaryOp::kMod:
+        return {std::fmod(l, r), true};
+      case BinaryOp::kPow:
+        return {std::pow(l, r), true};
+      case BinaryOp::kAtan2:
+        return {std::atan2(l, r), true};
+      case BinaryOp::kEql:
+        return {l, l == r};
+      case BinaryOp::kNeq:
+        return {l, l != r};
+      case BinaryOp::kGtr:
+        return {l, l > r};
+      case BinaryOp::kLss:
+        return {l, l < r};
+      case BinaryOp::kGte:
+        return {l, l >= r};
+      case BinaryOp::kLte:
+        return {l, l <= r};
+      default:
+        throw EvalError{ErrorKind::kInternal, "set operator on scalars"};
+    }
+  }
+
+  static bool drops_metric_name(BinaryOp op) {
+    switch (op) {
+      case BinaryOp::kAdd:
+      case BinaryOp::kSub:
+      case BinaryOp::kMul:
+      case BinaryOp::kDiv:
+      case BinaryOp::kMod:
+      case BinaryOp::kPow:
+      case BinaryOp::kAtan2:
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  EvalValue eval_node(const Binary& b, const Expr&, std::int64_t t) {
+    EvalValue lhs = eval(*b.lhs, t);
+    EvalValue rhs = eval(*b.rhs, t);
+    auto* ls = std::get_if<Scalar>(&lhs);
+    auto* rs = std::get_if<Scalar>(&rhs);
+    if (ls && rs) {
+      auto [v, keep] = elem_binop(b.op, ls->v, rs->v);
+      if (is_comparison(b.op)) v = keep ? 1 : 0;
+      return Scalar{t, v};
+    }
+    if (rs) return vector_scalar(b, std::move(std::get<Vector>(lhs)), rs->v, false, t);
+    if (ls) return vector_scalar(b, std::move(std::get<Vector>(rhs)), ls->v, true, t);
+    Vector& lv = std::get<Vector>(lhs);
+    Vector& rv = std::get<Vector>(rhs);
+    switch (b.op) {
+      case BinaryOp::kAnd:
+        return vector_and(b.matching, std::move(lv), rv, t);
+      case BinaryOp::kOr:
+        return vector_or(b.matching, std::move(lv), std::move(rv), t);
+      case BinaryOp::kUnless:
+        return vector_unless(b.matching, std::move(lv), rv, t);
+      default:
+        return vector_binop(b, lv, rv, t);
+    }
+  }
+
+  Vector vector_scalar(const Binary& b, Vector vec, double scalar, bool swap, std::int64_t t) {
+    Vector out;
+    out.reserve(vec.size());
+    const bool drop_name = drops_metric_name(b.op) || b.return_bool;
+    for (auto& s : vec) {
+      double l = s.v, r = scalar;
+      if (swap) std::swap(l, r);
+      auto [value, keep] = elem_binop(b.op, l, r);
+      // A comparison keeps the vector's value, whichever side it is on.
+      if (is_comparison(b.op) && swap) value = r;
+      if (b.return_bool) {
+        value = keep ? 1 : 0;
+        keep = true;
+      }
+      if (!keep) continue;
+      if (drop_name) s.labels = s.labels.without_metric_name();
+      out.push_back(VectorSample{std::move(s.labels), t, value});
+    }
+    if (drop_name) check_unique_labels(out);
+    return out;
+  }
+
+  // The matching signature of a series for on(...)/ignoring(...).
+  struct Signature {
+    bool on;
+    std::vector<std::string> names;  // sorted; for ignoring, includes __name__
+
+    Signature(const VectorMatching& m) : on(m.on), names(m.labels) {
+      if (!on) names.emplace_back(kMetricNameLabel);
+      names = sorted_unique(std::move(names));
+    }
+    std::string operator()(const LabelSet& ls) const {
+      return on ? key_with(ls, names) : key_without(ls, names);
+    }
+  };
+
+  Vector vector_and(const VectorMatching& m, Vector lhs, const Vector& rhs, std::int64_t t) {
+    Vector out;
+    if (lhs.empty() || rhs.empty()) return out;
+    const Signature sig(m);
+    std::unordered_set<std::string> right;
+    for (const auto& s : rhs) right.insert(sig(s.labels));
+    for (auto& s : lhs)
+      if (right.count(sig(s.labels))) out.push_back(VectorSample{std::move(s.labels), t, s.v});
+    return out;
+  }
+
+  Vector vector_or(const VectorMatching& m, Vector lhs, Vector rhs, std::int64_t t) {
+    Vector out;
+    const Signature sig(m);
+    std::unordered_set<std::string> left;
+    for (auto& s : lhs) {
+      if (!rhs.empty()) left.insert(sig(s.labels));
+      out.push_back(VectorSample{std::move(s.labels), t, s.v});
+    }
+    for (auto& s : rhs)
+      if (lhs.empty() || !left.count(sig(s.labels)))
+        out.push_back(VectorSample{std::move(s.labels), t, s.v});
+    return out;
+  }
+
+  Vector vector_unless(const VectorMatching& m, Vector lhs, const Vector& rhs, std::int64_t t) {
+    Vector out;
+    const Signature sig(m);
+    std::unordered_set<std::string> right;
+    for (const auto& s : rhs) right.insert(sig(s.labels));
+    for (auto& s : lhs)
+      if (!right.count(sig(s.labels))) out.push_back(VectorSample{std::move(s.labels), t, s.v});
+    return out;
+  }
+
+  // The result's labels (Prometheus's resultMetric): `many` is the side
+  // whose labels the result keeps, `one` the side group_x labels come from.
+  static LabelSet result_labels(const LabelSet& many, const LabelSet& one, const Binary& b,
+                                const std::vector<std::string>& sorted_match) {
+    LabelSet out = drops_metric_name(b.op) ? many.without_metric_name() : many;
+    const auto& m = b.matching;
+    if (m.card == Cardinality::kOneToOne) {
+      out = m.on ? keep_only(out, sorted_match) : drop(out, sorted_match);
+    }
+    for (const auto& name : m.include) out = out.with(name, one.get(name));
+    if (b.return_bool) out = out.without_metric_name();
+    return out;
+  }
+
+  Vector vector_binop(const Binary& b, Vector& lhs_in, Vector& rhs_in, std::int64_t t) {
+    Vector out;
+    if (lhs_in.empty() || rhs_in.empty()) return out;
+    const auto& m = b.matching;
+    const Signature sig(m);
+    const std::vector<std::string> sorted_match = sorted_unique(m.labels);
+    // One-to-many: swap sides, so `lhs` is always the "many" side.
+    const bool swapped = m.card == Cardinality::kOneToMany;
+    Vector& lhs = swapped ? rhs_in : lhs_in;
+    Vector& rhs = swapped ? lhs_in : rhs_in;
+
+    std::unordered_map<std::string, std::size_t> right;
+    right.reserve(rhs.size());
+    for (std::size_t i = 0; i < rhs.size(); ++i) {
+      auto [it, inserted] = right.emplace(sig(rhs[i].labels), i);
+      if (!inserted) {
+        LabelSet matched;
+        {
+          std::vector<Label> keep;
+          for (const auto& l : rhs[i].labels) {
+            const bool listed =
+                std::find(m.labels.begin(), m.labels.end(), l.name) != m.labels.end();
+            if (m.on == listed && (m.on || l.name != kMetricNameLabel)) keep.push_back(l);
+          }
+          matched = LabelSet::from(std::move(keep));
+        }
+        fail(
+            fmt::format("found duplicate series for the match group {} on the {} hand-side of the "
+                        "operation: [{}, {}];many-to-many matching not allowed: matching labels "
+                        "must be unique on one side",
+                        go_labels_string(matched), swapped ? "left" : "right",
+                        go_labels_string(rhs[i].labels), go_labels_string(rhs[it->second].labels)));
+      }
+    }
+
+    // Per signature: for one-to-one, whether matched; for many-to-one, the
+    // result label sets already produced.
+    std::unordered_map<std::string, std::unordered_set<std::uint64_t>> matched;
+    for (auto& ls : lhs) {
+      std::string key = sig(ls.labels);
+      auto it = right.find(key);
+      if (it == right.end()) continue;
+      const VectorSample& rs = rhs[it->second];
+      double vl = ls.v, vr = rs.v;
+      if (swapped) std::swap(vl, vr);
+      auto [value, keep] = elem_binop(b.op, vl, vr);
+      if (b.return_bool) {
+        value = keep ? 1 : 0;
+      } else if (!keep) {
+        continue;
+      }
+      LabelSet metric = result_labels(ls.labels, rs.labels, b, sorted_match);
+      auto [mit, first] = matched.try_emplace(std::move(key));
+      if (m.card == Cardinality::kOneToOne) {
+        if (!first)
+          fail(
+              "multiple matches for labels: many-to-one matching must be explicit "
+              "(group_left/group_right)");
+      } else if (!mit->second.insert(metric.hash()).second) {
+        fail("multiple matches for labels: grouping labels must ensure unique matches");
+      }
+      out.push_back(VectorSample{std::move(metric), t, value});
+    }
+    return out;
+  }
+
+  // --- Aggregations -------------------------------------------------------
+
+  EvalValue eval_node(const Aggregation& a, const Expr&, std::int64_t t) {
+    double param = 0;
+    std::string value_label;
+    if (a.param) {
+      EvalValue p = eval(*a.param, t);
+      if (auto* s = std::get_if<Scalar>(&p)) param = s->v;
+      if (auto* s = std::get_if<String>(&p)) value_label = s->v;
+    }
+    Vector vec = std::get<Vector>(eval(*a.expr, t));
+
+    std::int64_t k = 0;
+    if (a.op == AggregateOp::kTopk || a.op == AggregateOp::kBottomk) {
+      if (!(param >= -9.2e18 && param <= 9.2e18))
+        fail(fmt::format("Scalar value {} overflows int64", format_value(param)));
+      k = static_cast<std::int64_t>(param);
+      if (k < 1) return Vector{};
+    }
+    std::vector<std::string> grouping = a.grouping;
+    if (a.op == AggregateOp::kCountValues) {
+      if (!valid_label_name(value_label))
+        fail(fmt::format("invalid label name \"{}\"", value_label));
+      if (!a.without) grouping.push_back(value_label);
+    }
+    std::vector<std::string> key_names = grouping;
+    if (a.without) key_names.emplace_back(kMetricNameLabel);
+    key_names = sorted_unique(std::move(key_names));
+    const std::vector<std::string> sorted_grouping = sorted_unique(grouping);
+
+    struct Group {
+      LabelSet labels;
+      double value = 0;
+      double mean = 0;
+      double count = 0;
+      std::vector<std::size_t> heap;  // topk/bottomk: indexes into vec
+      std::vector<double> values;     // quantile
+    };
+    std::vector<Group> groups;
+    std::unordered_map<std::string, std::size_t> index;
+
+    for (std::size_t i = 0; i < vec.size(); ++i) {
+      VectorSample& s = vec[i];
+      if (a.op == AggregateOp::kCountValues)
+        s.labels = s.labels.with(value_label, format_value(s.v));
+      const std::string key =
+          a.without ? key_without(s.labels, key_names) : key_with(s.labels, key_names);
+      auto [it, inserted] = index.try_emplace(key, groups.size());
+      if (inserted) {
+        Group g;
+        if (a.without) {
+          g.labels = drop(s.labels, key_names);
+        } else if (!grouping.empty()) {
+          g.labels = keep_only(s.labels, sorted_grouping);
+        }
+        g.value = s.v;
+        g.mean = s.v;
+        g.count = 1;
+        switch (a.op) {
+          case AggregateOp::kStddev:
+          case AggregateOp::kStdvar:
+            g.value = 0;
+            break;
+          case AggregateOp::kGroup:
+            g.value = 1;
+            break;
+          case AggregateOp::kTopk:
+          case AggregateOp::kBottomk:
+            g.heap.push_back(i);
+            break;
+          case AggregateOp::kQuantile:
+            g.values.push_back(s.v);
+            break;
+          default:
+            break;
+        }
+        groups.push_back(std::move(g));
+        continue;
+      }
+      Group& g = groups[it->second];
+      switch (a.op) {
+        case AggregateOp::kSum:
+          g.value += s.v;
+          break;
+        case AggregateOp::kAvg:
+          g.count += 1;
+          if (std::isinf(g.mean)) {
+            if (std::isinf(s.v) && (g.mean > 0) == (s.v > 0)) break;
+            if (!std::isinf(s.v) && !std::isnan(s.v)) break;
+          }
+          g.mean += s.v / g.count - g.mean / g.count;
+          break;
+        case AggregateOp::kGroup:
+          break;
+        case AggregateOp::kMax:
+          if (g.value < s.v || std::isnan(g.value)) g.value = s.v;
+          break;
+        case AggregateOp::kMin:
+          if (g.value > s.v || std::isnan(g.value)) g.value = s.v;
+          break;
+        case AggregateOp::kCount:
+        case AggregateOp::kCountValues:
+          g.count += 1;
+          break;
+        case AggregateOp::kStddev:
+        case AggregateOp::kStdvar: {
+          g.count += 1;
+          const double delta = s.v - g.mean;
+          g.mean += delta / g.count;
+          g.value += delta * (s.v - g.mean);
+          break;
+        }
+        case AggregateOp::kTopk:
+        case AggregateOp::kBottomk:
+          heap_offer(g.heap, vec, i,
+                     static_cast<std::size_t>(
+                         std::min<std::int64_t>(k, static_cast<std::int64_t>(vec.size()))),
+                     a.op == AggregateOp::kTopk);
+          break;
+        case AggregateOp::kQuantile:
+          g.values.push_back(s.v);
+          break;
+      }
+    }
+
+    Vector out;
+    out.reserve(groups.size());
+    for (auto& g : groups) {
+      double v = g.value;
+      switch (a.op) {
+        case AggregateOp::kAvg:
+          v = g.mean;
+          break;
+        case AggregateOp::kCount:
+        case AggregateOp::kCountValues:
+          v = g.count;
+          break;
+        case AggregateOp::kStdvar:
+          v = g.value / g.count;
+          break;
+        case AggregateOp::kStddev:
+          v = std::sqrt(g.value / g.count);
+          break;
+        case AggregateOp::kQuantile:
+          v = detail::quantile(param, g.values);
+          break;
+        case AggregateOp::kTopk:
+        case AggregateOp::kBottomk: {
+          const bool top = a.op == AggregateOp::kTopk;
+          std::vector<std::size_t> order = g.heap;
+          std::sort(order.begin(), order.end(), [&](std::size_t x, std::size_t y) {
+            return top ? value_less(vec[y].v, vec[x].v) : value_greater(vec[y].v, vec[x].v);
+          });
+          for (std::size_t idx : order) out.push_back(VectorSample{vec[idx].labels, t, vec[idx].v});
+          continue;
+        }
+        default:
+          break;
+      }
+      out.push_back(VectorSample{std::move(g.labels), t, v});
+    }
+    return out;
+  }
+
+  // topk's order: NaN lowest. bottomk's: NaN highest.
+  static bool value_less(double a, double b) {
+    if (std::isnan(a)) return !std::isnan(b);
+    if (std::isnan(b)) return false;
+    return a < b;
+  }
+  static bool value_greater(double a, double b) {
+    if (std::isnan(a)) return !std::isnan(b);
+    if (std::isnan(b)) return false;
+    return a > b;
+  }
+
+  // Keeps the k best samples: a heap with the worst on top.
+  static void heap_offer(std::vector<std::size_t>& heap, const Vector& vec, std::size_t i,
+                         std::size_t k, bool top) {
+    // "worse" orders the heap so the worst kept element is at the front.
+    auto better = [&](std::size_t x, std::size_t y) {
+      return top ? value_less(vec[x].v, vec[y].v) : value_greater(vec[x].v, vec[y].v);
+    };
+    auto heap_cmp = [&](std::size_t x, std::size_t y) { return better(y, x); };
+    if (heap.size() < k) {
+      heap.push_back(i);
+      std::push_heap(heap.begin(), heap.end(), heap_cmp);
+      return;
+    }
+    const double worst = vec[heap.front()].v;
+    const bool replace =
+        top ? (worst < vec[i].v || std::isnan(worst)) : (worst > vec[i].v || std::isnan(worst));
+    if (!replace) return;
+    std::pop_heap(heap.begin(), heap.end(), heap_cmp);
+    heap.back() = i;
+    std::push_heap(heap.begin(), heap.end(), heap_cmp);
+  }
+
+  // --- Functions ----------------------------------------------------------
+
+  double scalar_arg(const Expr& e, std::int64_t t) { return std::get<Scalar>(eval(e, t)).v; }
+  std::string string_arg(const Expr& e, std::int64_t t) { return std::get<String>(eval(e, t)).v; }
+
+  template <class F>
+  Vector map_values(Vector vec, std::int64_t t, F&& f) {
+    for (auto& s : vec) {
+      s.labels = s.labels.without_metric_name();
+      s.v = f(s.v);
+      s.t = t;
+    }
+    check_unique_labels(vec);
+    return vec;
+  }
+
+  // Applies f(samples) -> optional value to each series of a range vector;
+  // the result keeps the series' labels without the metric name (or all
+  // of them, for last_over_time as in Prometheus 2.x).
+  template <class F>
+  Vector map_ranges(const Expr& arg, std::int64_t t, bool keep_name, F&& f) {
+    MatrixView m = std::get<MatrixView>(eval(arg, t));
+    Vector out;
+    out.reserve(m.size());
+    for (const auto& ref : m) {
+      std::optional<double> v = f(ref.samples);
+      if (!v) continue;
+      out.push_back(
+          VectorSample{keep_name ? ref.series->labels : ref.series->labels_without_name, t, *v});
+    }
+    if (!keep_name) check_unique_labels(out);
+    return out;
+  }
+
+  EvalValue eval_node(const Call& c, const Expr&, std::int64_t t) {
+    using F = FunctionId;
+    const auto& args = c.args;
+    switch (c.function->id) {
+      case F::kTime:
+        return Scalar{t, static_cast<double>(t) / 1000};
+      case F::kVector: {
+        Vector out;
+        out.push_back(VectorSample{{}, t, scalar_arg(*args[0], t)});
+        return out;
+      }
+      case F::kScalar: {
+        Vector v = std::get<Vector>(eval(*args[0], t));
+        return Scalar{t, v.size() == 1 ? v[0].v : kNaN};
+      }
+      case F::kTimestamp: {
+        const bool selector = std::holds_alternative<VectorSelector>(unwrap_parens(*args[0]).node);
+        Vector v = std::get<Vector>(eval(*args[0], t));
+        for (auto& s : v) {
+          s.labels = s.labels.without_metric_name();
+          s.v = static_cast<double>(selector ? s.t : t) / 1000;
+          s.t = t;
+        }
+        check_unique_labels(v);
+        return v;
+      }
+      case F::kAbsent: {
+        Vector v = std::get<Vector>(eval(*args[0], t));
+        Vector out;
+        if (v.empty()) out.push_back(VectorSample{absent_labels(*args[0]), t, 1});
+        return out;
+      }
+      case F::kAbsentOverTime: {
+        MatrixView m = std::get<MatrixView>(eval(*args[0], t));
+        Vector out;
+        if (m.empty()) out.push_back(VectorSample{absent_labels(*args[0]), t, 1});
+        return out;
+      }
+      case F::kAbs:
+        return map_values(vec_arg(*args[0], t), t, [](double v) { return std::fabs(v); });
+      case F::kCeil:
+        return map_values(vec_arg(*args[0], t), t, [](double v) { return std::ceil(v); });
+      case F::kFloor:
+        return map_values(vec_arg(*args[0], t), t, [](double v) { return std::floor(v); });
+      case F::kExp:
+        return map_values(vec_arg(*args[0], t), t, [](double v) { return std::exp(v); });
+      case F::kSqrt:
+        return map_values(vec_arg(*args[0], t), t, [](double v) { return std::sqrt(v); });
+      case F::kLn:
+        return map_values(vec_arg(*args[0], t), t, [](double v) { return std::log(v); });
+      case F::kLog2:
+        return map_values(vec_arg(*args[0], t), t, [](double v) { return std::log2(v); });
+      case F::kLog10:
+        return map_values(vec_arg(*args[0], t), t, [](double v) { return std::log10(v); });
+      case F::kSgn:
+        return map_values(vec_arg(*args[0], t), t, [](double v) {
+          return v < 0 ? -1.0 : v > 0 ? 1.0 : v;
+        });
+      case F::kRound: {
+        Vector v = vec_arg(*args[0], t);
+        const double to_nearest = args.size() > 1 ? scalar_arg(*args[1], t) : 1.0;
+        const double inverse = 1.0 / to_nearest;
+        return map_values(std::move(v), t,
+                          [inverse](double x) { return std::floor(x * inverse + 0.5) / inverse; });
+      }
+      case F::kClamp: {
+        Vector v = vec_arg(*args[0], t);
+        const double min = scalar_arg(*args[1], t);
+        const double max = scalar_arg(*args[2], t);
+        if (max < min) return Vector{};
+        return map_values(std::move(v), t, [min, max](double x) {
+          return detail::go_max(min, detail::go_min(max, x));
+        });
+      }
+      case F::kClampMin: {
+        Vector v = vec_arg(*args[0], t);
+        const double min = scalar_arg(*args[1], t);
+        return map_values(std::move(v), t, [min](double x) { return detail::go_max(min, x); });
+      }
+      case F::kClampMax: {
+        Vector v = vec_arg(*args[0], t);
+        const double max = scalar_arg(*args[1], t);
+        return map_values(std::move(v), t, [max](double x) { return detail::go_min(max, x); });
+      }
+      case F::kSort:
+      case F::kSortDesc: {
+        Vector v = vec_arg(*args[0], t);
+        const bool desc = c.function->id == F::kSortDesc;
+        // NaN last either way, as Prometheus.
+        std::stable_sort(v.begin(), v.end(), [desc](const VectorSample& a, const VectorSample& b) {
+          if (std::isnan(a.v)) return false;
+          if (std::isnan(b.v)) return true;
+          return desc ? a.v > b.v : a.v < b.v;
+        });
+        for (auto& s : v) s.t = t;
+        return v;
+      }
+      case F::kHistogramQuantile:
+        return histogram_quantile(scalar_arg(*args[0], t), vec_arg(*args[1], t), t);
+      case F::kLabelReplace:
+        return label_replace(c, t);
+      case F::kLabelJoin:
+        return label_join(c, t);
+
+      case F::kRate:
+      case F::kIncrease:
+      case F::kDelta: {
+        const auto& ms = std::get<MatrixSelector>(args[0]->node);
+        const std::int64_t range_end = sat_sub(t, ms.selector.offset_ms);
+        const std::int64_t range_start = sat_sub(range_end, ms.range_ms);
+        const bool counter = c.function->id != F::kDelta;
+        const bool rate = c.function->id == F::kRate;
+        return map_ranges(*args[0], t, false, [&](std::span<const Sample> s) {
+          return detail::extrapolated_rate(s, range_start, range_end, counter, rate);
+        });
+      }
+      case F::kIrate:
+      case F::kIdelta: {
+        const bool rate = c.function->id == F::kIrate;
+        return map_ranges(*args[0], t, false, [rate](std::span<const Sample> s) {
+          return detail::instant_value(s, rate);
+        });
+      }
+      case F::kChanges:
+        return map_ranges(*args[0], t, false, [](std::span<const Sample> s) {
+          return std::optional<double>(detail::changes(s));
+        });
+      case F::kResets:
+        return map_ranges(*args[0], t, false, [](std::span<const Sample> s) {
+          return std::optional<double>(detail::resets(s));
+        });
+      case F::kAvgOverTime:
+        return map_ranges(*args[0], t, false, [](std::span<const Sample> s) {
+          return std::optional<double>(detail::avg_over_time(s));
+        });
+      case F::kSumOverTime:
+        return map_ranges(*args[0], t, false, [](std::span<const Sample> s) {
+          return std::optional<double>(detail::sum_over_time(s));
+        });
+      case F::kMinOverTime:
+        return map_ranges(*args[0], t, false, [](std::span<const Sample> s) {
+          return std::optional<double>(detail::min_over_time(s));
+        });
+      case F::kMaxOverTime:
+        return map_ranges(*args[0], t, false, [](std::span<const Sample> s) {
+          return std::optional<double>(detail::max_over_time(s));
+        });
+      case F::kCountOverTime:
+        return map_ranges(*args[0], t, false, [](std::span<const Sample> s) {
+          return std::optional<double>(static_cast<double>(s.size()));
+        });
+      case F::kLastOverTime:
+        return map_ranges(*args[0], t, true, [](std::span<const Sample> s) {
+          return std::optional<double>(s.back().v);
+        });
+      case F::kPresentOverTime:
+        return map_ranges(*args[0], t, false,
+                          [](std::span<const Sample>) { return std::optional<double>(1.0); });
+      case F::kStddevOverTime:
+        return map_ranges(*args[0], t, false, [](std::span<const Sample> s) {
+          return std::optional<double>(std::sqrt(detail::stdvar_over_time(s)));
+        });
+      case F::kStdvarOverTime:
+        return map_ranges(*args[0], t, false, [](std::span<const Sample> s) {
+          return std::optional<double>(detail::stdvar_over_time(s));
+        });
+      case F::kQuantileOverTime: {
+        const double q = scalar_arg(*args[0], t);
+        std::vector<double> values;
+        return map_ranges(*args[1], t, false, [&](std::span<const Sample> s) {
+          values.clear();
+          for (const auto& p : s) values.push_back(p.v);
+          return std::optional<double>(detail::quantile(q, values));
+        });
+      }
+    }
+    throw EvalError{ErrorKind::kInternal, "unknown function"};
+  }
+
+  Vector vec_arg(const Expr& e, std::int64_t t) { return std::get<Vector>(eval(e, t)); }
+
+  Vector histogram_quantile(double q, Vector vec, std::int64_t t) {
+    struct Group {
+      LabelSet labels;
+      std::vector<detail::Bucket> buckets;
+    };
+    std::vector<Group> groups;
+    std::unordered_map<std::string, std::size_t> index;
+    static const std::vector<std::string> kLe = {"le"};
+    for (auto& s : vec) {
+      auto bound = parse_go_float(s.labels.get("le"));
+      if (!bound) continue;
+      // The signature: every label but le; the metric name included, so two
+      // histograms with the same other labels stay apart.
+      std::string key = key_without(s.labels, kLe);
+      auto [it, inserted] = index.try_emplace(std::move(key), groups.size());
+      if (inserted) groups.push_back(Group{s.labels.without("le").without_metric_name(), {}});
+      groups[it->second].buckets.push_back(detail::Bucket{*bound, s.v});
+    }
+    Vector out;
+    for (auto& g : groups)
+      out.push_back(VectorSample{std::move(g.labels), t, detail::bucket_quantile(q, g.buckets)});
+    check_unique_labels(out);
+    return out;
+  }
+
+  Vector label_replace(const Call& c, std::int64_t t) {
+    Vector v = vec_arg(*c.args[0], t);
+    const std::string dst = string_arg(*c.args[1], t);
+    const std::string repl = string_arg(*c.args[2], t);
+    const std::string src = string_arg(*c.args[3], t);
+    const std::string re = string_arg(*c.args[4], t);
+    auto compiled = compile_regex(re);
+    if (!compiled.regex)
+      throw EvalError{ErrorKind::kBadData,
+                      fmt::format("invalid regular expression in label_replace(): {}", re)};
+    if (!valid_label_name(dst))
+      throw EvalError{ErrorKind::kBadData,
+                      fmt::format("invalid destination label name in label_replace(): {}", dst)};
+    for (auto& s : v) {
+      const std::string value(s.labels.get(src));
+      std::cmatch m;
+      if (std::regex_match(value.data(), value.data() + value.size(), m, *compiled.regex)) {
+        s.labels = s.labels.with(dst, expand_template(repl, m));
+      }
+      s.t = t;
+    }
+    check_unique_labels(v);
+    return v;
+  }
+
+  Vector label_join(const Call& c, std::int64_t t) {
+    Vector v = vec_arg(*c.args[0], t);
+    const std::string dst = string_arg(*c.args[1], t);
+    const std::string sep = string_arg(*c.args[2], t);
+    std::vector<std::string> srcs;
+    for (std::size_t i = 3; i < c.args.size(); ++i) {
+      srcs.push_back(string_arg(*c.args[i], t));
+      if (!valid_label_name(srcs.back()))
+        throw EvalError{ErrorKind::kBadData,
+                        fmt::format("invalid source label name in label_join(): {}", srcs.back())};
+    }
+    if (!valid_label_name(dst))
+      throw EvalError{ErrorKind::kBadData,
+                      fmt::format("invalid destination label name in label_join(): {}", dst)};
+    for (auto& s : v) {
+      std::string joined;
+      for (std::size_t i = 0; i < srcs.size(); ++i) {
+        if (i) joined.append(sep);
+        joined.append(s.labels.get(srcs[i]));
+      }
+      s.labels = s.labels.with(dst, joined);
+      s.t = t;
+    }
+    check_unique_labels(v);
+    return v;
+  }
+
+  const Queryable& storage_;
+  const EngineOptions& options_;
+  std::int64_t start_;
+  std::int64_t end_;
+  Clock::time_point deadline_;
+  std::unordered_map<const VectorSelector*, std::vector<Loaded>> data_;
+  std::size_t samples_ = 0;
+};
+
+Clock::time_point deadline_for(const EngineOptions& e, const QueryOptions& q) {
+  return q.deadline ? *q.deadline : Clock::now() + e.timeout;
+}
+
+QueryResult error_result(ErrorKind kind, std::string message) {
+  QueryResult r;
+  r.error = Error{kind, std::move(message)};
+  return r;
+}
+
+}  // namespace
+
+Engine::Engine(const Queryable& storage, EngineOptions options)
+    : storage_(storage), options_(std::move(options)) {}
+
+QueryResult Engine::instant_query(std::string_view query, std::int64_t t_ms,
+                                  const QueryOptions& options) const {
+  ParseResult parsed = parse(query, options_.parse);
+  if (!parsed.ok()) return error_result(ErrorKind::kBadData, parsed.error->to_string());
+  return instant_query(*parsed.expr, t_ms, options);
+}
+
+QueryResult Engine::instant_query(const Expr& expr, std::int64_t t_ms,
+                                  const QueryOptions& options) const {
+  try {
+    Evaluator ev(storage_, options_, t_ms, t_ms, deadline_for(options_, options));
+    ev.check_deadline();
+    ev.load(expr);
+    EvalValue v = ev.eval(expr, t_ms);
+    QueryResult r;
+    switch (v.index()) {
+      case 0:
+        r.value = std::get<Scalar>(std::move(v));
+        break;
+      case 1:
+        r.value = std::get<String>(std::move(v));
+        break;
+      case 2: {
+        Vector vec = std::get<Vector>(std::move(v));
+        for (auto& s : vec) s.t = t_ms;
+        r.value = std::move(vec);
+        break;
+      }
+      default: {
+        Matrix m;
+        for (const auto& ref : std::get<MatrixView>(v)) {
+          m.push_back(Series{ref.series->labels,
+                             std::vector<Sample>(ref.samples.begin(), ref.samples.end())});
+        }
+        r.value = std::move(m);
+      }
+    }
+    return r;
+  } catch (const EvalError& e) {
+    return error_result(e.kind, e.message);
+  } catch (const std::bad_alloc&) {
+    return error_result(ErrorKind::kExecution, "out of memory in query execution");
+  }
+}
+
+QueryResult Engine::range_query(std::string_view query, std::int64_t start_ms, std::int64_t end_ms,
+                                std::int64_t step_ms, const QueryOptions& options) const {
+  ParseResult parsed = parse(query, options_.parse);
+  if (!parsed.ok()) return error_result(ErrorKind::kBadData, parsed.error->to_string());
+  return range_query(*parsed.expr, start_ms, end_ms, step_ms, options);
+}
+
+QueryResult Engine::range_query(const Expr& expr, std::int64_t start_ms, std::int64_t end_ms,
+                                std::int64_t step_ms, const QueryOptions& options) const {
+  if (step_ms <= 0)
+    return error_result(ErrorKind::kBadData,
+                        "zero or negative query resolution step widths are not accepted. Try a "
+                        "positive integer");
+  if (end_ms < start_ms)
+    return error_result(ErrorKind::kBadData, "end timestamp must not be before start time");
+  const auto steps =
+      static_cast<std::uint64_t>(end_ms - start_ms) / static_cast<std::uint64_t>(step_ms) + 1;
+  if (steps > options_.max_steps)
+    return error_result(ErrorKind::kBadData,
+                        fmt::format("exceeded maximum resolution of {} points per timeseries. Try "
+                                    "decreasing the query resolution (?step=XX)",
+                                    options_.max_steps));
+  const ValueType type = expr.type();
+  if (type != ValueType::kScalar && type != ValueType::kVector)
+    return error_result(ErrorKind::kBadData,
+                        fmt::format("invalid expression type \"{}\" for range query, must be "
+                                    "Scalar or instant Vector",
+                                    value_type_name(type)));
+  try {
+    Evaluator ev(storage_, options_, start_ms, end_ms, deadline_for(options_, options));
+    ev.check_deadline();
+    ev.load(expr);
+    Matrix out;
+    std::unordered_multimap<std::uint64_t, std::size_t> index;
+    auto series_for = [&](const LabelSet& labels) -> Series& {
+      const auto h = labels.hash();
+      auto [it, end] = index.equal_range(h);
+      for (; it != end; ++it)
+        if (out[it->second].labels == labels) return out[it->second];
+      index.emplace(h, out.size());
+      out.push_back(Series{labels, {}});
+      return out.back();
+    };
+    for (std::uint64_t i = 0; i < steps; ++i) {
+      const std::int64_t t = start_ms + static_cast<std::int64_t>(i) * step_ms;
+      ev.check_deadline();
+      EvalValue v = ev.eval(expr, t);
+      if (auto* s = std::get_if<Scalar>(&v)) {
+        series_for(LabelSet{}).samples.push_back(Sample{t, s->v});
+        ev.account(1);
+        continue;
+      }
+      Vector& vec = std::get<Vector>(v);
+      for (auto& s : vec) series_for(s.labels).samples.push_back(Sample{t, s.v});
+      ev.account(vec.size());
+    }
+    std::sort(out.begin(), out.end(),
+              [](const Series& a, const Series& b) { return a.labels < b.labels; });
+    QueryResult r;
+    r.value = std::move(out);
+    return r;
+  } catch (const EvalError& e) {
+    return error_result(e.kind, e.message);
+  } catch (const std::bad_alloc&) {
+    return error_result(ErrorKind::kExecution, "out of memory in query execution");
+  }
+}
+
+}  // namespace watch::promql
