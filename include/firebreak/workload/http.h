@@ -210,8 +210,8 @@ class HttpRequestScope {
   std::string original_method_;  // set only when method_ is "_OTHER"
   std::string peer_;
   std::uint64_t request_body_size_;
-  std::size_t request_id_size_ = 0;
   std::array<char, kMaxRequestIdLength> request_id_;
+  std::size_t request_id_size_ = 0;
   Clock::MonoTime start_;
   Gauge active_;
   bool ended_ = false;

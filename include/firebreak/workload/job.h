@@ -140,7 +140,8 @@ std::string generate_uuid();
 class JobRun {
  public:
   // Resolves the options (resolve_job_options; throws std::invalid_argument
-  // as it does), takes the lock, then starts: metrics, span, log context,
+  // as it does, and when the lock file cannot be opened or locked for another
+  // reason than being held), takes the lock, then starts: metrics, span, log context,
   // `job_started`, the start check-in and push. When the lock is held
   // elsewhere, the run is over at once (see acquired()).
   explicit JobRun(JobOptions options);

@@ -47,6 +47,7 @@
 //                                  message is seen as stalled)
 // And per observer:
 //       worker_heartbeat_timestamp_seconds   Unix time of the last heartbeat()
+//                                  (the observer's creation time until the first)
 //       queue_depth{messaging_destination_name}
 //       queue_oldest_message_age_seconds{messaging_destination_name}
 //                                  from watch_queue's callbacks at scrape time;
