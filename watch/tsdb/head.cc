@@ -1,0 +1,594 @@
+#include "watch/tsdb/head.h"
+
+#include <algorithm>
+#include <bit>
+#include <map>
+#include <unordered_map>
+
+#include "watch/tsdb/chunk.h"
+
+namespace watch::tsdb {
+
+std::string_view to_string(AppendStatus status) {
+  switch (status) {
+    case AppendStatus::kOk:
+      return "ok";
+    case AppendStatus::kOutOfOrder:
+      return "out of order sample";
+    case AppendStatus::kDuplicateTimestamp:
+      return "duplicate sample for timestamp";
+    case AppendStatus::kOutOfBounds:
+      return "out of bounds";
+    case AppendStatus::kSeriesLimit:
+      return "series limit reached: the head holds its maximum number of series";
+    case AppendStatus::kInvalidLabels:
+      return "invalid label set: empty";
+    case AppendStatus::kUnknownSeries:
+      return "unknown series ref";
+  }
+  return "unknown status";
+}
+
+// ---------------------------------------------------------------------------
+// Series and stripes
+
+struct Head::Series {
+  Series(const LabelSet& l, std::uint64_t h) : labels(l), hash(h) {}
+
+  const LabelSet labels;
+  const std::uint64_t hash;
+  SeriesRef ref = 0;  // set before the series is published
+
+  mutable std::mutex mu;
+  std::vector<SealedChunk> sealed;  // guarded by mu; oldest first
+  ChunkAppender open;               // guarded by mu
+  std::int64_t last_t = 0;          // guarded by mu
+  std::uint64_t last_v_bits = 0;    // guarded by mu
+  bool has_last = false;            // guarded by mu: ever written to
+  // Never written: the cutoff of the truncate() that first saw it empty.
+  std::optional<std::int64_t> seen_empty_at;  // guarded by mu
+
+  bool empty() const { return sealed.empty() && open.empty(); }
+
+  // Appends the samples in [mint, maxt] to out. Requires mu.
+  void read(std::int64_t mint, std::int64_t maxt, std::vector<Sample>& out) const {
+    auto first = std::lower_bound(sealed.begin(), sealed.end(), mint,
+                                  [](const SealedChunk& c, std::int64_t t) { return c.max_t < t; });
+    for (auto c = first; c != sealed.end() && c->min_t <= maxt; ++c)
+      read_chunk(ChunkIterator(*c), c->min_t, c->max_t, mint, maxt, out);
+    if (!open.empty() && open.max_t() >= mint && open.min_t() <= maxt)
+      read_chunk(ChunkIterator(open), open.min_t(), open.max_t(), mint, maxt, out);
+  }
+
+  static void read_chunk(ChunkIterator it, std::int64_t cmin, std::int64_t cmax, std::int64_t mint,
+                         std::int64_t maxt, std::vector<Sample>& out) {
+    if (cmin >= mint && cmax <= maxt) {
+      while (it.next()) out.push_back(it.sample());
+      return;
+    }
+    while (it.next()) {
+      const std::int64_t t = it.t();
+      if (t < mint) continue;
+      if (t > maxt) break;
+      out.push_back(it.sample());
+    }
+  }
+
+  // Whether a sample lies in [mint, maxt]. Requires mu.
+  bool has_sample_in(std::int64_t mint, std::int64_t maxt) const {
+    auto overlaps = [&](std::int64_t cmin, std::int64_t cmax, ChunkIterator it) {
+      if (cmax < mint || cmin > maxt) return false;
+      if (cmin >= mint || cmax <= maxt) return true;  // an end sample is inside
+      while (it.next())
+        if (it.t() >= mint && it.t() <= maxt) return true;
+      return false;
+    };
+    for (const auto& c : sealed)
+      if (overlaps(c.min_t, c.max_t, ChunkIterator(c))) return true;
+    return !open.empty() && overlaps(open.min_t(), open.max_t(), ChunkIterator(open));
+  }
+};
+
+struct alignas(64) Head::RefStripe {
+  mutable std::shared_mutex mu;
+  std::unordered_map<SeriesRef, std::unique_ptr<Series>> series;  // guarded by mu
+  std::atomic<std::uint64_t> appended{0};  // per stripe: no counter shared by all writers
+};
+
+struct alignas(64) Head::HashStripe {
+  mutable std::shared_mutex mu;
+  std::unordered_multimap<std::uint64_t, Series*> by_hash;  // guarded by mu
+
+  Series* find(const LabelSet& labels, std::uint64_t hash) const {  // requires mu
+    auto [b, e] = by_hash.equal_range(hash);
+    for (auto it = b; it != e; ++it)
+      if (it->second->labels == labels) return it->second;
+    return nullptr;
+  }
+};
+
+// ---------------------------------------------------------------------------
+// Postings index: label name -> value -> sorted refs.
+
+class Head::Index {
+ public:
+  mutable std::shared_mutex mu;
+
+  SeriesRef add(const LabelSet& labels) {  // requires mu exclusively
+    const SeriesRef ref = ++last_ref_;
+    all_.push_back(ref);
+    for (const auto& l : labels) postings_[l.name][l.value].push_back(ref);
+    return ref;
+  }
+
+  // Removes series; `refs` sorted. Requires mu exclusively.
+  void remove(const std::vector<std::pair<SeriesRef, const LabelSet*>>& removed) {
+    std::vector<SeriesRef> refs;
+    refs.reserve(removed.size());
+    for (const auto& [ref, labels] : removed) refs.push_back(ref);
+    std::sort(refs.begin(), refs.end());
+    auto erase_refs = [&](std::vector<SeriesRef>& list) {
+      std::vector<SeriesRef> kept;
+      kept.reserve(list.size());
+      std::set_difference(list.begin(), list.end(), refs.begin(), refs.end(),
+                          std::back_inserter(kept));
+      list.swap(kept);
+      if (list.capacity() > 2 * list.size() + 16) list.shrink_to_fit();
+    };
+    erase_refs(all_);
+    // Only the lists of the removed series' labels change.
+    std::map<std::pair<std::string_view, std::string_view>, bool> touched;
+    for (const auto& [ref, labels] : removed)
+      for (const auto& l : *labels) touched.emplace(std::pair{l.name, l.value}, true);
+    for (const auto& [key, unused] : touched) {
+      auto name_it = postings_.find(key.first);
+      if (name_it == postings_.end()) continue;
+      auto value_it = name_it->second.find(std::string(key.second));
+      if (value_it == name_it->second.end()) continue;
+      erase_refs(value_it->second);
+      if (value_it->second.empty()) name_it->second.erase(value_it);
+      if (name_it->second.empty()) postings_.erase(name_it);
+    }
+  }
+
+  // Refs of series that every matcher selects, sorted. Requires mu (shared).
+  std::vector<SeriesRef> select(const MatcherSet& set) const {
+    std::optional<std::vector<SeriesRef>> result;  // nullopt: every series
+    // Matchers that need the label first: they narrow the set most.
+    for (const CompiledMatcher& m : set.matchers()) {
+      if (m.matches_empty()) continue;
+      std::vector<SeriesRef> with = union_of(m, /*want_match=*/true);
+      result = result ? intersect(*result, with) : std::move(with);
+      if (result->empty()) return {};
+    }
+    // Matchers that also select series without the label: remove the series
+    // whose value they refuse.
+    for (const CompiledMatcher& m : set.matchers()) {
+      if (!m.matches_empty()) continue;
+      const std::vector<SeriesRef> refused = union_of(m, /*want_match=*/false);
+      const std::vector<SeriesRef>& base = result ? *result : all_;
+      std::vector<SeriesRef> kept;
+      kept.reserve(base.size());
+      std::set_difference(base.begin(), base.end(), refused.begin(), refused.end(),
+                          std::back_inserter(kept));
+      result = std::move(kept);
+    }
+    return result ? std::move(*result) : all_;
+  }
+
+  std::vector<std::string> names() const {  // requires mu (shared)
+    std::vector<std::string> out;
+    out.reserve(postings_.size());
+    for (const auto& [name, values] : postings_) out.push_back(name);
+    return out;
+  }
+
+  std::vector<std::string> values(std::string_view name) const {  // requires mu (shared)
+    std::vector<std::string> out;
+    auto it = postings_.find(name);
+    if (it == postings_.end()) return out;
+    out.reserve(it->second.size());
+    for (const auto& [value, refs] : it->second) out.push_back(value);
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+  std::size_t memory_bytes() const {  // requires mu (shared)
+    std::size_t n = all_.capacity() * sizeof(SeriesRef);
+    for (const auto& [name, values] : postings_) {
+      n += 64 + name.capacity() + values.bucket_count() * sizeof(void*);
+      for (const auto& [value, refs] : values)
+        n += 64 + (value.size() > 15 ? value.capacity() + 1 : 0) +
+             refs.capacity() * sizeof(SeriesRef);
+    }
+    return n;
+  }
+
+ private:
+  // Union of the lists of the values `m` accepts (want_match) or refuses.
+  std::vector<SeriesRef> union_of(const CompiledMatcher& m, bool want_match) const {
+    auto name_it = postings_.find(m.name());
+    if (name_it == postings_.end()) return {};
+    const auto& values = name_it->second;
+    if (want_match && m.equal_value()) {
+      auto it = values.find(*m.equal_value());
+      return it == values.end() ? std::vector<SeriesRef>{} : it->second;
+    }
+    std::vector<SeriesRef> out;
+    std::size_t lists = 0;
+    for (const auto& [value, refs] : values) {
+      if (m.matches(value) != want_match) continue;
+      out.insert(out.end(), refs.begin(), refs.end());
+      ++lists;
+    }
+    // A series has one value per name: the lists are disjoint.
+    if (lists > 1) std::sort(out.begin(), out.end());
+    return out;
+  }
+
+  static std::vector<SeriesRef> intersect(const std::vector<SeriesRef>& a,
+                                          const std::vector<SeriesRef>& b) {
+    std::vector<SeriesRef> out;
+    out.reserve(std::min(a.size(), b.size()));
+    std::set_intersection(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(out));
+    return out;
+  }
+
+  std::map<std::string, std::unordered_map<std::string, std::vector<SeriesRef>>, std::less<>>
+      postings_;
+  std::vector<SeriesRef> all_;  // sorted: refs are issued in increasing order under mu
+  SeriesRef last_ref_ = 0;
+};
+
+// ---------------------------------------------------------------------------
+
+Head::Head(HeadOptions options) : options_(options) {
+  if (options_.samples_per_chunk == 0) options_.samples_per_chunk = 120;
+  const std::size_t stripes = std::bit_ceil(std::max<std::size_t>(options_.stripes, 1));
+  options_.stripes = stripes;
+  stripe_mask_ = stripes - 1;
+  ref_stripes_ = std::make_unique<RefStripe[]>(stripes);
+  hash_stripes_ = std::make_unique<HashStripe[]>(stripes);
+  index_ = std::make_unique<Index>();
+}
+
+Head::~Head() = default;
+
+SeriesResult Head::get_or_create(const LabelSet& labels) {
+  if (labels.empty()) return {AppendStatus::kInvalidLabels, 0, false};
+  const std::uint64_t hash = labels.hash();
+  HashStripe& hs = hash_stripes_[hash & stripe_mask_];
+  {
+    std::shared_lock lock(hs.mu);
+    if (const Series* s = hs.find(labels, hash)) return {AppendStatus::kOk, s->ref, false};
+  }
+  std::unique_lock lock(hs.mu);
+  if (const Series* s = hs.find(labels, hash)) return {AppendStatus::kOk, s->ref, false};
+  if (num_series_.fetch_add(1, std::memory_order_relaxed) >= options_.max_series) {
+    num_series_.fetch_sub(1, std::memory_order_relaxed);
+    counters_.series_limit_rejections.fetch_add(1, std::memory_order_relaxed);
+    return {AppendStatus::kSeriesLimit, 0, false};
+  }
+  auto series = std::make_unique<Series>(labels, hash);
+  {
+    std::unique_lock index_lock(index_->mu);
+    series->ref = index_->add(labels);
+  }
+  const SeriesRef ref = series->ref;
+  hs.by_hash.emplace(hash, series.get());
+  {
+    RefStripe& rs = ref_stripes_[ref & stripe_mask_];
+    std::unique_lock ref_lock(rs.mu);
+    rs.series.emplace(ref, std::move(series));
+  }
+  counters_.series_created.fetch_add(1, std::memory_order_relaxed);
+  return {AppendStatus::kOk, ref, true};
+}
+
+std::optional<SeriesRef> Head::find(const LabelSet& labels) const {
+  const std::uint64_t hash = labels.hash();
+  const HashStripe& hs = hash_stripes_[hash & stripe_mask_];
+  std::shared_lock lock(hs.mu);
+  if (const Series* s = hs.find(labels, hash)) return s->ref;
+  return std::nullopt;
+}
+
+AppendStatus Head::append(SeriesRef ref, std::int64_t t, double v) {
+  RefStripe& rs = ref_stripes_[ref & stripe_mask_];
+  std::shared_lock stripe_lock(rs.mu);
+  auto it = rs.series.find(ref);
+  if (it == rs.series.end()) return AppendStatus::kUnknownSeries;
+  if (t < min_valid_t_.load(std::memory_order_relaxed)) {
+    counters_.out_of_bounds.fetch_add(1, std::memory_order_relaxed);
+    return AppendStatus::kOutOfBounds;
+  }
+  Series& s = *it->second;
+  const auto bits = std::bit_cast<std::uint64_t>(v);
+  std::lock_guard series_lock(s.mu);
+  if (s.has_last && t <= s.last_t) {
+    if (t < s.last_t) {
+      counters_.out_of_order.fetch_add(1, std::memory_order_relaxed);
+      return AppendStatus::kOutOfOrder;
+    }
+    if (bits != s.last_v_bits) {
+      counters_.duplicate_timestamp.fetch_add(1, std::memory_order_relaxed);
+      return AppendStatus::kDuplicateTimestamp;
+    }
+    counters_.duplicates_ignored.fetch_add(1, std::memory_order_relaxed);
+    return AppendStatus::kOk;
+  }
+  if (s.open.count() >= options_.samples_per_chunk) {
+    s.sealed.push_back(s.open.seal());
+    s.open.reset();
+  }
+  s.open.append(t, v);
+  s.last_t = t;
+  s.last_v_bits = bits;
+  s.has_last = true;
+  rs.appended.fetch_add(1, std::memory_order_relaxed);
+  return AppendStatus::kOk;
+}
+
+SeriesResult Head::append(const LabelSet& labels, std::int64_t t, double v) {
+  // Refuse before creating: no series is left behind without a sample.
+  if (!labels.empty() && t < min_valid_t_.load(std::memory_order_relaxed)) {
+    counters_.out_of_bounds.fetch_add(1, std::memory_order_relaxed);
+    return {AppendStatus::kOutOfBounds, 0, false};
+  }
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    SeriesResult r = get_or_create(labels);
+    if (r.status != AppendStatus::kOk) return r;
+    r.status = append(r.ref, t, v);
+    // A series created empty can be collected by a concurrent truncate()
+    // before its first sample lands: create it again, once.
+    if (r.status != AppendStatus::kUnknownSeries) return r;
+  }
+  return {AppendStatus::kUnknownSeries, 0, false};
+}
+
+template <class Fn>
+bool Head::with_series(SeriesRef ref, Fn&& fn) const {
+  const RefStripe& rs = ref_stripes_[ref & stripe_mask_];
+  std::shared_lock stripe_lock(rs.mu);
+  auto it = rs.series.find(ref);
+  if (it == rs.series.end()) return false;
+  fn(static_cast<const Series&>(*it->second));
+  return true;
+}
+
+std::vector<SeriesRef> Head::matching_refs(const MatcherSet& matchers) const {
+  std::shared_lock lock(index_->mu);
+  return index_->select(matchers);
+}
+
+void Head::select(const MatcherSet& matchers, std::int64_t mint, std::int64_t maxt,
+                  const SeriesVisitor& visit) const {
+  if (mint > maxt) return;
+  const std::vector<SeriesRef> refs = matching_refs(matchers);
+  std::vector<Sample> buffer;
+  for (SeriesRef ref : refs) {
+    const RefStripe& rs = ref_stripes_[ref & stripe_mask_];
+    std::shared_lock stripe_lock(rs.mu);
+    auto it = rs.series.find(ref);
+    if (it == rs.series.end()) continue;  // removed since the index was read
+    const Series& s = *it->second;
+    buffer.clear();
+    {
+      std::lock_guard series_lock(s.mu);
+      s.read(mint, maxt, buffer);
+    }
+    if (buffer.empty()) continue;
+    if (!visit(s.labels, std::span<const Sample>(buffer))) return;
+  }
+}
+
+std::vector<SeriesSamples> Head::select(const MatcherSet& matchers, std::int64_t mint,
+                                        std::int64_t maxt) const {
+  std::vector<SeriesSamples> out;
+  if (mint > maxt) return out;
+  const std::vector<SeriesRef> refs = matching_refs(matchers);
+  for (SeriesRef ref : refs) {
+    SeriesSamples ss;
+    with_series(ref, [&](const Series& s) {
+      std::lock_guard series_lock(s.mu);
+      s.read(mint, maxt, ss.samples);
+      if (!ss.samples.empty()) ss.labels = s.labels;
+    });
+    if (ss.samples.empty()) continue;
+    ss.ref = ref;
+    out.push_back(std::move(ss));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const SeriesSamples& a, const SeriesSamples& b) { return a.labels < b.labels; });
+  return out;
+}
+
+std::vector<LabelSet> Head::series(const MatcherSet& matchers, std::int64_t mint,
+                                   std::int64_t maxt) const {
+  std::vector<LabelSet> out;
+  if (mint > maxt) return out;
+  const std::vector<SeriesRef> refs = matching_refs(matchers);
+  const bool all_time = mint == INT64_MIN && maxt == INT64_MAX;
+  for (SeriesRef ref : refs) {
+    with_series(ref, [&](const Series& s) {
+      std::lock_guard series_lock(s.mu);
+      if (all_time ? !s.empty() : s.has_sample_in(mint, maxt)) out.push_back(s.labels);
+    });
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<std::string> Head::label_names(const MatcherSet& matchers, std::int64_t mint,
+                                           std::int64_t maxt) const {
+  if (matchers.empty() && mint == INT64_MIN && maxt == INT64_MAX) {
+    std::shared_lock lock(index_->mu);
+    return index_->names();
+  }
+  std::vector<std::string> out;
+  for (const LabelSet& ls : series(matchers, mint, maxt))
+    for (const auto& l : ls) out.push_back(l.name);
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+std::vector<std::string> Head::label_values(std::string_view name, const MatcherSet& matchers,
+                                            std::int64_t mint, std::int64_t maxt) const {
+  if (matchers.empty() && mint == INT64_MIN && maxt == INT64_MAX) {
+    std::shared_lock lock(index_->mu);
+    return index_->values(name);
+  }
+  std::vector<std::string> out;
+  for (const LabelSet& ls : series(matchers, mint, maxt)) {
+    const std::string_view v = ls.get(name);
+    if (!v.empty()) out.emplace_back(v);
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+std::size_t Head::truncate(std::int64_t mint) {
+  std::lock_guard truncate_lock(truncate_mu_);
+  // The cutoff never moves back.
+  mint = std::max(mint, min_valid_t_.load(std::memory_order_relaxed));
+  min_valid_t_.store(mint, std::memory_order_relaxed);
+
+  // Pass 1, stripe by stripe under read locks: drop old chunks, note series
+  // left empty.
+  std::vector<std::pair<SeriesRef, std::uint64_t>> candidates;
+  for (std::size_t i = 0; i <= stripe_mask_; ++i) {
+    RefStripe& rs = ref_stripes_[i];
+    std::shared_lock stripe_lock(rs.mu);
+    for (auto& [ref, sp] : rs.series) {
+      Series& s = *sp;
+      std::lock_guard series_lock(s.mu);
+      auto keep =
+          std::lower_bound(s.sealed.begin(), s.sealed.end(), mint,
+                           [](const SealedChunk& c, std::int64_t t) { return c.max_t < t; });
+      if (keep != s.sealed.begin()) {
+        s.sealed.erase(s.sealed.begin(), keep);
+        if (s.sealed.capacity() > 2 * s.sealed.size() + 4) s.sealed.shrink_to_fit();
+      }
+      if (!s.open.empty() && s.open.max_t() < mint) s.open.release();
+      if (!s.empty()) continue;
+      if (s.has_last) {
+        candidates.emplace_back(ref, s.hash);
+      } else if (!s.seen_empty_at) {
+        s.seen_empty_at = mint;  // created, never written: its creator may be about to
+      } else if (mint > *s.seen_empty_at) {
+        candidates.emplace_back(ref, s.hash);  // still empty after the cutoff moved on
+      }
+    }
+  }
+
+  // Pass 2: unlink the empty series (hash stripe, then ref stripe), checking
+  // again under the locks: an append may have landed meanwhile.
+  std::vector<std::unique_ptr<Series>> removed;
+  for (const auto& [ref, hash] : candidates) {
+    HashStripe& hs = hash_stripes_[hash & stripe_mask_];
+    RefStripe& rs = ref_stripes_[ref & stripe_mask_];
+    std::unique_lock hash_lock(hs.mu);
+    std::unique_lock ref_lock(rs.mu);
+    auto it = rs.series.find(ref);
+    if (it == rs.series.end()) continue;
+    {
+      std::lock_guard series_lock(it->second->mu);
+      if (!it->second->empty()) continue;
+    }
+    auto [b, e] = hs.by_hash.equal_range(hash);
+    for (auto h = b; h != e; ++h) {
+      if (h->second == it->second.get()) {
+        hs.by_hash.erase(h);
+        break;
+      }
+    }
+    removed.push_back(std::move(it->second));
+    rs.series.erase(it);
+    num_series_.fetch_sub(1, std::memory_order_relaxed);
+  }
+  if (!removed.empty()) {
+    std::vector<std::pair<SeriesRef, const LabelSet*>> gone;
+    gone.reserve(removed.size());
+    for (const auto& s : removed) gone.emplace_back(s->ref, &s->labels);
+    std::unique_lock index_lock(index_->mu);
+    index_->remove(gone);
+  }
+  counters_.series_removed.fetch_add(removed.size(), std::memory_order_relaxed);
+  return removed.size();
+}
+
+namespace {
+
+std::size_t string_heap(const std::string& s) {
+  return s.size() > 15 ? s.capacity() + 1 : 0;
+}
+
+// Rough heap cost of one allocation of n bytes with glibc malloc.
+std::size_t alloc_cost(std::size_t n) {
+  return n == 0 ? 0 : (n + 8 + 15) / 16 * 16;
+}
+
+}  // namespace
+
+HeadStats Head::stats() const {
+  HeadStats st;
+  bool first = true;
+  for (std::size_t i = 0; i <= stripe_mask_; ++i) {
+    const RefStripe& rs = ref_stripes_[i];
+    std::shared_lock stripe_lock(rs.mu);
+    st.samples_appended += rs.appended.load(std::memory_order_relaxed);
+    st.memory_bytes += rs.series.bucket_count() * sizeof(void*);
+    for (const auto& [ref, sp] : rs.series) {
+      const Series& s = *sp;
+      std::lock_guard series_lock(s.mu);
+      ++st.series;
+      // The series object and its map nodes (by ref and by hash).
+      std::size_t mem = alloc_cost(sizeof(Series)) + 2 * alloc_cost(32);
+      mem += alloc_cost(s.labels.labels().capacity() * sizeof(Label));
+      for (const auto& l : s.labels)
+        mem += alloc_cost(string_heap(l.name)) + alloc_cost(string_heap(l.value));
+      mem += alloc_cost(s.sealed.capacity() * sizeof(SealedChunk));
+      for (const auto& c : s.sealed) {
+        st.samples += c.count;
+        st.chunk_bytes += c.bytes();
+        mem += alloc_cost(c.bytes());
+        ++st.chunks;
+      }
+      if (!s.open.empty()) {
+        st.samples += s.open.count();
+        ++st.chunks;
+      }
+      st.chunk_bytes += s.open.capacity_bytes();
+      mem += alloc_cost(s.open.capacity_bytes());
+      st.memory_bytes += mem;
+      if (!s.empty()) {
+        const std::int64_t lo = s.sealed.empty() ? s.open.min_t() : s.sealed.front().min_t;
+        if (first || lo < st.min_t) st.min_t = lo;
+        if (first || s.last_t > st.max_t) st.max_t = s.last_t;
+        first = false;
+      }
+    }
+  }
+  for (std::size_t i = 0; i <= stripe_mask_; ++i) {
+    const HashStripe& hs = hash_stripes_[i];
+    std::shared_lock lock(hs.mu);
+    st.memory_bytes += hs.by_hash.bucket_count() * sizeof(void*);
+  }
+  {
+    std::shared_lock lock(index_->mu);
+    st.memory_bytes += index_->memory_bytes();
+  }
+  st.memory_bytes += (stripe_mask_ + 1) * (sizeof(RefStripe) + sizeof(HashStripe));
+  st.series_created = counters_.series_created.load(std::memory_order_relaxed);
+  st.series_removed = counters_.series_removed.load(std::memory_order_relaxed);
+  st.series_limit_rejections = counters_.series_limit_rejections.load(std::memory_order_relaxed);
+  st.out_of_order = counters_.out_of_order.load(std::memory_order_relaxed);
+  st.duplicate_timestamp = counters_.duplicate_timestamp.load(std::memory_order_relaxed);
+  st.out_of_bounds = counters_.out_of_bounds.load(std::memory_order_relaxed);
+  st.duplicates_ignored = counters_.duplicates_ignored.load(std::memory_order_relaxed);
+  return st;
+}
+
+}  // namespace watch::tsdb

@@ -1,0 +1,219 @@
+// The head: watch's in-memory store of recent samples. Series are identified
+// by their label set and get a SeriesRef on creation; samples go into
+// Gorilla-compressed chunks of ~120 samples (chunk.h); a postings index over
+// label pairs answers matchers (matcher.h). Retention drops whole chunks and
+// then the series left empty. Semantics follow Prometheus's TSDB head.
+//
+//   watch::tsdb::Head head({.max_series = 200'000, .retention_ms = 26 * 3600 * 1000});
+//   auto s = head.get_or_create(labels);                    // once per series; keep s.ref
+//   if (s.status == AppendStatus::kOk) head.append(s.ref, t_ms, value);
+//   head.append(s.ref, t_ms + 15000, watch::stale_nan());   // staleness marker: a sample like any
+//
+//   auto set = watch::tsdb::MatcherSet::must_compile({{"__name__", Matcher::Op::kEqual, "up"}});
+//   for (const auto& series : head.select(set, start_ms, end_ms)) use(series.labels,
+//   series.samples); head.gc(now_ms);                                         // from a timer:
+//   retention
+//
+// Appending (Prometheus's rules for in-order samples):
+// - t older than the series' last sample: kOutOfOrder ("out of order sample");
+// - t equal to the last sample's: accepted as a no-op when the value is the
+//   same bit for bit, else kDuplicateTimestamp ("duplicate sample for timestamp");
+// - t before the retention cutoff of the last gc()/truncate(): kOutOfBounds;
+// - a new series beyond HeadOptions::max_series: kSeriesLimit, counted in
+//   stats().series_limit_rejections; existing series keep working.
+// Refused samples change nothing and are counted in stats().
+//
+// Thread-safety: every method may be called from any thread concurrently.
+// Series live in lock stripes (a reader-writer lock each, taken exclusively
+// only to create or remove series) and each series has its own mutex, held
+// for one append or while one reader decodes it: scrape threads appending to
+// different series do not wait for each other, and readers (rule evaluation,
+// HTTP API) do not block appends beyond one series' decode. The intended use
+// is one writer per series at a time (a target's scrape loop owns its
+// series); concurrent appends to one series are safe but their order is
+// whichever takes the series' mutex first. A select() visitor runs with its
+// series' stripe read-locked: it must not call back into the Head.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "watch/model/model.h"
+#include "watch/tsdb/matcher.h"
+
+namespace watch::tsdb {
+
+// A series' id, stable for the series' life in the head; never reused.
+// 0 is never a valid ref.
+using SeriesRef = std::uint64_t;
+
+struct HeadOptions {
+  // Most series the head holds; creating more is refused (kSeriesLimit).
+  std::size_t max_series = 1'000'000;
+  // How far back gc(now) keeps samples (26h: a day-over-day comparison plus margin).
+  std::int64_t retention_ms = std::int64_t{26} * 3600 * 1000;
+  // Samples per chunk before it is sealed.
+  std::uint16_t samples_per_chunk = 120;
+  // Lock stripes for series (rounded up to a power of two).
+  std::size_t stripes = 128;
+};
+
+enum class AppendStatus : std::uint8_t {
+  kOk,
+  kOutOfOrder,
+  kDuplicateTimestamp,
+  kOutOfBounds,
+  kSeriesLimit,
+  kInvalidLabels,  // an empty label set
+  kUnknownSeries,  // the ref was never issued, or its series was garbage-collected
+};
+
+// Prometheus's wording where it has one: "out of order sample", "duplicate
+// sample for timestamp", "out of bounds"; "series limit reached", ...
+std::string_view to_string(AppendStatus status);
+
+struct SeriesResult {
+  AppendStatus status = AppendStatus::kOk;
+  SeriesRef ref = 0;  // valid when status is kOk (or, from append(labels, ...), the series exists)
+  bool created = false;  // this call created the series
+};
+
+struct SeriesSamples {
+  SeriesRef ref = 0;
+  LabelSet labels;
+  std::vector<Sample> samples;  // oldest first
+};
+
+struct HeadStats {
+  std::size_t series = 0;
+  std::size_t samples = 0;      // stored now
+  std::size_t chunks = 0;       // sealed and open
+  std::size_t chunk_bytes = 0;  // compressed sample data, sealed chunks plus open chunks' buffers
+  // Estimated bytes the head holds in total: series, labels, chunks, index.
+  std::size_t memory_bytes = 0;
+  std::int64_t min_t = 0;  // oldest and newest sample (0, 0 when empty)
+  std::int64_t max_t = 0;
+  // Counters since construction.
+  std::uint64_t samples_appended = 0;
+  std::uint64_t series_created = 0;
+  std::uint64_t series_removed = 0;
+  std::uint64_t series_limit_rejections = 0;
+  std::uint64_t out_of_order = 0;
+  std::uint64_t duplicate_timestamp = 0;
+  std::uint64_t out_of_bounds = 0;
+  std::uint64_t duplicates_ignored = 0;  // same timestamp, same value: accepted, not stored
+
+  // Compressed bytes per stored sample.
+  double bytes_per_sample() const {
+    return samples ? static_cast<double>(chunk_bytes) / static_cast<double>(samples) : 0;
+  }
+};
+
+// Called once per selected series with the labels and samples; return false
+// to stop. Both live only for the call.
+using SeriesVisitor = std::function<bool(const LabelSet& labels, std::span<const Sample> samples)>;
+
+class Head {
+ public:
+  explicit Head(HeadOptions options = {});
+  ~Head();
+  Head(const Head&) = delete;
+  Head& operator=(const Head&) = delete;
+
+  // The series with these labels, created if new. kInvalidLabels for an
+  // empty set, kSeriesLimit when creating it would exceed max_series.
+  SeriesResult get_or_create(const LabelSet& labels);
+  // The series' ref, without creating it.
+  std::optional<SeriesRef> find(const LabelSet& labels) const;
+
+  // Appends one sample to a series. Cost: a stripe read lock, the series'
+  // mutex, ~10-30 ns of encoding; allocates only when a chunk's buffer grows
+  // or a chunk is sealed.
+  AppendStatus append(SeriesRef ref, std::int64_t t_ms, double v);
+  // get_or_create() then append(): the first failure's status.
+  SeriesResult append(const LabelSet& labels, std::int64_t t_ms, double v);
+
+  // Visits every series that matches and has samples in [mint_ms, maxt_ms],
+  // with exactly those samples, oldest first, staleness markers included;
+  // series in no particular order. Stops when `visit` returns false. This is
+  // the contract of watch::promql::Queryable::select.
+  void select(const MatcherSet& matchers, std::int64_t mint_ms, std::int64_t maxt_ms,
+              const SeriesVisitor& visit) const;
+  // The same, collected and sorted by labels (label by label, as Prometheus
+  // orders label sets).
+  std::vector<SeriesSamples> select(const MatcherSet& matchers, std::int64_t mint_ms,
+                                    std::int64_t maxt_ms) const;
+
+  // For /api/v1/series: label sets of matching series with a sample in
+  // [mint_ms, maxt_ms], sorted.
+  std::vector<LabelSet> series(const MatcherSet& matchers, std::int64_t mint_ms = INT64_MIN,
+                               std::int64_t maxt_ms = INT64_MAX) const;
+  // For /api/v1/labels and /api/v1/label/<name>/values: sorted, unique. With
+  // no matchers and the full time range they read the index alone; otherwise
+  // they look at the matching series with a sample in the range.
+  std::vector<std::string> label_names(const MatcherSet& matchers = {},
+                                       std::int64_t mint_ms = INT64_MIN,
+                                       std::int64_t maxt_ms = INT64_MAX) const;
+  std::vector<std::string> label_values(std::string_view name, const MatcherSet& matchers = {},
+                                        std::int64_t mint_ms = INT64_MIN,
+                                        std::int64_t maxt_ms = INT64_MAX) const;
+
+  // Drops every chunk whose newest sample is older than mint_ms, removes the
+  // series left without samples, and refuses later appends older than
+  // mint_ms (the cutoff never moves back). Retention works in whole chunks: a
+  // chunk is kept until its newest sample leaves the window. A series created
+  // but never written to is removed once a truncate() with a later cutoff
+  // than the one that first saw it empty finds it still empty (gc() from a
+  // timer: after one to two periods). Returns the number of series removed.
+  std::size_t truncate(std::int64_t mint_ms);
+  // truncate(now_ms - retention_ms).
+  std::size_t gc(std::int64_t now_ms) { return truncate(now_ms - options_.retention_ms); }
+
+  // Walks every series (O(series)): for monitoring and benchmarks.
+  HeadStats stats() const;
+  std::size_t num_series() const { return num_series_.load(std::memory_order_relaxed); }
+  const HeadOptions& options() const { return options_; }
+
+ private:
+  struct Series;
+  struct RefStripe;
+  struct HashStripe;
+  class Index;
+
+  std::vector<SeriesRef> matching_refs(const MatcherSet& matchers) const;
+  // Calls fn(series) with the series locked; false if the ref is unknown.
+  template <class Fn>
+  bool with_series(SeriesRef ref, Fn&& fn) const;
+
+  HeadOptions options_;
+  std::size_t stripe_mask_;
+  std::unique_ptr<RefStripe[]> ref_stripes_;
+  std::unique_ptr<HashStripe[]> hash_stripes_;
+  std::unique_ptr<Index> index_;
+  std::atomic<std::size_t> num_series_{0};
+  std::atomic<std::int64_t> min_valid_t_{INT64_MIN};
+
+  struct Counters {
+    std::atomic<std::uint64_t> samples_appended{0};
+    std::atomic<std::uint64_t> series_created{0};
+    std::atomic<std::uint64_t> series_removed{0};
+    std::atomic<std::uint64_t> series_limit_rejections{0};
+    std::atomic<std::uint64_t> out_of_order{0};
+    std::atomic<std::uint64_t> duplicate_timestamp{0};
+    std::atomic<std::uint64_t> out_of_bounds{0};
+    std::atomic<std::uint64_t> duplicates_ignored{0};
+  } counters_;
+  std::mutex truncate_mu_;  // one truncate() at a time
+};
+
+}  // namespace watch::tsdb
