@@ -17,6 +17,7 @@
 #include "firebreak/clock.h"
 #include "firebreak/log.h"
 #include "firebreak/metrics.h"
+#include "firebreak/trace.h"
 
 namespace firebreak {
 namespace {
@@ -151,6 +152,31 @@ TEST_F(LogTest, ContextCrossesThreadsOnlyWhenHandedOver) {
   EXPECT_THAT(by_event["handed_over"],
               ::testing::HasSubstr(R"("messaging_destination_name":"orders","message_id":"m-1")"));
   EXPECT_THAT(by_event["after"], ::testing::Not(::testing::HasSubstr("message_id")));
+}
+
+TEST_F(LogTest, CurrentSpanIdsAreAddedAfterTheFixedKeys) {
+  std::string trace_hex, span_hex;
+  {
+    // A remote sampled parent makes this span's context known in advance.
+    SpanContext parent;
+    parent.trace_id = *TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736");
+    parent.span_id = *SpanId::from_hex("00f067aa0ba902b7");
+    parent.trace_flags = kTraceFlagSampled;
+    parent.is_remote = true;
+    ScopedSpan span("handle", {.kind = SpanKind::kServer, .parent = parent});
+    trace_hex = span->context().trace_id.to_hex();
+    span_hex = span->context().span_id.to_hex();
+    LogScope scope({{"request_id", "r-1"}});
+    FB_LOG_INFO("in_span", "");
+  }
+  FB_LOG_INFO("no_span", "");
+  const auto got = lines();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(trace_hex, "4bf92f3577b34da6a3ce929d0e0e4736");
+  EXPECT_THAT(got[0], ::testing::HasSubstr(R"("workload":"api","trace_id":")" + trace_hex +
+                                           R"(","span_id":")" + span_hex +
+                                           R"(","trace_flags":"01","request_id":"r-1"})"));
+  EXPECT_THAT(got[1], ::testing::Not(::testing::HasSubstr("trace_id")));
 }
 
 TEST_F(LogTest, DisabledStatementDoesNotEvaluateArguments) {
