@@ -26,7 +26,8 @@
 //
 // Metrics registered: target_info{service_name,service_version,
 // deployment_environment,workload} = 1, the process_* families
-// (process_metrics.h) and Health's (health.h).
+// (process_metrics.h), Health's (health.h), the log counters (log.h) and the
+// span counters (trace.h). Logs and spans carry the same identity.
 //
 // Thread-safety: all member functions are thread-safe; wait() is meant to be
 // called once, from main.
@@ -46,6 +47,7 @@
 #include "firebreak/clock.h"
 #include "firebreak/health.h"
 #include "firebreak/metrics.h"
+#include "firebreak/trace.h"
 
 namespace firebreak {
 
@@ -85,6 +87,10 @@ struct ServiceOptions {
   bool handle_signals = true;
   // Register the process_* collector.
   bool process_metrics = true;
+  // Set up tracing (init_tracing) with this identity and registry. Tracing
+  // records nothing until an exporter is configured (OTEL_EXPORTER_OTLP_ENDPOINT
+  // or FIREBREAK_TRACES_FILE); it propagates context either way.
+  bool tracing = true;
   const Clock* clock = &Clock::system();
   // Where environment variables come from; empty = the process environment.
   EnvLookup env = {};
@@ -110,6 +116,8 @@ class Service {
 
   const ServiceIdentity& identity() const { return identity_; }
   Registry& registry() { return registry_; }
+  // What tracing was set up with (status().enabled is false when off).
+  const Tracing& tracing() const { return tracing_; }
   Health& health() { return health_; }
   // The admin server, e.g. to add handlers (before or after start()).
   AdminServer& admin() { return *admin_; }
@@ -149,6 +157,7 @@ class Service {
   ServiceIdentity identity_;
   Registry registry_;
   Health health_;
+  Tracing tracing_;  // after registry_: destroyed (flushed) before it
   std::unique_ptr<AdminServer> admin_;
 
   mutable std::mutex mu_;

@@ -234,6 +234,14 @@ Service::Service(ServiceOptions options)
                     .env = identity_.environment,
                     .workload = std::string(to_string(identity_.workload))});
   register_log_metrics(registry_);
+  if (options_.tracing) {
+    tracing_ = init_tracing({.service_name = identity_.name,
+                             .service_version = identity_.version,
+                             .environment = identity_.environment,
+                             .registry = &registry_,
+                             .clock = options_.clock,
+                             .env = options_.env});
+  }
 }
 
 Service::~Service() {
@@ -249,7 +257,8 @@ void Service::start() {
   admin_->start();
   health_.start_runner();
   if (options_.handle_signals) install_signals();
-  FB_LOG_INFO("service_started", "", {"admin_address", admin_->address()});
+  FB_LOG_INFO("service_started", "", {"admin_address", admin_->address()},
+              {"tracing", tracing_.status().exporter});
 }
 
 void Service::request_stop() {
@@ -301,6 +310,7 @@ void Service::shut_down() {
   admin_->stop();
   health_.stop_runner();
   uninstall_signals();
+  tracing_.flush(std::chrono::seconds(2));
   FB_LOG_INFO("service_stopped", "");
   flush_logs();
 }
