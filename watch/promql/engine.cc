@@ -342,8 +342,10 @@ class Evaluator {
                     });
     if (timed_out) throw EvalError{ErrorKind::kTimeout, "query timed out in query execution"};
     if (over_limit) account(0);
-    std::sort(out.begin(), out.end(),
-              [](const Loaded& a, const Loaded& b) { return a.labels < b.labels; });
+    // Series stay in the order storage gave them, as in Prometheus (which
+    // does not sort for queries either): aggregations add floats in that
+    // order, so a sum over many series can differ in its last bits between
+    // storages, in Prometheus as here.
     for (auto& l : out) l.labels_without_name = l.labels.without_metric_name();
   }
 

@@ -15,6 +15,8 @@
 // - rate/increase/delta extrapolate as Prometheus's extrapolatedRate;
 //   histogram_quantile as its bucketQuantile; aggregations, vector matching,
 //   label handling and error messages as its engine.
+// Vectors come in the order the Queryable hands series over (Prometheus's
+// order too), and range queries' matrices sorted by labels.
 // A range query evaluates the expression at start, start + step, ... end and
 // returns a matrix; its expression must be a scalar or an instant vector.
 //
