@@ -97,6 +97,9 @@ struct HistogramSpec {
 
 enum class MetricType { kCounter, kGauge, kHistogram };
 
+// "counter", "gauge" or "histogram", as the exposition formats write it.
+std::string_view to_string(MetricType type);
+
 using Labels = std::vector<std::pair<std::string, std::string>>;
 
 struct MetricPoint {

@@ -173,18 +173,6 @@ void append_sample(std::string& out, std::string_view name, std::string_view suf
   out.push_back('\n');
 }
 
-std::string_view type_word(MetricType type) {
-  switch (type) {
-    case MetricType::kCounter:
-      return "counter";
-    case MetricType::kGauge:
-      return "gauge";
-    case MetricType::kHistogram:
-      return "histogram";
-  }
-  return "unknown";
-}
-
 void write_family(std::string& out, const FamilySnapshot& f, ExpositionFormat format) {
   const bool om = format == ExpositionFormat::kOpenMetrics;
   // The text format names a counter family after its sample (foo_total), as
@@ -200,7 +188,7 @@ void write_family(std::string& out, const FamilySnapshot& f, ExpositionFormat fo
   out.append(f.name);
   out.append(family_suffix);
   out.push_back(' ');
-  out.append(type_word(f.type));
+  out.append(to_string(f.type));
   out.push_back('\n');
   if (om && !f.unit.empty()) {
     out.append("# UNIT ");

@@ -26,18 +26,6 @@ std::vector<std::string> sample_names(MetricType type, const std::string& name) 
   return {name};
 }
 
-const char* type_name(MetricType type) {
-  switch (type) {
-    case MetricType::kCounter:
-      return "counter";
-    case MetricType::kGauge:
-      return "gauge";
-    case MetricType::kHistogram:
-      return "histogram";
-  }
-  return "?";
-}
-
 // Checks a spec and returns it normalised (counters lose "_total").
 MetricSpec validated(MetricType type, const MetricSpec& in) {
   MetricSpec spec = in;
@@ -100,6 +88,18 @@ std::vector<double> validated_buckets(const HistogramSpec& spec) {
 
 }  // namespace
 
+std::string_view to_string(MetricType type) {
+  switch (type) {
+    case MetricType::kCounter:
+      return "counter";
+    case MetricType::kGauge:
+      return "gauge";
+    case MetricType::kHistogram:
+      return "histogram";
+  }
+  return "unknown";
+}
+
 struct Registry::Entry {
   MetricType type;
   MetricSpec spec;
@@ -141,7 +141,7 @@ void Registry::check_sample_names(MetricType type, const std::string& name,
         if (taken == sample) {
           throw MetricError(
               fmt::format("metric {} would write sample {}, which {} {} already writes", as_given,
-                          sample, type_name(entry->type), other));
+                          sample, to_string(entry->type), other));
         }
       }
     }
@@ -163,8 +163,8 @@ F& Registry::add_family(MetricType type, const MetricSpec& in, std::vector<doubl
       throw MetricError(fmt::format(
           "metric {} is already registered as a {} with labels ({}){}; cannot register it as a "
           "{} with labels ({})",
-          in.name, type_name(e.type), fmt::join(e.spec.labels, ", "),
-          e.callback ? " (callback)" : "", type_name(type), fmt::join(spec.labels, ", ")));
+          in.name, to_string(e.type), fmt::join(e.spec.labels, ", "),
+          e.callback ? " (callback)" : "", to_string(type), fmt::join(spec.labels, ", ")));
     }
     if constexpr (std::is_same_v<F, CounterFamily>) return *e.counter;
     if constexpr (std::is_same_v<F, GaugeFamily>) return *e.gauge;
