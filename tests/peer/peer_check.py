@@ -23,6 +23,7 @@ Exit status 0 when every check passed; else 1, after listing every failure.
 """
 
 import argparse
+import gzip
 import json
 import math
 import os
@@ -437,6 +438,26 @@ def curl(curl_bin, url, accept=None):
     return int(status), content_type, body
 
 
+def curl_gzip(curl_bin, url, accept=None):
+    """GET with Accept-Encoding: gzip, undecoded; returns (status, headers, raw body bytes)."""
+    with tempfile.NamedTemporaryFile() as head:
+        cmd = [curl_bin, "-sS", "--max-time", "10", "-H", "Accept-Encoding: gzip", "-D", head.name, url]
+        if accept is not None:
+            cmd[1:1] = ["-H", f"Accept: {accept}"]
+        result = subprocess.run(cmd, capture_output=True, timeout=20)
+        if result.returncode != 0:
+            raise RuntimeError(f"curl {url} failed: {result.stderr.decode()}")
+        with open(head.name, encoding="latin-1") as f:
+            lines = f.read().splitlines()
+    status = int(lines[0].split()[1])
+    headers = {}
+    for line in lines[1:]:
+        name, sep, value = line.partition(":")
+        if sep:
+            headers[name.strip().lower()] = value.strip()
+    return status, headers, result.stdout
+
+
 def cmd_promtool_service(args):
     checks = Checks("promtool check metrics on minimal-service /metrics")
     with Service(args.service) as svc:
@@ -531,6 +552,18 @@ def cmd_service(args):
             "prometheus2": curl(args.curl, url, PROMETHEUS_2_ACCEPT),
             "explicit-text": curl(args.curl, url, "text/plain; version=0.0.4"),
         }
+        # Compressed, as Prometheus asks: Python's gzip decodes what we compressed.
+        gz_status, gz_headers, gz_raw = curl_gzip(args.curl, url, OPENMETRICS_ACCEPT)
+    checks.check(gz_status == 200, f"gzip: status {gz_status}")
+    checks.check(gz_headers.get("content-encoding") == "gzip", f"gzip: headers {gz_headers}")
+    try:
+        gz_body = gzip.decompress(gz_raw).decode("utf-8")
+        checks.check(gz_body.endswith("# EOF\n"), "gzip: decoded body does not end with '# EOF'")
+        gz_families = {f.name for f in parse_openmetrics(gz_body)}
+        checks.check(set(EXPECTED_FAMILIES) <= gz_families,
+                     f"gzip: families missing: {sorted(set(EXPECTED_FAMILIES) - gz_families)}")
+    except Exception as e:
+        checks.check(False, f"gzip: body does not decode and parse: {e!r}")
     parsed = {}
     for name, (status, content_type, body) in responses.items():
         fmt = "openmetrics" if name in ("openmetrics", "prometheus2") else "text"
