@@ -464,6 +464,29 @@ struct InlineAttribute {
   };
 };
 
+// memcpy for the short strings of span names, keys and values: overlapping
+// fixed-size moves instead of a call (reads and writes only [0, n)).
+inline void copy_small(char* dst, const char* src, std::size_t n) noexcept {
+  if (n >= 16) {
+    if (n > 32) {
+      std::memcpy(dst, src, n);
+      return;
+    }
+    std::memcpy(dst, src, 16);
+    std::memcpy(dst + n - 16, src + n - 16, 16);
+  } else if (n >= 8) {
+    std::memcpy(dst, src, 8);
+    std::memcpy(dst + n - 8, src + n - 8, 8);
+  } else if (n >= 4) {
+    std::memcpy(dst, src, 4);
+    std::memcpy(dst + n - 4, src + n - 4, 4);
+  } else if (n > 0) {
+    dst[0] = src[0];
+    dst[n / 2] = src[n / 2];
+    dst[n - 1] = src[n - 1];
+  }
+}
+
 struct SpanExtras;
 // Out of line, so that a SpanData without extras is destroyed inline.
 struct ExtrasDeleter {
@@ -523,7 +546,7 @@ class SpanData {
   detail::StrRef store(std::string_view s) {
     if (s.size() <= detail::kInlineBytes - used_) {
       const detail::StrRef r{used_, static_cast<std::uint32_t>(s.size())};
-      if (!s.empty()) std::memcpy(bytes_ + used_, s.data(), s.size());
+      detail::copy_small(bytes_ + used_, s.data(), s.size());
       used_ = static_cast<std::uint16_t>(used_ + s.size());
       return r;
     }
@@ -653,7 +676,7 @@ class BatchSpanProcessor final : public SpanProcessor {
   // Spans given up on, including those ended after shutdown (which the
   // trace_spans_dropped_total metric does not count: the registry may be gone).
   std::uint64_t dropped() const noexcept;
-  std::size_t queued() const noexcept;      // spans waiting in the queue
+  std::size_t queued() const noexcept;  // spans waiting in the queue
 
  private:
   struct Impl;
@@ -773,10 +796,7 @@ class Span {
   bool is_recording() const noexcept { return core_ != nullptr; }
 
   // Sets (or replaces) an attribute. Beyond the limit it is dropped and counted.
-  Span& set_attribute(std::string_view key, AttributeValue value) {
-    if (core_) data_.set_attribute(key, value, limits());
-    return *this;
-  }
+  Span& set_attribute(std::string_view key, AttributeValue value);
   Span& add_event(std::string_view name, std::initializer_list<AttributeView> attributes = {});
   Span& add_event(std::string_view name, Clock::WallTime time,
                   std::initializer_list<AttributeView> attributes = {});
@@ -797,7 +817,6 @@ class Span {
 
  private:
   friend class Tracer;
-  const SpanLimits& limits() const noexcept;
   void end_impl(std::optional<Clock::WallTime> end_time) noexcept;
 
   SpanContext context_;
@@ -889,6 +908,11 @@ class Tracer {
   TracerOptions options_;
   bool system_clock_;
 };
+
+inline Span& Span::set_attribute(std::string_view key, AttributeValue value) {
+  if (core_) data_.set_attribute(key, value, core_->limits());
+  return *this;
+}
 
 // Starts a span on the global tracer.
 inline Span start_span(std::string_view name, const SpanOptions& options = {}) {

@@ -99,8 +99,9 @@ struct BatchSpanProcessor::Impl {
     dropped_counter.inc(static_cast<double>(n));
   }
 
+  // At most one producer per sleep pays for the wake-up (the exchange).
   void wake_consumer() noexcept {
-    if (!thread.joinable() || !sleeping.load(std::memory_order_seq_cst)) return;
+    if (!sleeping.load(std::memory_order_seq_cst) || !sleeping.exchange(false)) return;
     std::lock_guard lock(mu);
     wake = true;
     cv.notify_one();

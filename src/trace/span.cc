@@ -1,12 +1,11 @@
 // Spans: starting (parent, ids, sampling), recording, ending; the current span
 // of each thread.
-#include <time.h>
-
 #include <algorithm>
 
 #include "firebreak/trace.h"
 #include "log/trace_ids.h"
 #include "trace/extras.h"
+#include "trace/wall_clock.h"
 
 namespace firebreak {
 
@@ -82,10 +81,6 @@ Span& Span::operator=(Span&& other) noexcept {
   return *this;
 }
 
-const SpanLimits& Span::limits() const noexcept {
-  return core_->limits();
-}
-
 namespace {
 std::int64_t to_nanos(Clock::WallTime t) {
   return t.time_since_epoch().count();
@@ -115,22 +110,23 @@ Span& Span::add_event(std::string_view name, Clock::WallTime time,
                       std::initializer_list<AttributeView> attributes) {
   if (!core_) return *this;
   auto& x = data_.extras();
-  if (x.events.size() >= limits().max_events) {
+  if (x.events.size() >= core_->limits().max_events) {
     ++x.dropped_events;
     return *this;
   }
-  x.events.push_back(SpanEvent{time, std::string(name), own(attributes, limits().max_attributes)});
+  x.events.push_back(
+      SpanEvent{time, std::string(name), own(attributes, core_->limits().max_attributes)});
   return *this;
 }
 
 Span& Span::add_link(const SpanContext& context, std::initializer_list<AttributeView> attributes) {
   if (!core_ || !context.valid()) return *this;
   auto& x = data_.extras();
-  if (x.links.size() >= limits().max_links) {
+  if (x.links.size() >= core_->limits().max_links) {
     ++x.dropped_links;
     return *this;
   }
-  x.links.push_back(SpanLink{context, own(attributes, limits().max_attributes)});
+  x.links.push_back(SpanLink{context, own(attributes, core_->limits().max_attributes)});
   return *this;
 }
 
@@ -168,12 +164,7 @@ Tracer::Tracer(TracerOptions options)
 Tracer::~Tracer() = default;
 
 std::int64_t Tracer::now_nanos() const noexcept {
-  if (system_clock_) {
-    // What system_clock::now() does, without its two calls.
-    timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return std::int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
-  }
+  if (system_clock_) return detail::fast_wall_nanos();
   return to_nanos(options_.clock->wall_now());
 }
 

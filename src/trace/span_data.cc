@@ -168,50 +168,50 @@ StrRef SpanData::store_spilled(std::string_view s) {
 }
 
 void SpanData::set_attribute(std::string_view key, AttributeValue value, const SpanLimits& limits) {
-  auto assign = [&](detail::InlineAttribute& a) {
-    a.type = value.type();
-    switch (value.type()) {
-      case AttributeValue::Type::kString:
-        a.s = store(value.as_string());
-        break;
-      case AttributeValue::Type::kInt:
-        a.i = value.as_int();
-        break;
-      case AttributeValue::Type::kDouble:
-        a.d = value.as_double();
-        break;
-      case AttributeValue::Type::kBool:
-        a.b = value.as_bool();
-        break;
-    }
-  };
+  detail::InlineAttribute* slot = nullptr;
   for (std::size_t i = 0; i < inline_count_; ++i) {
-    if (str(attrs_[i].key) == key) {
-      assign(attrs_[i]);
+    const StrRef k = attrs_[i].key;
+    if (k.len == key.size() && str(k) == key) {
+      slot = &attrs_[i];
+      break;
+    }
+  }
+  if (!slot) {
+    std::size_t count = inline_count_;
+    if (extras_) {
+      for (auto& a : extras_->attributes) {
+        if (a.key == key) {
+          a = Attribute(key, value);
+          return;
+        }
+      }
+      count += extras_->attributes.size();
+    }
+    if (count >= limits.max_attributes) {
+      ++dropped_attributes_;
       return;
     }
-  }
-  std::size_t count = inline_count_;
-  if (extras_) {
-    for (auto& a : extras_->attributes) {
-      if (a.key == key) {
-        a = Attribute(key, value);
-        return;
-      }
+    if (inline_count_ == detail::kInlineAttributes) {
+      extras().attributes.emplace_back(key, value);
+      return;
     }
-    count += extras_->attributes.size();
+    slot = &attrs_[inline_count_++];
+    slot->key = store(key);
   }
-  if (count >= limits.max_attributes) {
-    ++dropped_attributes_;
-    return;
-  }
-  if (inline_count_ < detail::kInlineAttributes) {
-    detail::InlineAttribute& a = attrs_[inline_count_];
-    a.key = store(key);
-    assign(a);
-    ++inline_count_;
-  } else {
-    extras().attributes.emplace_back(key, value);
+  slot->type = value.type();
+  switch (value.type()) {
+    case AttributeValue::Type::kString:
+      slot->s = store(value.as_string());
+      break;
+    case AttributeValue::Type::kInt:
+      slot->i = value.as_int();
+      break;
+    case AttributeValue::Type::kDouble:
+      slot->d = value.as_double();
+      break;
+    case AttributeValue::Type::kBool:
+      slot->b = value.as_bool();
+      break;
   }
 }
 

@@ -267,7 +267,8 @@ Tracing init_tracing(const TracingOptions& options) {
       }
       for (const char* var : {"OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TRACES_HEADERS"}) {
         for (auto& [k, v] : parse_kv_list(env.get(var), var)) {
-          std::erase_if(otlp.headers, [&](const auto& h) { return lower(h.first) == lower(k); });
+          const std::string key = lower(k);  // (clang 14 cannot capture a structured binding)
+          std::erase_if(otlp.headers, [&](const auto& h) { return lower(h.first) == key; });
           otlp.headers.emplace_back(std::move(k), std::move(v));
         }
       }

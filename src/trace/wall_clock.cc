@@ -1,0 +1,138 @@
+#include "trace/wall_clock.h"
+
+#include <time.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+
+#if defined(__x86_64__)
+#include <x86intrin.h>
+#endif
+
+namespace firebreak::detail {
+
+namespace {
+
+std::int64_t realtime_nanos() noexcept {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return std::int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
+}
+
+#if defined(__x86_64__)
+
+constexpr std::int64_t kCalibrationNanos = 50'000'000;  // 50 ms
+constexpr double kAnchorNanos = 100'000'000;            // re-anchor every 100 ms
+
+enum State : int { kUnknown = 0, kCalibrating = 1, kReady = 2, kUnusable = -1 };
+
+struct Calibration {
+  std::atomic<int> state{kUnknown};
+  std::atomic<double> ns_per_tick{0};
+  std::mutex mu;
+  std::int64_t start_ns = 0;    // guarded by mu
+  std::uint64_t start_tsc = 0;  // guarded by mu
+};
+Calibration g_calibration;
+
+struct Anchor {
+  std::uint64_t tsc;
+  std::int64_t ns;
+  std::uint64_t window;  // ticks after tsc that this anchor is used for
+  double ns_per_tick;
+};
+constinit thread_local Anchor t_anchor{0, 0, 0, 0};
+
+// The kernel trusts the TSC (synchronised across CPUs, constant rate) when it
+// uses it as its clocksource; we trust it no more than that.
+bool kernel_uses_tsc() {
+  std::FILE* f =
+      std::fopen("/sys/devices/system/clocksource/clocksource0/current_clocksource", "r");
+  if (!f) return false;
+  char buf[32] = {};
+  const bool ok = std::fgets(buf, sizeof buf, f) != nullptr && std::strcmp(buf, "tsc\n") == 0;
+  std::fclose(f);
+  return ok;
+}
+
+[[gnu::noinline]] std::int64_t reanchor(Anchor& a) noexcept {
+  // The TSC on both sides of the system clock reading: its midpoint.
+  const std::uint64_t before = __rdtsc();
+  const std::int64_t ns = realtime_nanos();
+  const std::uint64_t after = __rdtsc();
+  a.ns_per_tick = g_calibration.ns_per_tick.load(std::memory_order_relaxed);
+  a.tsc = before + (after - before) / 2;
+  a.ns = ns;
+  a.window = static_cast<std::uint64_t>(kAnchorNanos / a.ns_per_tick);
+  return ns;
+}
+
+[[gnu::noinline]] std::int64_t slow_path(int state) noexcept {
+  const std::int64_t now = realtime_nanos();
+  if (state == kUnusable) return now;
+  std::unique_lock lock(g_calibration.mu, std::try_to_lock);
+  if (!lock.owns_lock()) return now;
+  Calibration& c = g_calibration;
+  state = c.state.load(std::memory_order_relaxed);
+  if (state == kUnknown) {
+    bool usable = false;
+    try {
+      usable = kernel_uses_tsc();
+    } catch (...) {
+    }
+    if (!usable) {
+      c.state.store(kUnusable, std::memory_order_release);
+      return now;
+    }
+    c.start_ns = now;
+    c.start_tsc = __rdtsc();
+    c.state.store(kCalibrating, std::memory_order_release);
+  } else if (state == kCalibrating && now - c.start_ns >= kCalibrationNanos) {
+    const std::uint64_t tsc = __rdtsc();
+    const double ns_per_tick =
+        static_cast<double>(now - c.start_ns) / static_cast<double>(tsc - c.start_tsc);
+    // Between 100 MHz and 100 GHz, or something is wrong: keep the system clock.
+    if (tsc > c.start_tsc && ns_per_tick > 0.01 && ns_per_tick < 10.0) {
+      c.ns_per_tick.store(ns_per_tick, std::memory_order_relaxed);
+      c.state.store(kReady, std::memory_order_release);
+    } else {
+      c.state.store(kUnusable, std::memory_order_release);
+    }
+  }
+  return now;
+}
+
+#endif
+
+}  // namespace
+
+std::int64_t fast_wall_nanos() noexcept {
+#if defined(__x86_64__)
+  const int state = g_calibration.state.load(std::memory_order_acquire);
+  if (state == kReady) [[likely]] {
+    Anchor& a = t_anchor;
+    const std::uint64_t tsc = __rdtsc();
+    // Unsigned: a TSC behind the anchor (another CPU's) also re-anchors.
+    const std::uint64_t ticks = tsc - a.tsc;
+    if (ticks < a.window) [[likely]]
+      return a.ns + static_cast<std::int64_t>(static_cast<double>(ticks) * a.ns_per_tick);
+    return reanchor(a);
+  }
+  return slow_path(state);
+#else
+  return realtime_nanos();
+#endif
+}
+
+bool fast_wall_clock_uses_tsc() noexcept {
+#if defined(__x86_64__)
+  return g_calibration.state.load(std::memory_order_acquire) == kReady;
+#else
+  return false;
+#endif
+}
+
+}  // namespace firebreak::detail
