@@ -363,7 +363,7 @@ class Registry {
   mutable std::mutex mu_;  // guards everything below
   struct Entry;
   std::map<std::string, std::unique_ptr<Entry>, std::less<>> families_;
-  std::map<std::uint64_t, CollectFn> collectors_;
+  std::map<std::uint64_t, std::shared_ptr<const CollectFn>> collectors_;
   std::uint64_t next_collector_id_ = 1;
 };
 

@@ -269,17 +269,19 @@ void write_exposition(const std::vector<FamilySnapshot>& families, ExpositionFor
 }
 
 bool accepts_gzip(std::string_view accept_encoding) {
-  bool accepted = false;
+  // An explicit "gzip" (or "x-gzip") entry decides; otherwise "*" does.
+  double gzip_q = -1, any_q = -1;
   for_each_element(accept_encoding, [&](std::string_view coding, std::string_view params) {
     double q = 1;
     for_each_param(params, [&](std::string_view name, std::string_view value) {
       if (iequals(name, "q")) q = parse_q(value);
     });
-    if (iequals(coding, "gzip") || iequals(coding, "x-gzip") || coding == "*") {
-      accepted = q > 0;
-    }
+    if (iequals(coding, "gzip") || iequals(coding, "x-gzip"))
+      gzip_q = std::max(gzip_q, q);
+    else if (coding == "*")
+      any_q = std::max(any_q, q);
   });
-  return accepted;
+  return gzip_q >= 0 ? gzip_q > 0 : any_q > 0;
 }
 
 std::string gzip_compress(std::string_view data) {

@@ -218,7 +218,7 @@ void Registry::counter_callback(const CounterSpec& spec, std::function<double()>
 std::uint64_t Registry::add_collector(CollectFn collect) {
   std::lock_guard lock(mu_);
   const std::uint64_t id = next_collector_id_++;
-  collectors_.emplace(id, std::move(collect));
+  collectors_.emplace(id, std::make_shared<const CollectFn>(std::move(collect)));
   return id;
 }
 
@@ -229,7 +229,7 @@ void Registry::remove_collector(std::uint64_t id) {
 
 std::vector<FamilySnapshot> Registry::collect() const {
   std::vector<const Entry*> entries;
-  std::vector<CollectFn> collectors;
+  std::vector<std::shared_ptr<const CollectFn>> collectors;  // no copy of the functions
   {
     // Families are never removed, so the pointers outlive the lock; user
     // callbacks run outside it so they may use the registry themselves.
@@ -254,7 +254,7 @@ std::vector<FamilySnapshot> Registry::collect() const {
     }
   }
   if (!overflow.points.empty()) out.push_back(std::move(overflow));
-  for (const CollectFn& collect : collectors) collect(out);
+  for (const auto& collect : collectors) (*collect)(out);
   std::stable_sort(out.begin(), out.end(), [](const FamilySnapshot& a, const FamilySnapshot& b) {
     return a.name < b.name;
   });

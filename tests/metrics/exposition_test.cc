@@ -115,6 +115,11 @@ TEST(Gzip, AcceptEncodingIsParsedWithQValues) {
   EXPECT_FALSE(accepts_gzip("gzip;q=0"));
   EXPECT_FALSE(accepts_gzip("identity"));
   EXPECT_FALSE(accepts_gzip(""));
+  // An explicit gzip entry wins over "*", whatever the order.
+  EXPECT_TRUE(accepts_gzip("gzip, *;q=0"));
+  EXPECT_TRUE(accepts_gzip("*;q=0, gzip"));
+  EXPECT_FALSE(accepts_gzip("gzip;q=0, *"));
+  EXPECT_FALSE(accepts_gzip("*, gzip;q=0"));
 }
 
 TEST(Gzip, RoundTripsThroughZlib) {
