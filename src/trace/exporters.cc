@@ -1,4 +1,5 @@
 // Span exporters: OTLP/HTTP JSON, OTLP JSON lines to a file or stream, memory.
+#include <unistd.h>
 #include <zlib.h>
 
 #include <cerrno>
@@ -109,11 +110,19 @@ ExportResult JsonLinesFileExporter::export_spans(std::span<const SpanData> spans
   if (spans.empty()) return {};
   encode_otlp_json(spans, resource_, buf_);
   buf_ += '\n';
-  // One fwrite per line: lines from concurrent writers to the same file do
-  // not interleave within a line (O_APPEND).
-  if (std::fwrite(buf_.data(), 1, buf_.size(), file_) != buf_.size() || std::fflush(file_) != 0)
-    return {
-        ExportResult::Status::kFailed, {}, std::string("write failed: ") + std::strerror(errno)};
+  // One write(2) per line, past stdio's buffer: with O_APPEND, lines from
+  // several processes appending to one file do not interleave.
+  std::fflush(file_);
+  const int fd = ::fileno(file_);
+  std::size_t done = 0;
+  while (done < buf_.size()) {
+    const ssize_t n = ::write(fd, buf_.data() + done, buf_.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0)
+      return {
+          ExportResult::Status::kFailed, {}, std::string("write failed: ") + std::strerror(errno)};
+    done += static_cast<std::size_t>(n);
+  }
   return {};
 }
 

@@ -108,6 +108,38 @@ TEST_F(Harness, CarriesTheTraceIdWithANewSpanIdAndTheTracestate) {
   EXPECT_EQ(cbs[0].body, "[0]");  // the arguments, as JSON
 }
 
+TEST_F(Harness, RepeatedTracestateFieldsAreCombinedInOrder) {
+  const auto cbs = run({{"traceparent", "00-12345678901234567890123456789012-1234567890123456-00"},
+                        {"tracestate", "foo=1,bar=2"},
+                        {"tracestate", ""},
+                        {"TraceState", "rojo=1,congo=2"},
+                        {"tracestate", "baz=3"}});
+  ASSERT_EQ(cbs.size(), 1u);
+  const auto ts = values(cbs[0], "tracestate");
+  ASSERT_EQ(ts.size(), 1u);
+  EXPECT_EQ(ts[0], "foo=1,bar=2,rojo=1,congo=2,baz=3");
+}
+
+TEST_F(Harness, ARepeatedTraceparentStartsANewTrace) {
+  const auto cbs =
+      run({{"traceparent", "00-12345678901234567890123456789011-1234567890123456-01"},
+           {"traceparent", "00-12345678901234567890123456789012-1234567890123456-01"}});
+  ASSERT_EQ(cbs.size(), 1u);
+  const auto ctx = parse_traceparent(values(cbs[0], "traceparent").at(0));
+  ASSERT_TRUE(ctx);
+  EXPECT_NE(ctx->trace_id.to_hex(), "12345678901234567890123456789011");
+  EXPECT_NE(ctx->trace_id.to_hex(), "12345678901234567890123456789012");
+}
+
+TEST_F(Harness, AHigherVersionIsContinuedAsVersion00) {
+  const auto cbs = run(
+      {{"traceparent", "cc-12345678901234567890123456789012-1234567890123456-01-future-fields"}});
+  ASSERT_EQ(cbs.size(), 1u);
+  const std::string tp = values(cbs[0], "traceparent").at(0);
+  EXPECT_EQ(tp.substr(0, 36), "00-12345678901234567890123456789012-");
+  EXPECT_EQ(tp.size(), kTraceparentSize);
+}
+
 TEST_F(Harness, EachCallbackGetsItsOwnSpanId) {
   const auto cbs =
       run({{"traceparent", "00-12345678901234567890123456789012-1234567890123456-01"}}, 3);
