@@ -10,6 +10,7 @@
 #include <mutex>
 #include <thread>
 
+#include "firebreak/log.h"
 #include "firebreak/metrics.h"
 #include "firebreak/trace.h"
 #include "trace/random.h"
@@ -194,17 +195,26 @@ struct BatchSpanProcessor::Impl {
         finish_pending(true);
         return;
       case ExportResult::Status::kFailed:
-        finish_pending(false);
+        give_up(r, "rejected");
         return;
       case ExportResult::Status::kRetryable:
         break;
     }
     const auto wait = backoff(r);
     if (attempts >= opt.max_attempts || now + wait > first_attempt + opt.export_timeout) {
-      finish_pending(false);
+      give_up(r, "retries exhausted");
       return;
     }
+    FB_LOG_DEBUG("trace_export_retry", "", {"error", r.error}, {"attempt", attempts},
+                 {"retry_in", std::chrono::duration_cast<std::chrono::milliseconds>(wait)});
     next_attempt = now + wait;
+  }
+
+  // The degraded mode: a log line (on the export thread) and the counter.
+  void give_up(const ExportResult& r, std::string_view why) {
+    FB_LOG_WARN("trace_export_failed", "spans dropped", {"reason", why}, {"error", r.error},
+                {"spans", static_cast<std::uint64_t>(pending_n)}, {"attempts", attempts});
+    finish_pending(false);
   }
 
   // Does what is due at `now`; returns when the consumer next has work.
