@@ -248,7 +248,10 @@ struct JobRun::Impl {
 
   // The job_* families of this job in the text format, without the `job`
   // label (the grouping key in the URL sets it, as client libraries do).
+  // With POST, timestamps and durations still 0 (never set by this process)
+  // are left out so that they do not replace the gateway's earlier values.
   std::string push_body() const {
+    const bool omit_unset = opt.push_method == PushMethod::kPost;
     std::vector<FamilySnapshot> families;
     for (FamilySnapshot& f : registry->collect()) {
       if (std::find(std::begin(kFamilies), std::end(kFamilies), f.name) == std::end(kFamilies))
@@ -264,6 +267,7 @@ struct JobRun::Impl {
             rest.emplace_back(k, v);
         }
         if (!ours) continue;
+        if (omit_unset && p.value == 0 && f.name.starts_with("job_last_")) continue;
         p.labels = std::make_shared<const Labels>(std::move(rest));
         points.push_back(std::move(p));
       }
@@ -279,7 +283,8 @@ struct JobRun::Impl {
   void push() noexcept {
     if (opt.pushgateway_url.empty()) return;
     try {
-      deliver("push", "PUT", pushgateway_job_url(opt.pushgateway_url, opt.name), push_body(),
+      deliver("push", opt.push_method == PushMethod::kPost ? "POST" : "PUT",
+              pushgateway_job_url(opt.pushgateway_url, opt.name), push_body(),
               {{"Content-Type", std::string(content_type(ExpositionFormat::kPrometheusText))}});
     } catch (...) {
       // As for check-ins: never fail the job.

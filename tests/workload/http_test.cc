@@ -177,6 +177,10 @@ TEST_F(HttpObserverTest, ScopeLeftByAnExceptionIsRecordedAs500) {
   auto records = logs_.events("http_request");
   ASSERT_EQ(records.size(), 1u);
   EXPECT_EQ(records[0]["level"], "error");
+  auto spans = tracing_.spans();
+  ASSERT_EQ(spans.size(), 1u);
+  EXPECT_EQ(spans[0].status_code(), StatusCode::kError);
+  EXPECT_EQ(spans[0].find_attribute("http.response.status_code")->as_int(), 500);
 }
 
 TEST_F(HttpObserverTest, SaneRequestIdIsTaken) {

@@ -302,6 +302,25 @@ TEST_F(JobRunTest, PushSendsTheJobFamiliesAtStartAndEnd) {
   EXPECT_THAT(got[1].body, ::testing::Not(HasSubstr("orders_total")));
 }
 
+TEST_F(JobRunTest, PushAddLeavesNeverSetTimestampsOut) {
+  receiver_.route("POST", "/metrics/job/daily-report");
+  receiver_.start();
+  auto o = options();
+  o.registry = nullptr;  // a one-shot process: the run's own registry
+  o.pushgateway_url = receiver_.base();
+  o.push_method = PushMethod::kPost;
+  run_job(std::move(o), [](JobRun&) { throw std::runtime_error("failed"); });
+  auto got = receiver_.requests();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[1].method, "POST");
+  auto end = samples(got[1].body);
+  EXPECT_TRUE(end.count("job_last_failure_timestamp_seconds"));
+  EXPECT_TRUE(end.count("job_last_start_timestamp_seconds"));
+  // Not known to this process: not pushed, so the gateway keeps its value.
+  EXPECT_FALSE(end.count("job_last_success_timestamp_seconds"));
+  EXPECT_FALSE(samples(got[0].body).count("job_last_duration_seconds"));
+}
+
 TEST_F(JobRunTest, PushgatewayUrlEncodesTheJobName) {
   EXPECT_EQ(pushgateway_job_url("http://pg:9091", "daily"), "http://pg:9091/metrics/job/daily");
   EXPECT_EQ(pushgateway_job_url("http://pg:9091/", "daily report"),

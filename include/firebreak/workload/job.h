@@ -41,8 +41,15 @@
 //   - a push, when a Pushgateway URL is configured, at start and at the end:
 //     PUT <pushgateway>/metrics/job/<name> with the job_* families of this job
 //     in the text format (a name with '/' goes as job@base64/<base64url>, as
-//     the Pushgateway's URL rules ask; other names are percent-encoded). PUT
-//     replaces the group, so the gateway shows exactly the last run's state.
+//     the Pushgateway's URL rules ask; other names are percent-encoded), the
+//     `job` label left to the URL's grouping key. PUT replaces the whole
+//     group, so the gateway shows exactly what this process knows: a one-shot
+//     process knows only its own run, so after a failed run the group's
+//     job_last_success_timestamp_seconds is 0 (unknown). Check-ins, whose
+//     receiver keeps the history, are the primary signal for missed runs; or
+//     set push_method = PushMethod::kPost (the Pushgateway's "push add"): only
+//     the families pushed are replaced and timestamps this process never set
+//     are left out, so the gateway keeps the last success across failed runs.
 //   - delivery: each check-in and push gets `delivery_attempts` tries (default
 //     3) with a short doubling backoff (250 ms, 500 ms) and a per-try timeout
 //     (5 s); one that still fails is logged (`job_checkin_failed`,
@@ -96,6 +103,12 @@ inline constexpr int kJobExitLocked = 75;
 
 enum class JobOutcome : std::uint8_t { kRunning, kSuccess, kFailure, kSkipped };
 
+// How a run pushes to the Pushgateway (see above).
+enum class PushMethod : std::uint8_t {
+  kPut,   // replace the job's group (default)
+  kPost,  // replace the pushed families only; never-set timestamps left out
+};
+
 // "running", "success", "failure", "skipped" (the last three are the values
 // of job_runs_total's `outcome` label).
 std::string_view to_string(JobOutcome outcome) noexcept;
@@ -109,7 +122,8 @@ struct JobOptions {
   Registry* registry = nullptr;
   std::string checkin_url = {};      // FIREBREAK_JOB_CHECKIN_URL
   std::string pushgateway_url = {};  // FIREBREAK_PUSHGATEWAY_URL
-  std::string lock_file = {};        // FIREBREAK_JOB_LOCK_FILE
+  PushMethod push_method = PushMethod::kPut;
+  std::string lock_file = {};  // FIREBREAK_JOB_LOCK_FILE
   // Delivery of check-ins and pushes (see above).
   int delivery_attempts = 3;
   std::chrono::milliseconds delivery_backoff{250};
