@@ -24,6 +24,18 @@ std::string_view to_string(MessageOutcome outcome) noexcept {
   return "error";
 }
 
+struct WorkerObserver::Queues {
+  const Clock* clock;
+  // Held for a whole collection, and by the destructor to close: once closed,
+  // no callback runs again.
+  std::mutex collect_mu;
+  bool closed = false;  // guarded by collect_mu
+  std::mutex mu;        // guards map
+  std::map<std::string, QueueStatsFn, std::less<>> map;
+
+  void collect(std::vector<FamilySnapshot>& out);
+};
+
 WorkerObserver::WorkerObserver(Registry& registry, WorkerObserverOptions options)
     : registry_(registry), options_(std::move(options)) {
   if (options_.clock == nullptr) options_.clock = &Clock::system();
@@ -49,12 +61,18 @@ WorkerObserver::WorkerObserver(Registry& registry, WorkerObserverOptions options
                            .unit = "seconds"})
                    .labels();
   if (heartbeat_.value() == 0) heartbeat_.set(created_);
-  collector_id_ =
-      registry.add_collector([this](std::vector<FamilySnapshot>& out) { collect(out); });
+  queues_ = std::make_shared<Queues>();
+  queues_->clock = options_.clock;
+  collector_id_ = registry.add_collector(
+      [queues = queues_](std::vector<FamilySnapshot>& out) { queues->collect(out); });
 }
 
 WorkerObserver::~WorkerObserver() {
   registry_.remove_collector(collector_id_);
+  std::lock_guard<std::mutex> lock(queues_->collect_mu);  // waits for a scrape in progress
+  queues_->closed = true;
+  std::lock_guard<std::mutex> map_lock(queues_->mu);
+  queues_->map.clear();
 }
 
 std::pair<Gauge, Gauge> WorkerObserver::queue_gauges(std::string_view queue) {
@@ -68,20 +86,23 @@ std::pair<Gauge, Gauge> WorkerObserver::queue_gauges(std::string_view queue) {
 
 void WorkerObserver::watch_queue(std::string_view queue, QueueStatsFn read) {
   queue_gauges(queue);
-  std::lock_guard<std::mutex> lock(mu_);
-  queues_.insert_or_assign(std::string(queue), std::move(read));
+  std::lock_guard<std::mutex> lock(queues_->mu);
+  queues_->map.insert_or_assign(std::string(queue), std::move(read));
 }
 
 void WorkerObserver::unwatch_queue(std::string_view queue) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (auto it = queues_.find(queue); it != queues_.end()) queues_.erase(it);
+  std::lock_guard<std::mutex> lock(queues_->mu);
+  if (auto it = queues_->map.find(queue); it != queues_->map.end()) queues_->map.erase(it);
 }
 
-void WorkerObserver::collect(std::vector<FamilySnapshot>& out) const {
+void WorkerObserver::Queues::collect(std::vector<FamilySnapshot>& out) {
+  std::lock_guard<std::mutex> collecting(collect_mu);
+  if (closed) return;
   std::vector<std::pair<std::string, QueueStatsFn>> queues;
   {
-    std::lock_guard<std::mutex> lock(mu_);
-    queues.assign(queues_.begin(), queues_.end());
+    // Callbacks run outside `mu`, so they may watch or unwatch queues.
+    std::lock_guard<std::mutex> lock(mu);
+    queues.assign(map.begin(), map.end());
   }
   if (queues.empty()) return;
   FamilySnapshot depth{.name = "queue_depth",
@@ -93,7 +114,7 @@ void WorkerObserver::collect(std::vector<FamilySnapshot>& out) const {
                          "scrape time.",
                      .unit = "seconds",
                      .type = MetricType::kGauge};
-  const double now = options_.clock->wall_seconds();
+  const double now = clock->wall_seconds();
   for (auto& [name, read] : queues) {  // sorted by name (std::map order)
     std::optional<QueueStats> stats;
     try {

@@ -3,10 +3,12 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "workload/support.h"
@@ -185,6 +187,33 @@ TEST_F(WorkerObserverTest, DestroyedObserverLeavesTheRegistryScrapable) {
     EXPECT_EQ(value_of(registry_, "queue_depth", q("tmp")), 3.0);
   }
   EXPECT_FALSE(value_of(registry_, "queue_depth", q("tmp")));
+}
+
+TEST_F(WorkerObserverTest, NoCallbackRunsAfterTheObserverIsDestroyed) {
+  std::atomic<bool> stop{false};
+  std::atomic<bool> gone{false};
+  std::atomic<int> late_calls{0};
+  std::atomic<int> calls{0};
+  std::thread scraper([&] {
+    while (!stop.load()) registry_.collect();
+  });
+  for (int i = 0; i < 200; ++i) {
+    gone = false;
+    {
+      WorkerObserver observer(registry_, {.clock = &clock_});
+      observer.watch_queue("tmp", [&]() -> std::optional<QueueStats> {
+        if (gone.load()) ++late_calls;
+        ++calls;
+        return QueueStats{.depth = 1};
+      });
+      while (calls.load() == 0 && i == 0) std::this_thread::yield();
+    }
+    gone = true;
+  }
+  stop = true;
+  scraper.join();
+  EXPECT_GT(calls.load(), 0);
+  EXPECT_EQ(late_calls.load(), 0);
 }
 
 TEST_F(WorkerObserverTest, ConsumerSpanIsAChildOfTheProducer) {

@@ -105,7 +105,8 @@ struct QueueStats {
 
 // Reads a queue's backlog; nullopt when it cannot be read now (the queue's
 // series are then absent from that scrape). Runs on the scraping thread; must
-// be thread-safe and quick. An exception counts as nullopt.
+// be thread-safe and quick. An exception counts as nullopt. Never called once
+// ~WorkerObserver has returned (the destructor waits for a scrape in progress).
 using QueueStatsFn = std::function<std::optional<QueueStats>()>;
 
 struct WorkerObserverOptions {
@@ -146,9 +147,11 @@ class WorkerObserver {
 
  private:
   friend class MessageScope;
+  // The watched queues, shared with the registry's collector: a scrape that
+  // began before the observer's destruction may still hold it.
+  struct Queues;
   // Resolves the per-queue gauges, starting last_success at the creation time.
   std::pair<Gauge, Gauge> queue_gauges(std::string_view queue);  // active, last_success
-  void collect(std::vector<FamilySnapshot>& out) const;
 
   Registry& registry_;
   WorkerObserverOptions options_;
@@ -157,9 +160,8 @@ class WorkerObserver {
   GaugeFamily* active_;
   GaugeFamily* last_success_;
   Gauge heartbeat_;
+  std::shared_ptr<Queues> queues_;
   std::uint64_t collector_id_ = 0;
-  mutable std::mutex mu_;  // guards queues_
-  std::map<std::string, QueueStatsFn, std::less<>> queues_;
 };
 
 // One message in hand: its span and log context are current on this thread
