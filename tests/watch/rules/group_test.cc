@@ -1,0 +1,147 @@
+#include "watch/rules/group.h"
+
+#include <gtest/gtest.h>
+
+#include "watch/promql/engine.h"
+#include "watch/promql/storage.h"
+
+namespace watch::rules {
+namespace {
+
+constexpr std::int64_t kMin = 60'000;
+
+GroupSpec spec() {
+  auto r = parse_rule_file(R"(groups:
+  - name: g
+    interval: 30s
+    rules:
+      - record: job:up:min
+        expr: min by (job) (up)
+      - alert: JobDown
+        expr: job:up:min == 0
+        for: 1m
+        annotations: {summary: "{{ $labels.job }} down"}
+)",
+                           "g.yml");
+  EXPECT_TRUE(r.ok());
+  return r.file.groups.at(0);
+}
+
+struct Harness {
+  promql::MemoryStorage storage;
+  promql::Engine engine{storage};
+  std::vector<Notification> sent;
+  std::vector<OutputSample> appended;
+  GroupDeps deps() {
+    return {engine_query_fn(engine),
+            [this](const auto& ns) { sent.insert(sent.end(), ns.begin(), ns.end()); },
+            [this](const std::vector<OutputSample>& out) {
+              for (const auto& s : out) storage.add(s.labels, s.sample);
+              appended.insert(appended.end(), out.begin(), out.end());
+            }};
+  }
+  void up(std::int64_t t, double v) {
+    storage.add(LabelSet::from({{"__name__", "up"}, {"job", "api"}}), Sample{t, v});
+  }
+};
+
+TEST(Group, RecordingFeedsAlertInTheSameEvaluation) {
+  Harness h;
+  Group g(spec(), h.deps());
+  EXPECT_EQ(g.interval_ms(), 30000);
+  h.up(0, 0);
+  auto stats = g.eval(0);
+  EXPECT_EQ(stats.failed_rules, 0u);
+  // job:up:min written at t=0 and seen by JobDown at t=0.
+  ASSERT_EQ(g.alerting_rules()[0]->active_alerts().size(), 1u);
+  EXPECT_EQ(g.alerting_rules()[0]->active_alerts()[0].active_at_ms, 0);
+  h.up(kMin, 0);
+  g.eval(kMin);
+  EXPECT_EQ(g.alerting_rules()[0]->state(), AlertState::kFiring);
+  ASSERT_EQ(h.sent.size(), 1u);
+  EXPECT_EQ(h.sent[0].annotations[0].value, "api down");
+}
+
+TEST(Group, StalenessMarkersForSeriesThatWentAway) {
+  Harness h;
+  Group g(spec(), h.deps());
+  h.up(0, 0);
+  g.eval(0);
+  h.up(kMin, 0);
+  g.eval(kMin);  // pending -> firing: the pending ALERTS series goes stale
+  bool stale_pending = false;
+  for (const auto& s : h.appended)
+    if (s.labels.get("alertstate") == "pending" && s.sample.t == kMin && is_stale_nan(s.sample.v))
+      stale_pending = true;
+  EXPECT_TRUE(stale_pending);
+  h.up(2 * kMin, 1);
+  h.appended.clear();
+  g.eval(2 * kMin);  // resolved: firing ALERTS and ALERTS_FOR_STATE stale
+  int stale = 0;
+  for (const auto& s : h.appended)
+    if (is_stale_nan(s.sample.v)) ++stale;
+  EXPECT_EQ(stale, 2);
+  ASSERT_EQ(h.sent.size(), 2u);
+  EXPECT_TRUE(h.sent[1].resolved);
+}
+
+TEST(Group, FailingRuleDoesNotStopTheOthers) {
+  Harness h;
+  auto r = parse_rule_file(R"(groups:
+  - name: g
+    rules:
+      - record: bad
+        expr: up + on() group_left up
+      - record: good
+        expr: up
+)",
+                           "g.yml");
+  ASSERT_TRUE(r.ok());
+  Group g(r.file.groups[0], h.deps());
+  h.storage.add(LabelSet::from({{"__name__", "up"}, {"job", "a"}}), Sample{0, 1});
+  h.storage.add(LabelSet::from({{"__name__", "up"}, {"job", "b"}}), Sample{0, 1});
+  auto stats = g.eval(0);
+  EXPECT_EQ(stats.failed_rules, 1u);
+  auto* bad = std::get<std::unique_ptr<RecordingRule>>(g.rules()[0]).get();
+  auto* good = std::get<std::unique_ptr<RecordingRule>>(g.rules()[1]).get();
+  EXPECT_EQ(bad->health(), RuleHealth::kErr);
+  EXPECT_FALSE(bad->last_error().empty());
+  EXPECT_EQ(good->health(), RuleHealth::kOk);
+  EXPECT_EQ(h.appended.size(), 2u);
+}
+
+TEST(Group, RestartNeitherRepagesNorResetsFor) {
+  Harness h;
+  std::vector<AlertStateRecord> saved;
+  {
+    Group g(spec(), h.deps());
+    h.up(0, 0);
+    g.eval(0);
+    h.up(kMin, 0);
+    g.eval(kMin);
+    ASSERT_EQ(h.sent.size(), 1u);
+    saved = g.export_state();
+  }
+  ASSERT_EQ(saved.size(), 1u);
+  EXPECT_EQ(saved[0].group, "g");
+  EXPECT_EQ(saved[0].rule, "JobDown");
+  EXPECT_EQ(saved[0].rule_index, 1);
+  EXPECT_EQ(saved[0].alert.state, AlertState::kFiring);
+  Group restarted(spec(), h.deps());
+  restarted.import_state(saved);
+  h.up(kMin + 30'000, 0);
+  restarted.eval(kMin + 30'000);
+  EXPECT_EQ(h.sent.size(), 1u);  // no second page
+  auto alerts = restarted.alerting_rules()[0]->active_alerts();
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].active_at_ms, 0);
+  EXPECT_EQ(alerts[0].fired_at_ms, kMin);
+  // Records of other groups are ignored.
+  saved[0].group = "other";
+  Group fresh(spec(), h.deps());
+  fresh.import_state(saved);
+  EXPECT_TRUE(fresh.export_state().empty());
+}
+
+}  // namespace
+}  // namespace watch::rules

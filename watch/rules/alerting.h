@@ -1,0 +1,131 @@
+// An alerting rule and its alerts' state machine, as Prometheus's
+// rules/alerting.go (2.42): each output series of the expression is an
+// alert, identified by its labels (series labels without __name__, plus the
+// rule's templated labels, plus alertname).
+//
+//   inactive --(in result)--> pending --(held `for`)--> firing
+//   firing --(gone from result, after keep_firing_for)--> inactive (resolved_at set;
+//     kept 15m so the resolution is re-sent, then dropped)
+//   pending --(gone from result)--> dropped
+//
+//   auto rule = watch::rules::AlertingRule::create(spec, {.external_labels = ...});
+//   auto samples = rule->eval(t_ms, query, 0);   // ALERTS / ALERTS_FOR_STATE
+//   for (auto& n : rule->notifications(t_ms, 60000, interval_ms)) deliver(n);
+//
+// Time is an argument everywhere: nothing reads a clock.
+// Thread-safety: not thread-safe; a Group evaluates its rules one at a time.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "watch/model/model.h"
+#include "watch/promql/ast.h"
+#include "watch/rules/rule.h"
+#include "watch/rules/rule_file.h"
+
+namespace watch::rules {
+
+enum class AlertState { kInactive, kPending, kFiring };
+std::string_view to_string(AlertState state);  // "inactive", "pending", "firing"
+
+// How long a resolved alert is kept (and its resolution re-sent), as Prometheus.
+inline constexpr std::int64_t kResolvedRetentionMs = 15 * 60 * 1000;
+
+struct Alert {
+  LabelSet labels;                 // includes alertname
+  std::vector<Label> annotations;  // expanded, sorted by name
+  AlertState state = AlertState::kInactive;
+  double value = 0;
+  std::int64_t active_at_ms = 0;          // when it first became pending
+  std::int64_t fired_at_ms = 0;           // 0: never fired
+  std::int64_t resolved_at_ms = 0;        // 0: not resolved
+  std::int64_t keep_firing_since_ms = 0;  // 0: condition holds (or never kept firing)
+  std::int64_t last_sent_ms = 0;          // 0: never sent
+  std::int64_t valid_until_ms = 0;
+};
+
+// A state change or re-send for the notifier (Alertmanager's alert shape).
+struct Notification {
+  LabelSet labels;
+  std::vector<Label> annotations;
+  std::int64_t starts_at_ms = 0;  // fired_at
+  std::int64_t ends_at_ms = 0;    // resolved_at when resolved, else valid-until
+  bool resolved = false;
+  std::string generator_url;
+};
+
+struct AlertingOptions {
+  std::map<std::string, std::string> external_labels;  // for $externalLabels
+  std::string external_url;                            // for $externalURL and generator URLs
+};
+
+// The persisted form of one alert (for the store; see Group::export_state).
+struct AlertRecord {
+  LabelSet labels;
+  std::vector<Label> annotations;
+  AlertState state = AlertState::kInactive;
+  double value = 0;
+  std::int64_t active_at_ms = 0;
+  std::int64_t fired_at_ms = 0;
+  std::int64_t resolved_at_ms = 0;
+  std::int64_t keep_firing_since_ms = 0;
+  std::int64_t last_sent_ms = 0;
+};
+
+class AlertingRule {
+ public:
+  // nullptr and `error` set when the expression does not parse.
+  static std::unique_ptr<AlertingRule> create(const RuleSpec& spec, AlertingOptions options = {},
+                                              std::string* error = nullptr);
+
+  // Evaluates at t_ms and advances every alert's state. Returns the ALERTS
+  // (value 1, with alertstate) and ALERTS_FOR_STATE (value active_at in
+  // seconds) samples of the pending and firing alerts, at t_ms. On a query
+  // error: health kErr, last_error set, states unchanged, nothing returned.
+  // `limit` > 0: more active alerts than that is an error and clears them.
+  std::vector<OutputSample> eval(std::int64_t t_ms, const QueryFn& query, int limit);
+
+  // The alerts that need sending at t_ms (Prometheus's needsSending):
+  // firing ones not sent for resend_delay_ms, and resolved ones whose
+  // resolution was not sent yet; marks them sent. interval_ms is the
+  // group's, used for ends_at (valid for 4 intervals or resend delays).
+  std::vector<Notification> notifications(std::int64_t t_ms, std::int64_t resend_delay_ms,
+                                          std::int64_t interval_ms);
+
+  // Pending and firing alerts (not resolved ones), sorted by labels.
+  std::vector<Alert> active_alerts() const;
+  // All held alerts including resolved ones still retained.
+  std::vector<Alert> all_alerts() const;
+  // The highest state of any alert.
+  AlertState state() const;
+
+  std::vector<AlertRecord> export_state() const;
+  // Replaces the held alerts with `records` (a restart: nothing re-pages,
+  // no `for` timer restarts).
+  void import_state(const std::vector<AlertRecord>& records);
+
+  const std::string& name() const { return spec_.name; }
+  const RuleSpec& spec() const { return spec_; }
+  RuleHealth health() const { return health_; }
+  const std::string& last_error() const { return last_error_; }
+  std::int64_t last_eval_ms() const { return last_eval_ms_; }
+
+ private:
+  AlertingRule(RuleSpec spec, promql::ExprPtr expr, AlertingOptions options)
+      : spec_(std::move(spec)), expr_(std::move(expr)), options_(std::move(options)) {}
+
+  RuleSpec spec_;
+  promql::ExprPtr expr_;
+  AlertingOptions options_;
+  std::map<LabelSet, Alert> active_;  // keyed by the alert's labels
+  RuleHealth health_ = RuleHealth::kUnknown;
+  std::string last_error_;
+  std::int64_t last_eval_ms_ = 0;
+};
+
+}  // namespace watch::rules
