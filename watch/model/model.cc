@@ -5,13 +5,29 @@
 namespace watch {
 
 LabelSet LabelSet::from(std::vector<Label> labels) {
-  std::stable_sort(labels.begin(), labels.end(),
-                   [](const Label& a, const Label& b) { return a.name < b.name; });
-  LabelSet out;
-  for (auto& l : labels) {
-    if (!out.labels_.empty() && out.labels_.back().name == l.name) out.labels_.pop_back();
-    if (!l.value.empty()) out.labels_.push_back(std::move(l));
+  // Sorted and compacted in place: no allocation beyond the caller's vector.
+  // Small sets (the usual case) by insertion sort, which is stable and, unlike
+  // std::stable_sort, needs no temporary buffer.
+  const auto by_name = [](const Label& a, const Label& b) { return a.name < b.name; };
+  if (labels.size() <= 16) {
+    for (std::size_t i = 1; i < labels.size(); ++i) {
+      for (std::size_t j = i; j > 0 && by_name(labels[j], labels[j - 1]); --j)
+        std::swap(labels[j], labels[j - 1]);
+    }
+  } else {
+    std::stable_sort(labels.begin(), labels.end(), by_name);
   }
+  // Of a repeated name the last value counts; empty values are dropped.
+  std::size_t kept = 0;
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    if (i + 1 < labels.size() && labels[i + 1].name == labels[i].name) continue;
+    if (labels[i].value.empty()) continue;
+    if (kept != i) labels[kept] = std::move(labels[i]);
+    ++kept;
+  }
+  labels.resize(kept);
+  LabelSet out;
+  out.labels_ = std::move(labels);
   return out;
 }
 
