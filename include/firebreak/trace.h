@@ -650,7 +650,12 @@ struct BatchOptions {
 // has waited schedule_delay, and on force_flush() and shutdown(). Retries
 // retryable failures with exponential backoff (bounded attempts and time);
 // counts every span that is not exported (queue full, attempts exhausted,
-// rejected by the receiver, ended after shutdown) as dropped.
+// rejected by the receiver, ended after shutdown) as dropped, and logs a batch
+// it gives up on (warn, event trace_export_failed, with the error).
+//
+// A batch is exported straight from the queue's storage (no copy): while it is
+// being exported or waits for a retry, its slots hold it and the queue has
+// room for max_queue_size minus that batch.
 class BatchSpanProcessor final : public SpanProcessor {
  public:
   BatchSpanProcessor(std::shared_ptr<SpanExporter> exporter, BatchOptions options = {});
