@@ -82,7 +82,9 @@ Span start_server_span(const HttpObserverOptions& options, const HttpRequestInfo
     parent = extractor.context();
   }
   // "GET /orders/{id}", or "GET" alone when no route matched (OpenTelemetry's
-  // rule: no high-cardinality path in the span name).
+  // rule: no high-cardinality path in the span name); "HTTP" for a method
+  // outside the standard set.
+  if (method == kOther) method = "HTTP";
   char name[160];
   std::size_t n = std::min(method.size(), sizeof name);
   std::memcpy(name, method.data(), n);

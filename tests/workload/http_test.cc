@@ -135,6 +135,11 @@ TEST_F(HttpObserverTest, NonStandardMethodsAreRecordedAsOther) {
   ASSERT_EQ(records.size(), 2u);
   EXPECT_EQ(records[0]["http_request_method"], "_OTHER");
   EXPECT_EQ(records[0]["http_request_method_original"], "PURGE");
+  auto spans = tracing_.spans();
+  ASSERT_EQ(spans.size(), 2u);
+  EXPECT_EQ(spans[0].name(), "HTTP /cache");
+  EXPECT_EQ(spans[0].find_attribute("http.request.method")->as_string(), "_OTHER");
+  EXPECT_EQ(spans[0].find_attribute("http.request.method_original")->as_string(), "PURGE");
   EXPECT_EQ(normalize_http_method("PATCH"), "PATCH");
   EXPECT_EQ(normalize_http_method(""), "_OTHER");
 }

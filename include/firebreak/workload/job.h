@@ -52,7 +52,8 @@
 //     are left out, so the gateway keeps the last success across failed runs.
 //   - delivery: each check-in and push gets `delivery_attempts` tries (default
 //     3) with a short doubling backoff (250 ms, 500 ms) and a per-try timeout
-//     (5 s); one that still fails is logged (`job_checkin_failed`,
+//     (3 s, so a black-holed receiver delays a run by at most ~10 s a delivery);
+//     one that still fails is logged (`job_checkin_failed`,
 //     `job_push_failed`, warn) and never fails the job.
 //   - lock, when a lock file is configured: an exclusive flock(2) on it for
 //     the run's life (the file is created if missing and left in place). A run
@@ -127,7 +128,7 @@ struct JobOptions {
   // Delivery of check-ins and pushes (see above).
   int delivery_attempts = 3;
   std::chrono::milliseconds delivery_backoff{250};
-  std::chrono::milliseconds delivery_timeout{5000};
+  std::chrono::milliseconds delivery_timeout{3000};
   const Clock* clock = &Clock::system();
   // Starts the run's span; null: the global tracer.
   const Tracer* tracer = nullptr;
