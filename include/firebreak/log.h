@@ -211,7 +211,7 @@ class LogContext {
 
   class Restore {
    public:
-    explicit Restore(const LogContext& context);
+    explicit Restore(const LogContext& context);  // replaces this thread's context
     ~Restore();
     Restore(const Restore&) = delete;
     Restore& operator=(const Restore&) = delete;

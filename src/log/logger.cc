@@ -15,6 +15,7 @@
 #include <memory>
 #include <mutex>
 #include <semaphore>
+#include <span>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -133,28 +134,58 @@ void append_value_console(detail::LineBuffer& out, const LogValue& v) {
 
 // ---------------------------------------------------------------------------
 
+// This thread's log context. Slots past `count` keep their string buffers, so
+// a request's scope reuses them instead of allocating.
 struct ThreadContext {
-  std::vector<std::pair<std::string, std::string>> entries;  // key, rendered JSON value
-  std::string rendered;                                      // ,"k":v in schema order
+  std::vector<std::pair<std::string, std::string>> slots;  // key, rendered JSON value
+  std::size_t count = 0;
+  std::string rendered;  // ,"k":v in schema order
+
+  std::span<const std::pair<std::string, std::string>> entries() const {
+    return {slots.data(), count};
+  }
+
+  void push(std::string_view key, const LogValue& value) {
+    if (count == slots.size()) slots.emplace_back();
+    auto& [k, v] = slots[count++];
+    k.assign(key);
+    v.clear();
+    append_value_json(v, value);
+  }
+
+  void assign(std::span<const std::pair<std::string, std::string>> entries) {
+    count = 0;
+    for (const auto& [key, value] : entries) {
+      if (count == slots.size()) slots.emplace_back();
+      slots[count].first.assign(key);
+      slots[count].second.assign(value);
+      ++count;
+    }
+    render();
+  }
 
   void render() {
     rendered.clear();
-    // Innermost wins for a repeated key; then schema order, push order within a rank.
-    std::vector<std::size_t> keep;
-    for (std::size_t i = entries.size(); i-- > 0;) {
+    // Innermost wins for a repeated key; then schema order, push order within
+    // a rank. Contexts are small: fixed arrays, no allocation.
+    constexpr std::size_t kMax = 64;
+    std::size_t keep[kMax];
+    std::size_t kept = 0;
+    for (std::size_t i = count; i-- > 0 && kept < kMax;) {
       bool shadowed = false;
-      for (std::size_t k : keep) shadowed = shadowed || entries[k].first == entries[i].first;
-      if (!shadowed) keep.push_back(i);
+      for (std::size_t k = 0; k < kept; ++k)
+        shadowed = shadowed || slots[keep[k]].first == slots[i].first;
+      if (!shadowed) keep[kept++] = i;
     }
-    std::reverse(keep.begin(), keep.end());
-    std::stable_sort(keep.begin(), keep.end(), [&](std::size_t a, std::size_t b) {
-      return context_rank(entries[a].first) < context_rank(entries[b].first);
+    std::reverse(keep, keep + kept);
+    std::stable_sort(keep, keep + kept, [&](std::size_t a, std::size_t b) {
+      return context_rank(slots[a].first) < context_rank(slots[b].first);
     });
-    for (std::size_t k : keep) {
+    for (std::size_t k = 0; k < kept; ++k) {
       rendered.push_back(',');
-      detail::append_json_string(rendered, entries[k].first);
+      detail::append_json_string(rendered, slots[keep[k]].first);
       rendered.push_back(':');
-      rendered.append(entries[k].second);
+      rendered.append(slots[keep[k]].second);
     }
   }
 };
@@ -610,7 +641,7 @@ void format_console(detail::LineBuffer& b, LogLevel level, std::int64_t micros,
     b.append(" span_id=");
     b.append(ids.span_id, 16);
   }
-  for (const auto& [key, value] : tls.context.entries) {
+  for (const auto& [key, value] : tls.context.entries()) {
     b.push_back(' ');
     b.append(key);
     b.push_back('=');
@@ -780,40 +811,31 @@ void register_log_metrics(Registry& registry) {
 // ---------------------------------------------------------------------------
 // Context
 
-namespace {
-std::string render_value(const LogValue& v) {
-  std::string s;
-  append_value_json(s, v);
-  return s;
-}
-}  // namespace
-
-LogScope::LogScope(std::initializer_list<LogField> fields)
-    : restore_size_(tls.context.entries.size()) {
-  for (const LogField& f : fields)
-    tls.context.entries.emplace_back(std::string(f.key), render_value(f.value));
+LogScope::LogScope(std::initializer_list<LogField> fields) : restore_size_(tls.context.count) {
+  for (const LogField& f : fields) tls.context.push(f.key, f.value);
   tls.context.render();
 }
 
 LogScope::~LogScope() {
-  tls.context.entries.resize(restore_size_);
+  tls.context.count = restore_size_;
   tls.context.render();
 }
 
 LogContext LogContext::capture() {
   LogContext c;
-  c.entries_ = tls.context.entries;
+  const auto live = tls.context.entries();
+  c.entries_.assign(live.begin(), live.end());
   return c;
 }
 
-LogContext::Restore::Restore(const LogContext& context) : saved_(tls.context.entries) {
-  tls.context.entries = context.entries_;
-  tls.context.render();
+LogContext::Restore::Restore(const LogContext& context) {
+  const auto live = tls.context.entries();
+  saved_.assign(live.begin(), live.end());
+  tls.context.assign(context.entries_);
 }
 
 LogContext::Restore::~Restore() {
-  tls.context.entries = std::move(saved_);
-  tls.context.render();
+  tls.context.assign(saved_);
 }
 
 }  // namespace firebreak
