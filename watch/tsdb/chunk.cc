@@ -34,10 +34,12 @@ std::uint64_t sign_extend(std::uint64_t v, unsigned n) {
 //   second:  t - t0 as zigzag varint, v as XOR
 //   then:    dod = delta - previous delta:
 //              0                   '0'
-//              fits 14 bits        '10'   + 14 bits
-//              fits 17 bits        '110'  + 17 bits
+//              fits 7 bits         '10'   + 7 bits   (scrape jitter of a few ms)
+//              fits 14 bits        '110'  + 14 bits
 //              fits 20 bits        '1110' + 20 bits
 //              otherwise           '1111' + 64 bits
+//            (Prometheus's buckets are 14, 17 and 20 bits; a smaller first
+//            bucket halves the cost of unaligned scrape timestamps.)
 //            v as XOR with the previous value's bits:
 //              same value          '0'
 //              inside the window   '10' + meaningful bits
@@ -107,12 +109,12 @@ void ChunkAppender::append(std::int64_t t, double v) {
     const auto dod = static_cast<std::int64_t>(delta - delta_);
     if (dod == 0) {
       write_bits(0, 1);
-    } else if (fits(dod, 14)) {
+    } else if (fits(dod, 7)) {
       write_bits(0b10, 2);
-      write_bits(static_cast<std::uint64_t>(dod), 14);
-    } else if (fits(dod, 17)) {
+      write_bits(static_cast<std::uint64_t>(dod), 7);
+    } else if (fits(dod, 14)) {
       write_bits(0b110, 3);
-      write_bits(static_cast<std::uint64_t>(dod), 17);
+      write_bits(static_cast<std::uint64_t>(dod), 14);
     } else if (fits(dod, 20)) {
       write_bits(0b1110, 4);
       write_bits(static_cast<std::uint64_t>(dod), 20);
@@ -189,7 +191,8 @@ void ChunkIterator::read_value() {
 }
 
 bool ChunkIterator::next() {
-  if (remaining_ == 0) return false;
+  // The bit count guards against a count that does not match the stream.
+  if (remaining_ == 0 || pos_ >= bits_) return false;
   --remaining_;
   if (index_ == 0) {
     t_ = unzigzag(read_varint());
@@ -202,9 +205,9 @@ bool ChunkIterator::next() {
     std::uint64_t dod = 0;
     if (read_bit()) {
       if (!read_bit()) {
-        dod = sign_extend(read_bits(14), 14);
+        dod = sign_extend(read_bits(7), 7);
       } else if (!read_bit()) {
-        dod = sign_extend(read_bits(17), 17);
+        dod = sign_extend(read_bits(14), 14);
       } else if (!read_bit()) {
         dod = sign_extend(read_bits(20), 20);
       } else {
