@@ -109,18 +109,17 @@ TEST(Chunk, EqualAndDecreasingTimestampsRoundTrip) {
 }
 
 TEST(Chunk, EveryDeltaOfDeltaBucketBoundary) {
-  // dod at the edges of the 14, 17 and 20-bit buckets.
+  // dod at the edges of the 7, 14 and 20-bit buckets, and beyond.
   std::vector<Raw> in;
   std::int64_t t = 1'000'000'000;
   std::int64_t delta = 15000;
   in.push_back(raw(t, 0));
   t += delta;
   in.push_back(raw(t, 0));
-  for (std::int64_t dod :
-       {std::int64_t{0}, std::int64_t{8191}, std::int64_t{-8192}, std::int64_t{8192},
-        std::int64_t{-8193}, std::int64_t{65535}, std::int64_t{-65536}, std::int64_t{65536},
-        std::int64_t{-65537}, std::int64_t{524287}, std::int64_t{-524288}, std::int64_t{524288},
-        std::int64_t{-524289}, std::int64_t{1} << 40, -(std::int64_t{1} << 40)}) {
+  const std::int64_t dods[] = {0,       1,      -1,      63,        -64,         64,
+                               -65,     8191,   -8192,   8192,      -8193,       524287,
+                               -524288, 524288, -524289, 1LL << 40, -(1LL << 40)};
+  for (std::int64_t dod : dods) {
     delta += dod;
     t += delta;
     in.push_back(raw(t, static_cast<double>(dod)));
@@ -169,6 +168,16 @@ TEST(Chunk, RandomSequencesRoundTrip) {
     expect_round_trip(in);
     if (HasFailure()) return;
   }
+}
+
+TEST(Chunk, JitteredScrapesCostAboutTenBitsPerTimestamp) {
+  ChunkAppender a;
+  std::int64_t t = 1767225600000;
+  for (int i = 0; i < 120; ++i) {
+    a.append(t, 1.0);
+    t += 15000 + (i % 7) - 3;  // +-3 ms: dod within +-12
+  }
+  EXPECT_LE(a.bits(), 48u + 64 + 24 + 1 + 118 * (9 + 1));
 }
 
 TEST(Chunk, RegularScrapesOfAConstantCostAboutTwoBitsPerSample) {
