@@ -201,9 +201,59 @@ ValueType Expr::type() const {
 
 namespace {
 
+void append_hex_escape(std::string& out, char c) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out.append("\\x");
+  out.push_back(kHex[(c >> 4) & 0xf]);
+  out.push_back(kHex[c & 0xf]);
+}
+
+// Length of a valid UTF-8 sequence at s[i] (1 for ASCII), 0 when invalid.
+std::size_t utf8_length(std::string_view s, std::size_t i) {
+  const auto b0 = static_cast<unsigned char>(s[i]);
+  if (b0 < 0x80) return 1;
+  std::size_t n;
+  std::uint32_t cp;
+  if ((b0 & 0xe0) == 0xc0) {
+    n = 2;
+    cp = b0 & 0x1f;
+  } else if ((b0 & 0xf0) == 0xe0) {
+    n = 3;
+    cp = b0 & 0x0f;
+  } else if ((b0 & 0xf8) == 0xf0) {
+    n = 4;
+    cp = b0 & 0x07;
+  } else {
+    return 0;
+  }
+  if (i + n > s.size()) return 0;
+  for (std::size_t k = 1; k < n; ++k) {
+    const auto b = static_cast<unsigned char>(s[i + k]);
+    if ((b & 0xc0) != 0x80) return 0;
+    cp = (cp << 6) | (b & 0x3f);
+  }
+  if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+      cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+    return 0;
+  return n;
+}
+
+// A double-quoted PromQL string that reads back as `s` (bytes that are not
+// valid UTF-8 as \x escapes).
 void quote_into(std::string& out, std::string_view s) {
   out.push_back('"');
-  for (char c : s) {
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    if (static_cast<unsigned char>(c) >= 0x80) {
+      const std::size_t n = utf8_length(s, i);
+      if (n == 0) {
+        append_hex_escape(out, c);
+      } else {
+        out.append(s.substr(i, n));
+        i += n - 1;
+      }
+      continue;
+    }
     switch (c) {
       case '"':
         out.append("\\\"");
@@ -221,11 +271,8 @@ void quote_into(std::string& out, std::string_view s) {
         out.append("\\r");
         break;
       default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          static constexpr char kHex[] = "0123456789abcdef";
-          out.append("\\x");
-          out.push_back(kHex[(c >> 4) & 0xf]);
-          out.push_back(kHex[c & 0xf]);
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+          append_hex_escape(out, c);
         } else {
           out.push_back(c);
         }

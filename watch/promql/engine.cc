@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <span>
 #include <unordered_map>
 #include <unordered_set>
@@ -109,6 +110,43 @@ struct Loaded {
   std::vector<Sample> samples;
 };
 
+struct LoadedSelector {
+  std::vector<Loaded> series;
+  // Whether the series stay distinct once their metric names are dropped
+  // (so rate() and friends need no per-step duplicate check).
+  bool unique_without_name = true;
+};
+
+// Labels during evaluation: borrowed from a loaded series (which outlives
+// the evaluation) or shared ownership of computed ones. Copies are cheap:
+// no label is copied per step unless an operation changes it.
+class Labels {
+ public:
+  Labels() = default;
+  explicit Labels(const LabelSet* borrowed) : ptr_(borrowed) {}
+  explicit Labels(LabelSet owned)
+      : owned_(std::make_shared<const LabelSet>(std::move(owned))), ptr_(owned_.get()) {}
+
+  const LabelSet& operator*() const {
+    static const LabelSet kEmpty;
+    return ptr_ ? *ptr_ : kEmpty;
+  }
+  const LabelSet* operator->() const { return &**this; }
+
+ private:
+  std::shared_ptr<const LabelSet> owned_;
+  const LabelSet* ptr_ = nullptr;
+};
+
+// An instant vector's element during evaluation.
+struct Elem {
+  Labels labels;
+  std::int64_t t = 0;  // the sample's time straight out of a selector, else the step's
+  double v = 0;
+  const Loaded* series = nullptr;  // set while `labels` are exactly this series' labels
+};
+using IVector = std::vector<Elem>;
+
 // A range vector during evaluation: views into loaded samples.
 struct SeriesRef {
   const Loaded* series;
@@ -116,12 +154,26 @@ struct SeriesRef {
 };
 using MatrixView = std::vector<SeriesRef>;
 
-using EvalValue = std::variant<Scalar, String, Vector, MatrixView>;
+using EvalValue = std::variant<Scalar, String, IVector, MatrixView>;
 
 const Expr& unwrap_parens(const Expr& e) {
   const Expr* p = &e;
   while (const auto* paren = std::get_if<Paren>(&p->node)) p = paren->expr.get();
   return *p;
+}
+
+Labels without_name(const Elem& e) {
+  if (e.series) return Labels(&e.series->labels_without_name);
+  if (!e.labels->has(kMetricNameLabel)) return e.labels;
+  return Labels(e.labels->without_metric_name());
+}
+
+// Whether every element has the same metric name (or none): then dropping
+// the names cannot make two label sets equal.
+bool same_metric_name(const IVector& v) {
+  for (std::size_t i = 1; i < v.size(); ++i)
+    if (v[i].labels->metric_name() != v[0].labels->metric_name()) return false;
+  return true;
 }
 
 // Key bytes for matching and grouping: name 0xff value 0xff per label.
@@ -132,23 +184,22 @@ void append_key(std::string& key, const Label& l) {
   key.push_back('\xff');
 }
 
-// Labels `names` (sorted) only, as Go's BytesWithLabels.
-std::string key_with(const LabelSet& ls, const std::vector<std::string>& sorted_names) {
-  std::string key;
+// Into `key`: labels `names` (sorted) only, as Go's BytesWithLabels.
+void key_with(std::string& key, const LabelSet& ls, const std::vector<std::string>& sorted_names) {
+  key.clear();
   auto it = ls.begin();
   for (const auto& n : sorted_names) {
     while (it != ls.end() && it->name < n) ++it;
     if (it != ls.end() && it->name == n) append_key(key, *it);
   }
-  return key;
 }
 
-// All labels but `names` (sorted), as Go's BytesWithoutLabels.
-std::string key_without(const LabelSet& ls, const std::vector<std::string>& sorted_names) {
-  std::string key;
+// Into `key`: all labels but `names` (sorted), as Go's BytesWithoutLabels.
+void key_without(std::string& key, const LabelSet& ls,
+                 const std::vector<std::string>& sorted_names) {
+  key.clear();
   for (const auto& l : ls)
     if (!std::binary_search(sorted_names.begin(), sorted_names.end(), l.name)) append_key(key, l);
-  return key;
 }
 
 LabelSet keep_only(const LabelSet& ls, const std::vector<std::string>& sorted_names) {
@@ -171,17 +222,18 @@ std::vector<std::string> sorted_unique(std::vector<std::string> v) {
   return v;
 }
 
-void check_unique_labels(const Vector& v) {
+void check_unique_labels(const IVector& v) {
   if (v.size() < 2) return;
-  std::unordered_multimap<std::uint64_t, std::size_t> seen;
-  seen.reserve(v.size());
-  for (std::size_t i = 0; i < v.size(); ++i) {
-    const auto h = v[i].labels.hash();
-    auto [it, end] = seen.equal_range(h);
-    for (; it != end; ++it)
-      if (v[it->second].labels == v[i].labels)
+  std::vector<std::pair<std::uint64_t, std::size_t>> hashes;
+  hashes.reserve(v.size());
+  for (std::size_t i = 0; i < v.size(); ++i) hashes.emplace_back(v[i].labels->hash(), i);
+  std::sort(hashes.begin(), hashes.end());
+  for (std::size_t i = 1; i < hashes.size(); ++i) {
+    if (hashes[i].first != hashes[i - 1].first) continue;
+    // Equal hashes: compare every pair in the run.
+    for (std::size_t j = i; j > 0 && hashes[j - 1].first == hashes[i].first; --j)
+      if (*v[hashes[j - 1].second].labels == *v[hashes[i].second].labels)
         fail("vector cannot contain metrics with the same labelset");
-    seen.emplace(h, i);
   }
 }
 
@@ -330,14 +382,15 @@ class Evaluator {
                         return false;
                       }
                       Loaded l;
-                      l.labels = labels;
                       l.samples.reserve(samples.size());
                       for (const auto& s : samples) {
                         if (s.t < mint || s.t > maxt) continue;
                         if (drop_stale && is_stale_nan(s.v)) continue;
                         l.samples.push_back(s);
                       }
-                      if (!l.samples.empty()) out.push_back(std::move(l));
+                      if (l.samples.empty()) return true;
+                      l.labels = labels;
+                      out.series.push_back(std::move(l));
                       return true;
                     });
     if (timed_out) throw EvalError{ErrorKind::kTimeout, "query timed out in query execution"};
@@ -346,10 +399,22 @@ class Evaluator {
     // does not sort for queries either): aggregations add floats in that
     // order, so a sum over many series can differ in its last bits between
     // storages, in Prometheus as here.
-    for (auto& l : out) l.labels_without_name = l.labels.without_metric_name();
+    bool one_name = true;
+    for (auto& l : out.series) {
+      l.labels_without_name = l.labels.without_metric_name();
+      one_name = one_name && l.labels.metric_name() == out.series.front().labels.metric_name();
+    }
+    if (!one_name) {
+      std::vector<std::pair<std::uint64_t, std::size_t>> hashes;
+      for (std::size_t i = 0; i < out.series.size(); ++i)
+        hashes.emplace_back(out.series[i].labels_without_name.hash(), i);
+      std::sort(hashes.begin(), hashes.end());
+      for (std::size_t i = 1; i < hashes.size(); ++i)
+        if (hashes[i].first == hashes[i - 1].first) out.unique_without_name = false;
+    }
   }
 
-  const std::vector<Loaded>& loaded(const VectorSelector& vs) {
+  const LoadedSelector& loaded(const VectorSelector& vs) {
     auto it = data_.find(&vs);
     if (it == data_.end()) {
       // An expression evaluated without load() (cannot happen through Engine).
@@ -369,30 +434,32 @@ class Evaluator {
   EvalValue eval_node(const Paren& p, const Expr&, std::int64_t t) { return eval(*p.expr, t); }
 
   EvalValue eval_node(const VectorSelector& vs, const Expr&, std::int64_t t) {
-    const auto& series = loaded(vs);
+    const auto& sel = loaded(vs);
     const std::int64_t ref = sat_sub(t, vs.offset_ms);
     const std::int64_t oldest = sat_sub(ref, options_.lookback_delta_ms);
-    Vector out;
+    IVector out;
+    out.reserve(sel.series.size());
     std::size_t n = 0;
-    for (const auto& s : series) {
+    for (const auto& s : sel.series) {
       if (++n % 1024 == 0) check_deadline();
       auto it = std::upper_bound(s.samples.begin(), s.samples.end(), ref,
                                  [](std::int64_t x, const Sample& a) { return x < a.t; });
       if (it == s.samples.begin()) continue;
       --it;
       if (it->t < oldest || is_stale_nan(it->v)) continue;
-      out.push_back(VectorSample{s.labels, it->t, it->v});
+      out.push_back(Elem{Labels(&s.labels), it->t, it->v, &s});
     }
     return out;
   }
 
   EvalValue eval_node(const MatrixSelector& ms, const Expr&, std::int64_t t) {
-    const auto& series = loaded(ms.selector);
+    const auto& sel = loaded(ms.selector);
     const std::int64_t ref = sat_sub(t, ms.selector.offset_ms);
     const std::int64_t oldest = sat_sub(ref, ms.range_ms);
     MatrixView out;
+    out.reserve(sel.series.size());
     std::size_t n = 0;
-    for (const auto& s : series) {
+    for (const auto& s : sel.series) {
       if (++n % 1024 == 0) check_deadline();
       auto lo = std::lower_bound(s.samples.begin(), s.samples.end(), oldest,
                                  [](const Sample& a, std::int64_t x) { return a.t < x; });
@@ -411,13 +478,10 @@ class Evaluator {
       s->v = -s->v;
       return v;
     }
-    Vector& vec = std::get<Vector>(v);
-    for (auto& s : vec) {
-      s.labels = s.labels.without_metric_name();
-      s.v = -s.v;
-      s.t = t;
-    }
-    check_unique_labels(vec);
+    IVector& vec = std::get<IVector>(v);
+    const bool one_name = same_metric_name(vec);
+    for (auto& e : vec) e = Elem{without_name(e), t, -e.v};
+    if (!one_name) check_unique_labels(vec);
     return v;
   }
 
@@ -481,28 +545,29 @@ class Evaluator {
       if (is_comparison(b.op)) v = keep ? 1 : 0;
       return Scalar{t, v};
     }
-    if (rs) return vector_scalar(b, std::move(std::get<Vector>(lhs)), rs->v, false, t);
-    if (ls) return vector_scalar(b, std::move(std::get<Vector>(rhs)), ls->v, true, t);
-    Vector& lv = std::get<Vector>(lhs);
-    Vector& rv = std::get<Vector>(rhs);
+    if (rs) return vector_scalar(b, std::get<IVector>(lhs), rs->v, false, t);
+    if (ls) return vector_scalar(b, std::get<IVector>(rhs), ls->v, true, t);
+    IVector& lv = std::get<IVector>(lhs);
+    IVector& rv = std::get<IVector>(rhs);
     switch (b.op) {
       case BinaryOp::kAnd:
-        return vector_and(b.matching, std::move(lv), rv, t);
+        return vector_and(b.matching, lv, rv, t);
       case BinaryOp::kOr:
-        return vector_or(b.matching, std::move(lv), std::move(rv), t);
+        return vector_or(b.matching, lv, rv, t);
       case BinaryOp::kUnless:
-        return vector_unless(b.matching, std::move(lv), rv, t);
+        return vector_unless(b.matching, lv, rv, t);
       default:
         return vector_binop(b, lv, rv, t);
     }
   }
 
-  Vector vector_scalar(const Binary& b, Vector vec, double scalar, bool swap, std::int64_t t) {
-    Vector out;
+  IVector vector_scalar(const Binary& b, const IVector& vec, double scalar, bool swap,
+                        std::int64_t t) {
+    IVector out;
     out.reserve(vec.size());
     const bool drop_name = drops_metric_name(b.op) || b.return_bool;
-    for (auto& s : vec) {
-      double l = s.v, r = scalar;
+    for (const auto& e : vec) {
+      double l = e.v, r = scalar;
       if (swap) std::swap(l, r);
       auto [value, keep] = elem_binop(b.op, l, r);
       // A comparison keeps the vector's value, whichever side it is on.
@@ -512,10 +577,13 @@ class Evaluator {
         keep = true;
       }
       if (!keep) continue;
-      if (drop_name) s.labels = s.labels.without_metric_name();
-      out.push_back(VectorSample{std::move(s.labels), t, value});
+      if (drop_name) {
+        out.push_back(Elem{without_name(e), t, value});
+      } else {
+        out.push_back(Elem{e.labels, t, value, e.series});
+      }
     }
-    if (drop_name) check_unique_labels(out);
+    if (drop_name && !same_metric_name(vec)) check_unique_labels(out);
     return out;
   }
 
@@ -524,107 +592,119 @@ class Evaluator {
     bool on;
     std::vector<std::string> names;  // sorted; for ignoring, includes __name__
 
-    Signature(const VectorMatching& m) : on(m.on), names(m.labels) {
+    explicit Signature(const VectorMatching& m) : on(m.on), names(m.labels) {
       if (!on) names.emplace_back(kMetricNameLabel);
       names = sorted_unique(std::move(names));
     }
-    std::string operator()(const LabelSet& ls) const {
-      return on ? key_with(ls, names) : key_without(ls, names);
+    // Into `key`, reused between calls.
+    const std::string& operator()(std::string& key, const LabelSet& ls) const {
+      if (on) {
+        key_with(key, ls, names);
+      } else {
+        key_without(key, ls, names);
+      }
+      return key;
     }
   };
 
-  Vector vector_and(const VectorMatching& m, Vector lhs, const Vector& rhs, std::int64_t t) {
-    Vector out;
+  IVector vector_and(const VectorMatching& m, const IVector& lhs, const IVector& rhs,
+                     std::int64_t t) {
+    IVector out;
     if (lhs.empty() || rhs.empty()) return out;
     const Signature sig(m);
+    std::string key;
     std::unordered_set<std::string> right;
-    for (const auto& s : rhs) right.insert(sig(s.labels));
-    for (auto& s : lhs)
-      if (right.count(sig(s.labels))) out.push_back(VectorSample{std::move(s.labels), t, s.v});
+    for (const auto& e : rhs) right.insert(sig(key, *e.labels));
+    for (const auto& e : lhs)
+      if (right.count(sig(key, *e.labels))) out.push_back(Elem{e.labels, t, e.v, e.series});
     return out;
   }
 
-  Vector vector_or(const VectorMatching& m, Vector lhs, Vector rhs, std::int64_t t) {
-    Vector out;
+  IVector vector_or(const VectorMatching& m, const IVector& lhs, const IVector& rhs,
+                    std::int64_t t) {
+    IVector out;
+    out.reserve(lhs.size() + rhs.size());
     const Signature sig(m);
+    std::string key;
     std::unordered_set<std::string> left;
-    for (auto& s : lhs) {
-      if (!rhs.empty()) left.insert(sig(s.labels));
-      out.push_back(VectorSample{std::move(s.labels), t, s.v});
+    for (const auto& e : lhs) {
+      if (!rhs.empty()) left.insert(sig(key, *e.labels));
+      out.push_back(Elem{e.labels, t, e.v, e.series});
     }
-    for (auto& s : rhs)
-      if (lhs.empty() || !left.count(sig(s.labels)))
-        out.push_back(VectorSample{std::move(s.labels), t, s.v});
+    for (const auto& e : rhs)
+      if (lhs.empty() || !left.count(sig(key, *e.labels)))
+        out.push_back(Elem{e.labels, t, e.v, e.series});
     return out;
   }
 
-  Vector vector_unless(const VectorMatching& m, Vector lhs, const Vector& rhs, std::int64_t t) {
-    Vector out;
+  IVector vector_unless(const VectorMatching& m, const IVector& lhs, const IVector& rhs,
+                        std::int64_t t) {
+    IVector out;
     const Signature sig(m);
+    std::string key;
     std::unordered_set<std::string> right;
-    for (const auto& s : rhs) right.insert(sig(s.labels));
-    for (auto& s : lhs)
-      if (!right.count(sig(s.labels))) out.push_back(VectorSample{std::move(s.labels), t, s.v});
+    for (const auto& e : rhs) right.insert(sig(key, *e.labels));
+    for (const auto& e : lhs)
+      if (!right.count(sig(key, *e.labels))) out.push_back(Elem{e.labels, t, e.v, e.series});
     return out;
   }
 
   // The result's labels (Prometheus's resultMetric): `many` is the side
   // whose labels the result keeps, `one` the side group_x labels come from.
-  static LabelSet result_labels(const LabelSet& many, const LabelSet& one, const Binary& b,
-                                const std::vector<std::string>& sorted_match) {
-    LabelSet out = drops_metric_name(b.op) ? many.without_metric_name() : many;
+  static Labels result_labels(const Elem& many, const Elem& one, const Binary& b,
+                              const std::vector<std::string>& sorted_match) {
     const auto& m = b.matching;
-    if (m.card == Cardinality::kOneToOne) {
+    const bool drop_name = drops_metric_name(b.op) || b.return_bool;
+    // The common case, a + b: no label but the name changes.
+    if (m.card == Cardinality::kOneToOne && !m.on && m.labels.empty())
+      return drop_name ? without_name(many) : many.labels;
+    LabelSet out = drops_metric_name(b.op) ? many.labels->without_metric_name() : *many.labels;
+    if (m.card == Cardinality::kOneToOne)
       out = m.on ? keep_only(out, sorted_match) : drop(out, sorted_match);
-    }
-    for (const auto& name : m.include) out = out.with(name, one.get(name));
+    for (const auto& name : m.include) out = out.with(name, one.labels->get(name));
     if (b.return_bool) out = out.without_metric_name();
-    return out;
+    return Labels(std::move(out));
   }
 
-  Vector vector_binop(const Binary& b, Vector& lhs_in, Vector& rhs_in, std::int64_t t) {
-    Vector out;
+  IVector vector_binop(const Binary& b, const IVector& lhs_in, const IVector& rhs_in,
+                       std::int64_t t) {
+    IVector out;
     if (lhs_in.empty() || rhs_in.empty()) return out;
     const auto& m = b.matching;
     const Signature sig(m);
     const std::vector<std::string> sorted_match = sorted_unique(m.labels);
     // One-to-many: swap sides, so `lhs` is always the "many" side.
     const bool swapped = m.card == Cardinality::kOneToMany;
-    Vector& lhs = swapped ? rhs_in : lhs_in;
-    Vector& rhs = swapped ? lhs_in : rhs_in;
+    const IVector& lhs = swapped ? rhs_in : lhs_in;
+    const IVector& rhs = swapped ? lhs_in : rhs_in;
 
+    std::string key;
     std::unordered_map<std::string, std::size_t> right;
     right.reserve(rhs.size());
     for (std::size_t i = 0; i < rhs.size(); ++i) {
-      auto [it, inserted] = right.emplace(sig(rhs[i].labels), i);
+      auto [it, inserted] = right.emplace(sig(key, *rhs[i].labels), i);
       if (!inserted) {
-        LabelSet matched;
-        {
-          std::vector<Label> keep;
-          for (const auto& l : rhs[i].labels) {
-            const bool listed =
-                std::find(m.labels.begin(), m.labels.end(), l.name) != m.labels.end();
-            if (m.on == listed && (m.on || l.name != kMetricNameLabel)) keep.push_back(l);
-          }
-          matched = LabelSet::from(std::move(keep));
+        std::vector<Label> keep;
+        for (const auto& l : *rhs[i].labels) {
+          const bool listed = std::find(m.labels.begin(), m.labels.end(), l.name) != m.labels.end();
+          if (m.on == listed && (m.on || l.name != kMetricNameLabel)) keep.push_back(l);
         }
-        fail(
-            fmt::format("found duplicate series for the match group {} on the {} hand-side of the "
-                        "operation: [{}, {}];many-to-many matching not allowed: matching labels "
-                        "must be unique on one side",
-                        go_labels_string(matched), swapped ? "left" : "right",
-                        go_labels_string(rhs[i].labels), go_labels_string(rhs[it->second].labels)));
+        fail(fmt::format(
+            "found duplicate series for the match group {} on the {} hand-side of the "
+            "operation: [{}, {}];many-to-many matching not allowed: matching labels "
+            "must be unique on one side",
+            go_labels_string(LabelSet::from(std::move(keep))), swapped ? "left" : "right",
+            go_labels_string(*rhs[i].labels), go_labels_string(*rhs[it->second].labels)));
       }
     }
 
     // Per signature: for one-to-one, whether matched; for many-to-one, the
     // result label sets already produced.
     std::unordered_map<std::string, std::unordered_set<std::uint64_t>> matched;
-    for (auto& ls : lhs) {
-      std::string key = sig(ls.labels);
-      auto it = right.find(key);
+    for (const auto& ls : lhs) {
+      auto it = right.find(sig(key, *ls.labels));
       if (it == right.end()) continue;
-      const VectorSample& rs = rhs[it->second];
+      const Elem& rs = rhs[it->second];
       double vl = ls.v, vr = rs.v;
       if (swapped) std::swap(vl, vr);
       auto [value, keep] = elem_binop(b.op, vl, vr);
@@ -633,17 +713,17 @@ class Evaluator {
       } else if (!keep) {
         continue;
       }
-      LabelSet metric = result_labels(ls.labels, rs.labels, b, sorted_match);
-      auto [mit, first] = matched.try_emplace(std::move(key));
+      Labels metric = result_labels(ls, rs, b, sorted_match);
+      auto [mit, first] = matched.try_emplace(key);
       if (m.card == Cardinality::kOneToOne) {
         if (!first)
           fail(
               "multiple matches for labels: many-to-one matching must be explicit "
               "(group_left/group_right)");
-      } else if (!mit->second.insert(metric.hash()).second) {
+      } else if (!mit->second.insert(metric->hash()).second) {
         fail("multiple matches for labels: grouping labels must ensure unique matches");
       }
-      out.push_back(VectorSample{std::move(metric), t, value});
+      out.push_back(Elem{std::move(metric), t, value});
     }
     return out;
   }
@@ -658,14 +738,14 @@ class Evaluator {
       if (auto* s = std::get_if<Scalar>(&p)) param = s->v;
       if (auto* s = std::get_if<String>(&p)) value_label = s->v;
     }
-    Vector vec = std::get<Vector>(eval(*a.expr, t));
+    IVector vec = std::get<IVector>(eval(*a.expr, t));
 
     std::int64_t k = 0;
     if (a.op == AggregateOp::kTopk || a.op == AggregateOp::kBottomk) {
       if (!(param >= -9.2e18 && param <= 9.2e18))
         fail(fmt::format("Scalar value {} overflows int64", format_value(param)));
       k = static_cast<std::int64_t>(param);
-      if (k < 1) return Vector{};
+      if (k < 1) return IVector{};
     }
     std::vector<std::string> grouping = a.grouping;
     if (a.op == AggregateOp::kCountValues) {
@@ -679,7 +759,7 @@ class Evaluator {
     const std::vector<std::string> sorted_grouping = sorted_unique(grouping);
 
     struct Group {
-      LabelSet labels;
+      Labels labels;
       double value = 0;
       double mean = 0;
       double count = 0;
@@ -688,20 +768,27 @@ class Evaluator {
     };
     std::vector<Group> groups;
     std::unordered_map<std::string, std::size_t> index;
+    std::string key;
 
     for (std::size_t i = 0; i < vec.size(); ++i) {
-      VectorSample& s = vec[i];
-      if (a.op == AggregateOp::kCountValues)
-        s.labels = s.labels.with(value_label, format_value(s.v));
-      const std::string key =
-          a.without ? key_without(s.labels, key_names) : key_with(s.labels, key_names);
-      auto [it, inserted] = index.try_emplace(key, groups.size());
-      if (inserted) {
+      Elem& s = vec[i];
+      if (a.op == AggregateOp::kCountValues) {
+        s.labels = Labels(s.labels->with(value_label, format_value(s.v)));
+        s.series = nullptr;
+      }
+      if (a.without) {
+        key_without(key, *s.labels, key_names);
+      } else {
+        key_with(key, *s.labels, key_names);
+      }
+      auto found = index.find(key);
+      if (found == index.end()) {
+        index.emplace(key, groups.size());
         Group g;
         if (a.without) {
-          g.labels = drop(s.labels, key_names);
+          g.labels = Labels(drop(*s.labels, key_names));
         } else if (!grouping.empty()) {
-          g.labels = keep_only(s.labels, sorted_grouping);
+          g.labels = Labels(keep_only(*s.labels, sorted_grouping));
         }
         g.value = s.v;
         g.mean = s.v;
@@ -727,7 +814,7 @@ class Evaluator {
         groups.push_back(std::move(g));
         continue;
       }
-      Group& g = groups[it->second];
+      Group& g = groups[found->second];
       switch (a.op) {
         case AggregateOp::kSum:
           g.value += s.v;
@@ -773,7 +860,7 @@ class Evaluator {
       }
     }
 
-    Vector out;
+    IVector out;
     out.reserve(groups.size());
     for (auto& g : groups) {
       double v = g.value;
@@ -801,13 +888,14 @@ class Evaluator {
           std::sort(order.begin(), order.end(), [&](std::size_t x, std::size_t y) {
             return top ? value_less(vec[y].v, vec[x].v) : value_greater(vec[y].v, vec[x].v);
           });
-          for (std::size_t idx : order) out.push_back(VectorSample{vec[idx].labels, t, vec[idx].v});
+          for (std::size_t idx : order)
+            out.push_back(Elem{vec[idx].labels, t, vec[idx].v, vec[idx].series});
           continue;
         }
         default:
           break;
       }
-      out.push_back(VectorSample{std::move(g.labels), t, v});
+      out.push_back(Elem{std::move(g.labels), t, v});
     }
     return out;
   }
@@ -824,14 +912,15 @@ class Evaluator {
     return a > b;
   }
 
-  // Keeps the k best samples: a heap with the worst on top.
-  static void heap_offer(std::vector<std::size_t>& heap, const Vector& vec, std::size_t i,
+  // Keeps the k best samples in a heap with the worst kept one on top.
+  static void heap_offer(std::vector<std::size_t>& heap, const IVector& vec, std::size_t i,
                          std::size_t k, bool top) {
-    // "worse" orders the heap so the worst kept element is at the front.
-    auto better = [&](std::size_t x, std::size_t y) {
+    // worse(x, y): x ranks below y (for topk: smaller, NaN smallest).
+    auto worse = [&](std::size_t x, std::size_t y) {
       return top ? value_less(vec[x].v, vec[y].v) : value_greater(vec[x].v, vec[y].v);
     };
-    auto heap_cmp = [&](std::size_t x, std::size_t y) { return better(y, x); };
+    // std heaps keep the greatest on top: "greatest" here is the worst.
+    auto heap_cmp = [&](std::size_t x, std::size_t y) { return worse(y, x); };
     if (heap.size() < k) {
       heap.push_back(i);
       std::push_heap(heap.begin(), heap.end(), heap_cmp);
@@ -850,15 +939,13 @@ class Evaluator {
 
   double scalar_arg(const Expr& e, std::int64_t t) { return std::get<Scalar>(eval(e, t)).v; }
   std::string string_arg(const Expr& e, std::int64_t t) { return std::get<String>(eval(e, t)).v; }
+  IVector vec_arg(const Expr& e, std::int64_t t) { return std::get<IVector>(eval(e, t)); }
 
   template <class F>
-  Vector map_values(Vector vec, std::int64_t t, F&& f) {
-    for (auto& s : vec) {
-      s.labels = s.labels.without_metric_name();
-      s.v = f(s.v);
-      s.t = t;
-    }
-    check_unique_labels(vec);
+  IVector map_values(IVector vec, std::int64_t t, F&& f) {
+    const bool one_name = same_metric_name(vec);
+    for (auto& e : vec) e = Elem{without_name(e), t, f(e.v)};
+    if (!one_name) check_unique_labels(vec);
     return vec;
   }
 
@@ -866,17 +953,22 @@ class Evaluator {
   // the result keeps the series' labels without the metric name (or all
   // of them, for last_over_time as in Prometheus 2.x).
   template <class F>
-  Vector map_ranges(const Expr& arg, std::int64_t t, bool keep_name, F&& f) {
+  IVector map_ranges(const Expr& arg, std::int64_t t, bool keep_name, F&& f) {
     MatrixView m = std::get<MatrixView>(eval(arg, t));
-    Vector out;
+    IVector out;
     out.reserve(m.size());
     for (const auto& ref : m) {
       std::optional<double> v = f(ref.samples);
       if (!v) continue;
-      out.push_back(
-          VectorSample{keep_name ? ref.series->labels : ref.series->labels_without_name, t, *v});
+      if (keep_name) {
+        out.push_back(Elem{Labels(&ref.series->labels), t, *v, ref.series});
+      } else {
+        out.push_back(Elem{Labels(&ref.series->labels_without_name), t, *v});
+      }
     }
-    if (!keep_name) check_unique_labels(out);
+    if (!keep_name &&
+        !loaded(std::get<MatrixSelector>(unwrap_parens(arg).node).selector).unique_without_name)
+      check_unique_labels(out);
     return out;
   }
 
@@ -887,35 +979,33 @@ class Evaluator {
       case F::kTime:
         return Scalar{t, static_cast<double>(t) / 1000};
       case F::kVector: {
-        Vector out;
-        out.push_back(VectorSample{{}, t, scalar_arg(*args[0], t)});
+        IVector out;
+        out.push_back(Elem{Labels(), t, scalar_arg(*args[0], t)});
         return out;
       }
       case F::kScalar: {
-        Vector v = std::get<Vector>(eval(*args[0], t));
+        IVector v = vec_arg(*args[0], t);
         return Scalar{t, v.size() == 1 ? v[0].v : kNaN};
       }
       case F::kTimestamp: {
         const bool selector = std::holds_alternative<VectorSelector>(unwrap_parens(*args[0]).node);
-        Vector v = std::get<Vector>(eval(*args[0], t));
-        for (auto& s : v) {
-          s.labels = s.labels.without_metric_name();
-          s.v = static_cast<double>(selector ? s.t : t) / 1000;
-          s.t = t;
-        }
-        check_unique_labels(v);
+        IVector v = vec_arg(*args[0], t);
+        const bool one_name = same_metric_name(v);
+        for (auto& e : v)
+          e = Elem{without_name(e), t, static_cast<double>(selector ? e.t : t) / 1000};
+        if (!one_name) check_unique_labels(v);
         return v;
       }
       case F::kAbsent: {
-        Vector v = std::get<Vector>(eval(*args[0], t));
-        Vector out;
-        if (v.empty()) out.push_back(VectorSample{absent_labels(*args[0]), t, 1});
+        IVector v = vec_arg(*args[0], t);
+        IVector out;
+        if (v.empty()) out.push_back(Elem{Labels(absent_labels(unwrap_parens(*args[0]))), t, 1});
         return out;
       }
       case F::kAbsentOverTime: {
         MatrixView m = std::get<MatrixView>(eval(*args[0], t));
-        Vector out;
-        if (m.empty()) out.push_back(VectorSample{absent_labels(*args[0]), t, 1});
+        IVector out;
+        if (m.empty()) out.push_back(Elem{Labels(absent_labels(unwrap_parens(*args[0]))), t, 1});
         return out;
       }
       case F::kAbs:
@@ -939,42 +1029,42 @@ class Evaluator {
           return v < 0 ? -1.0 : v > 0 ? 1.0 : v;
         });
       case F::kRound: {
-        Vector v = vec_arg(*args[0], t);
+        IVector v = vec_arg(*args[0], t);
         const double to_nearest = args.size() > 1 ? scalar_arg(*args[1], t) : 1.0;
         const double inverse = 1.0 / to_nearest;
         return map_values(std::move(v), t,
                           [inverse](double x) { return std::floor(x * inverse + 0.5) / inverse; });
       }
       case F::kClamp: {
-        Vector v = vec_arg(*args[0], t);
+        IVector v = vec_arg(*args[0], t);
         const double min = scalar_arg(*args[1], t);
         const double max = scalar_arg(*args[2], t);
-        if (max < min) return Vector{};
+        if (max < min) return IVector{};
         return map_values(std::move(v), t, [min, max](double x) {
           return detail::go_max(min, detail::go_min(max, x));
         });
       }
       case F::kClampMin: {
-        Vector v = vec_arg(*args[0], t);
+        IVector v = vec_arg(*args[0], t);
         const double min = scalar_arg(*args[1], t);
         return map_values(std::move(v), t, [min](double x) { return detail::go_max(min, x); });
       }
       case F::kClampMax: {
-        Vector v = vec_arg(*args[0], t);
+        IVector v = vec_arg(*args[0], t);
         const double max = scalar_arg(*args[1], t);
         return map_values(std::move(v), t, [max](double x) { return detail::go_min(max, x); });
       }
       case F::kSort:
       case F::kSortDesc: {
-        Vector v = vec_arg(*args[0], t);
+        IVector v = vec_arg(*args[0], t);
         const bool desc = c.function->id == F::kSortDesc;
         // NaN last either way, as Prometheus.
-        std::stable_sort(v.begin(), v.end(), [desc](const VectorSample& a, const VectorSample& b) {
+        std::stable_sort(v.begin(), v.end(), [desc](const Elem& a, const Elem& b) {
           if (std::isnan(a.v)) return false;
           if (std::isnan(b.v)) return true;
           return desc ? a.v > b.v : a.v < b.v;
         });
-        for (auto& s : v) s.t = t;
+        for (auto& e : v) e.t = t;
         return v;
       }
       case F::kHistogramQuantile:
@@ -987,7 +1077,8 @@ class Evaluator {
       case F::kRate:
       case F::kIncrease:
       case F::kDelta: {
-        const auto& ms = std::get<MatrixSelector>(args[0]->node);
+        // rate((x[5m])) is rate(x[5m]), as in Prometheus.
+        const auto& ms = std::get<MatrixSelector>(unwrap_parens(*args[0]).node);
         const std::int64_t range_end = sat_sub(t, ms.selector.offset_ms);
         const std::int64_t range_start = sat_sub(range_end, ms.range_ms);
         const bool counter = c.function->id != F::kDelta;
@@ -1059,60 +1150,65 @@ class Evaluator {
     throw EvalError{ErrorKind::kInternal, "unknown function"};
   }
 
-  Vector vec_arg(const Expr& e, std::int64_t t) { return std::get<Vector>(eval(e, t)); }
-
-  Vector histogram_quantile(double q, Vector vec, std::int64_t t) {
+  IVector histogram_quantile(double q, const IVector& vec, std::int64_t t) {
     struct Group {
-      LabelSet labels;
+      Labels labels;
       std::vector<detail::Bucket> buckets;
     };
     std::vector<Group> groups;
     std::unordered_map<std::string, std::size_t> index;
     static const std::vector<std::string> kLe = {"le"};
-    for (auto& s : vec) {
-      auto bound = parse_go_float(s.labels.get("le"));
+    std::string key;
+    for (const auto& e : vec) {
+      auto bound = parse_go_float(e.labels->get("le"));
       if (!bound) continue;
       // The signature: every label but le; the metric name included, so two
       // histograms with the same other labels stay apart.
-      std::string key = key_without(s.labels, kLe);
-      auto [it, inserted] = index.try_emplace(std::move(key), groups.size());
-      if (inserted) groups.push_back(Group{s.labels.without("le").without_metric_name(), {}});
-      groups[it->second].buckets.push_back(detail::Bucket{*bound, s.v});
+      key_without(key, *e.labels, kLe);
+      auto it = index.find(key);
+      if (it == index.end()) {
+        it = index.emplace(key, groups.size()).first;
+        groups.push_back(Group{Labels(e.labels->without("le").without_metric_name()), {}});
+      }
+      groups[it->second].buckets.push_back(detail::Bucket{*bound, e.v});
     }
-    Vector out;
+    IVector out;
+    out.reserve(groups.size());
     for (auto& g : groups)
-      out.push_back(VectorSample{std::move(g.labels), t, detail::bucket_quantile(q, g.buckets)});
+      out.push_back(Elem{std::move(g.labels), t, detail::bucket_quantile(q, g.buckets)});
     check_unique_labels(out);
     return out;
   }
 
-  Vector label_replace(const Call& c, std::int64_t t) {
-    Vector v = vec_arg(*c.args[0], t);
+  IVector label_replace(const Call& c, std::int64_t t) {
+    IVector v = vec_arg(*c.args[0], t);
     const std::string dst = string_arg(*c.args[1], t);
     const std::string repl = string_arg(*c.args[2], t);
     const std::string src = string_arg(*c.args[3], t);
     const std::string re = string_arg(*c.args[4], t);
-    auto compiled = compile_regex(re);
+    auto& compiled = regex_cache_[re];  // compiled once per query, not per step
+    if (!compiled.regex && compiled.error.empty()) compiled = compile_regex(re);
     if (!compiled.regex)
       throw EvalError{ErrorKind::kBadData,
                       fmt::format("invalid regular expression in label_replace(): {}", re)};
     if (!valid_label_name(dst))
       throw EvalError{ErrorKind::kBadData,
                       fmt::format("invalid destination label name in label_replace(): {}", dst)};
-    for (auto& s : v) {
-      const std::string value(s.labels.get(src));
+    for (auto& e : v) {
+      const std::string value(e.labels->get(src));
       std::cmatch m;
       if (std::regex_match(value.data(), value.data() + value.size(), m, *compiled.regex)) {
-        s.labels = s.labels.with(dst, expand_template(repl, m));
+        e.labels = Labels(e.labels->with(dst, expand_template(repl, m)));
+        e.series = nullptr;
       }
-      s.t = t;
+      e.t = t;
     }
     check_unique_labels(v);
     return v;
   }
 
-  Vector label_join(const Call& c, std::int64_t t) {
-    Vector v = vec_arg(*c.args[0], t);
+  IVector label_join(const Call& c, std::int64_t t) {
+    IVector v = vec_arg(*c.args[0], t);
     const std::string dst = string_arg(*c.args[1], t);
     const std::string sep = string_arg(*c.args[2], t);
     std::vector<std::string> srcs;
@@ -1125,14 +1221,15 @@ class Evaluator {
     if (!valid_label_name(dst))
       throw EvalError{ErrorKind::kBadData,
                       fmt::format("invalid destination label name in label_join(): {}", dst)};
-    for (auto& s : v) {
+    for (auto& e : v) {
       std::string joined;
       for (std::size_t i = 0; i < srcs.size(); ++i) {
         if (i) joined.append(sep);
-        joined.append(s.labels.get(srcs[i]));
+        joined.append(e.labels->get(srcs[i]));
       }
-      s.labels = s.labels.with(dst, joined);
-      s.t = t;
+      e.labels = Labels(e.labels->with(dst, joined));
+      e.series = nullptr;
+      e.t = t;
     }
     check_unique_labels(v);
     return v;
@@ -1143,7 +1240,8 @@ class Evaluator {
   std::int64_t start_;
   std::int64_t end_;
   Clock::time_point deadline_;
-  std::unordered_map<const VectorSelector*, std::vector<Loaded>> data_;
+  std::unordered_map<const VectorSelector*, LoadedSelector> data_;
+  std::unordered_map<std::string, RegexResult> regex_cache_;
   std::size_t samples_ = 0;
 };
 
@@ -1185,8 +1283,10 @@ QueryResult Engine::instant_query(const Expr& expr, std::int64_t t_ms,
         r.value = std::get<String>(std::move(v));
         break;
       case 2: {
-        Vector vec = std::get<Vector>(std::move(v));
-        for (auto& s : vec) s.t = t_ms;
+        const IVector& iv = std::get<IVector>(v);
+        Vector vec;
+        vec.reserve(iv.size());
+        for (const auto& e : iv) vec.push_back(VectorSample{*e.labels, t_ms, e.v});
         r.value = std::move(vec);
         break;
       }
@@ -1259,8 +1359,8 @@ QueryResult Engine::range_query(const Expr& expr, std::int64_t start_ms, std::in
         ev.account(1);
         continue;
       }
-      Vector& vec = std::get<Vector>(v);
-      for (auto& s : vec) series_for(s.labels).samples.push_back(Sample{t, s.v});
+      const IVector& vec = std::get<IVector>(v);
+      for (const auto& e : vec) series_for(*e.labels).samples.push_back(Sample{t, e.v});
       ev.account(vec.size());
     }
     std::sort(out.begin(), out.end(),

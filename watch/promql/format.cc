@@ -15,11 +15,37 @@ void append_value(std::string& out, double v) {
     out.append(v > 0 ? "+Inf" : "-Inf");
     return;
   }
-  // Shortest round-trip digits in fixed notation: 309 digits for the largest
-  // double, 1074 decimals (plus "-0.") for the smallest subnormal.
-  char buf[1100];
-  auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed);
-  out.append(buf, r.ptr);
+  // The shortest digits that read back as v (as Go chooses them), then laid
+  // out without an exponent: 1e21 is "1" and 21 zeros, not the exact value
+  // of the double nearest 1e21.
+  char buf[64];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::scientific);
+  std::string_view sci(buf, static_cast<std::size_t>(r.ptr - buf));  // [-]d[.ddd]e(+|-)xx
+  if (sci.front() == '-') {
+    out.push_back('-');
+    sci.remove_prefix(1);
+  }
+  const std::size_t e_pos = sci.find('e');
+  std::string digits;
+  for (char c : sci.substr(0, e_pos))
+    if (c != '.') digits.push_back(c);
+  int exponent = 0;
+  std::from_chars(sci.data() + e_pos + 1 + (sci[e_pos + 1] == '+'), sci.data() + sci.size(),
+                  exponent);
+  const int point = exponent + 1;  // digits before the decimal point
+  const int n = static_cast<int>(digits.size());
+  if (point <= 0) {
+    out.append("0.");
+    out.append(static_cast<std::size_t>(-point), '0');
+    out.append(digits);
+  } else if (point >= n) {
+    out.append(digits);
+    out.append(static_cast<std::size_t>(point - n), '0');
+  } else {
+    out.append(digits, 0, static_cast<std::size_t>(point));
+    out.push_back('.');
+    out.append(digits, static_cast<std::size_t>(point));
+  }
 }
 
 std::string format_value(double v) {

@@ -179,6 +179,17 @@ TEST_F(PromqlEngine, IrateUsesTheLastTwoSamples) {
   EXPECT_DOUBLE_EQ(one("irate(c[1m])", 30 * kSecond), 5.0 / 10);  // reset: the new value
 }
 
+TEST_F(PromqlEngine, ParenthesesAroundARangeVector) {
+  series("c{job=\"a\"}", "0 10 20");
+  EXPECT_DOUBLE_EQ(one("rate((c[2m]))", 2 * kMinute), 20.0 / 120);
+  EXPECT_THAT(vec("absent_over_time((nothing{job=\"x\"}[1m]))", 0),
+              UnorderedElementsAre(Pair("{job=\"x\"}", 1)));
+  EXPECT_THAT(vec("absent((nothing{job=\"x\"}))", 0), UnorderedElementsAre(Pair("{job=\"x\"}", 1)));
+  QueryResult r = engine_.instant_query("(c[2m])", 2 * kMinute);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(std::get<Matrix>(*r.value).size(), 1u);
+}
+
 TEST_F(PromqlEngine, RateDropsTheMetricName) {
   series("c{job=\"a\"}", "0 1 2");
   EXPECT_THAT(vec("rate(c[5m])", 2 * kMinute),

@@ -253,6 +253,8 @@ std::vector<Case> curated_cases() {
           {"absent_over_time(up{job=\"a\"}[1m])", "5m"},
           {"absent_over_time(up{job=\"a\"}[3m])", "5m"},
           {"absent(nonexistent{job=\"x\", env=~\"p.*\"})", "1m"},
+          {"absent((nonexistent{job=\"x\"}))", "1m"},
+          {"rate((counter_total[3m]))", "3m"},
           {"timestamp(up)", "3m30s"},
           {"time() - timestamp(up{job=\"b\"})", "5m45s"},
       },
