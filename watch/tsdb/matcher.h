@@ -8,70 +8,64 @@
 //   if (!set) return bad_request(error);
 //   head.select(*set, mint, maxt);
 //
-// - Regexes are fully anchored (`api` does not match `rapid`), with RE2's
-//   syntax where std::regex (ECMAScript) agrees, plus a leading `(?i)`.
-// - A series without the label matches as if its value were "": so
-//   `{env=""}` and `{env!~".+"}` select series with no `env`, and
-//   `{env!="prod"}` includes them.
-// - Literal patterns, lists of literals (`a|b|c`), `.*`, `.+` and `literal.*`
-//   never run the regex engine. Compile patterns from untrusted input with
-//   PromQL's bounds first (watch/promql checks length, nesting and
-//   repetition); this compiler only refuses patterns std::regex refuses.
+// The meaning of each matcher is watch::promql::LabelMatcher's (regexes fully
+// anchored, RE2 syntax where std::regex agrees plus a leading (?i), bounded
+// compilation for untrusted patterns, polynomial matching), so the head
+// selects exactly what PromQL's MemoryStorage would. On top, the index needs:
+// - matches_empty(): a series without the label matches as if its value were
+//   "", so `{env=""}` and `{env!~".+"}` select series with no `env`, and
+//   `{env!="prod"}` includes them;
+// - equal_value(): `=` with a non-empty value is one postings lookup.
 //
 // Thread-safety: a compiled MatcherSet is immutable; share it freely.
 #pragma once
 
-#include <memory>
+#include <initializer_list>
 #include <optional>
-#include <regex>
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "watch/model/model.h"
+#include "watch/promql/label_matcher.h"
 
 namespace watch::tsdb {
 
 class CompiledMatcher {
  public:
-  // nullopt and *error set when the regex does not compile.
+  // nullopt and *error set when the regex is refused.
   static std::optional<CompiledMatcher> compile(const Matcher& m, std::string* error);
 
-  const std::string& name() const { return name_; }
-  Matcher::Op op() const { return op_; }
+  const std::string& name() const { return matcher_.name(); }
+  Matcher::Op op() const { return matcher_.matcher().op; }
   // Whether a label value (or "" for a missing label) is selected.
-  bool matches(std::string_view value) const {
-    const bool hit = pattern_matches(value);
-    return negated_ ? !hit : hit;
-  }
+  bool matches(std::string_view value) const { return matcher_.matches(value); }
   // matches(""), precomputed: whether series without the label are selected.
   bool matches_empty() const { return matches_empty_; }
   // For `=` with a non-empty value: the value (the index looks it up directly).
   const std::string* equal_value() const {
-    return op_ == Matcher::Op::kEqual && !value_.empty() ? &value_ : nullptr;
+    const Matcher& m = matcher_.matcher();
+    return m.op == Matcher::Op::kEqual && !m.value.empty() ? &m.value : nullptr;
   }
 
  private:
-  enum class Kind { kLiteral, kSet, kAny, kNonEmpty, kPrefix, kRegex };
-  bool pattern_matches(std::string_view v) const;
+  explicit CompiledMatcher(promql::LabelMatcher m)
+      : matcher_(std::move(m)), matches_empty_(matcher_.matches("")) {}
 
-  std::string name_;
-  Matcher::Op op_ = Matcher::Op::kEqual;
-  std::string value_;
-  Kind kind_ = Kind::kLiteral;
-  bool negated_ = false;
-  bool matches_empty_ = false;
-  std::vector<std::string> set_;  // kSet: sorted alternatives
-  std::shared_ptr<const std::regex> regex_;
+  promql::LabelMatcher matcher_;
+  bool matches_empty_;
 };
 
 class MatcherSet {
  public:
   MatcherSet() = default;  // matches every series
+  // nullopt and *error ("invalid matcher job=~\"(a\": missing closing ): `(a`")
+  // when a regex is refused.
   static std::optional<MatcherSet> compile(std::span<const Matcher> matchers, std::string* error);
   // Convenience for trusted, known-good matchers (tests, built-in rules):
-  // throws std::invalid_argument when a regex does not compile.
+  // throws std::invalid_argument when a regex is refused.
   static MatcherSet must_compile(std::span<const Matcher> matchers);
   static MatcherSet must_compile(std::initializer_list<Matcher> matchers) {
     return must_compile(std::span<const Matcher>(matchers.begin(), matchers.size()));
