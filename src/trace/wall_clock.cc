@@ -63,8 +63,22 @@ bool kernel_uses_tsc() {
   const std::uint64_t before = __rdtsc();
   const std::int64_t ns = realtime_nanos();
   const std::uint64_t after = __rdtsc();
+  const std::uint64_t tsc = before + (after - before) / 2;
+  if (a.window != 0 && tsc > a.tsc) {
+    // The previous anchor predicted this reading. Far off (more than 0.5%:
+    // NTP slews at most 0.05%): the clock was stepped, or the TSC's rate
+    // changed (a VM moved): measure the rate again.
+    const double elapsed = static_cast<double>(ns - a.ns);
+    const double predicted = static_cast<double>(tsc - a.tsc) * a.ns_per_tick;
+    if (elapsed - predicted > 0.005 * predicted || predicted - elapsed > 0.005 * predicted) {
+      int ready = kReady;
+      g_calibration.state.compare_exchange_strong(ready, kUnknown, std::memory_order_acq_rel);
+      a.window = 0;
+      return ns;
+    }
+  }
   a.ns_per_tick = g_calibration.ns_per_tick.load(std::memory_order_relaxed);
-  a.tsc = before + (after - before) / 2;
+  a.tsc = tsc;
   a.ns = ns;
   a.window = static_cast<std::uint64_t>(kAnchorNanos / a.ns_per_tick);
   return ns;
