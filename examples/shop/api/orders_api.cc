@@ -146,7 +146,11 @@ ApiResponse OrdersApi::list_orders(std::string_view query) {
   std::string status;
   int limit = kDefaultLimit;
   std::vector<InvalidParam> errors;
-  auto params = boost::urls::parse_query(boost::core::string_view(query.data(), query.size()));
+  // An empty view may have a null data pointer, which Boost.URL 1.81's
+  // parse_query does not take: parse only what is there.
+  auto params = boost::urls::parse_query(
+      query.empty() ? boost::core::string_view("")
+                    : boost::core::string_view(query.data(), query.size()));
   if (!params) return ApiResponse::problem(Problem::bad_request("malformed query string"));
   for (const auto& p : *params) {
     if (p.key == "status") {
