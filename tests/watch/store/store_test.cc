@@ -1,0 +1,208 @@
+#include "watch/store/store.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+namespace watch::store {
+namespace {
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/watch_store_test_XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    path_ = dir_ + "/watch.db";
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::unique_ptr<Store> open() {
+    std::string error;
+    auto s = Store::open(path_, &error);
+    EXPECT_NE(s, nullptr) << error;
+    return s;
+  }
+
+  static void raw_exec(const std::string& path, const char* sql) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+    sqlite3_close(db);
+  }
+
+  std::string dir_;
+  std::string path_;
+};
+
+rules::AlertStateRecord record(std::string group, std::string rule, std::string instance,
+                               rules::AlertState state) {
+  rules::AlertStateRecord r;
+  r.group = std::move(group);
+  r.rule = std::move(rule);
+  r.rule_index = 1;
+  r.alert.labels = LabelSet::from({{"alertname", r.rule}, {"instance", instance}});
+  r.alert.annotations = {{"description", "it's \"down\"\n"}, {"summary", "down"}};
+  r.alert.state = state;
+  r.alert.value = 0.25;
+  r.alert.active_at_ms = 1767225600000;
+  r.alert.fired_at_ms = 1767225660000;
+  r.alert.resolved_at_ms = 0;
+  r.alert.keep_firing_since_ms = 1767225700000;
+  r.alert.last_sent_ms = 1767225720000;
+  return r;
+}
+
+bool same(const rules::AlertStateRecord& a, const rules::AlertStateRecord& b) {
+  return a.group == b.group && a.rule == b.rule && a.rule_index == b.rule_index &&
+         a.alert.labels == b.alert.labels && a.alert.annotations == b.alert.annotations &&
+         a.alert.state == b.alert.state && a.alert.value == b.alert.value &&
+         a.alert.active_at_ms == b.alert.active_at_ms &&
+         a.alert.fired_at_ms == b.alert.fired_at_ms &&
+         a.alert.resolved_at_ms == b.alert.resolved_at_ms &&
+         a.alert.keep_firing_since_ms == b.alert.keep_firing_since_ms &&
+         a.alert.last_sent_ms == b.alert.last_sent_ms;
+}
+
+TEST_F(StoreTest, NewDatabaseIsAtCurrentSchemaVersionInWalMode) {
+  auto s = open();
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(s->schema_version(), kSchemaVersion);
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)), "wal");
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+}
+
+TEST_F(StoreTest, SavedAlertStatesLoadEqualAfterReopen) {
+  std::vector<rules::AlertStateRecord> g1 = {
+      record("g1", "Down", "a:1", rules::AlertState::kFiring),
+      record("g1", "Down", "b:1", rules::AlertState::kPending)};
+  g1[1].alert.resolved_at_ms = 1767225800000;
+  auto g2 = std::vector{record("g2", "Slow", "c:1", rules::AlertState::kInactive)};
+  {
+    auto s = open();
+    ASSERT_TRUE(s->save_alerts("g1", g1));
+    ASSERT_TRUE(s->save_alerts("g2", g2));
+  }
+  auto s = open();
+  auto loaded = s->load_alerts("g1");
+  ASSERT_EQ(loaded.size(), 2u);
+  EXPECT_TRUE(same(loaded[0], g1[0]));
+  EXPECT_TRUE(same(loaded[1], g1[1]));
+  auto all = s->load_all_alerts();
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_TRUE(same(all[2], g2[0]));
+}
+
+TEST_F(StoreTest, SaveAlertsReplacesOnlyThatGroup) {
+  auto s = open();
+  ASSERT_TRUE(s->save_alerts("g1", {record("g1", "Down", "a:1", rules::AlertState::kFiring)}));
+  ASSERT_TRUE(s->save_alerts("g2", {record("g2", "Slow", "c:1", rules::AlertState::kFiring)}));
+  ASSERT_TRUE(s->save_alerts("g1", {}));
+  EXPECT_TRUE(s->load_alerts("g1").empty());
+  EXPECT_EQ(s->load_alerts("g2").size(), 1u);
+}
+
+TEST_F(StoreTest, UnchangedSaveWritesNothing) {
+  auto s = open();
+  std::vector<rules::AlertStateRecord> g = {record("g", "Down", "a:1", rules::AlertState::kFiring)};
+  ASSERT_TRUE(s->save_alerts("g", g));
+  raw_exec(path_, "DELETE FROM alert_states;");  // behind the store's back
+  ASSERT_TRUE(s->save_alerts("g", g));
+  EXPECT_TRUE(s->load_alerts("g").empty()) << "an identical save was written again";
+  g[0].alert.last_sent_ms += 60000;
+  ASSERT_TRUE(s->save_alerts("g", g));
+  EXPECT_EQ(s->load_alerts("g").size(), 1u);
+}
+
+TEST_F(StoreTest, PendingNotificationsSurviveReopenInOrder) {
+  std::int64_t a = 0, b = 0;
+  {
+    auto s = open();
+    a = s->add_pending("ops", "{\"n\":1}", 100);
+    b = s->add_pending("ops", "{\"n\":2}", 200);
+    s->add_pending("log", "{\"n\":3}", 300);
+    ASSERT_NE(a, 0);
+    ASSERT_GT(b, a);
+  }
+  auto s = open();
+  auto p = s->load_pending();
+  ASSERT_EQ(p.size(), 3u);
+  EXPECT_EQ(p[0].receiver, "log") << "by receiver then id";
+  EXPECT_EQ(p[0].payload, "{\"n\":3}");
+  EXPECT_EQ(p[0].enqueued_ms, 300);
+  EXPECT_EQ(p[1].id, a);
+  EXPECT_EQ(p[2], (PendingRecord{b, "ops", "{\"n\":2}", 200}));
+}
+
+TEST_F(StoreTest, MarkDeliveredLogsAndRemovesPendingAtOnce) {
+  auto s = open();
+  auto id = s->add_pending("ops", "x", 100);
+  LogRecord rec{"ops", "0123456789abcdef", false, 1000, 2000};
+  EXPECT_FALSE(s->delivered(rec));
+  ASSERT_TRUE(s->mark_delivered(id, rec));
+  EXPECT_TRUE(s->load_pending().empty());
+  EXPECT_TRUE(s->delivered(rec));
+  EXPECT_FALSE(s->delivered({"ops", "0123456789abcdef", true, 1000, 0}));
+  EXPECT_FALSE(s->delivered({"log", "0123456789abcdef", false, 1000, 0}));
+  s.reset();
+  s = open();
+  EXPECT_EQ(s->load_log(), std::vector<LogRecord>{rec});
+  EXPECT_EQ(s->prune_log(2001), 1);
+  EXPECT_TRUE(s->load_log().empty());
+}
+
+TEST_F(StoreTest, RemoveReceiverDropsItsPendingOnly) {
+  auto s = open();
+  s->add_pending("ops", "x", 1);
+  s->add_pending("log", "y", 2);
+  ASSERT_TRUE(s->remove_receiver("ops"));
+  auto p = s->load_pending();
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_EQ(p[0].receiver, "log");
+}
+
+TEST_F(StoreTest, MigratesAVersionOneDatabase) {
+  raw_exec(path_,
+           "CREATE TABLE alert_states (grp TEXT NOT NULL, rule TEXT NOT NULL, rule_index INTEGER "
+           "NOT NULL, labels TEXT NOT NULL, annotations TEXT NOT NULL, state INTEGER NOT NULL, "
+           "value REAL NOT NULL, active_at_ms INTEGER NOT NULL, fired_at_ms INTEGER NOT NULL, "
+           "resolved_at_ms INTEGER NOT NULL, keep_firing_since_ms INTEGER NOT NULL, last_sent_ms "
+           "INTEGER NOT NULL);"
+           "INSERT INTO alert_states VALUES ('g','Down',0,'[[\"alertname\",\"Down\"]]','[]',2,1,"
+           "1,2,0,0,3);"
+           "PRAGMA user_version = 1;");
+  auto s = open();
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(s->schema_version(), kSchemaVersion);
+  auto alerts = s->load_alerts("g");
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].alert.labels, LabelSet::from({{"alertname", "Down"}}));
+  EXPECT_EQ(alerts[0].alert.state, rules::AlertState::kFiring);
+  EXPECT_NE(s->add_pending("ops", "x", 1), 0);
+}
+
+TEST_F(StoreTest, RefusesANewerSchema) {
+  raw_exec(path_, "PRAGMA user_version = 99;");
+  std::string error;
+  EXPECT_EQ(Store::open(path_, &error), nullptr);
+  EXPECT_NE(error.find("newer"), std::string::npos) << error;
+}
+
+TEST_F(StoreTest, OpenFailureIsAnError) {
+  std::string error;
+  EXPECT_EQ(Store::open(dir_ + "/missing/dir/watch.db", &error), nullptr);
+  EXPECT_FALSE(error.empty());
+}
+
+}  // namespace
+}  // namespace watch::store

@@ -1,0 +1,156 @@
+#include "watch/alerting/webhook.h"
+
+#include <fmt/format.h>
+
+#include <ctime>
+#include <nlohmann/json.hpp>
+
+namespace watch::alerting {
+namespace {
+
+constexpr std::uint64_t kOffset64 = 14695981039346656037ULL;
+constexpr std::uint64_t kPrime64 = 1099511628211ULL;
+constexpr unsigned char kSeparator = 0xff;
+
+std::uint64_t hash_add(std::uint64_t h, std::string_view s) {
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= kPrime64;
+  }
+  return h;
+}
+std::uint64_t hash_add_byte(std::uint64_t h, unsigned char c) {
+  h ^= c;
+  h *= kPrime64;
+  return h;
+}
+
+nlohmann::json label_object(const std::vector<Label>& labels) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& l : labels) j[l.name] = l.value;
+  return j;
+}
+
+}  // namespace
+
+std::uint64_t fingerprint(const LabelSet& labels) {
+  std::uint64_t h = kOffset64;
+  for (const auto& l : labels) {  // LabelSet is sorted by name
+    h = hash_add(h, l.name);
+    h = hash_add_byte(h, kSeparator);
+    h = hash_add(h, l.value);
+    h = hash_add_byte(h, kSeparator);
+  }
+  return h;
+}
+
+std::string fingerprint_string(std::uint64_t fp) {
+  return fmt::format("{:016x}", fp);
+}
+
+std::string rfc3339(std::int64_t unix_ms) {
+  if (unix_ms == 0) return "0001-01-01T00:00:00Z";
+  std::int64_t secs = unix_ms / 1000;
+  std::int64_t ms = unix_ms % 1000;
+  if (ms < 0) {
+    ms += 1000;
+    --secs;
+  }
+  std::time_t t = static_cast<std::time_t>(secs);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  std::string out = fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", tm.tm_year + 1900,
+                                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  if (ms != 0) {
+    std::string frac = fmt::format(".{:03}", ms);
+    while (frac.back() == '0') frac.pop_back();
+    out += frac;
+  }
+  out += 'Z';
+  return out;
+}
+
+std::string webhook_json(std::string_view receiver, std::string_view external_url,
+                         const rules::Notification& n) {
+  const char* status = n.resolved ? "resolved" : "firing";
+  nlohmann::json labels = label_object(n.labels.labels());
+  nlohmann::json annotations = label_object(n.annotations);
+  nlohmann::json alert = {
+      {"status", status},
+      {"labels", labels},
+      {"annotations", annotations},
+      {"startsAt", rfc3339(n.starts_at_ms)},
+      {"endsAt", rfc3339(n.resolved ? n.ends_at_ms : 0)},
+      {"generatorURL", n.generator_url},
+      {"fingerprint", fingerprint_string(fingerprint(n.labels))},
+  };
+  std::string group_key = "{}:{";
+  bool first = true;
+  for (const auto& l : n.labels) {
+    if (!first) group_key += ", ";
+    first = false;
+    group_key += l.name;
+    group_key += "=";
+    group_key += nlohmann::json(l.value).dump();  // a quoted, escaped Go-style string
+  }
+  group_key += "}";
+  nlohmann::json body = {
+      {"receiver", receiver},
+      {"status", status},
+      {"alerts", nlohmann::json::array({alert})},
+      {"groupLabels", labels},
+      {"commonLabels", labels},
+      {"commonAnnotations", annotations},
+      {"externalURL", external_url},
+      {"version", "4"},
+      {"groupKey", group_key},
+      {"truncatedAlerts", 0},
+  };
+  return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string serialize(const rules::Notification& n) {
+  nlohmann::json labels = nlohmann::json::array();
+  for (const auto& l : n.labels) labels.push_back({l.name, l.value});
+  nlohmann::json annotations = nlohmann::json::array();
+  for (const auto& l : n.annotations) annotations.push_back({l.name, l.value});
+  nlohmann::json j = {{"labels", labels},
+                      {"annotations", annotations},
+                      {"starts_at_ms", n.starts_at_ms},
+                      {"ends_at_ms", n.ends_at_ms},
+                      {"resolved", n.resolved},
+                      {"generator_url", n.generator_url}};
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::optional<rules::Notification> deserialize(std::string_view text) {
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (!j.is_object()) return std::nullopt;
+  auto pairs = [](const nlohmann::json& a, std::vector<Label>& out) {
+    if (!a.is_array()) return false;
+    for (const auto& e : a) {
+      if (!e.is_array() || e.size() != 2 || !e[0].is_string() || !e[1].is_string()) return false;
+      out.push_back({e[0].get<std::string>(), e[1].get<std::string>()});
+    }
+    return true;
+  };
+  rules::Notification n;
+  std::vector<Label> labels;
+  if (!pairs(j.value("labels", nlohmann::json()), labels) ||
+      !pairs(j.value("annotations", nlohmann::json()), n.annotations))
+    return std::nullopt;
+  n.labels = LabelSet::from(std::move(labels));
+  auto num = [&](const char* k) {
+    auto it = j.find(k);
+    return it != j.end() && it->is_number_integer() ? it->get<std::int64_t>() : std::int64_t{0};
+  };
+  n.starts_at_ms = num("starts_at_ms");
+  n.ends_at_ms = num("ends_at_ms");
+  auto r = j.find("resolved");
+  n.resolved = r != j.end() && r->is_boolean() && r->get<bool>();
+  auto g = j.find("generator_url");
+  if (g != j.end() && g->is_string()) n.generator_url = g->get<std::string>();
+  return n;
+}
+
+}  // namespace watch::alerting

@@ -1,0 +1,362 @@
+#include "watch/store/store.h"
+
+#include <sqlite3.h>
+
+#include <nlohmann/json.hpp>
+#include <utility>
+
+namespace watch::store {
+namespace {
+
+// Migration i takes the schema from version i to i + 1.
+constexpr const char* kMigrations[] = {
+    // 1: alert states of the rules engine.
+    R"sql(
+CREATE TABLE alert_states (
+  grp TEXT NOT NULL,
+  rule TEXT NOT NULL,
+  rule_index INTEGER NOT NULL,
+  labels TEXT NOT NULL,
+  annotations TEXT NOT NULL,
+  state INTEGER NOT NULL,
+  value REAL NOT NULL,
+  active_at_ms INTEGER NOT NULL,
+  fired_at_ms INTEGER NOT NULL,
+  resolved_at_ms INTEGER NOT NULL,
+  keep_firing_since_ms INTEGER NOT NULL,
+  last_sent_ms INTEGER NOT NULL
+);
+CREATE INDEX alert_states_grp ON alert_states (grp);
+)sql",
+    // 2: the notification log and the pending queue.
+    R"sql(
+CREATE TABLE notification_log (
+  receiver TEXT NOT NULL,
+  fingerprint TEXT NOT NULL,
+  resolved INTEGER NOT NULL,
+  starts_at_ms INTEGER NOT NULL,
+  sent_at_ms INTEGER NOT NULL,
+  PRIMARY KEY (receiver, fingerprint, resolved, starts_at_ms)
+);
+CREATE TABLE pending (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  receiver TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  enqueued_ms INTEGER NOT NULL
+);
+)sql",
+};
+static_assert(std::size(kMigrations) == kSchemaVersion);
+
+// A prepared statement, finalised on scope exit.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const char* sql) { sqlite3_prepare_v2(db, sql, -1, &s_, nullptr); }
+  ~Stmt() { sqlite3_finalize(s_); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+  bool ok() const { return s_ != nullptr; }
+  Stmt& bind(int i, std::int64_t v) {
+    sqlite3_bind_int64(s_, i, v);
+    return *this;
+  }
+  Stmt& bind(int i, double v) {
+    sqlite3_bind_double(s_, i, v);
+    return *this;
+  }
+  Stmt& bind(int i, const std::string& v) {
+    sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  int step() { return s_ ? sqlite3_step(s_) : SQLITE_ERROR; }
+  std::int64_t i64(int c) const { return sqlite3_column_int64(s_, c); }
+  double dbl(int c) const { return sqlite3_column_double(s_, c); }
+  std::string text(int c) const {
+    const auto* p = sqlite3_column_text(s_, c);
+    return p ? std::string(reinterpret_cast<const char*>(p),
+                           static_cast<std::size_t>(sqlite3_column_bytes(s_, c)))
+             : std::string();
+  }
+
+ private:
+  sqlite3_stmt* s_ = nullptr;
+};
+
+void set_error(std::string* error, sqlite3* db, std::string_view what) {
+  if (error) *error = std::string(what) + ": " + sqlite3_errmsg(db);
+}
+
+std::string labels_json(const std::vector<Label>& labels) {
+  nlohmann::json j = nlohmann::json::array();
+  for (const auto& l : labels) j.push_back({l.name, l.value});
+  return j.dump();
+}
+
+std::vector<Label> labels_from_json(const std::string& s) {
+  std::vector<Label> out;
+  auto j = nlohmann::json::parse(s, nullptr, false);
+  if (!j.is_array()) return out;
+  for (const auto& e : j)
+    if (e.is_array() && e.size() == 2 && e[0].is_string() && e[1].is_string())
+      out.push_back({e[0].get<std::string>(), e[1].get<std::string>()});
+  return out;
+}
+
+constexpr const char* kSelectAlerts =
+    "SELECT grp, rule, rule_index, labels, annotations, state, value, active_at_ms, fired_at_ms, "
+    "resolved_at_ms, keep_firing_since_ms, last_sent_ms FROM alert_states";
+
+std::vector<rules::AlertStateRecord> read_alerts(Stmt& s) {
+  std::vector<rules::AlertStateRecord> out;
+  while (s.step() == SQLITE_ROW) {
+    rules::AlertStateRecord r;
+    r.group = s.text(0);
+    r.rule = s.text(1);
+    r.rule_index = static_cast<int>(s.i64(2));
+    r.alert.labels = LabelSet::from(labels_from_json(s.text(3)));
+    r.alert.annotations = labels_from_json(s.text(4));
+    auto st = s.i64(5);
+    r.alert.state = st == 2   ? rules::AlertState::kFiring
+                    : st == 1 ? rules::AlertState::kPending
+                              : rules::AlertState::kInactive;
+    r.alert.value = s.dbl(6);
+    r.alert.active_at_ms = s.i64(7);
+    r.alert.fired_at_ms = s.i64(8);
+    r.alert.resolved_at_ms = s.i64(9);
+    r.alert.keep_firing_since_ms = s.i64(10);
+    r.alert.last_sent_ms = s.i64(11);
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+}  // namespace
+
+std::unique_ptr<Store> Store::open(const std::string& path, std::string* error) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
+      SQLITE_OK) {
+    set_error(error, db, "open " + path);
+    sqlite3_close(db);
+    return nullptr;
+  }
+  sqlite3_busy_timeout(db, 5000);
+  std::unique_ptr<Store> store(new Store(db));
+  std::lock_guard lock(store->mu_);
+  if (!store->exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", error) ||
+      !store->migrate(error))
+    return nullptr;
+  return store;
+}
+
+Store::~Store() {
+  sqlite3_close(db_);
+}
+
+bool Store::exec(const char* sql, std::string* error) const {
+  char* msg = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
+    if (error) *error = msg ? msg : sqlite3_errmsg(db_);
+    sqlite3_free(msg);
+    return false;
+  }
+  return true;
+}
+
+bool Store::migrate(std::string* error) {
+  int version = 0;
+  {
+    Stmt s(db_, "PRAGMA user_version");
+    if (s.step() == SQLITE_ROW) version = static_cast<int>(s.i64(0));
+  }
+  if (version > kSchemaVersion) {
+    if (error)
+      *error = "database schema version " + std::to_string(version) +
+               " is newer than this build's (" + std::to_string(kSchemaVersion) + ")";
+    return false;
+  }
+  for (int v = version; v < kSchemaVersion; ++v) {
+    std::string sql = std::string("BEGIN IMMEDIATE;") + kMigrations[v] +
+                      "PRAGMA user_version = " + std::to_string(v + 1) + ";COMMIT;";
+    if (!exec(sql.c_str(), error)) {
+      exec("ROLLBACK", nullptr);
+      if (error) *error = "migration to schema version " + std::to_string(v + 1) + ": " + *error;
+      return false;
+    }
+  }
+  return true;
+}
+
+int Store::schema_version() const {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, "PRAGMA user_version");
+  return s.step() == SQLITE_ROW ? static_cast<int>(s.i64(0)) : 0;
+}
+
+bool Store::save_alerts(const std::string& group,
+                        const std::vector<rules::AlertStateRecord>& records, std::string* error) {
+  nlohmann::json image = nlohmann::json::array();
+  for (const auto& r : records)
+    image.push_back({r.group, r.rule, r.rule_index, labels_json(r.alert.labels.labels()),
+                     labels_json(r.alert.annotations), static_cast<int>(r.alert.state),
+                     r.alert.value, r.alert.active_at_ms, r.alert.fired_at_ms,
+                     r.alert.resolved_at_ms, r.alert.keep_firing_since_ms, r.alert.last_sent_ms});
+  std::string text = image.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  std::lock_guard lock(mu_);
+  if (auto it = last_saved_.find(group); it != last_saved_.end() && it->second == text) return true;
+  if (!exec("BEGIN IMMEDIATE", error)) return false;
+  {
+    Stmt del(db_, "DELETE FROM alert_states WHERE grp = ?");
+    del.bind(1, group);
+    if (del.step() != SQLITE_DONE) {
+      set_error(error, db_, "delete alert states");
+      exec("ROLLBACK", nullptr);
+      return false;
+    }
+  }
+  for (const auto& r : records) {
+    Stmt ins(db_,
+             "INSERT INTO alert_states (grp, rule, rule_index, labels, annotations, state, value, "
+             "active_at_ms, fired_at_ms, resolved_at_ms, keep_firing_since_ms, last_sent_ms) "
+             "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
+    ins.bind(1, r.group.empty() ? group : r.group)
+        .bind(2, r.rule)
+        .bind(3, std::int64_t{r.rule_index})
+        .bind(4, labels_json(r.alert.labels.labels()))
+        .bind(5, labels_json(r.alert.annotations))
+        .bind(6, std::int64_t{static_cast<int>(r.alert.state)})
+        .bind(7, r.alert.value)
+        .bind(8, r.alert.active_at_ms)
+        .bind(9, r.alert.fired_at_ms)
+        .bind(10, r.alert.resolved_at_ms)
+        .bind(11, r.alert.keep_firing_since_ms)
+        .bind(12, r.alert.last_sent_ms);
+    if (ins.step() != SQLITE_DONE) {
+      set_error(error, db_, "insert alert state");
+      exec("ROLLBACK", nullptr);
+      return false;
+    }
+  }
+  if (!exec("COMMIT", error)) {
+    exec("ROLLBACK", nullptr);
+    return false;
+  }
+  last_saved_[group] = std::move(text);
+  return true;
+}
+
+std::vector<rules::AlertStateRecord> Store::load_alerts(const std::string& group) const {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, (std::string(kSelectAlerts) + " WHERE grp = ? ORDER BY rowid").c_str());
+  s.bind(1, group);
+  return read_alerts(s);
+}
+
+std::vector<rules::AlertStateRecord> Store::load_all_alerts() const {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, (std::string(kSelectAlerts) + " ORDER BY grp, rowid").c_str());
+  return read_alerts(s);
+}
+
+std::int64_t Store::add_pending(const std::string& receiver, const std::string& payload,
+                                std::int64_t enqueued_ms, std::string* error) {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, "INSERT INTO pending (receiver, payload, enqueued_ms) VALUES (?,?,?)");
+  s.bind(1, receiver).bind(2, payload).bind(3, enqueued_ms);
+  if (s.step() != SQLITE_DONE) {
+    set_error(error, db_, "insert pending notification");
+    return 0;
+  }
+  return sqlite3_last_insert_rowid(db_);
+}
+
+bool Store::remove_pending(std::int64_t id, std::string* error) {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, "DELETE FROM pending WHERE id = ?");
+  s.bind(1, id);
+  if (s.step() != SQLITE_DONE) {
+    set_error(error, db_, "delete pending notification");
+    return false;
+  }
+  return true;
+}
+
+bool Store::remove_receiver(const std::string& receiver, std::string* error) {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, "DELETE FROM pending WHERE receiver = ?");
+  s.bind(1, receiver);
+  if (s.step() != SQLITE_DONE) {
+    set_error(error, db_, "delete pending notifications of " + receiver);
+    return false;
+  }
+  return true;
+}
+
+std::vector<PendingRecord> Store::load_pending() const {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, "SELECT id, receiver, payload, enqueued_ms FROM pending ORDER BY receiver, id");
+  std::vector<PendingRecord> out;
+  while (s.step() == SQLITE_ROW) out.push_back({s.i64(0), s.text(1), s.text(2), s.i64(3)});
+  return out;
+}
+
+bool Store::mark_delivered(std::int64_t pending_id, const LogRecord& r, std::string* error) {
+  std::lock_guard lock(mu_);
+  if (!exec("BEGIN IMMEDIATE", error)) return false;
+  Stmt ins(db_,
+           "INSERT OR REPLACE INTO notification_log (receiver, fingerprint, resolved, "
+           "starts_at_ms, sent_at_ms) VALUES (?,?,?,?,?)");
+  ins.bind(1, r.receiver)
+      .bind(2, r.fingerprint)
+      .bind(3, std::int64_t{r.resolved ? 1 : 0})
+      .bind(4, r.starts_at_ms)
+      .bind(5, r.sent_at_ms);
+  if (ins.step() != SQLITE_DONE) {
+    set_error(error, db_, "insert notification log");
+    exec("ROLLBACK", nullptr);
+    return false;
+  }
+  if (pending_id != 0) {
+    Stmt del(db_, "DELETE FROM pending WHERE id = ?");
+    del.bind(1, pending_id);
+    if (del.step() != SQLITE_DONE) {
+      set_error(error, db_, "delete pending notification");
+      exec("ROLLBACK", nullptr);
+      return false;
+    }
+  }
+  return exec("COMMIT", error);
+}
+
+bool Store::delivered(const LogRecord& key) const {
+  std::lock_guard lock(mu_);
+  Stmt s(db_,
+         "SELECT 1 FROM notification_log WHERE receiver = ? AND fingerprint = ? AND resolved = ? "
+         "AND starts_at_ms = ?");
+  s.bind(1, key.receiver)
+      .bind(2, key.fingerprint)
+      .bind(3, std::int64_t{key.resolved ? 1 : 0})
+      .bind(4, key.starts_at_ms);
+  return s.step() == SQLITE_ROW;
+}
+
+std::vector<LogRecord> Store::load_log() const {
+  std::lock_guard lock(mu_);
+  Stmt s(db_,
+         "SELECT receiver, fingerprint, resolved, starts_at_ms, sent_at_ms FROM notification_log "
+         "ORDER BY sent_at_ms");
+  std::vector<LogRecord> out;
+  while (s.step() == SQLITE_ROW)
+    out.push_back({s.text(0), s.text(1), s.i64(2) != 0, s.i64(3), s.i64(4)});
+  return out;
+}
+
+std::int64_t Store::prune_log(std::int64_t before_ms) {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, "DELETE FROM notification_log WHERE sent_at_ms < ?");
+  s.bind(1, before_ms);
+  if (s.step() != SQLITE_DONE) return 0;
+  return sqlite3_changes(db_);
+}
+
+}  // namespace watch::store

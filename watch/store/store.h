@@ -1,0 +1,103 @@
+// The store: SQLite (WAL mode) for what watch must keep across a restart:
+// alert states of the rules engine, the notification log (what each receiver
+// was sent, so a restart neither re-pages nor loses a resolve) and the queue
+// of notifications not delivered yet.
+//
+//   std::string error;
+//   auto store = watch::store::Store::open("/var/lib/firebreak/watch.db", &error);
+//   group.import_state(store->load_alerts(group.name()));    // at start
+//   group.eval(t_ms);
+//   store->save_alerts(group.name(), group.export_state());  // after each evaluation
+//
+// The schema is versioned (PRAGMA user_version) and migrated forward at open;
+// a database written by a newer version is refused.
+//
+// Errors are results (false / nullptr and a message), never exceptions.
+// Thread-safety: thread-safe; calls are serialised on one connection.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "watch/rules/group.h"
+
+struct sqlite3;
+
+namespace watch::store {
+
+// The schema version this build writes.
+inline constexpr int kSchemaVersion = 2;
+
+// A notification waiting for delivery to one receiver. `payload` is opaque
+// to the store (the alerting module's serialised notification).
+struct PendingRecord {
+  std::int64_t id = 0;  // assigned by add_pending; delivery order within a receiver
+  std::string receiver;
+  std::string payload;
+  std::int64_t enqueued_ms = 0;  // Unix ms
+  friend bool operator==(const PendingRecord&, const PendingRecord&) = default;
+};
+
+// One delivered notification: an alert (by fingerprint) in a state, for the
+// firing episode that started at starts_at_ms.
+struct LogRecord {
+  std::string receiver;
+  std::string fingerprint;
+  bool resolved = false;
+  std::int64_t starts_at_ms = 0;
+  std::int64_t sent_at_ms = 0;
+  friend bool operator==(const LogRecord&, const LogRecord&) = default;
+};
+
+class Store {
+ public:
+  // Opens (creating if needed) the database at `path` in WAL mode and
+  // migrates it to kSchemaVersion. nullptr and `error` set on failure.
+  static std::unique_ptr<Store> open(const std::string& path, std::string* error = nullptr);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  int schema_version() const;
+
+  // Alert states. save_alerts replaces every record of `group` with
+  // `records` (one transaction); pass one group's export (records with
+  // another group name are stored under that name). Call it after each
+  // evaluation: a save identical to the group's previous one writes nothing.
+  bool save_alerts(const std::string& group, const std::vector<rules::AlertStateRecord>& records,
+                   std::string* error = nullptr);
+  std::vector<rules::AlertStateRecord> load_alerts(const std::string& group) const;
+  std::vector<rules::AlertStateRecord> load_all_alerts() const;
+
+  // Pending notifications. add_pending returns the new id (0 on error).
+  std::int64_t add_pending(const std::string& receiver, const std::string& payload,
+                           std::int64_t enqueued_ms, std::string* error = nullptr);
+  bool remove_pending(std::int64_t id, std::string* error = nullptr);
+  bool remove_receiver(const std::string& receiver, std::string* error = nullptr);
+  // All pending notifications, by receiver then id.
+  std::vector<PendingRecord> load_pending() const;
+
+  // Records a delivery and removes its pending entry (pending_id 0: none),
+  // in one transaction.
+  bool mark_delivered(std::int64_t pending_id, const LogRecord& record,
+                      std::string* error = nullptr);
+  bool delivered(const LogRecord& key) const;  // by receiver, fingerprint, resolved, starts_at
+  std::vector<LogRecord> load_log() const;
+  // Drops log entries sent before `before_ms`; returns how many.
+  std::int64_t prune_log(std::int64_t before_ms);
+
+ private:
+  explicit Store(sqlite3* db) : db_(db) {}
+  bool exec(const char* sql, std::string* error) const;  // requires mu_
+  bool migrate(std::string* error);
+
+  mutable std::mutex mu_;
+  sqlite3* db_;                                    // guarded by mu_
+  std::map<std::string, std::string> last_saved_;  // guarded by mu_: per group, what it holds
+};
+
+}  // namespace watch::store
