@@ -396,10 +396,11 @@ std::uint32_t ExpositionParser::family_for_sample(std::string_view name) {
       belongs_to(name, families_[last_meta_family_].name, families_[last_meta_family_].type)) {
     found = last_meta_family_;
   } else if (!families_.empty()) {
-    std::string key;
-    auto try_family = [&](std::string_view candidate) {
-      key.assign(candidate);
-      auto it = family_by_name_.find(key);
+    // Candidates are built in lookup_ (kept across samples: no allocation).
+    auto try_family = [&](std::string_view candidate, std::string_view suffix) {
+      lookup_.assign(candidate);
+      lookup_.append(suffix);
+      auto it = family_by_name_.find(lookup_);
       if (it != family_by_name_.end() &&
           belongs_to(name, families_[it->second].name, families_[it->second].type)) {
         found = it->second;
@@ -407,16 +408,16 @@ std::uint32_t ExpositionParser::family_for_sample(std::string_view name) {
       }
       return false;
     };
-    if (!try_family(name)) {
+    if (!try_family(name, {})) {
       for (std::string_view suffix : kSuffixes) {
         if (!ends_with(name, suffix)) continue;
         const std::string_view stem = name.substr(0, name.size() - suffix.size());
-        if (try_family(stem)) break;
+        if (try_family(stem, {})) break;
         // A text-format counter family is named with its _total.
-        if ((suffix == "_created") && try_family(std::string(stem) + "_total")) break;
+        if (suffix == "_created" && try_family(stem, "_total")) break;
       }
       // "foo" of a text-format counter family "foo_total".
-      if (found == kNoFamily) try_family(std::string(name) + "_total");
+      if (found == kNoFamily) try_family(name, "_total");
     }
   }
   last_sample_name_.assign(name);

@@ -219,6 +219,7 @@ class ExpositionParser {
   std::uint32_t last_meta_family_ = kNoFamily;  // family of the latest metadata line
   std::string last_sample_name_;                // memo of family_for_sample
   std::uint32_t last_sample_family_ = kNoFamily;
+  std::string lookup_;  // family_for_sample's candidate names
 };
 
 }  // namespace watch::scrape
