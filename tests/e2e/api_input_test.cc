@@ -127,6 +127,7 @@ TEST(ApiInput, UnknownPathsMethodsAndOrdersGet404Or405) {
   Service api = shop.start_api();
   EXPECT_EQ(test::http_get(api.http, "/nope").status, 404);
   EXPECT_EQ(test::http_get(api.http, "/orders").status, 200);  // no query string at all
+  EXPECT_EQ(test::http_get(api.http, "/orders?limit=1").status, 200);  // last parameter
   EXPECT_EQ(test::http_get(api.http, "/orders/abc").status, 404);
   EXPECT_EQ(test::http_get(api.http, "/orders/999").status, 404);
   const auto del = test::http_request(api.http, "DELETE", "/orders/1");

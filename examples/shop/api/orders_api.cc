@@ -146,19 +146,22 @@ ApiResponse OrdersApi::list_orders(std::string_view query) {
   std::string status;
   int limit = kDefaultLimit;
   std::vector<InvalidParam> errors;
-  // An empty view may have a null data pointer, which Boost.URL 1.81's
-  // parse_query does not take: parse only what is there.
-  auto params = boost::urls::parse_query(
-      query.empty() ? boost::core::string_view("")
-                    : boost::core::string_view(query.data(), query.size()));
+  // A NUL-terminated copy: Debian's Boost.URL 1.81 library reads its
+  // argument up to a NUL whatever the view's size (and crashes on an empty
+  // view's null pointer), and a server's target is a view into its buffer.
+  const std::string query_text(query);
+  auto params = boost::urls::parse_query(query_text.c_str());
   if (!params) return ApiResponse::problem(Problem::bad_request("malformed query string"));
   for (const auto& p : *params) {
-    if (p.key == "status") {
-      if (p.value != "pending" && p.value != "invoiced")
+    // Decoded ("%69nvoiced" is "invoiced").
+    const std::string key = p.key.decode();
+    const std::string value = p.value.decode();
+    if (key == "status") {
+      if (value != "pending" && value != "invoiced")
         errors.push_back({"status", "must be pending or invoiced"});
-      status = p.value;
-    } else if (p.key == "limit") {
-      const auto n = parse_id(p.value);
+      status = value;
+    } else if (key == "limit") {
+      const auto n = parse_id(value);
       if (!n || *n > kMaxLimit)
         errors.push_back({"limit", fmt::format("must be an integer from 1 to {}", kMaxLimit)});
       else

@@ -65,6 +65,12 @@ TEST_F(OrdersApiTest, ListHonoursStatusAndLimit) {
   EXPECT_EQ(ids("/orders?status=invoiced"), (std::vector<std::int64_t>{2, 1}));
   EXPECT_EQ(ids("/orders"), (std::vector<std::int64_t>{3, 2, 1}));
   EXPECT_EQ(ids("/orders?"), (std::vector<std::int64_t>{3, 2, 1}));
+  // The last parameter of a target that is not NUL-terminated, as a server's
+  // buffer holds it ("...limit=1 HTTP/1.1").
+  const std::string buffer = "/orders?limit=1 HTTP/1.1\r\n";
+  EXPECT_EQ(ids(std::string_view(buffer).substr(0, buffer.find(' '))),
+            std::vector<std::int64_t>{3});
+  EXPECT_EQ(ids("/orders?status=%69nvoiced"), (std::vector<std::int64_t>{2, 1}));
   EXPECT_EQ(call("GET", "/orders?limit=0").status, 400);
   EXPECT_EQ(call("GET", "/orders?limit=101").status, 400);
   EXPECT_EQ(call("GET", "/orders?status=shipped").status, 400);
