@@ -89,6 +89,11 @@ class Delivery {
   std::optional<firebreak::Clock::MonoTime> next_due() const;
 
   std::size_t queued(std::string_view receiver) const;
+
+  // Forgets deliveries older than `before_ms` (Unix ms) in the notification
+  // log: a state sent before then may be sent again. Call it periodically
+  // with a retention well above the rules' resolved retention (15m).
+  std::size_t prune_log(std::int64_t before_ms) { return log_.prune(before_ms); }
   std::vector<std::string> receivers() const;
 
   // Starts one worker thread a receiver (receivers added later get theirs

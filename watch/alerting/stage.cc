@@ -36,7 +36,7 @@ NotificationLog::NotificationLog(store::Store* store) : store_(store) {
   if (!store_) return;
   for (const auto& r : store_->load_log()) {
     std::uint64_t fp = std::strtoull(r.fingerprint.c_str(), nullptr, 16);
-    sent_.emplace(r.receiver, fp, r.resolved, r.starts_at_ms);
+    sent_[Key(r.receiver, fp, r.resolved, r.starts_at_ms)] = r.sent_at_ms;
   }
 }
 
@@ -49,8 +49,8 @@ bool NotificationLog::contains(std::string_view receiver, const Message& m) cons
 void NotificationLog::record(std::string_view receiver, const Message& m, std::int64_t sent_ms) {
   {
     std::lock_guard lock(mu_);
-    sent_.emplace(std::string(receiver), m.fingerprint, m.notification.resolved,
-                  m.notification.starts_at_ms);
+    sent_[Key(std::string(receiver), m.fingerprint, m.notification.resolved,
+              m.notification.starts_at_ms)] = sent_ms;
   }
   if (!store_) return;
   std::string error;
@@ -62,6 +62,16 @@ void NotificationLog::record(std::string_view receiver, const Message& m, std::i
                                .sent_at_ms = sent_ms},
                               &error))
     FB_LOG_ERROR("notification_log_write_failed", "", {"receiver", receiver}, {"error", error});
+}
+
+std::size_t NotificationLog::prune(std::int64_t before_ms) {
+  std::size_t n = 0;
+  {
+    std::lock_guard lock(mu_);
+    n = std::erase_if(sent_, [&](const auto& e) { return e.second < before_ms; });
+  }
+  if (store_) store_->prune_log(before_ms);
+  return n;
 }
 
 Verdict DedupStage::exec(const StageContext& ctx, Message& message) {

@@ -17,10 +17,10 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <random>
-#include <set>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -84,12 +84,15 @@ class NotificationLog {
   bool contains(std::string_view receiver, const Message& m) const;
   // Records a delivery and removes m.id from the store's pending queue, at once.
   void record(std::string_view receiver, const Message& m, std::int64_t sent_ms);
+  // Forgets deliveries sent before `before_ms` (here and in the store), as
+  // Alertmanager's notification log retention; returns how many were dropped.
+  std::size_t prune(std::int64_t before_ms);
 
  private:
   using Key = std::tuple<std::string, std::uint64_t, bool, std::int64_t>;
   store::Store* store_;
   mutable std::mutex mu_;
-  std::set<Key> sent_;  // guarded by mu_
+  std::map<Key, std::int64_t> sent_;  // guarded by mu_: key -> sent at (Unix ms)
 };
 
 // Drops a message whose state for that alert (and firing episode) the

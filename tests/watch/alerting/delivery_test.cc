@@ -219,6 +219,21 @@ TEST_F(DeliveryTest, SameStateOfSameAlertIsSentOnce) {
   EXPECT_EQ(fake_->calls.size(), 3u);
 }
 
+TEST_F(DeliveryTest, PrunedLogEntriesNoLongerDedup) {
+  auto store = open_store();
+  Delivery d(options(store.get()));
+  d.add_receiver("ops", std::make_unique<FakeNotifier>(fake_));
+  d.push({alert("a")});
+  d.run_due();
+  const std::int64_t sent_ms = 1767225600000;  // the ManualClock's start
+  EXPECT_EQ(d.prune_log(sent_ms), 0u);
+  EXPECT_EQ(d.prune_log(sent_ms + 1), 1u);
+  EXPECT_TRUE(store->load_log().empty());
+  d.push({alert("a")});
+  d.run_due();
+  EXPECT_EQ(fake_->calls.size(), 2u);
+}
+
 TEST_F(DeliveryTest, QueuedBeforeRestartIsDeliveredAfter) {
   auto store = open_store();
   {
