@@ -133,6 +133,18 @@ std::string check_pattern(std::string_view re) {
         break;
       case '{': {
         // {n}, {n,}, {n,m}; anything else is a literal '{' in ECMAScript.
+        // std::regex reads the digits after any '{' into a long, without
+        // an overflow check: refuse long digit runs before it sees them.
+        for (std::size_t k = i + 1, run = 0; k < re.size() && k < i + 32; ++k) {
+          if (re[k] >= '0' && re[k] <= '9') {
+            if (++run > 6)
+              return fmt::format("invalid repeat count: `{}`", re.substr(i, k - i + 1));
+          } else if (re[k] == ',') {
+            run = 0;
+          } else {
+            break;
+          }
+        }
         std::size_t j = i + 1;
         long n = 0, m = -1;
         bool digits = false;

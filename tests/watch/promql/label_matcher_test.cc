@@ -86,6 +86,10 @@ TEST(PromqlLabelMatcher, PatternsThatWouldBlowUpAreRefused) {
               ::testing::HasSubstr("nested more than"));
   EXPECT_THAT(error_of(std::string(5000, 'a') + "*"), ::testing::HasSubstr("longer than"));
   EXPECT_TRUE(LabelMatcher::compile({"l", Op::kRegexMatch, "(a{10}){100}"}).matcher);
+  // Digits std::regex would overflow a long with (found by the fuzzer).
+  EXPECT_THAT(error_of("a{22222222232222222222,22{1"),
+              ::testing::HasSubstr("invalid repeat count"));
+  EXPECT_THAT(error_of("a{1,99999999999999999999}"), ::testing::HasSubstr("invalid repeat count"));
 }
 
 TEST(PromqlLabelMatcher, LongValuesDoNotRecurseOrBacktrack) {

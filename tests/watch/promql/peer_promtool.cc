@@ -310,6 +310,11 @@ std::vector<Case> curated_cases() {
           {"neg_bucket{le=\"-1\"}", "4"},
           {"neg_bucket{le=\"0\"}", "6"},
           {"neg_bucket{le=\"+Inf\"}", "10"},
+          // The same bound spelled twice: one bucket, counts added.
+          {"dup_bucket{le=\"1\"}", "3"},
+          {"dup_bucket{le=\"1.0\"}", "4"},
+          {"dup_bucket{le=\"2\"}", "9"},
+          {"dup_bucket{le=\"+Inf\"}", "10"},
       },
       {
           {"histogram_quantile(0.5, rate(lat_bucket[5m]))", "10m"},
@@ -328,6 +333,8 @@ std::vector<Case> curated_cases() {
           {"histogram_quantile(0.2, neg_bucket)", "0s"},
           {"histogram_quantile(0.5, neg_bucket)", "0s"},
           {"histogram_quantile(0.7, neg_bucket)", "0s"},
+          {"histogram_quantile(0.5, dup_bucket)", "0s"},
+          {"histogram_quantile(0.8, dup_bucket)", "0s"},
       },
   });
 
@@ -411,6 +418,9 @@ std::vector<Case> curated_cases() {
           {"x > 0 < 5", "2m"},
           {"x / 0", "0s"},
           {"x + on(i) y * 2", "2m"},
+          {"x offset -1m", "1m"},
+          {"x - x offset 1m", "2m"},
+          {"timestamp(x offset 1m)", "2m"},
           {"scalar(x{i=\"1\"}) * y", "2m"},
           {"vector(2) + 1", "0s"},
       },
@@ -507,6 +517,8 @@ std::vector<Case> curated_cases() {
           {"label_replace(v, \"port\", \"${2}\", \"host\", \"(.*):(.*)\")", "0s"},
           {"label_replace(v, \"i\", \"\", \"i\", \"1\")", "0s"},
           {"label_join(v, \"both\", \"/\", \"i\", \"host\")", "0s"},
+          {"label_replace(v, \"t\", \"$1x-${1}y-$$-$0\", \"host\", \"([a-z]+)-.*\")", "0s"},
+          {"label_replace(v, \"t\", \"x\", \"absent_label\", \"\")", "0s"},
           {"sort_desc(v)", "0s"},
       },
   });
