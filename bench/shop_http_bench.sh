@@ -2,6 +2,7 @@
 # shop-api with the kit fully on vs off, under wrk, in the same run.
 #
 #   bench/shop_http_bench.sh [--duration S] [--rounds N] [--connections N] [--threads N]
+#                            [--breakdown]
 #   scripts/bench shop_http              # the same, after setup and build
 #
 # "on":  request metrics (http_server_*), the http_request access log (JSON
@@ -11,7 +12,10 @@
 # "off": shop-api --kit off: no request metrics, no access log, no spans, no
 #        exporter (the service's admin port and /metrics still run; they are
 #        not on the request path).
-# Both serve GET /orders/{id} from the same seeded SQLite database, with the
+# --breakdown adds two steps in between, to see where the cost goes:
+# "metrics": request metrics and non-recording spans only (no exporter, the
+# access log below the log level); "log": metrics and the access log.
+# All serve GET /orders/{id} from the same seeded SQLite database, with the
 # same server threads. Rounds alternate the order (on/off, off/on, ...) so
 # that drift on a shared machine hits both; each run has a warm-up first.
 # Prints each run, then the medians, the ratios on/off and the target (within
@@ -24,13 +28,15 @@ rounds=3
 connections=16
 wrk_threads=1
 server_threads=2
+modes=(on off)
 while [ $# -gt 0 ]; do
   case "$1" in
     --duration) duration="$2"; shift 2 ;;
     --rounds) rounds="$2"; shift 2 ;;
     --connections) connections="$2"; shift 2 ;;
     --threads) server_threads="$2"; shift 2 ;;
-    *) echo "usage: $0 [--duration S] [--rounds N] [--connections N] [--threads N]" >&2; exit 2 ;;
+    --breakdown) modes=(on off metrics log); shift ;;
+    *) echo "usage: $0 [--duration S] [--rounds N] [--connections N] [--threads N] [--breakdown]" >&2; exit 2 ;;
   esac
 done
 
@@ -49,6 +55,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
+hz="$(getconf CLK_TCK)"
+# User + system CPU time of a process, in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
 # Waits for "<what> listening on HOST:PORT" in a file; prints HOST:PORT.
 wait_listening() {
   local file="$1" what="$2"
@@ -65,7 +75,8 @@ wait_listening() {
 }
 
 "$bin/shop-otlp-sink" --listen 127.0.0.1:0 >"$work/sink.out" 2>"$work/sink.err" &
-pids+=($!)
+sink_pid=$!
+pids+=("$sink_pid")
 sink="$(wait_listening "$work/sink.out" otlp)"
 
 export SHOP_BENCH_ORDERS=100
@@ -73,14 +84,18 @@ db="$work/shop.db"
 
 # Starts shop-api in a mode; sets api_pid, api_http, api_admin.
 start_api() {
-  local mode="$1" out="$work/api-$1-$2.out"
+  local mode="$1" out="$work/api-$1-$2.out" kit=on
   local env=(FIREBREAK_LOG_FORMAT=json)
-  if [ "$mode" = on ]; then
-    # A queue sized for ~30k spans/s, so that spans are exported, not dropped.
-    env+=(OTEL_EXPORTER_OTLP_TRACES_ENDPOINT="http://$sink/v1/traces" OTEL_TRACES_SAMPLER=always_on
-      OTEL_BSP_MAX_QUEUE_SIZE=32768)
-  fi
-  env "${env[@]}" "$bin/shop-api" --kit "$mode" --db "$db" --listen 127.0.0.1:0 \
+  case "$mode" in
+    on)
+      # A queue sized for ~30k spans/s, so that spans are exported, not dropped.
+      env+=(OTEL_EXPORTER_OTLP_TRACES_ENDPOINT="http://$sink/v1/traces"
+        OTEL_TRACES_SAMPLER=always_on OTEL_BSP_MAX_QUEUE_SIZE=32768) ;;
+    off) kit=off ;;
+    metrics) env+=(FIREBREAK_LOG_LEVEL=warn) ;;
+    log) ;;
+  esac
+  env "${env[@]}" "$bin/shop-api" --kit "$kit" --db "$db" --listen 127.0.0.1:0 \
     --admin-addr 127.0.0.1:0 --threads "$server_threads" --drain-seconds 0 \
     >"$out" 2>"${out%.out}.err" &
   api_pid=$!
@@ -113,13 +128,24 @@ to_ms() {
 results="$work/results.tsv"
 : >"$results"
 for round in $(seq "$rounds"); do
-  if [ $((round % 2)) -eq 1 ]; then order=(on off); else order=(off on); fi
+  # Rotate the order each round, so that drift does not favour one mode.
+  order=()
+  for i in "${!modes[@]}"; do order+=("${modes[$(((i + round) % ${#modes[@]}))]}"); done
   for mode in "${order[@]}"; do
     start_api "$mode" "$round"
     url="http://$api_http/orders/1"
     wrk -t"$wrk_threads" -c"$connections" -d2s -s bench/shop_http_bench.lua "$url" >/dev/null
+    api_cpu0="$(cpu_ticks "$api_pid")"
+    sink_cpu0="$(cpu_ticks "$sink_pid")"
     out="$(wrk -t"$wrk_threads" -c"$connections" -d"${duration}s" --latency \
       -s bench/shop_http_bench.lua "$url")"
+    api_cpu="$(($(cpu_ticks "$api_pid") - api_cpu0))"
+    sink_cpu="$(($(cpu_ticks "$sink_pid") - sink_cpu0))"
+    requests="$(awk '/requests in/ {print $1}' <<<"$out")"
+    # CPU time per request, microseconds: steadier than throughput on a
+    # shared machine (it does not count time spent waiting for a core).
+    api_us="$(awk -v t="$api_cpu" -v n="$requests" -v hz="$hz" 'BEGIN {printf "%.1f", t * 1e6 / hz / n}')"
+    sink_us="$(awk -v t="$sink_cpu" -v n="$requests" -v hz="$hz" 'BEGIN {printf "%.1f", t * 1e6 / hz / n}')"
     rps="$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")"
     p99="$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")"
     p50="$(to_ms "$(awk '$1 == "50%" {print $2}' <<<"$out")")"
@@ -129,10 +155,10 @@ for round in $(seq "$rounds"); do
     dropped="$(awk '/^trace_spans_dropped_total / {print $2}' <<<"$metrics")"
     stop_api
     lines="$(grep -c '"event":"http_request"' "$work/api-$mode-$round.out" || true)"
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$mode" "$rps" "$p50" "$p99" \
-      "${non2xx:-0}" "${exported:-0}" "${dropped:-0}" "$lines" >>"$results"
-    printf 'round %s kit %-3s  %10s req/s  p50 %7s ms  p99 %7s ms  non-2xx %s  spans exported %s dropped %s  access-log lines %s\n' \
-      "$round" "$mode" "$rps" "$p50" "$p99" "${non2xx:-0}" "${exported:-0}" "${dropped:-0}" "$lines"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$mode" "$rps" "$p50" "$p99" \
+      "${non2xx:-0}" "${exported:-0}" "${dropped:-0}" "$lines" "$api_us" "$sink_us" >>"$results"
+    printf 'round %s kit %-7s %10s req/s  p50 %7s ms  p99 %7s ms  cpu/req api %5s us sink %4s us  non-2xx %s  spans exported %s dropped %s  access-log lines %s\n' \
+      "$round" "$mode" "$rps" "$p50" "$p99" "$api_us" "$sink_us" "${non2xx:-0}" "${exported:-0}" "${dropped:-0}" "$lines"
   done
 done
 
@@ -141,19 +167,17 @@ echo "receiver: $(curl -s "http://$sink/stats")"
 /usr/bin/python3 - "$results" "$duration" "$connections" "$server_threads" <<'PY'
 import statistics, sys
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
-by = {"on": [], "off": []}
+by = {}
 for r in rows:
-    by[r[1]].append((float(r[2]), float(r[4])))
-med = {m: (statistics.median(x[0] for x in v), statistics.median(x[1] for x in v)) for m, v in by.items()}
-rps_ratio = med["on"][0] / med["off"][0]
-p99_ratio = med["on"][1] / med["off"][1]
+    by.setdefault(r[1], []).append((float(r[2]), float(r[4]), float(r[9]), float(r[10])))
+med = {m: tuple(statistics.median(x[i] for x in v) for i in range(4)) for m, v in by.items()}
 print(f"shop-api GET /orders/{{id}}, wrk {sys.argv[3]} connections, {sys.argv[4]} server threads, "
-      f"{len(by['on'])} rounds x {sys.argv[2]} s, medians:")
-print(f"| kit | requests/s | p99 ms |")
-print(f"|---|---:|---:|")
-print(f"| off | {med['off'][0]:.0f} | {med['off'][1]:.3f} |")
-print(f"| on  | {med['on'][0]:.0f} | {med['on'][1]:.3f} |")
-print(f"| on/off | {rps_ratio:.3f} | {p99_ratio:.3f} |")
-ok = rps_ratio >= 0.95 and p99_ratio <= 1.05
-print(f"target: throughput >= 0.95x and p99 <= 1.05x of off: {'met' if ok else 'NOT met'}")
+      f"{len(by['off'])} rounds x {sys.argv[2]} s, medians:")
+print("| kit | requests/s | p99 ms | throughput vs off | p99 vs off | shop-api CPU us/request | receiver CPU us/request |")
+print("|---|---:|---:|---:|---:|---:|---:|")
+for m in [m for m in ("off", "metrics", "log", "on") if m in med]:
+    print(f"| {m} | {med[m][0]:.0f} | {med[m][1]:.3f} | {med[m][0] / med['off'][0]:.3f} | "
+          f"{med[m][1] / med['off'][1]:.3f} | {med[m][2]:.1f} | {med[m][3]:.1f} |")
+ok = med["on"][0] / med["off"][0] >= 0.95 and med["on"][1] / med["off"][1] <= 1.05
+print(f"target (on within 5% of off: throughput >= 0.95x, p99 <= 1.05x): {'met' if ok else 'NOT met'}")
 PY
