@@ -19,7 +19,9 @@
 # same server threads. Rounds alternate the order (on/off, off/on, ...) so
 # that drift on a shared machine hits both; each run has a warm-up first.
 # Prints each run, then the medians, the ratios on/off and the target (within
-# 5%): throughput (requests/s) and p99 latency.
+# 5%): throughput (requests/s) and p99 latency; also the CPU time per request
+# of shop-api and of the receiver, which varies far less than throughput when
+# other work shares the machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
