@@ -145,8 +145,8 @@ class Head {
 
   // Visits every series that matches and has samples in [mint_ms, maxt_ms],
   // with exactly those samples, oldest first, staleness markers included;
-  // series in no particular order. Stops when `visit` returns false. This is
-  // the contract of watch::promql::Queryable::select.
+  // series in ref (creation) order. Stops when `visit` returns false. This is
+  // the contract of watch::promql::Queryable::select (see queryable.h).
   void select(const MatcherSet& matchers, std::int64_t mint_ms, std::int64_t maxt_ms,
               const SeriesVisitor& visit) const;
   // The same, collected and sorted by labels (label by label, as Prometheus
