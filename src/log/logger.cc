@@ -429,7 +429,8 @@ void Logger::submit(std::uint8_t level, std::string_view line) {
       std::this_thread::sleep_for(std::chrono::microseconds(50));
     }
   }
-  if (idle_.load(std::memory_order_relaxed) && idle_.exchange(false)) wake_.release();
+  if (ring.filling() && idle_.load(std::memory_order_relaxed) && idle_.exchange(false))
+    wake_.release();
   if (!running_.load(std::memory_order_relaxed)) flush();  // after shutdown: write at once
 }
 
@@ -522,13 +523,14 @@ void Logger::writer_loop() {
       sweep_suppressed_locked();
       write_out_locked();
     }
-    if (!any) {
-      // A producer that sees idle_ wakes us; one that misses it (a benign
-      // race, to keep fences off the hot path) waits at most this long.
-      idle_.store(true, std::memory_order_relaxed);
-      (void)wake_.try_acquire_for(std::chrono::milliseconds(50));
-      idle_.store(false, std::memory_order_relaxed);
-    }
+    // Lines are written in batches: after writing, pause briefly so the next
+    // batch can gather (one wake-up per batch, not per line); when idle,
+    // sleep longer. A producer whose queue is filling up wakes us early; one
+    // that misses the flag (a benign race that keeps fences off the hot
+    // path) waits at most the pause.
+    idle_.store(true, std::memory_order_relaxed);
+    (void)wake_.try_acquire_for(any ? std::chrono::milliseconds(2) : std::chrono::milliseconds(50));
+    idle_.store(false, std::memory_order_relaxed);
   }
 }
 

@@ -57,6 +57,15 @@ class LogRing {
     return n;
   }
 
+  // Producer: more than a quarter of the ring is in use. Reads the
+  // consumer's position only when the cached one suggests so.
+  bool filling() {
+    const std::uint64_t head = head_.load(std::memory_order_relaxed);
+    if (head - cached_tail_ <= capacity_ / 4) return false;
+    cached_tail_ = tail_.load(std::memory_order_acquire);
+    return head - cached_tail_ > capacity_ / 4;
+  }
+
   bool empty() const {
     return tail_.load(std::memory_order_acquire) == head_.load(std::memory_order_acquire);
   }
