@@ -23,7 +23,7 @@ TARGETS = {
         "BM_Baseline_AtomicFetchAdd/real_time/threads:2", "(no lock: scales)",
         lambda t, b, i, bi: i >= 2 * bi),
     "BM_Counter_LabelLookup3/real_time/threads:1": (None, "< 40 ns", lambda t, b, i, bi: t < 40),
-    "BM_Counter_LabelLookup3/real_time/threads:2": (None, "< 40 ns", lambda t, b, i, bi: t * 2 < 40),
+    "BM_Counter_LabelLookup3/real_time/threads:2": (None, "< 40 ns per lookup", lambda t, b, i, bi: 2e9 / i < 40),
     "BM_Scrape_10kCounters": (None, "< 4 ms", lambda t, b, i, bi: t < 4e6),
     "BM_Scrape_1kHistograms": (None, "< 3 ms", lambda t, b, i, bi: t < 3e6),
     "BM_Span_Sampled": (
