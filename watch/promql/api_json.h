@@ -10,10 +10,11 @@
 //     {"metric":{"__name__":"up","job":"api"},"value":[1435781451.781,"1"]}]}}
 //   {"status":"error","errorType":"bad_data","error":"1:5: parse error: ..."}
 //
-// Timestamps are seconds with millisecond decimals; values are strings in
-// Go's shortest form ("0.1", "1e+21" never: "1000000000000000000000"),
-// "NaN", "+Inf", "-Inf". Strings are escaped as Go's encoding/json does
-// (including <, >, & and invalid UTF-8).
+// Timestamps are seconds with millisecond decimals ("1.500"); values are
+// strings as Go's strconv.FormatFloat(v, 'f', -1, 64) writes them ("0.1",
+// "1000000000000000000000", never an exponent), "NaN", "+Inf", "-Inf".
+// Strings are escaped as Go's encoding/json does (including <, >, & and
+// invalid UTF-8).
 //
 // Thread-safety: pure functions.
 #pragma once

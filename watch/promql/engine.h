@@ -6,19 +6,23 @@
 //   auto m = engine.range_query("up", now_ms - 3600000, now_ms, 15000);
 //   std::string body = watch::promql::render_query_result(r);   // api_json.h
 //
-// Semantics, as Prometheus:
-// - an instant selector takes, per series, the latest sample at or before
-//   t - offset and no older than the lookback delta (5m); a staleness marker
-//   as the latest sample ends the series there;
-// - a range selector takes the samples in [t - offset - range, t - offset]
-//   (both ends included, as Prometheus 2.x), staleness markers left out;
+// Semantics, as Prometheus 2.x (checked against promtool 2.42 by the peer
+// test in tests/watch/promql/peer_promtool.cc):
+// - an instant selector takes, per series, the latest sample in
+//   [t - offset - lookback delta (5m), t - offset], both ends included; a
+//   staleness marker as that sample ends the series there;
+// - a range selector takes the samples in [t - offset - range, t - offset],
+//   both ends included (Prometheus 3 made the start exclusive), staleness
+//   markers left out;
 // - rate/increase/delta extrapolate as Prometheus's extrapolatedRate;
 //   histogram_quantile as its bucketQuantile; aggregations, vector matching,
-//   label handling and error messages as its engine.
-// Vectors come in the order the Queryable hands series over (Prometheus's
-// order too), and range queries' matrices sorted by labels.
-// A range query evaluates the expression at start, start + step, ... end and
-// returns a matrix; its expression must be a scalar or an instant vector.
+//   metric-name dropping, label handling and error messages as its engine.
+// Instant vectors come in the order the Queryable hands series over (as in
+// Prometheus, which does not sort either: a float sum over many series can
+// differ in its last bits with the order); range queries' matrices are
+// sorted by labels. A range query evaluates the expression at start,
+// start + step, ... up to end and returns a matrix; its expression must be a
+// scalar or an instant vector.
 //
 // Bounded: a query fails (never hangs or exhausts memory) when it would load
 // more than max_samples samples, or when its deadline passes (checked
