@@ -251,17 +251,13 @@ struct BatchSpanProcessor::Impl {
     return handled.load(std::memory_order_acquire) < flush_target.load(std::memory_order_acquire);
   }
 
-  // After a full batch, spans are arriving fast: rather than sleep and make a
-  // producer pay a wake-up (a syscall) for the next batch, watch the queue for
-  // a moment. Yields the CPU between looks.
+  // After a full batch, spans are arriving fast: rather than wait for a
+  // producer to pay a wake-up (a syscall) for the next batch, look again after
+  // a short sleep. A sleep, not a spin: on a small machine that CPU belongs to
+  // the service's own threads.
   bool poll_for_work() {
-    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(2);
-    do {
-      if (queue_size() >= batch_size || flushing() || stopping.load(std::memory_order_relaxed))
-        return true;
-      std::this_thread::yield();
-    } while (std::chrono::steady_clock::now() < until);
-    return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    return queue_size() >= batch_size || flushing() || stopping.load(std::memory_order_relaxed);
   }
 
   void run() {
