@@ -31,4 +31,8 @@ std::optional<double> parse_go_float(std::string_view s);
 // three decimals ("1435781451.781", "1.500", "-0.250", "10").
 void append_timestamp(std::string& out, std::int64_t t_ms);
 
+// Length of the valid UTF-8 sequence starting at s[i] (1 for ASCII), 0 when
+// invalid: overlong forms, surrogates and code points above U+10FFFF.
+std::size_t utf8_length(std::string_view s, std::size_t i);
+
 }  // namespace watch::promql
