@@ -126,7 +126,7 @@ TEST(ApiInput, UnknownPathsMethodsAndOrdersGet404Or405) {
   ShopSystem shop;
   Service api = shop.start_api();
   EXPECT_EQ(test::http_get(api.http, "/nope").status, 404);
-  EXPECT_EQ(test::http_get(api.http, "/orders").status, 200);  // no query string at all
+  EXPECT_EQ(test::http_get(api.http, "/orders").status, 200);          // no query string at all
   EXPECT_EQ(test::http_get(api.http, "/orders?limit=1").status, 200);  // last parameter
   EXPECT_EQ(test::http_get(api.http, "/orders/abc").status, 404);
   EXPECT_EQ(test::http_get(api.http, "/orders/999").status, 404);
