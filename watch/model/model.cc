@@ -80,12 +80,14 @@ std::uint64_t LabelSet::hash() const {
   return h;
 }
 
-std::string LabelSet::to_string() const {
-  std::string out(metric_name());
+namespace {
+
+// Appends name="value" pairs, ", "-separated, in braces; values escaped as Go's %q.
+void append_braces(std::string& out, const std::vector<Label>& labels, bool with_metric_name) {
   out.push_back('{');
   bool first = true;
-  for (const auto& l : labels_) {
-    if (l.name == kMetricNameLabel) continue;
+  for (const auto& l : labels) {
+    if (!with_metric_name && l.name == kMetricNameLabel) continue;
     if (!first) out.append(", ");
     first = false;
     out.append(l.name);
@@ -101,7 +103,34 @@ std::string LabelSet::to_string() const {
     out.push_back('"');
   }
   out.push_back('}');
+}
+
+}  // namespace
+
+std::string LabelSet::to_string() const {
+  std::string out(metric_name());
+  append_braces(out, labels_, false);
   return out;
+}
+
+std::string LabelSet::braces() const {
+  std::string out;
+  append_braces(out, labels_, true);
+  return out;
+}
+
+std::string_view to_string(Matcher::Op op) {
+  switch (op) {
+    case Matcher::Op::kEqual:
+      return "=";
+    case Matcher::Op::kNotEqual:
+      return "!=";
+    case Matcher::Op::kRegexMatch:
+      return "=~";
+    case Matcher::Op::kRegexNoMatch:
+      return "!~";
+  }
+  return "=";
 }
 
 }  // namespace watch

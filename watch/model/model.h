@@ -57,8 +57,10 @@ class LabelSet {
   // Stable 64-bit hash of the whole set (for maps and series ids).
   std::uint64_t hash() const;
 
-  // Prometheus's text form: {__name__="up", job="x"} as name{job="x"}.
+  // Prometheus's text form: {__name__="up", job="x"} as up{job="x"}.
   std::string to_string() const;
+  // Go's labels.String(): every label in braces, {__name__="up", job="x"}.
+  std::string braces() const;
 
   friend bool operator==(const LabelSet&, const LabelSet&) = default;
   friend auto operator<=>(const LabelSet&, const LabelSet&) = default;
@@ -93,5 +95,8 @@ struct Matcher {
   Op op = Op::kEqual;
   std::string value;
 };
+
+// "=", "!=", "=~" or "!~".
+std::string_view to_string(Matcher::Op op);
 
 }  // namespace watch

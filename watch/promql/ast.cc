@@ -251,20 +251,6 @@ void quote_into(std::string& out, std::string_view s) {
   out.push_back('"');
 }
 
-std::string_view matcher_op(Matcher::Op op) {
-  switch (op) {
-    case Matcher::Op::kEqual:
-      return "=";
-    case Matcher::Op::kNotEqual:
-      return "!=";
-    case Matcher::Op::kRegexMatch:
-      return "=~";
-    case Matcher::Op::kRegexNoMatch:
-      return "!~";
-  }
-  return "=";
-}
-
 void labels_into(std::string& out, const std::vector<std::string>& labels) {
   out.push_back('(');
   for (std::size_t i = 0; i < labels.size(); ++i) {
@@ -283,7 +269,7 @@ void selector_into(std::string& out, const VectorSelector& vs) {
       continue;
     if (!inner.empty()) inner.append(", ");
     inner.append(m.name);
-    inner.append(matcher_op(m.op));
+    inner.append(watch::to_string(m.op));
     quote_into(inner, m.value);
   }
   if (!inner.empty() || vs.name.empty()) {

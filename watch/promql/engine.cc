@@ -70,29 +70,6 @@ std::int64_t sat_sub(std::int64_t a, std::int64_t b) {
   return r;
 }
 
-// Go's labels.String(): {__name__="x", job="a"}.
-std::string go_labels_string(const LabelSet& ls) {
-  std::string out = "{";
-  bool first = true;
-  for (const auto& l : ls) {
-    if (!first) out.append(", ");
-    first = false;
-    out.append(l.name);
-    out.append("=\"");
-    for (char c : l.value) {
-      if (c == '"' || c == '\\') out.push_back('\\');
-      if (c == '\n') {
-        out.append("\\n");
-        continue;
-      }
-      out.push_back(c);
-    }
-    out.push_back('"');
-  }
-  out.push_back('}');
-  return out;
-}
-
 bool valid_label_name(std::string_view s) {
   if (s.empty()) return false;
   for (std::size_t i = 0; i < s.size(); ++i) {
@@ -689,12 +666,12 @@ class Evaluator {
           const bool listed = std::find(m.labels.begin(), m.labels.end(), l.name) != m.labels.end();
           if (m.on == listed && (m.on || l.name != kMetricNameLabel)) keep.push_back(l);
         }
-        fail(fmt::format(
-            "found duplicate series for the match group {} on the {} hand-side of the "
-            "operation: [{}, {}];many-to-many matching not allowed: matching labels "
-            "must be unique on one side",
-            go_labels_string(LabelSet::from(std::move(keep))), swapped ? "left" : "right",
-            go_labels_string(*rhs[i].labels), go_labels_string(*rhs[it->second].labels)));
+        fail(
+            fmt::format("found duplicate series for the match group {} on the {} hand-side of the "
+                        "operation: [{}, {}];many-to-many matching not allowed: matching labels "
+                        "must be unique on one side",
+                        LabelSet::from(std::move(keep)).braces(), swapped ? "left" : "right",
+                        rhs[i].labels->braces(), rhs[it->second].labels->braces()));
       }
     }
 

@@ -6,30 +6,12 @@
 
 namespace watch::tsdb {
 
-namespace {
-
-std::string_view op_text(Matcher::Op op) {
-  switch (op) {
-    case Matcher::Op::kEqual:
-      return "=";
-    case Matcher::Op::kNotEqual:
-      return "!=";
-    case Matcher::Op::kRegexMatch:
-      return "=~";
-    case Matcher::Op::kRegexNoMatch:
-      return "!~";
-  }
-  return "?";
-}
-
-}  // namespace
-
 std::optional<CompiledMatcher> CompiledMatcher::compile(const Matcher& m, std::string* error) {
   auto r = promql::LabelMatcher::compile(m);
   if (!r.matcher) {
     if (error)
-      *error =
-          fmt::format("invalid matcher {}{}\"{}\": {}", m.name, op_text(m.op), m.value, r.error);
+      *error = fmt::format("invalid matcher {}{}\"{}\": {}", m.name, watch::to_string(m.op),
+                           m.value, r.error);
     return std::nullopt;
   }
   return CompiledMatcher(std::move(*r.matcher));
