@@ -16,6 +16,8 @@
 // unchanged (DESIGN.md, "Every service").
 #pragma once
 
+#include <optional>
+
 #include "firebreak/metrics.h"
 
 namespace firebreak {
@@ -43,5 +45,9 @@ namespace firebreak {
 // safe. Throws nothing itself; the registry's add_collector may throw on
 // allocation failure.
 void register_process_metrics(Registry& registry);
+
+// This process's start time in Unix seconds, as process_start_time_seconds
+// reports it; nullopt when /proc cannot be read.
+std::optional<double> process_start_time_seconds();
 
 }  // namespace firebreak

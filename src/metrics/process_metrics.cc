@@ -250,6 +250,13 @@ void collect_process_metrics(std::vector<FamilySnapshot>& out) {
 
 }  // namespace
 
+std::optional<double> process_start_time_seconds() {
+  const ProcessConstants& c = process_constants();
+  const std::optional<ProcStat> stat = read_proc_stat();
+  if (!stat || !c.boot_time) return std::nullopt;
+  return *c.boot_time + static_cast<double>(stat->starttime) / c.ticks_per_second;
+}
+
 void register_process_metrics(Registry& registry) {
   process_constants();  // read /proc/stat now rather than in the first scrape
   // A plain function: the registry copies it per scrape without allocating.

@@ -12,9 +12,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <map>
-#include <sstream>
 #include <stdexcept>
 #include <utility>
 
@@ -112,27 +110,10 @@ std::string default_service_name() {
 // The process's start time from /proc (Linux), for time to ready; nullopt
 // when it cannot be read.
 std::optional<Clock::WallTime> process_start_time() {
-  std::ifstream stat_file("/proc/self/stat");
-  std::string stat;
-  if (!std::getline(stat_file, stat)) return std::nullopt;
-  const auto paren = stat.rfind(')');  // the command name may hold spaces
-  if (paren == std::string::npos) return std::nullopt;
-  std::istringstream fields(stat.substr(paren + 2));
-  std::string field;
-  unsigned long long start_ticks = 0;
-  for (int i = 3; i <= 22 && fields >> field; ++i)
-    if (i == 22) start_ticks = std::stoull(field);
-  if (start_ticks == 0) return std::nullopt;
-  std::ifstream proc_stat("/proc/stat");
-  std::string line;
-  long long boot_time = -1;
-  while (std::getline(proc_stat, line))
-    if (line.rfind("btime ", 0) == 0) boot_time = std::stoll(line.substr(6));
-  const long ticks = sysconf(_SC_CLK_TCK);
-  if (boot_time < 0 || ticks <= 0) return std::nullopt;
-  const auto since_boot = std::chrono::duration<double>(static_cast<double>(start_ticks) / ticks);
-  return Clock::WallTime(std::chrono::seconds(boot_time) +
-                         std::chrono::duration_cast<Clock::Duration>(since_boot));
+  const std::optional<double> seconds = process_start_time_seconds();
+  if (!seconds) return std::nullopt;
+  return Clock::WallTime(
+      std::chrono::duration_cast<Clock::Duration>(std::chrono::duration<double>(*seconds)));
 }
 
 // The write end of the signal pipe of the Service holding the signals.
