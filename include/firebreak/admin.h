@@ -124,6 +124,12 @@ class AdminServer {
   // start with '/'.
   void add_handler(std::string method, std::string path, AdminHandler fn);
 
+  // Routes `method` on every path under `prefix` ("/ping/" takes "/ping/a"
+  // and "/ping/a/start") that has no exact route; the longest matching
+  // prefix wins. The handler reads the rest from AdminRequest::path. Throws
+  // AdminError as add_handler does, or if `prefix` does not end with '/'.
+  void add_prefix_handler(std::string method, std::string prefix, AdminHandler fn);
+
   // Binds and starts serving on background threads. Throws AdminError when the
   // address is malformed or cannot be bound ("cannot listen on ADDR: REASON"),
   // or when called twice.

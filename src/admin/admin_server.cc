@@ -57,18 +57,23 @@ std::string_view AdminRequest::header(std::string_view name) const {
 struct AdminServer::Routes {
   using HandlerPtr = std::shared_ptr<const AdminHandler>;
   mutable std::shared_mutex mu;
-  std::map<std::string, std::map<std::string, HandlerPtr>, std::less<>> by_path;  // guarded by mu
+  using Methods = std::map<std::string, HandlerPtr>;
+  std::map<std::string, Methods, std::less<>> by_path;    // guarded by mu
+  std::map<std::string, Methods, std::less<>> by_prefix;  // guarded by mu
 
-  void add(std::string method, std::string path, AdminHandler fn) {
+  void add(std::string method, std::string path, AdminHandler fn, bool prefix = false) {
     if (!is_method_token(method))
       throw AdminError("admin handler method \"" + method + "\" is not an upper-case HTTP method");
     if (path.empty() || path.front() != '/')
       throw AdminError("admin handler path \"" + path + "\" must start with '/'");
     if (!fn) throw AdminError("admin handler for " + method + " " + path + " is empty");
+    if (prefix && path.back() != '/')
+      throw AdminError("admin prefix \"" + path + "\" must end with '/'");
     std::unique_lock lock(mu);
-    auto& methods = by_path[path];
+    auto& methods = (prefix ? by_prefix : by_path)[path];
     if (methods.contains(method))
-      throw AdminError("admin handler for " + method + " " + path + " is already registered");
+      throw AdminError("admin handler for " + method + " " + path + (prefix ? "*" : "") +
+                       " is already registered");
     methods.emplace(std::move(method), std::make_shared<const AdminHandler>(std::move(fn)));
   }
 
@@ -76,9 +81,16 @@ struct AdminServer::Routes {
     HandlerPtr handler;
     {
       std::shared_lock lock(mu);
-      const auto path = by_path.find(request.path);
-      if (path == by_path.end()) return plain(404, "not found\n");
-      const auto& methods = path->second;
+      const Methods* found = nullptr;
+      if (const auto path = by_path.find(request.path); path != by_path.end())
+        found = &path->second;
+      // The longest registered prefix of the path, when no exact route matches.
+      for (auto it = by_prefix.upper_bound(request.path); !found && it != by_prefix.begin();) {
+        --it;
+        if (std::string_view(request.path).starts_with(it->first)) found = &it->second;
+      }
+      if (!found) return plain(404, "not found\n");
+      const Methods& methods = *found;
       auto it = methods.find(request.method);
       if (it == methods.end() && request.method == "HEAD") it = methods.find("GET");
       if (it == methods.end()) {
@@ -124,6 +136,10 @@ AdminServer::~AdminServer() {
 
 void AdminServer::add_handler(std::string method, std::string path, AdminHandler fn) {
   routes_->add(std::move(method), std::move(path), std::move(fn));
+}
+
+void AdminServer::add_prefix_handler(std::string method, std::string prefix, AdminHandler fn) {
+  routes_->add(std::move(method), std::move(prefix), std::move(fn), /*prefix=*/true);
 }
 
 void AdminServer::start() {

@@ -393,5 +393,33 @@ TEST(AdminServer, WithoutRegistryOrHealthOnlyCustomHandlersExist) {
   EXPECT_EQ(http_get(server.port(), "/hello").body, "hi");
 }
 
+TEST(AdminServer, PrefixHandlerTakesPathsUnderItAndLongestPrefixWins) {
+  AdminServer server({.address = "127.0.0.1:0"});
+  auto echo = [](std::string tag) {
+    return [tag](const AdminRequest& r) { return AdminResponse{.body = tag + " " + r.path}; };
+  };
+  server.add_prefix_handler("GET", "/ping/", echo("ping"));
+  server.add_prefix_handler("PUT", "/metrics/job/", echo("push"));
+  server.add_prefix_handler("GET", "/ping/special/", echo("special"));
+  server.add_handler("GET", "/ping/exact", echo("exact"));
+  server.start();
+  EXPECT_EQ(http_get(server.port(), "/ping/backup/start").body, "ping /ping/backup/start");
+  EXPECT_EQ(http_get(server.port(), "/ping/special/x").body, "special /ping/special/x");
+  EXPECT_EQ(http_get(server.port(), "/ping/exact").body, "exact /ping/exact");
+  EXPECT_EQ(http_get(server.port(), "/ping").status, 404);  // the prefix itself needs the slash
+  EXPECT_EQ(http_get(server.port(), "/pingx/a").status, 404);
+  const auto wrong_method = http_get(server.port(), "/metrics/job/a");
+  EXPECT_EQ(wrong_method.status, 405);
+}
+
+TEST(AdminServer, PrefixMustEndWithSlashAndNotRepeat) {
+  AdminServer server({.address = "127.0.0.1:0"});
+  const auto ok = [](const AdminRequest&) { return AdminResponse{}; };
+  EXPECT_THROW(server.add_prefix_handler("GET", "/ping", ok), AdminError);
+  server.add_prefix_handler("GET", "/ping/", ok);
+  EXPECT_THROW(server.add_prefix_handler("GET", "/ping/", ok), AdminError);
+  server.add_handler("GET", "/ping/", ok);  // an exact route on the same path is another route
+}
+
 }  // namespace
 }  // namespace firebreak
