@@ -45,6 +45,13 @@ CREATE TABLE pending (
   enqueued_ms INTEGER NOT NULL
 );
 )sql",
+    // 3: check-in history and open runs, one JSON image per job.
+    R"sql(
+CREATE TABLE checkin_jobs (
+  job TEXT PRIMARY KEY,
+  snapshot TEXT NOT NULL
+);
+)sql",
 };
 static_assert(std::size(kMigrations) == kSchemaVersion);
 
@@ -357,6 +364,103 @@ std::int64_t Store::prune_log(std::int64_t before_ms) {
   s.bind(1, before_ms);
   if (s.step() != SQLITE_DONE) return 0;
   return sqlite3_changes(db_);
+}
+
+namespace {
+
+nlohmann::json opt_json(const auto& v) {
+  return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
+}
+
+template <class T>
+std::optional<T> opt_from(const nlohmann::json& j, const char* key) {
+  const auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return std::nullopt;
+  return it->get<T>();
+}
+
+nlohmann::json snapshot_json(const checkin::JobSnapshot& job) {
+  nlohmann::json runs = nlohmann::json::array();
+  for (const auto& r : job.open_runs)
+    runs.push_back({{"rid", r.rid}, {"started_ms", r.started_ms}});
+  nlohmann::json history = nlohmann::json::array();
+  for (const auto& h : job.history)
+    history.push_back({{"time_ms", h.time_ms},
+                       {"kind", static_cast<int>(h.kind)},
+                       {"rid", h.rid},
+                       {"exit_status", opt_json(h.exit_status)},
+                       {"duration_seconds", opt_json(h.duration_seconds)}});
+  return {{"configured_ms", job.configured_ms},
+          {"last_checkin_ms", opt_json(job.last_checkin_ms)},
+          {"last_start_ms", opt_json(job.last_start_ms)},
+          {"last_success_ms", opt_json(job.last_success_ms)},
+          {"last_fail_ms", opt_json(job.last_fail_ms)},
+          {"open_runs", std::move(runs)},
+          {"last_duration_seconds", opt_json(job.last_duration_seconds)},
+          {"last_exit_status", opt_json(job.last_exit_status)},
+          {"last_run_failed", opt_json(job.last_run_failed)},
+          {"history", std::move(history)}};
+}
+
+checkin::JobSnapshot snapshot_from(const std::string& name, const nlohmann::json& j) {
+  checkin::JobSnapshot job;
+  job.name = name;
+  job.configured_ms = j.at("configured_ms").get<std::int64_t>();
+  job.last_checkin_ms = opt_from<std::int64_t>(j, "last_checkin_ms");
+  job.last_start_ms = opt_from<std::int64_t>(j, "last_start_ms");
+  job.last_success_ms = opt_from<std::int64_t>(j, "last_success_ms");
+  job.last_fail_ms = opt_from<std::int64_t>(j, "last_fail_ms");
+  for (const auto& r : j.at("open_runs"))
+    job.open_runs.push_back(
+        {r.at("rid").get<std::string>(), r.at("started_ms").get<std::int64_t>()});
+  job.last_duration_seconds = opt_from<double>(j, "last_duration_seconds");
+  job.last_exit_status = opt_from<int>(j, "last_exit_status");
+  job.last_run_failed = opt_from<bool>(j, "last_run_failed");
+  for (const auto& h : j.at("history")) {
+    const int kind = h.at("kind").get<int>();
+    if (kind < 0 || kind > static_cast<int>(checkin::PingKind::kFail))
+      throw std::runtime_error("unknown ping kind " + std::to_string(kind));
+    job.history.push_back({h.at("time_ms").get<std::int64_t>(),
+                           static_cast<checkin::PingKind>(kind), h.at("rid").get<std::string>(),
+                           opt_from<int>(h, "exit_status"),
+                           opt_from<double>(h, "duration_seconds")});
+  }
+  return job;
+}
+
+}  // namespace
+
+bool Store::save_checkins(const std::vector<checkin::JobSnapshot>& jobs, std::string* error) {
+  std::lock_guard lock(mu_);
+  if (!exec("BEGIN IMMEDIATE", error)) return false;
+  // Jobs no longer configured keep their rows: a config reload that drops and
+  // re-adds a job must not lose its history.
+  for (const auto& job : jobs) {
+    Stmt s(db_, "INSERT OR REPLACE INTO checkin_jobs (job, snapshot) VALUES (?, ?)");
+    s.bind(1, job.name)
+        .bind(2, snapshot_json(job).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    if (s.step() != SQLITE_DONE) {
+      set_error(error, db_, "save check-in state");
+      exec("ROLLBACK", nullptr);
+      return false;
+    }
+  }
+  return exec("COMMIT", error);
+}
+
+std::vector<checkin::JobSnapshot> Store::load_checkins(std::vector<std::string>* errors) const {
+  std::lock_guard lock(mu_);
+  std::vector<checkin::JobSnapshot> jobs;
+  Stmt s(db_, "SELECT job, snapshot FROM checkin_jobs ORDER BY job");
+  while (s.step() == SQLITE_ROW) {
+    const std::string name = s.text(0);
+    try {
+      jobs.push_back(snapshot_from(name, nlohmann::json::parse(s.text(1))));
+    } catch (const std::exception& e) {  // a damaged row loses that job's history, not the rest
+      if (errors) errors->push_back("check-in state of job \"" + name + "\": " + e.what());
+    }
+  }
+  return jobs;
 }
 
 }  // namespace watch::store

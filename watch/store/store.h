@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "watch/checkin/tracker.h"
 #include "watch/rules/group.h"
 
 struct sqlite3;
@@ -30,7 +31,7 @@ struct sqlite3;
 namespace watch::store {
 
 // The schema version this build writes.
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 
 // A notification waiting for delivery to one receiver. `payload` is opaque
 // to the store (the alerting module's serialised notification).
@@ -89,6 +90,12 @@ class Store {
   std::vector<LogRecord> load_log() const;
   // Drops log entries sent before `before_ms`; returns how many.
   std::int64_t prune_log(std::int64_t before_ms);
+
+  // Check-in state (history, open runs, last results) per job, as
+  // checkin::Tracker::save() gives it; rows of jobs absent from `jobs` stay.
+  bool save_checkins(const std::vector<checkin::JobSnapshot>& jobs, std::string* error = nullptr);
+  // Every saved job; a row that cannot be read is skipped and named in `errors`.
+  std::vector<checkin::JobSnapshot> load_checkins(std::vector<std::string>* errors = nullptr) const;
 
  private:
   explicit Store(sqlite3* db) : db_(db) {}

@@ -191,6 +191,57 @@ TEST_F(StoreTest, MigratesAVersionOneDatabase) {
   EXPECT_NE(s->add_pending("ops", "x", 1), 0);
 }
 
+TEST_F(StoreTest, CheckinStateRoundTripsAcrossAReopen) {
+  checkin::JobSnapshot job;
+  job.name = "backup";
+  job.configured_ms = 1767225600000;
+  job.last_checkin_ms = 1767229200000;
+  job.last_start_ms = 1767229100000;
+  job.last_success_ms = 1767229200000;
+  job.open_runs = {{"run-2", 1767229150000}};
+  job.last_duration_seconds = 100.5;
+  job.last_exit_status = 0;
+  job.last_run_failed = false;
+  job.history = {{1767229100000, checkin::PingKind::kStart, "run-1", std::nullopt, std::nullopt},
+                 {1767229200000, checkin::PingKind::kSuccess, "run-1", 0, 100.5}};
+  checkin::JobSnapshot fresh;
+  fresh.name = "never-pinged";
+  fresh.configured_ms = 5;
+  {
+    auto s = open();
+    ASSERT_NE(s, nullptr);
+    std::string error;
+    ASSERT_TRUE(s->save_checkins({job, fresh}, &error)) << error;
+  }
+  auto s = open();
+  ASSERT_NE(s, nullptr);
+  std::vector<std::string> errors;
+  const auto loaded = s->load_checkins(&errors);
+  EXPECT_TRUE(errors.empty());
+  ASSERT_EQ(loaded.size(), 2u);
+  EXPECT_EQ(loaded[0], job);
+  EXPECT_EQ(loaded[1], fresh);
+}
+
+TEST_F(StoreTest, ADamagedCheckinRowIsSkippedAndNamed) {
+  {
+    auto s = open();
+    ASSERT_NE(s, nullptr);
+  }
+  raw_exec(path_,
+           "INSERT INTO checkin_jobs VALUES ('bad', '{\"configured_ms\": \"x\"}');"
+           "INSERT INTO checkin_jobs VALUES ('good', '{\"configured_ms\":1,\"open_runs\":[],"
+           "\"history\":[]}');");
+  auto s = open();
+  ASSERT_NE(s, nullptr);
+  std::vector<std::string> errors;
+  const auto loaded = s->load_checkins(&errors);
+  ASSERT_EQ(loaded.size(), 1u);
+  EXPECT_EQ(loaded[0].name, "good");
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_NE(errors[0].find("\"bad\""), std::string::npos) << errors[0];
+}
+
 TEST_F(StoreTest, RefusesANewerSchema) {
   raw_exec(path_, "PRAGMA user_version = 99;");
   std::string error;
