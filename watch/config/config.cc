@@ -1,0 +1,1065 @@
+#include "watch/config/config.h"
+
+#include <glob.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <initializer_list>
+#include <limits>
+#include <map>
+#include <optional>
+#include <set>
+#include <utility>
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include "firebreak/http_client.h"
+#include "watch/promql/ast.h"
+#include "watch/rules/rule_file.h"
+
+namespace watch::config {
+
+namespace fs = std::filesystem;
+
+std::string_view to_string(Receiver::Kind kind) {
+  switch (kind) {
+    case Receiver::Kind::kWebhook:
+      return "webhook";
+    case Receiver::Kind::kLog:
+      return "log";
+  }
+  return "unknown";
+}
+
+std::string ConfigError::to_string() const {
+  std::string out = file;
+  if (line > 0) out += fmt::format(":{}:{}", line, column);
+  out += ": ";
+  if (!key.empty()) out += key + ": ";
+  return out + message;
+}
+
+bool parse_size(std::string_view text, std::size_t& bytes) {
+  std::size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+  if (digits == 0) return false;
+  std::uint64_t n = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + digits, n);
+  if (ec != std::errc() || end != text.data() + digits) return false;
+  const std::string_view unit = text.substr(digits);
+  std::uint64_t mult = 0;
+  if (unit.empty() || unit == "B") {
+    mult = 1;
+  } else if (unit == "KiB") {
+    mult = 1ULL << 10;
+  } else if (unit == "MiB") {
+    mult = 1ULL << 20;
+  } else if (unit == "GiB") {
+    mult = 1ULL << 30;
+  } else {
+    return false;
+  }
+  if (n > std::numeric_limits<std::size_t>::max() / mult) return false;
+  bytes = static_cast<std::size_t>(n * mult);
+  return true;
+}
+
+bool valid_listen_address(std::string_view text, std::string* why) {
+  auto fail = [&](std::string reason) {
+    if (why) *why = std::move(reason);
+    return false;
+  };
+  const std::size_t colon = text.rfind(':');
+  if (colon == std::string_view::npos) return fail("no port (expected HOST:PORT)");
+  std::string_view host = text.substr(0, colon);
+  const std::string_view port = text.substr(colon + 1);
+  if (host.empty()) return fail("no host (expected HOST:PORT; 0.0.0.0:PORT for every interface)");
+  if (host.front() == '[') {
+    if (host.size() < 3 || host.back() != ']') return fail("bad IPv6 host (expected [ADDR]:PORT)");
+    host = host.substr(1, host.size() - 2);
+    for (char c : host)
+      if (!std::isxdigit(static_cast<unsigned char>(c)) && c != ':' && c != '.')
+        return fail("bad IPv6 host (expected [ADDR]:PORT)");
+  } else {
+    for (char c : host) {
+      const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '.' || c == '-' || c == '_';
+      if (!ok) return fail("bad host (expected a name or an IPv4 address; [ADDR] for IPv6)");
+    }
+  }
+  if (port.empty() || port.size() > 5) return fail("bad port (expected 0-65535)");
+  unsigned p = 0;
+  const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
+  if (ec != std::errc() || end != port.data() + port.size() || p > 65535)
+    return fail("bad port (expected 0-65535)");
+  return true;
+}
+
+namespace {
+
+constexpr std::size_t kWorkBudget = 1'000'000;   // YAML nodes visited, aliases included
+constexpr std::size_t kMaxGlobMatches = 10'000;  // per rule_files pattern
+constexpr std::size_t kMaxSuggestLength = 64;    // keys longer than this get no suggestion
+constexpr std::size_t kMaxNameLength = 128;
+
+struct Pos {
+  int line = 0;
+  int column = 0;
+};
+
+Pos pos_of(const YAML::Node& n) {
+  const YAML::Mark m = n.Mark();
+  if (m.line < 0) return {};
+  return {m.line + 1, m.column + 1};
+}
+
+std::string quote(std::string_view s) {
+  constexpr std::size_t kMax = 80;
+  std::string out = "\"";
+  for (std::size_t i = 0; i < s.size() && i < kMax; ++i) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20 || c == 0x7f) {
+      out += fmt::format("\\x{:02x}", c);
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  if (s.size() > kMax) out += "...";
+  return out + "\"";
+}
+
+// Optimal string alignment distance (a transposition counts as one edit).
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
+  for (std::size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (std::size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  }
+  return d[a.size()][b.size()];
+}
+
+std::string unknown_key_message(std::string_view key,
+                                const std::vector<std::string_view>& allowed) {
+  std::string_view best;
+  std::size_t best_distance = std::numeric_limits<std::size_t>::max();
+  if (key.size() <= kMaxSuggestLength) {
+    for (std::string_view a : allowed) {
+      const std::size_t d = edit_distance(key, a);
+      if (d < best_distance) {
+        best_distance = d;
+        best = a;
+      }
+    }
+  }
+  const std::size_t limit = std::max<std::size_t>(2, best.size() / 3);
+  if (!best.empty() && best_distance <= limit)
+    return fmt::format("unknown key {} (did you mean \"{}\"?)", quote(key), best);
+  std::string list;
+  for (std::string_view a : allowed) {
+    if (!list.empty()) list += ", ";
+    list += a;
+  }
+  return fmt::format("unknown key {} (expected one of: {})", quote(key), list);
+}
+
+bool valid_object_name(std::string_view name) {
+  if (name.empty() || name.size() > kMaxNameLength) return false;
+  for (char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '_' || c == ':' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+const char* type_name(const YAML::Node& n) {
+  switch (n.Type()) {
+    case YAML::NodeType::Map:
+      return "a mapping";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Scalar:
+      return "a scalar";
+    default:
+      return "nothing";
+  }
+}
+
+bool has_glob_chars(std::string_view s) {
+  return s.find_first_of("*?[") != std::string_view::npos;
+}
+
+// "@every 1h" is a period; everything else is what Schedule::parse accepts.
+checkin::Result<checkin::Schedule> parse_schedule(std::string_view text, std::string_view zone) {
+  constexpr std::string_view kEvery = "@every";
+  if (text.substr(0, kEvery.size()) == kEvery &&
+      (text.size() == kEvery.size() || text[kEvery.size()] == ' ' || text[kEvery.size()] == '\t')) {
+    std::string_view rest = text.substr(kEvery.size());
+    while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\t')) rest.remove_prefix(1);
+    if (rest.empty()) return checkin::ParseError{"@every needs a period, e.g. \"@every 1h\"", 0};
+    return checkin::Schedule::parse_period(rest);
+  }
+  return checkin::Schedule::parse(text, zone);
+}
+
+// A mapping's entries by key (first occurrence), after checking keys.
+class Fields {
+ public:
+  void add(std::string key, YAML::Node value) { entries_.emplace_back(std::move(key), value); }
+  bool has(std::string_view key) const {
+    for (const auto& e : entries_)
+      if (e.first == key) return true;
+    return false;
+  }
+  // nullptr when absent or null.
+  const YAML::Node* get(std::string_view key) const {
+    for (const auto& [k, v] : entries_)
+      if (k == key) return v.IsNull() ? nullptr : &v;
+    return nullptr;
+  }
+
+ private:
+  std::vector<std::pair<std::string, YAML::Node>> entries_;
+};
+
+std::string join_key(const std::string& parent, std::string_view child) {
+  return parent.empty() ? std::string(child) : parent + "." + std::string(child);
+}
+
+struct ThresholdField {
+  std::string_view key;
+  enum class Kind { kDuration, kSeconds, kNumber } kind;
+  std::int64_t rulepack::Thresholds::*ms = nullptr;
+  double rulepack::Thresholds::*value = nullptr;
+};
+
+using Th = rulepack::Thresholds;
+using TK = ThresholdField::Kind;
+const ThresholdField kThresholdFields[] = {
+    {"down_for", TK::kDuration, &Th::down_for_ms, nullptr},
+    {"startup_budget", TK::kDuration, &Th::startup_budget_ms, nullptr},
+    {"not_ready_for", TK::kDuration, &Th::not_ready_for_ms, nullptr},
+    {"stall_for", TK::kDuration, &Th::stall_for_ms, nullptr},
+    {"heartbeat_max_age", TK::kDuration, &Th::heartbeat_max_age_ms, nullptr},
+    {"queue_lag", TK::kDuration, &Th::queue_lag_ms, nullptr},
+    {"queue_lag_for", TK::kDuration, &Th::queue_lag_for_ms, nullptr},
+    {"latency_objective", TK::kSeconds, nullptr, &Th::latency_objective_seconds},
+    {"latency_for", TK::kDuration, &Th::latency_for_ms, nullptr},
+    {"regression_window", TK::kDuration, &Th::regression_window_ms, nullptr},
+    {"regression_baseline_offset", TK::kDuration, &Th::regression_baseline_offset_ms, nullptr},
+    {"regression_factor", TK::kNumber, nullptr, &Th::regression_factor},
+    {"regression_min_request_rate", TK::kNumber, nullptr, &Th::regression_min_request_rate},
+    {"availability_objective", TK::kNumber, nullptr, &Th::availability_objective},
+    {"fast_burn_long_window", TK::kDuration, &Th::fast_burn_long_window_ms, nullptr},
+    {"fast_burn_short_window", TK::kDuration, &Th::fast_burn_short_window_ms, nullptr},
+    {"slow_burn_long_window", TK::kDuration, &Th::slow_burn_long_window_ms, nullptr},
+    {"slow_burn_short_window", TK::kDuration, &Th::slow_burn_short_window_ms, nullptr},
+};
+
+class Loader {
+ public:
+  Loader(std::string_view path, const ParseOptions& options) : options_(options) {
+    result_.config.path = std::string(path);
+    std::error_code ec;
+    fs::path parent = fs::path(std::string(path)).parent_path();
+    if (parent.empty()) parent = ".";
+    fs::path abs = fs::absolute(parent, ec);
+    if (ec) abs = parent;
+    std::string dir = abs.lexically_normal().string();
+    while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+    result_.config.dir = dir;
+    result_.config.storage_path = resolve("firebreak-watch.db");
+  }
+
+  LoadResult run(std::string_view text) {
+    if (text.size() > kMaxConfigBytes) {
+      error({}, "",
+            fmt::format("file too large: {} bytes (at most {})", text.size(), kMaxConfigBytes));
+      return std::move(result_);
+    }
+    YAML::Node root;
+    try {
+      root = YAML::Load(std::string(text));
+    } catch (const YAML::Exception& e) {
+      error({e.mark.line + 1, e.mark.column + 1}, "", "yaml: " + e.msg);
+      return std::move(result_);
+    } catch (const std::exception& e) {
+      error({}, "", std::string("yaml: ") + e.what());
+      return std::move(result_);
+    }
+    try {
+      load_root(root);
+    } catch (const std::exception& e) {
+      // yaml-cpp throws on some malformed trees (e.g. conversions); never let it escape.
+      error({}, "", std::string("internal error reading the configuration: ") + e.what());
+    }
+    return std::move(result_);
+  }
+
+ private:
+  std::string resolve(std::string_view p) const {
+    fs::path path{std::string(p)};
+    if (path.is_absolute()) return path.lexically_normal().string();
+    return (fs::path(result_.config.dir) / path).lexically_normal().string();
+  }
+
+  void error(Pos pos, std::string key, std::string message) {
+    error_in(result_.config.path, pos, std::move(key), std::move(message));
+  }
+
+  void error_in(const std::string& file, Pos pos, std::string key, std::string message) {
+    if (stop_) return;
+    if (result_.errors.size() >= kMaxErrors) {
+      result_.errors.push_back(
+          {file, pos.line, pos.column, "",
+           fmt::format("too many errors (more than {}); stopping", kMaxErrors)});
+      stop_ = true;
+      return;
+    }
+    result_.errors.push_back({file, pos.line, pos.column, std::move(key), std::move(message)});
+  }
+
+  // Charges one unit of work; false (once with an error) when the budget is spent.
+  bool charge() {
+    if (work_ >= kWorkBudget) {
+      if (!budget_reported_) {
+        budget_reported_ = true;
+        error({}, "",
+              fmt::format("configuration too complex (more than {} YAML nodes, aliases included)",
+                          kWorkBudget));
+        stop_ = true;
+      }
+      return false;
+    }
+    ++work_;
+    return !stop_;
+  }
+
+  // Checks that `n` is a mapping with known, unique, string keys; fills `out`.
+  bool fields(const YAML::Node& n, const std::string& key,
+              const std::vector<std::string_view>& allowed, Fields& out) {
+    if (!n.IsMap()) {
+      error(pos_of(n), key, fmt::format("expected a mapping, got {}", type_name(n)));
+      return false;
+    }
+    std::set<std::string> seen;
+    for (auto it = n.begin(); it != n.end(); ++it) {
+      if (!charge()) return false;
+      const YAML::Node k = it->first;  // the iterator hands out temporaries
+      if (!k.IsScalar()) {
+        error(pos_of(k), key, "keys must be strings");
+        continue;
+      }
+      const std::string name = k.Scalar();
+      if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
+        error(pos_of(k), join_key(key, name), unknown_key_message(name, allowed));
+        continue;
+      }
+      if (!seen.insert(name).second) {
+        error(pos_of(k), join_key(key, name), "key repeated");
+        continue;
+      }
+      out.add(name, YAML::Node(it->second));
+    }
+    return true;
+  }
+
+  // Each item of a list (null: none).
+  template <typename F>
+  void each(const YAML::Node* n, const std::string& key, F&& f) {
+    if (!n) return;
+    if (!n->IsSequence()) {
+      error(pos_of(*n), key, fmt::format("expected a list, got {}", type_name(*n)));
+      return;
+    }
+    std::size_t i = 0;
+    for (auto it = n->begin(); it != n->end(); ++it, ++i) {
+      if (!charge()) return;
+      const YAML::Node item = *it;
+      f(item, fmt::format("{}[{}]", key, i));
+    }
+  }
+
+  bool scalar(const YAML::Node* n, const std::string& key, std::string& out) {
+    if (!n) return false;
+    if (!n->IsScalar()) {
+      error(pos_of(*n), key, fmt::format("expected a string, got {}", type_name(*n)));
+      return false;
+    }
+    out = n->Scalar();
+    return true;
+  }
+
+  bool duration(const YAML::Node* n, const std::string& key, std::int64_t& ms,
+                bool allow_zero = false) {
+    std::string s;
+    if (!scalar(n, key, s)) return false;
+    std::int64_t v = 0;
+    if (!rules::parse_prom_duration(s, v)) {
+      error(pos_of(*n), key,
+            fmt::format("not a duration: {} (expected e.g. 30s, 5m, 1h30m, 500ms)", quote(s)));
+      return false;
+    }
+    if (v == 0 && !allow_zero) {
+      error(pos_of(*n), key, "must be greater than 0");
+      return false;
+    }
+    ms = v;
+    return true;
+  }
+
+  bool whole_seconds(const YAML::Node* n, const std::string& key, std::int64_t& ms,
+                     bool allow_zero) {
+    std::int64_t v = 0;
+    if (!duration(n, key, v, allow_zero)) return false;
+    if (v % 1000 != 0) {
+      error(pos_of(*n), key, "must be whole seconds");
+      return false;
+    }
+    ms = v;
+    return true;
+  }
+
+  bool size(const YAML::Node* n, const std::string& key, std::size_t& bytes) {
+    std::string s;
+    if (!scalar(n, key, s)) return false;
+    if (!parse_size(s, bytes)) {
+      error(pos_of(*n), key,
+            fmt::format("not a size: {} (expected bytes, or a number with B, KiB, MiB or GiB)",
+                        quote(s)));
+      return false;
+    }
+    return true;
+  }
+
+  bool count(const YAML::Node* n, const std::string& key, std::size_t& out) {
+    std::string s;
+    if (!scalar(n, key, s)) return false;
+    std::uint64_t v = 0;
+    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (s.empty() || ec != std::errc() || end != s.data() + s.size() ||
+        v > std::numeric_limits<std::size_t>::max()) {
+      error(pos_of(*n), key, fmt::format("expected a non-negative integer, got {}", quote(s)));
+      return false;
+    }
+    out = static_cast<std::size_t>(v);
+    return true;
+  }
+
+  bool boolean(const YAML::Node* n, const std::string& key, bool& out) {
+    std::string s;
+    if (!scalar(n, key, s)) return false;
+    if (s == "true" || s == "True" || s == "TRUE") {
+      out = true;
+    } else if (s == "false" || s == "False" || s == "FALSE") {
+      out = false;
+    } else {
+      error(pos_of(*n), key, fmt::format("expected true or false, got {}", quote(s)));
+      return false;
+    }
+    return true;
+  }
+
+  static bool to_number(const std::string& s, double& out) {
+    if (s.empty() || s.size() > 64) return false;
+    for (char c : s)
+      if (!((c >= '0' && c <= '9') || c == '.' || c == 'e' || c == 'E' || c == '-' || c == '+'))
+        return false;
+    char* end = nullptr;
+    const double v = std::strtod(s.c_str(), &end);
+    if (end != s.c_str() + s.size() || !std::isfinite(v)) return false;
+    out = v;
+    return true;
+  }
+
+  bool number(const YAML::Node* n, const std::string& key, double& out) {
+    std::string s;
+    if (!scalar(n, key, s)) return false;
+    if (!to_number(s, out)) {
+      error(pos_of(*n), key, fmt::format("expected a number, got {}", quote(s)));
+      return false;
+    }
+    return true;
+  }
+
+  bool url(const YAML::Node* n, const std::string& key, std::string& out) {
+    std::string s;
+    if (!scalar(n, key, s)) return false;
+    std::string why;
+    if (!firebreak::valid_http_url(s, &why)) {
+      error(pos_of(*n), key, fmt::format("invalid URL {}: {}", quote(s), why));
+      return false;
+    }
+    out = std::move(s);
+    return true;
+  }
+
+  void load_root(const YAML::Node& root) {
+    if (!root || root.IsNull()) return;  // an empty file: every default, nothing to watch
+    Fields f;
+    if (!fields(root, "",
+                {"listen", "storage", "global", "targets", "jobs", "rule_files", "receivers"}, f))
+      return;
+    Config& c = result_.config;
+    if (const YAML::Node* n = f.get("listen")) {
+      std::string s, why;
+      if (scalar(n, "listen", s)) {
+        if (valid_listen_address(s, &why)) {
+          c.listen = s;
+        } else {
+          error(pos_of(*n), "listen", fmt::format("not HOST:PORT: {}: {}", quote(s), why));
+        }
+      }
+    }
+    if (const YAML::Node* n = f.get("storage")) load_storage(*n);
+    if (const YAML::Node* n = f.get("global")) load_global(*n);
+    std::map<std::string, int> target_lines;
+    each(f.get("targets"), "targets", [&](const YAML::Node& n, const std::string& key) {
+      Target t;
+      if (!load_target(n, key, t)) return;
+      if (!t.name.empty()) {
+        auto [it, inserted] = target_lines.emplace(t.name, t.line);
+        if (!inserted) {
+          error(
+              name_pos_, key + ".name",
+              fmt::format("duplicate target name {} (also at line {})", quote(t.name), it->second));
+        }
+      }
+      c.targets.push_back(std::move(t));
+    });
+    std::map<std::string, int> job_lines;
+    each(f.get("jobs"), "jobs", [&](const YAML::Node& n, const std::string& key) {
+      Job j;
+      if (!load_job(n, key, j)) return;
+      if (!j.name.empty()) {
+        auto [it, inserted] = job_lines.emplace(j.name, j.line);
+        if (!inserted) {
+          error(name_pos_, key + ".name",
+                fmt::format("duplicate job name {} (also at line {})", quote(j.name), it->second));
+        } else if (auto t = target_lines.find(j.name); t != target_lines.end()) {
+          error(name_pos_, key + ".name",
+                fmt::format("job name {} is also a target's name (line {}); both would write "
+                            "series with job={}",
+                            quote(j.name), t->second, quote(j.name)));
+        }
+      }
+      c.jobs.push_back(std::move(j));
+    });
+    std::map<std::string, int> receiver_lines;
+    each(f.get("receivers"), "receivers", [&](const YAML::Node& n, const std::string& key) {
+      Receiver r;
+      if (!load_receiver(n, key, r)) return;
+      if (!r.name.empty()) {
+        auto [it, inserted] = receiver_lines.emplace(r.name, r.line);
+        if (!inserted) {
+          error(name_pos_, key + ".name",
+                fmt::format("duplicate receiver name {} (also at line {})", quote(r.name),
+                            it->second));
+        }
+      }
+      c.receivers.push_back(std::move(r));
+    });
+    load_rule_files(f.get("rule_files"));
+  }
+
+  void load_storage(const YAML::Node& n) {
+    Fields f;
+    if (!fields(n, "storage", {"path", "retention", "max_series"}, f)) return;
+    Config& c = result_.config;
+    std::string path;
+    if (scalar(f.get("path"), "storage.path", path)) {
+      if (path.empty()) {
+        error(pos_of(*f.get("path")), "storage.path", "must not be empty");
+      } else if (path == ":memory:") {
+        c.storage_path = path;
+      } else {
+        c.storage_path = resolve(path);
+      }
+    }
+    duration(f.get("retention"), "storage.retention", c.retention_ms);
+    if (count(f.get("max_series"), "storage.max_series", c.max_series) && c.max_series == 0) {
+      error(pos_of(*f.get("max_series")), "storage.max_series", "must be greater than 0");
+      c.max_series = Config{}.max_series;
+    }
+  }
+
+  void load_global(const YAML::Node& n) {
+    Fields f;
+    if (!fields(n, "global",
+                {"scrape_interval", "scrape_timeout", "evaluation_interval", "body_size_limit",
+                 "sample_limit"},
+                f))
+      return;
+    Config& c = result_.config;
+    duration(f.get("scrape_interval"), "global.scrape_interval", c.scrape_interval_ms);
+    duration(f.get("scrape_timeout"), "global.scrape_timeout", c.scrape_timeout_ms);
+    duration(f.get("evaluation_interval"), "global.evaluation_interval", c.evaluation_interval_ms);
+    size(f.get("body_size_limit"), "global.body_size_limit", c.body_size_limit);
+    count(f.get("sample_limit"), "global.sample_limit", c.sample_limit);
+    if (c.scrape_timeout_ms > c.scrape_interval_ms) {
+      const YAML::Node* at =
+          f.get("scrape_timeout") ? f.get("scrape_timeout") : f.get("scrape_interval");
+      error(at ? pos_of(*at) : pos_of(n),
+            f.get("scrape_timeout") ? "global.scrape_timeout" : "global.scrape_interval",
+            fmt::format("scrape_timeout {} is greater than scrape_interval {}",
+                        promql::format_duration(c.scrape_timeout_ms),
+                        promql::format_duration(c.scrape_interval_ms)));
+    }
+  }
+
+  // Reads `name`, required; remembers its position for duplicate errors.
+  bool required_name(const Fields& f, const YAML::Node& n, const std::string& key,
+                     std::string& out) {
+    name_pos_ = pos_of(n);
+    const YAML::Node* name = f.get("name");
+    if (!name) {
+      error(pos_of(n), key + ".name", "is required");
+      return false;
+    }
+    name_pos_ = pos_of(*name);
+    if (!scalar(name, key + ".name", out)) return false;
+    if (!valid_object_name(out)) {
+      error(pos_of(*name), key + ".name",
+            fmt::format("invalid name {} (1-{} characters of A-Z a-z 0-9 . _ : -)", quote(out),
+                        kMaxNameLength));
+      out.clear();
+      return false;
+    }
+    return true;
+  }
+
+  bool load_target(const YAML::Node& n, const std::string& key, Target& t) {
+    const Config& c = result_.config;
+    t.line = pos_of(n).line;
+    t.interval_ms = c.scrape_interval_ms;
+    t.body_size_limit = c.body_size_limit;
+    t.sample_limit = c.sample_limit;
+    Fields f;
+    if (!fields(n, key,
+                {"name", "workload", "metrics_url", "ready_url", "interval", "timeout",
+                 "honor_labels", "labels", "thresholds", "body_size_limit", "sample_limit"},
+                f)) {
+      return false;
+    }
+    required_name(f, n, key, t.name);
+    const Pos name_pos = name_pos_;
+    if (const YAML::Node* w = f.get("workload")) {
+      std::string s;
+      if (scalar(w, key + ".workload", s)) {
+        if (s == "api") {
+          t.workload = rulepack::Workload::kApi;
+        } else if (s == "worker") {
+          t.workload = rulepack::Workload::kWorker;
+        } else if (s == "job") {
+          t.workload = rulepack::Workload::kJob;
+        } else if (s == "other") {
+          t.workload = rulepack::Workload::kOther;
+        } else {
+          error(pos_of(*w), key + ".workload",
+                fmt::format("unknown workload {} (expected api, worker, job or other)", quote(s)));
+        }
+      }
+    }
+    if (const YAML::Node* u = f.get("metrics_url")) {
+      url(u, key + ".metrics_url", t.metrics_url);
+    } else {
+      error(pos_of(n), key + ".metrics_url", "is required");
+    }
+    url(f.get("ready_url"), key + ".ready_url", t.ready_url);
+    duration(f.get("interval"), key + ".interval", t.interval_ms);
+    if (const YAML::Node* to = f.get("timeout")) {
+      if (duration(to, key + ".timeout", t.timeout_ms) && t.timeout_ms > t.interval_ms) {
+        error(pos_of(*to), key + ".timeout",
+              fmt::format("timeout {} is greater than interval {}",
+                          promql::format_duration(t.timeout_ms),
+                          promql::format_duration(t.interval_ms)));
+      }
+    } else {
+      t.timeout_ms = std::min(c.scrape_timeout_ms, t.interval_ms);
+    }
+    boolean(f.get("honor_labels"), key + ".honor_labels", t.honor_labels);
+    size(f.get("body_size_limit"), key + ".body_size_limit", t.body_size_limit);
+    count(f.get("sample_limit"), key + ".sample_limit", t.sample_limit);
+    if (const YAML::Node* l = f.get("labels")) load_labels(*l, key + ".labels", t.labels);
+    if (const YAML::Node* th = f.get("thresholds"))
+      load_thresholds(*th, key + ".thresholds", t.thresholds);
+    name_pos_ = name_pos;
+    return true;
+  }
+
+  void load_labels(const YAML::Node& n, const std::string& key, std::vector<watch::Label>& out) {
+    if (!n.IsMap()) {
+      error(pos_of(n), key, fmt::format("expected a mapping, got {}", type_name(n)));
+      return;
+    }
+    std::set<std::string> seen;
+    for (auto it = n.begin(); it != n.end(); ++it) {
+      if (!charge()) return;
+      const YAML::Node k = it->first;  // the iterator hands out temporaries
+      if (!k.IsScalar()) {
+        error(pos_of(k), key, "keys must be strings");
+        continue;
+      }
+      const std::string name = k.Scalar();
+      const std::string lkey = join_key(key, name);
+      if (!rules::valid_label_name(name)) {
+        error(pos_of(k), lkey, fmt::format("invalid label name {}", quote(name)));
+        continue;
+      }
+      if (name == "job" || name == "instance" || name.rfind("__", 0) == 0) {
+        error(pos_of(k), lkey,
+              fmt::format("reserved label name {} (watch sets job and instance; __* are "
+                          "internal)",
+                          quote(name)));
+        continue;
+      }
+      if (!seen.insert(name).second) {
+        error(pos_of(k), lkey, "key repeated");
+        continue;
+      }
+      const YAML::Node v = it->second;
+      std::string value;
+      if (!v.IsNull() && !scalar(&v, lkey, value)) continue;
+      out.push_back({name, value});
+    }
+    std::sort(out.begin(), out.end());
+  }
+
+  void load_thresholds(const YAML::Node& n, const std::string& key, rulepack::Thresholds& t) {
+    std::vector<std::string_view> allowed;
+    for (const auto& field : kThresholdFields) allowed.push_back(field.key);
+    Fields f;
+    if (!fields(n, key, allowed, f)) return;
+    for (const auto& field : kThresholdFields) {
+      const YAML::Node* v = f.get(field.key);
+      if (!v) continue;
+      const std::string fkey = join_key(key, field.key);
+      switch (field.kind) {
+        case TK::kDuration:
+          duration(v, fkey, t.*field.ms);
+          break;
+        case TK::kSeconds: {
+          std::string s;
+          if (!scalar(v, fkey, s)) break;
+          std::int64_t ms = 0;
+          double seconds = 0;
+          if (rules::parse_prom_duration(s, ms)) {
+            seconds = static_cast<double>(ms) / 1000.0;
+          } else if (!to_number(s, seconds)) {
+            error(pos_of(*v), fkey,
+                  fmt::format("not a duration: {} (expected e.g. 250ms, 1s, or seconds as a "
+                              "number)",
+                              quote(s)));
+            break;
+          }
+          if (!(seconds > 0)) {
+            error(pos_of(*v), fkey, "must be greater than 0");
+            break;
+          }
+          t.*field.value = seconds;
+          break;
+        }
+        case TK::kNumber: {
+          double x = 0;
+          if (!number(v, fkey, x)) break;
+          if (field.key == "regression_factor" && !(x > 1)) {
+            error(pos_of(*v), fkey, "must be greater than 1");
+          } else if (field.key == "regression_min_request_rate" && x < 0) {
+            error(pos_of(*v), fkey, "must not be negative");
+          } else if (field.key == "availability_objective" && !(x > 0 && x < 1)) {
+            error(pos_of(*v), fkey, "must be between 0 and 1 (exclusive), e.g. 0.999");
+          } else {
+            t.*field.value = x;
+          }
+          break;
+        }
+      }
+    }
+    auto shorter = [&](std::string_view short_key, std::int64_t short_ms, std::string_view long_key,
+                       std::int64_t long_ms) {
+      if (short_ms < long_ms) return;
+      const YAML::Node* at = f.get(short_key) ? f.get(short_key) : f.get(long_key);
+      error(at ? pos_of(*at) : pos_of(n), join_key(key, f.get(short_key) ? short_key : long_key),
+            fmt::format("{} ({}) must be shorter than {} ({})", short_key,
+                        promql::format_duration(short_ms), long_key,
+                        promql::format_duration(long_ms)));
+    };
+    shorter("fast_burn_short_window", t.fast_burn_short_window_ms, "fast_burn_long_window",
+            t.fast_burn_long_window_ms);
+    shorter("slow_burn_short_window", t.slow_burn_short_window_ms, "slow_burn_long_window",
+            t.slow_burn_long_window_ms);
+  }
+
+  bool load_job(const YAML::Node& n, const std::string& key, Job& j) {
+    j.line = pos_of(n).line;
+    j.time_zone = "UTC";
+    Fields f;
+    if (!fields(n, key, {"name", "schedule", "timezone", "grace", "max_run_time"}, f)) return false;
+    required_name(f, n, key, j.name);
+    const Pos name_pos = name_pos_;
+    bool zone_ok = true;
+    if (const YAML::Node* z = f.get("timezone")) {
+      std::string zone;
+      if (scalar(z, key + ".timezone", zone)) {
+        auto probe = checkin::Schedule::parse_cron("@daily", zone);
+        if (!probe.ok()) {
+          error(pos_of(*z), key + ".timezone", probe.error().to_string());
+          zone_ok = false;
+        } else {
+          j.time_zone = zone;
+        }
+      }
+    }
+    if (const YAML::Node* s = f.get("schedule")) {
+      if (scalar(s, key + ".schedule", j.schedule)) {
+        auto parsed = parse_schedule(j.schedule, zone_ok ? j.time_zone : "UTC");
+        if (!parsed.ok()) error(pos_of(*s), key + ".schedule", parsed.error().to_string());
+      }
+    } else {
+      error(pos_of(n), key + ".schedule", "is required");
+    }
+    whole_seconds(f.get("grace"), key + ".grace", j.grace_ms, false);
+    whole_seconds(f.get("max_run_time"), key + ".max_run_time", j.max_run_time_ms, true);
+    name_pos_ = name_pos;
+    return true;
+  }
+
+  bool load_receiver(const YAML::Node& n, const std::string& key, Receiver& r) {
+    r.line = pos_of(n).line;
+    Fields f;
+    if (!fields(n, key, {"name", "webhook", "log"}, f)) return false;
+    required_name(f, n, key, r.name);
+    const Pos name_pos = name_pos_;
+    // Present even when null (`log:` alone).
+    const bool has_webhook = f.has("webhook");
+    const bool has_log = f.has("log");
+    if (has_webhook == has_log) {
+      error(pos_of(n), key,
+            has_webhook ? "has both webhook and log (exactly one kind per receiver)"
+                        : "needs exactly one kind: webhook or log");
+    }
+    if (has_webhook) {
+      r.kind = Receiver::Kind::kWebhook;
+      const YAML::Node* w = f.get("webhook");
+      const std::string wkey = key + ".webhook";
+      Fields wf;
+      if (!w) {
+        error(pos_of(n), wkey + ".url", "is required");
+      } else if (fields(*w, wkey, {"url", "timeout", "max_alerts"}, wf)) {
+        if (const YAML::Node* u = wf.get("url")) {
+          url(u, wkey + ".url", r.url);
+        } else {
+          error(pos_of(*w), wkey + ".url", "is required");
+        }
+        duration(wf.get("timeout"), wkey + ".timeout", r.timeout_ms);
+        count(wf.get("max_alerts"), wkey + ".max_alerts", r.max_alerts);
+      }
+    } else if (has_log) {
+      r.kind = Receiver::Kind::kLog;
+      if (const YAML::Node* l = f.get("log")) {
+        Fields lf;
+        fields(*l, key + ".log", {}, lf);
+      }
+    }
+    name_pos_ = name_pos;
+    return true;
+  }
+
+  void load_rule_files(const YAML::Node* n) {
+    std::set<std::string> files;
+    each(n, "rule_files", [&](const YAML::Node& item, const std::string& key) {
+      std::string pattern;
+      if (!item.IsNull() && !scalar(&item, key, pattern)) return;
+      if (pattern.empty()) {
+        error(pos_of(item), key, "must not be empty");
+        return;
+      }
+      const std::string resolved = resolve(pattern);
+      if (!options_.load_rule_files) {
+        files.insert(resolved);
+        return;
+      }
+      if (has_glob_chars(pattern)) {
+        glob_t g{};
+        const int rc = ::glob(resolved.c_str(), GLOB_ERR, nullptr, &g);
+        if (rc == 0) {
+          if (g.gl_pathc > kMaxGlobMatches) {
+            error(pos_of(item), key,
+                  fmt::format("glob {} matches {} files (at most {})", quote(pattern), g.gl_pathc,
+                              kMaxGlobMatches));
+          } else {
+            for (std::size_t i = 0; i < g.gl_pathc; ++i) {
+              struct stat st {};
+              if (::stat(g.gl_pathv[i], &st) == 0 && S_ISREG(st.st_mode))
+                files.insert(fs::path(g.gl_pathv[i]).lexically_normal().string());
+            }
+          }
+        } else if (rc != GLOB_NOMATCH) {
+          error(pos_of(item), key, fmt::format("cannot expand glob {}", quote(resolved)));
+        }
+        ::globfree(&g);
+        return;
+      }
+      struct stat st {};
+      if (::stat(resolved.c_str(), &st) != 0) {
+        error(pos_of(item), key, fmt::format("no such file: {}", resolved));
+      } else if (!S_ISREG(st.st_mode)) {
+        error(pos_of(item), key, fmt::format("not a regular file: {}", resolved));
+      } else {
+        files.insert(resolved);
+      }
+    });
+    result_.config.rule_files.assign(files.begin(), files.end());
+    if (!options_.load_rule_files) return;
+    for (const std::string& file : result_.config.rule_files) {
+      if (stop_) return;
+      const rules::LoadResult r = rules::load_rule_file(file);
+      for (const auto& e : r.errors) error_in(e.file, {e.pos.line, e.pos.column}, e.key, e.message);
+    }
+  }
+
+  ParseOptions options_;
+  LoadResult result_;
+  Pos name_pos_;  // of the last entry's name (for duplicate-name errors)
+  std::size_t work_ = 0;
+  bool budget_reported_ = false;
+  bool stop_ = false;
+};
+
+}  // namespace
+
+LoadResult parse_config(std::string_view yaml_text, std::string_view path,
+                        const ParseOptions& options) {
+  return Loader(path, options).run(yaml_text);
+}
+
+LoadResult load_config(const std::string& path, const ParseOptions& options) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    LoadResult r = Loader(path, options).run("");
+    r.errors.push_back({path, 0, 0, "", "cannot open " + path + ": no such file or not readable"});
+    return r;
+  }
+  std::string text(kMaxConfigBytes + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  if (in.bad()) {
+    LoadResult r = Loader(path, options).run("");
+    r.errors.push_back({path, 0, 0, "", "cannot read " + path});
+    return r;
+  }
+  if (text.size() > kMaxConfigBytes) {
+    LoadResult r = Loader(path, options).run("");
+    r.errors.push_back(
+        {path, 0, 0, "", fmt::format("file too large (more than {} bytes)", kMaxConfigBytes)});
+    return r;
+  }
+  return parse_config(text, path, options);
+}
+
+std::vector<rulepack::TargetSpec> rule_pack_targets(const Config& config) {
+  std::vector<rulepack::TargetSpec> out;
+  out.reserve(config.targets.size());
+  for (const Target& t : config.targets)
+    out.push_back({.name = t.name, .workload = t.workload, .thresholds = t.thresholds});
+  return out;
+}
+
+std::vector<checkin::JobConfig> checkin_jobs(const Config& config) {
+  std::vector<checkin::JobConfig> out;
+  for (const Job& j : config.jobs) {
+    auto s = parse_schedule(j.schedule, j.time_zone);
+    if (!s.ok() || j.name.empty()) continue;
+    out.push_back({.name = j.name,
+                   .schedule = std::move(s).value(),
+                   .grace = std::chrono::seconds(j.grace_ms / 1000),
+                   .max_run_time = std::chrono::seconds(j.max_run_time_ms / 1000)});
+  }
+  return out;
+}
+
+namespace {
+
+std::string workload_name(rulepack::Workload w) {
+  switch (w) {
+    case rulepack::Workload::kApi:
+      return "api";
+    case rulepack::Workload::kWorker:
+      return "worker";
+    case rulepack::Workload::kJob:
+      return "job";
+    case rulepack::Workload::kOther:
+      return "other";
+  }
+  return "other";
+}
+
+std::string plural(std::size_t n, std::string_view one, std::string_view many) {
+  return fmt::format("{} {}", n, n == 1 ? one : many);
+}
+
+std::string size_text(std::size_t bytes) {
+  if (bytes == 0) return "no limit";
+  if (bytes % (1U << 30) == 0) return fmt::format("{}GiB", bytes >> 30);
+  if (bytes % (1U << 20) == 0) return fmt::format("{}MiB", bytes >> 20);
+  if (bytes % (1U << 10) == 0) return fmt::format("{}KiB", bytes >> 10);
+  return fmt::format("{}B", bytes);
+}
+
+}  // namespace
+
+std::string summary(const Config& c) {
+  using promql::format_duration;
+  std::string out;
+  out += fmt::format("listen {}; storage {} (head retention {}, at most {} series)\n", c.listen,
+                     c.storage_path, format_duration(c.retention_ms), c.max_series);
+  out += fmt::format("scrape every {} (timeout {}, body limit {}), evaluate every {}\n",
+                     format_duration(c.scrape_interval_ms), format_duration(c.scrape_timeout_ms),
+                     size_text(c.body_size_limit), format_duration(c.evaluation_interval_ms));
+  out += plural(c.targets.size(), "target", "targets");
+  for (std::size_t i = 0; i < c.targets.size(); ++i) {
+    const Target& t = c.targets[i];
+    out += fmt::format("{} {} ({}, every {})", i == 0 ? ":" : ",", t.name,
+                       workload_name(t.workload), format_duration(t.interval_ms));
+  }
+  out += "\n";
+  out += plural(c.jobs.size(), "job", "jobs");
+  for (std::size_t i = 0; i < c.jobs.size(); ++i) {
+    const Job& j = c.jobs[i];
+    out += fmt::format("{} {} (\"{}\" {}, grace {})", i == 0 ? ":" : ",", j.name, j.schedule,
+                       j.time_zone, format_duration(j.grace_ms));
+  }
+  out += "\n";
+  out += plural(c.receivers.size(), "receiver", "receivers");
+  for (std::size_t i = 0; i < c.receivers.size(); ++i) {
+    const Receiver& r = c.receivers[i];
+    out += fmt::format("{} {} ({})", i == 0 ? ":" : ",", r.name, to_string(r.kind));
+  }
+  if (c.receivers.empty()) out += " (firing alerts notify no one)";
+  out += "\n";
+  out += plural(c.rule_files.size(), "rule file", "rule files");
+  for (std::size_t i = 0; i < c.rule_files.size(); ++i)
+    out += fmt::format("{} {}", i == 0 ? ":" : ",", c.rule_files[i]);
+  out += " (besides the generated rule pack)\n";
+  if (c.targets.empty() && c.jobs.empty())
+    out += "watches nothing: add targets or jobs to monitor something\n";
+  return out;
+}
+
+}  // namespace watch::config

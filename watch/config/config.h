@@ -1,0 +1,152 @@
+// watch's configuration: one YAML file (`firebreak.yaml`) that says what to
+// scrape, which scheduled jobs check in, which extra rule files to load and
+// where alerts go. docs/config.md is the reference for every key.
+//
+//   watch::config::LoadResult r = watch::config::load_config("firebreak.yaml");
+//   if (!r.ok()) {
+//     for (const auto& e : r.errors) std::fprintf(stderr, "%s\n", e.to_string().c_str());
+//     return 1;  // "firebreak.yaml:12:5: targets[1].interval: not a duration: \"5x\""
+//   }
+//   auto pack = watch::rulepack::render_rule_pack(watch::config::rule_pack_targets(r.config), {});
+//   tracker.configure(watch::config::checkin_jobs(r.config));
+//
+// Loading never throws and never crashes, whatever the input: every problem
+// becomes a ConfigError with the file, the 1-based line and column, and the
+// key path ("targets[1].interval"); all of them are collected (up to
+// kMaxErrors). Unknown keys are errors (with the closest known key as a
+// suggestion), as are repeated keys. Files over kMaxConfigBytes are refused.
+// An empty file is a valid configuration with every default and nothing to
+// watch.
+//
+// Relative paths (storage.path, rule_files) are resolved against the
+// directory of the configuration file; rule_files may be globs (a glob that
+// matches nothing is not an error; a plain path that does not exist is).
+// Every rule file is loaded with watch::rules::load_rule_file() and its
+// errors are passed through with the rule file's own path.
+//
+// Thread-safety: pure functions (parse_config and load_config read the file
+// system: the configuration file, rule files and globs).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "watch/checkin/tracker.h"
+#include "watch/model/model.h"
+#include "watch/rulepack/rule_pack.h"
+
+namespace watch::config {
+
+inline constexpr std::size_t kMaxConfigBytes = 1 << 20;  // 1 MiB
+inline constexpr std::size_t kMaxErrors = 100;           // then one "too many errors"
+
+// One scrape target: a service's /metrics (and optionally /readyz).
+struct Target {
+  std::string name;  // unique among targets and jobs; the `job` label of its series
+  rulepack::Workload workload = rulepack::Workload::kOther;
+  std::string metrics_url;
+  std::string ready_url;            // "" when not probed
+  std::int64_t interval_ms = 0;     // > 0 (default: global.scrape_interval)
+  std::int64_t timeout_ms = 0;      // > 0, <= interval_ms (default: global.scrape_timeout,
+                                    // capped at the interval)
+  std::size_t body_size_limit = 0;  // bytes, 0: no limit (default: global)
+  std::size_t sample_limit = 0;     // 0: no limit (default: global)
+  bool honor_labels = false;
+  std::vector<watch::Label> labels;  // sorted by name; never job, instance or __*
+  rulepack::Thresholds thresholds;   // defaults: DESIGN.md's table
+  int line = 0;                      // of the target's entry in the file
+};
+
+// One scheduled job that checks in (/ping/<name>).
+struct Job {
+  std::string name;                   // unique among jobs and targets; [A-Za-z0-9._:-]{1,128}
+  std::string schedule;               // as written: cron, @macro, a period ("24h") or "@every 1h"
+  std::string time_zone;              // IANA name; "UTC" by default
+  std::int64_t grace_ms = 3'600'000;  // whole seconds, > 0
+  std::int64_t max_run_time_ms = 0;   // whole seconds; 0: no limit
+  int line = 0;
+};
+
+// Where alerts go.
+struct Receiver {
+  enum class Kind { kWebhook, kLog };
+  Kind kind = Kind::kLog;
+  std::string name;                  // unique among receivers
+  std::string url;                   // kWebhook: the endpoint (an http URL)
+  std::int64_t timeout_ms = 10'000;  // kWebhook: per request, > 0
+  std::size_t max_alerts = 0;        // kWebhook: alerts per message, 0: all
+  int line = 0;
+};
+
+std::string_view to_string(Receiver::Kind kind);  // "webhook", "log"
+
+struct Config {
+  std::string path;  // the configuration file as given ("" when parsed from text)
+  std::string dir;   // absolute directory that relative paths are resolved against
+  std::string listen = "127.0.0.1:9095";  // HOST:PORT ([v6]:PORT); port 0 picks one
+  std::string storage_path;  // absolute (dir + "firebreak-watch.db" by default), or ":memory:"
+  std::int64_t retention_ms = 26 * 3'600'000;  // in-memory head, > 0
+  std::size_t max_series = 1'000'000;          // > 0
+  std::int64_t scrape_interval_ms = 15'000;
+  std::int64_t scrape_timeout_ms = 10'000;  // <= scrape_interval_ms
+  std::int64_t evaluation_interval_ms = 15'000;
+  std::size_t body_size_limit = 16 << 20;  // bytes; 0: no limit
+  std::size_t sample_limit = 0;            // 0: no limit
+  std::vector<std::string> rule_files;     // absolute, globs expanded, sorted, unique
+  std::vector<Target> targets;             // in file order
+  std::vector<Job> jobs;                   // in file order
+  std::vector<Receiver> receivers;         // in file order
+};
+
+struct ConfigError {
+  std::string file;  // the configuration file, or the rule file the error is in
+  int line = 0;      // 1-based; 0 when not about one place
+  int column = 0;
+  std::string key;  // e.g. "targets[1].interval"; "" for the whole file
+  std::string message;
+  // "firebreak.yaml:12:5: targets[1].interval: not a duration: \"5x\""
+  // (position and key left out when unknown).
+  std::string to_string() const;
+};
+
+struct LoadResult {
+  Config config;  // complete with defaults even when there are errors (do not run it)
+  std::vector<ConfigError> errors;
+  bool ok() const { return errors.empty(); }
+};
+
+struct ParseOptions {
+  // Expand rule_files globs, check the files exist and load them. Off: only
+  // their syntax in the configuration is checked and rule_files holds the
+  // resolved patterns (the fuzz target and tools that must not touch disk).
+  bool load_rule_files = true;
+};
+
+// Parses YAML text; `path` names the file in errors and its directory
+// resolves relative paths ("" or a bare name: the current directory).
+LoadResult parse_config(std::string_view yaml_text, std::string_view path,
+                        const ParseOptions& options = {});
+// Reads the file (at most kMaxConfigBytes), then parse_config(). An
+// unreadable or oversized file is one error in the result.
+LoadResult load_config(const std::string& path, const ParseOptions& options = {});
+
+// The rule pack's view of the targets (name, workload, thresholds).
+std::vector<rulepack::TargetSpec> rule_pack_targets(const Config& config);
+// The check-in tracker's jobs, schedules parsed. Jobs whose schedule does not
+// parse (only in a config with errors) are left out.
+std::vector<checkin::JobConfig> checkin_jobs(const Config& config);
+// A few lines for `firebreak watch check-config`: listen address, storage,
+// N targets, N jobs, N receivers, N rule files (each named); says so when the
+// configuration watches nothing. Ends with a newline.
+std::string summary(const Config& config);
+
+// Helpers shared with the CLI and tests.
+// "16MiB", "512KiB", "1GiB", "100B" or a plain integer (bytes).
+bool parse_size(std::string_view text, std::size_t& bytes);
+// HOST:PORT with a non-empty host ([v6 address]:PORT for IPv6), port 0-65535.
+bool valid_listen_address(std::string_view text, std::string* why = nullptr);
+
+}  // namespace watch::config
