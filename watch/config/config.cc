@@ -104,9 +104,10 @@ bool valid_listen_address(std::string_view text, std::string* why) {
 
 namespace {
 
-constexpr std::size_t kWorkBudget = 1'000'000;   // YAML nodes visited, aliases included
-constexpr std::size_t kMaxGlobMatches = 10'000;  // per rule_files pattern
-constexpr std::size_t kMaxSuggestLength = 64;    // keys longer than this get no suggestion
+constexpr std::size_t kWorkBudget = 1'000'000;       // YAML nodes visited, aliases included
+constexpr std::size_t kMaxGlobMatches = 10'000;      // per rule_files pattern
+constexpr std::size_t kMaxRuleFilePatterns = 1'000;  // distinct rule_files entries
+constexpr std::size_t kMaxSuggestLength = 64;        // keys longer than this get no suggestion
 constexpr std::size_t kMaxNameLength = 128;
 
 struct Pos {
@@ -412,8 +413,7 @@ class Loader {
     if (!scalar(n, key, s)) return false;
     std::int64_t v = 0;
     if (!rules::parse_prom_duration(s, v)) {
-      error(pos_of(*n), key,
-            fmt::format("not a duration: {} (expected e.g. 30s, 5m, 1h30m, 500ms)", quote(s)));
+      error(pos_of(*n), key, fmt::format("not a duration: {}", quote(s)));
       return false;
     }
     if (v == 0 && !allow_zero) {
@@ -883,11 +883,18 @@ class Loader {
 
   void load_rule_files(const YAML::Node* n) {
     std::set<std::string> files;
+    std::set<std::string> patterns;
     each(n, "rule_files", [&](const YAML::Node& item, const std::string& key) {
       std::string pattern;
       if (!item.IsNull() && !scalar(&item, key, pattern)) return;
       if (pattern.empty()) {
         error(pos_of(item), key, "must not be empty");
+        return;
+      }
+      if (!patterns.insert(pattern).second) return;  // expanded once
+      if (patterns.size() > kMaxRuleFilePatterns) {
+        if (patterns.size() == kMaxRuleFilePatterns + 1)
+          error(pos_of(item), key, fmt::format("more than {} entries", kMaxRuleFilePatterns));
         return;
       }
       const std::string resolved = resolve(pattern);
@@ -897,7 +904,7 @@ class Loader {
       }
       if (has_glob_chars(pattern)) {
         glob_t g{};
-        const int rc = ::glob(resolved.c_str(), GLOB_ERR, nullptr, &g);
+        const int rc = ::glob(resolved.c_str(), 0, nullptr, &g);
         if (rc == 0) {
           if (g.gl_pathc > kMaxGlobMatches) {
             error(pos_of(item), key,

@@ -1,0 +1,668 @@
+#include "watch/config/config.h"
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace watch::config {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr const char* kFile = "firebreak.yaml";
+
+std::string cwd() {
+  return std::filesystem::current_path().string();
+}
+
+std::string all_errors(const LoadResult& r) {
+  std::string out;
+  for (const auto& e : r.errors) out += e.to_string() + "\n";
+  return out;
+}
+
+// Parses `yaml` and expects exactly one error, at `line` and `key`, whose
+// message contains `message`.
+ConfigError one_error(const std::string& yaml, int line, const std::string& key,
+                      const std::string& message) {
+  const LoadResult r = parse_config(yaml, kFile);
+  EXPECT_EQ(r.errors.size(), 1u) << all_errors(r);
+  if (r.errors.empty()) return {};
+  const ConfigError& e = r.errors.front();
+  EXPECT_EQ(e.file, kFile);
+  EXPECT_EQ(e.line, line) << e.to_string();
+  EXPECT_EQ(e.key, key) << e.to_string();
+  EXPECT_THAT(e.message, HasSubstr(message)) << e.to_string();
+  return e;
+}
+
+const std::string kTarget = "targets:\n  - name: a\n    metrics_url: http://127.0.0.1:1/metrics\n";
+
+// ---------------------------------------------------------------- valid files
+
+TEST(ConfigTest, FullConfigSetsEveryField) {
+  const std::string yaml = R"(listen: 0.0.0.0:19095
+storage:
+  path: data/watch.db
+  retention: 2h
+  max_series: 5000
+global:
+  scrape_interval: 30s
+  scrape_timeout: 20s
+  evaluation_interval: 1m
+  body_size_limit: 4MiB
+  sample_limit: 10000
+targets:
+  - name: shop-api
+    workload: api
+    metrics_url: http://127.0.0.1:9464/metrics
+    ready_url: http://127.0.0.1:9464/readyz
+    interval: 5s
+    timeout: 2s
+    honor_labels: true
+    body_size_limit: 512KiB
+    sample_limit: 50
+    labels: {team: shop, tier: "1"}
+    thresholds:
+      down_for: 3m
+      startup_budget: 4m
+      not_ready_for: 6m
+      stall_for: 11m
+      heartbeat_max_age: 90s
+      queue_lag: 15m
+      queue_lag_for: 7m
+      latency_objective: 250ms
+      latency_for: 12m
+      regression_window: 1h
+      regression_baseline_offset: 7d
+      regression_factor: 2
+      regression_min_request_rate: 0.5
+      availability_objective: 0.99
+      fast_burn_long_window: 2h
+      fast_burn_short_window: 10m
+      slow_burn_long_window: 12h
+      slow_burn_short_window: 1h
+  - name: shop-worker
+    workload: worker
+    metrics_url: http://127.0.0.1:9465/metrics
+jobs:
+  - name: shop-daily
+    schedule: "30 2 * * *"
+    timezone: Europe/Berlin
+    grace: 30m
+    max_run_time: 2h
+  - name: hourly
+    schedule: "@every 1h"
+rule_files: [rules/*.yml, rules/a.yml, missing/*.yml]
+receivers:
+  - name: oncall
+    webhook: {url: http://127.0.0.1:5001/hook, timeout: 3s, max_alerts: 20}
+  - name: stdout
+    log: {}
+)";
+  const std::string path = "tests/watch/config/testdata/firebreak.yaml";
+  const LoadResult r = parse_config(yaml, path);
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  const Config& c = r.config;
+  const std::string dir = cwd() + "/tests/watch/config/testdata";
+  EXPECT_EQ(c.path, path);
+  EXPECT_EQ(c.dir, dir);
+  EXPECT_EQ(c.listen, "0.0.0.0:19095");
+  EXPECT_EQ(c.storage_path, dir + "/data/watch.db");
+  EXPECT_EQ(c.retention_ms, 2 * 3'600'000);
+  EXPECT_EQ(c.max_series, 5000u);
+  EXPECT_EQ(c.scrape_interval_ms, 30'000);
+  EXPECT_EQ(c.scrape_timeout_ms, 20'000);
+  EXPECT_EQ(c.evaluation_interval_ms, 60'000);
+  EXPECT_EQ(c.body_size_limit, 4u << 20);
+  EXPECT_EQ(c.sample_limit, 10000u);
+  EXPECT_EQ(c.rule_files, (std::vector<std::string>{dir + "/rules/a.yml", dir + "/rules/b.yml"}));
+
+  ASSERT_EQ(c.targets.size(), 2u);
+  const Target& api = c.targets[0];
+  EXPECT_EQ(api.name, "shop-api");
+  EXPECT_EQ(api.workload, rulepack::Workload::kApi);
+  EXPECT_EQ(api.metrics_url, "http://127.0.0.1:9464/metrics");
+  EXPECT_EQ(api.ready_url, "http://127.0.0.1:9464/readyz");
+  EXPECT_EQ(api.interval_ms, 5'000);
+  EXPECT_EQ(api.timeout_ms, 2'000);
+  EXPECT_TRUE(api.honor_labels);
+  EXPECT_EQ(api.body_size_limit, 512u << 10);
+  EXPECT_EQ(api.sample_limit, 50u);
+  EXPECT_EQ(api.labels, (std::vector<watch::Label>{{"team", "shop"}, {"tier", "1"}}));
+  EXPECT_EQ(api.line, 13);
+  const rulepack::Thresholds& t = api.thresholds;
+  EXPECT_EQ(t.down_for_ms, 3 * 60'000);
+  EXPECT_EQ(t.startup_budget_ms, 4 * 60'000);
+  EXPECT_EQ(t.not_ready_for_ms, 6 * 60'000);
+  EXPECT_EQ(t.stall_for_ms, 11 * 60'000);
+  EXPECT_EQ(t.heartbeat_max_age_ms, 90'000);
+  EXPECT_EQ(t.queue_lag_ms, 15 * 60'000);
+  EXPECT_EQ(t.queue_lag_for_ms, 7 * 60'000);
+  EXPECT_DOUBLE_EQ(t.latency_objective_seconds, 0.25);
+  EXPECT_EQ(t.latency_for_ms, 12 * 60'000);
+  EXPECT_EQ(t.regression_window_ms, 3'600'000);
+  EXPECT_EQ(t.regression_baseline_offset_ms, 7 * 24 * 3'600'000LL);
+  EXPECT_DOUBLE_EQ(t.regression_factor, 2.0);
+  EXPECT_DOUBLE_EQ(t.regression_min_request_rate, 0.5);
+  EXPECT_DOUBLE_EQ(t.availability_objective, 0.99);
+  EXPECT_EQ(t.fast_burn_long_window_ms, 2 * 3'600'000);
+  EXPECT_EQ(t.fast_burn_short_window_ms, 10 * 60'000);
+  EXPECT_EQ(t.slow_burn_long_window_ms, 12 * 3'600'000);
+  EXPECT_EQ(t.slow_burn_short_window_ms, 3'600'000);
+
+  const Target& worker = c.targets[1];
+  EXPECT_EQ(worker.workload, rulepack::Workload::kWorker);
+  EXPECT_EQ(worker.ready_url, "");
+  EXPECT_EQ(worker.interval_ms, 30'000);  // from global
+  EXPECT_EQ(worker.timeout_ms, 20'000);
+  EXPECT_EQ(worker.body_size_limit, 4u << 20);
+  EXPECT_EQ(worker.sample_limit, 10000u);
+  EXPECT_FALSE(worker.honor_labels);
+  EXPECT_TRUE(worker.labels.empty());
+  EXPECT_EQ(worker.thresholds.down_for_ms, rulepack::Thresholds{}.down_for_ms);
+
+  ASSERT_EQ(c.jobs.size(), 2u);
+  EXPECT_EQ(c.jobs[0].name, "shop-daily");
+  EXPECT_EQ(c.jobs[0].schedule, "30 2 * * *");
+  EXPECT_EQ(c.jobs[0].time_zone, "Europe/Berlin");
+  EXPECT_EQ(c.jobs[0].grace_ms, 30 * 60'000);
+  EXPECT_EQ(c.jobs[0].max_run_time_ms, 2 * 3'600'000);
+  EXPECT_EQ(c.jobs[0].line, 46);
+  EXPECT_EQ(c.jobs[1].schedule, "@every 1h");
+  EXPECT_EQ(c.jobs[1].time_zone, "UTC");
+  EXPECT_EQ(c.jobs[1].grace_ms, 3'600'000);
+  EXPECT_EQ(c.jobs[1].max_run_time_ms, 0);
+
+  ASSERT_EQ(c.receivers.size(), 2u);
+  EXPECT_EQ(c.receivers[0].name, "oncall");
+  EXPECT_EQ(c.receivers[0].kind, Receiver::Kind::kWebhook);
+  EXPECT_EQ(c.receivers[0].url, "http://127.0.0.1:5001/hook");
+  EXPECT_EQ(c.receivers[0].timeout_ms, 3'000);
+  EXPECT_EQ(c.receivers[0].max_alerts, 20u);
+  EXPECT_EQ(c.receivers[1].name, "stdout");
+  EXPECT_EQ(c.receivers[1].kind, Receiver::Kind::kLog);
+  EXPECT_EQ(c.receivers[1].line, 57);
+}
+
+TEST(ConfigTest, EmptyFileIsValidWithDefaultsAndWatchesNothing) {
+  for (const char* text : {"", "# only a comment\n", "---\n", "~\n"}) {
+    const LoadResult r = parse_config(text, kFile);
+    ASSERT_TRUE(r.ok()) << text << all_errors(r);
+    const Config& c = r.config;
+    EXPECT_EQ(c.dir, cwd());
+    EXPECT_EQ(c.listen, "127.0.0.1:9095");
+    EXPECT_EQ(c.storage_path, cwd() + "/firebreak-watch.db");
+    EXPECT_EQ(c.retention_ms, 26 * 3'600'000);
+    EXPECT_EQ(c.max_series, 1'000'000u);
+    EXPECT_EQ(c.scrape_interval_ms, 15'000);
+    EXPECT_EQ(c.scrape_timeout_ms, 10'000);
+    EXPECT_EQ(c.evaluation_interval_ms, 15'000);
+    EXPECT_EQ(c.body_size_limit, 16u << 20);
+    EXPECT_EQ(c.sample_limit, 0u);
+    EXPECT_TRUE(c.targets.empty());
+    EXPECT_TRUE(c.jobs.empty());
+    EXPECT_TRUE(c.receivers.empty());
+    EXPECT_TRUE(c.rule_files.empty());
+    EXPECT_THAT(summary(c), HasSubstr("watches nothing"));
+  }
+}
+
+TEST(ConfigTest, TargetDefaultsComeFromGlobal) {
+  const LoadResult r = parse_config(kTarget, kFile);
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  const Target& t = r.config.targets.at(0);
+  EXPECT_EQ(t.workload, rulepack::Workload::kOther);
+  EXPECT_EQ(t.interval_ms, 15'000);
+  EXPECT_EQ(t.timeout_ms, 10'000);
+  EXPECT_EQ(t.body_size_limit, 16u << 20);
+  EXPECT_EQ(t.sample_limit, 0u);
+  EXPECT_FALSE(t.honor_labels);
+  EXPECT_EQ(t.line, 2);
+}
+
+TEST(ConfigTest, DefaultTimeoutIsCappedAtAShorterInterval) {
+  const LoadResult r = parse_config(kTarget + "    interval: 5s\n", kFile);
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  EXPECT_EQ(r.config.targets.at(0).timeout_ms, 5'000);
+}
+
+TEST(ConfigTest, NullValuesMeanTheDefault) {
+  const LoadResult r = parse_config("listen:\nstorage:\nglobal:\ntargets:\njobs:\n", kFile);
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  EXPECT_EQ(r.config.listen, "127.0.0.1:9095");
+}
+
+TEST(ConfigTest, SizesAcceptBinaryUnitsAndPlainBytes) {
+  std::size_t b = 0;
+  EXPECT_TRUE(parse_size("16MiB", b));
+  EXPECT_EQ(b, 16u << 20);
+  EXPECT_TRUE(parse_size("3KiB", b));
+  EXPECT_EQ(b, 3u << 10);
+  EXPECT_TRUE(parse_size("2GiB", b));
+  EXPECT_EQ(b, std::size_t{2} << 30);
+  EXPECT_TRUE(parse_size("100B", b));
+  EXPECT_EQ(b, 100u);
+  EXPECT_TRUE(parse_size("4096", b));
+  EXPECT_EQ(b, 4096u);
+  EXPECT_TRUE(parse_size("0", b));
+  EXPECT_EQ(b, 0u);
+  for (const char* bad : {"", "MiB", "16 MiB", "16MB", "-1", "1.5MiB", "99999999999999999999GiB"})
+    EXPECT_FALSE(parse_size(bad, b)) << bad;
+}
+
+TEST(ConfigTest, ListenAddresses) {
+  for (const char* good : {"127.0.0.1:9095", "0.0.0.0:0", "localhost:80", "[::1]:9095"})
+    EXPECT_TRUE(valid_listen_address(good)) << good;
+  for (const char* bad : {"9095", ":9095", "127.0.0.1:", "127.0.0.1:65536", "127.0.0.1:x",
+                          "::1:9095", "a b:1", "[]:1"})
+    EXPECT_FALSE(valid_listen_address(bad)) << bad;
+}
+
+// ---------------------------------------------------------------- errors
+
+TEST(ConfigErrorTest, ToStringHasFileLineColumnKeyAndMessage) {
+  const std::string yaml = kTarget +
+                           "  - name: b\n    metrics_url: http://127.0.0.1:2/metrics\n"
+                           "    interval: 5x\n";
+  const ConfigError e = one_error(yaml, 6, "targets[1].interval", "not a duration: \"5x\"");
+  EXPECT_EQ(e.to_string(), "firebreak.yaml:6:15: targets[1].interval: not a duration: \"5x\"");
+  EXPECT_EQ((ConfigError{"f.yaml", 0, 0, "", "cannot open"}).to_string(), "f.yaml: cannot open");
+}
+
+TEST(ConfigErrorTest, UnknownKeySuggestsTheClosestKnownKey) {
+  const ConfigError e =
+      one_error(kTarget + "    intreval: 5s\n", 4, "targets[0].intreval", "unknown key");
+  EXPECT_THAT(e.message, HasSubstr("did you mean \"interval\"?"));
+  EXPECT_EQ(e.column, 5);
+  one_error("scrape_interval: 5s\n", 1, "scrape_interval", "unknown key \"scrape_interval\"");
+  one_error("globl: {}\n", 1, "globl", "did you mean \"global\"?");
+  one_error(kTarget + "    thresholds: {startup_budgt: 1m}\n", 4,
+            "targets[0].thresholds.startup_budgt", "did you mean \"startup_budget\"?");
+  one_error("receivers:\n  - name: r\n    log: {path: /tmp/x}\n", 3, "receivers[0].log.path",
+            "unknown key");
+}
+
+TEST(ConfigErrorTest, UnknownKeyFarFromAnyListsTheKnownKeys) {
+  one_error("zzzzzz: 1\n", 1, "zzzzzz", "expected one of: listen, storage, global");
+}
+
+TEST(ConfigErrorTest, RepeatedKey) {
+  one_error("listen: 127.0.0.1:1\nlisten: 127.0.0.1:2\n", 2, "listen", "key repeated");
+}
+
+TEST(ConfigErrorTest, WrongTypes) {
+  one_error("targets: {a: 1}\n", 1, "targets", "expected a list, got a mapping");
+  one_error("storage: [a]\n", 1, "storage", "expected a mapping, got a list");
+  one_error("- a\n- b\n", 1, "", "expected a mapping, got a list");
+  one_error("listen: [a]\n", 1, "listen", "expected a string, got a list");
+  one_error(kTarget + "    honor_labels: yes\n", 4, "targets[0].honor_labels",
+            "expected true or false, got \"yes\"");
+  one_error(kTarget + "    labels: [team]\n", 4, "targets[0].labels",
+            "expected a mapping, got a list");
+  one_error(kTarget + "    sample_limit: -1\n", 4, "targets[0].sample_limit",
+            "expected a non-negative integer, got \"-1\"");
+  one_error("global: {body_size_limit: 16MB}\n", 1, "global.body_size_limit",
+            "not a size: \"16MB\"");
+  one_error("storage: {max_series: 0}\n", 1, "storage.max_series", "must be greater than 0");
+  one_error(kTarget + "    thresholds: {regression_factor: high}\n", 4,
+            "targets[0].thresholds.regression_factor", "expected a number, got \"high\"");
+  one_error("targets:\n  - just-a-string\n", 2, "targets[0]", "expected a mapping, got a scalar");
+}
+
+TEST(ConfigErrorTest, MissingRequiredKeys) {
+  one_error("targets:\n  - metrics_url: http://127.0.0.1:1/metrics\n", 2, "targets[0].name",
+            "is required");
+  one_error("targets:\n  - name: a\n", 2, "targets[0].metrics_url", "is required");
+  one_error("jobs:\n  - schedule: '@daily'\n", 2, "jobs[0].name", "is required");
+  one_error("jobs:\n  - name: j\n", 2, "jobs[0].schedule", "is required");
+  one_error("receivers:\n  - log: {}\n", 2, "receivers[0].name", "is required");
+  one_error("receivers:\n  - name: r\n", 2, "receivers[0]", "needs exactly one kind");
+  one_error("receivers:\n  - name: r\n    log:\n    webhook: {url: http://h/}\n", 2, "receivers[0]",
+            "has both webhook and log");
+  one_error("receivers:\n  - name: r\n    webhook: {timeout: 1s}\n", 3, "receivers[0].webhook.url",
+            "is required");
+}
+
+TEST(ConfigErrorTest, LogReceiverMayBeNull) {
+  const LoadResult r = parse_config("receivers:\n  - name: r\n    log:\n", kFile);
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  EXPECT_EQ(r.config.receivers.at(0).kind, Receiver::Kind::kLog);
+}
+
+TEST(ConfigErrorTest, DuplicateNames) {
+  one_error(kTarget + kTarget.substr(9), 4, "targets[1].name",
+            "duplicate target name \"a\" (also at line 2)");
+  one_error("jobs:\n  - {name: j, schedule: '@daily'}\n  - {name: j, schedule: '@daily'}\n", 3,
+            "jobs[1].name", "duplicate job name \"j\" (also at line 2)");
+  one_error("receivers:\n  - {name: r, log: {}}\n  - {name: r, log: {}}\n", 3, "receivers[1].name",
+            "duplicate receiver name \"r\" (also at line 2)");
+  one_error(kTarget + "jobs:\n  - {name: a, schedule: '@daily'}\n", 5, "jobs[0].name",
+            "job name \"a\" is also a target's name (line 2)");
+}
+
+TEST(ConfigErrorTest, InvalidNames) {
+  one_error("targets:\n  - name: a/b\n    metrics_url: http://127.0.0.1:1/metrics\n", 2,
+            "targets[0].name", "invalid name \"a/b\"");
+  one_error("jobs:\n  - {name: 'x y', schedule: '@daily'}\n", 2, "jobs[0].name", "invalid name");
+}
+
+TEST(ConfigErrorTest, InvalidUrls) {
+  one_error("targets:\n  - name: a\n    metrics_url: ftp://x/metrics\n", 3,
+            "targets[0].metrics_url", "invalid URL \"ftp://x/metrics\"");
+  one_error(kTarget + "    ready_url: /readyz\n", 4, "targets[0].ready_url", "invalid URL");
+  one_error("receivers:\n  - name: r\n    webhook: {url: 'not a url'}\n", 3,
+            "receivers[0].webhook.url", "invalid URL");
+}
+
+TEST(ConfigErrorTest, BadDurations) {
+  one_error("global:\n  scrape_interval: 15\n", 2, "global.scrape_interval",
+            "not a duration: \"15\"");
+  one_error("storage:\n  retention: 1.5h\n", 2, "storage.retention", "not a duration");
+  one_error(kTarget + "    thresholds:\n      stall_for: soon\n", 5,
+            "targets[0].thresholds.stall_for", "not a duration: \"soon\"");
+  one_error(kTarget + "    thresholds:\n      latency_objective: fast\n", 5,
+            "targets[0].thresholds.latency_objective", "not a duration: \"fast\"");
+  one_error("jobs:\n  - {name: j, schedule: '@daily', grace: 1500ms}\n", 2, "jobs[0].grace",
+            "must be whole seconds");
+  one_error("receivers:\n  - name: r\n    webhook: {url: 'http://h/', timeout: 0}\n", 3,
+            "receivers[0].webhook.timeout", "must be greater than 0");
+}
+
+TEST(ConfigErrorTest, LatencyObjectiveTakesADurationOrSeconds) {
+  const LoadResult r = parse_config(kTarget + "    thresholds: {latency_objective: 0.3}\n", kFile);
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  EXPECT_DOUBLE_EQ(r.config.targets.at(0).thresholds.latency_objective_seconds, 0.3);
+}
+
+TEST(ConfigErrorTest, ZeroIntervals) {
+  one_error("global:\n  evaluation_interval: 0\n", 2, "global.evaluation_interval",
+            "must be greater than 0");
+  one_error(kTarget + "    interval: 0s\n", 4, "targets[0].interval", "must be greater than 0");
+  one_error("global: {scrape_interval: 5s}\n", 1, "global.scrape_interval",
+            "scrape_timeout 10s is greater than scrape_interval 5s");
+}
+
+TEST(ConfigErrorTest, TimeoutLongerThanInterval) {
+  one_error(kTarget + "    interval: 5s\n    timeout: 10s\n", 5, "targets[0].timeout",
+            "timeout 10s is greater than interval 5s");
+}
+
+TEST(ConfigErrorTest, BadLabelNames) {
+  one_error(kTarget + "    labels: {9lives: x}\n", 4, "targets[0].labels.9lives",
+            "invalid label name \"9lives\"");
+  one_error(kTarget + "    labels: {job: x}\n", 4, "targets[0].labels.job",
+            "reserved label name \"job\"");
+  one_error(kTarget + "    labels: {instance: x}\n", 4, "targets[0].labels.instance",
+            "reserved label name");
+  one_error(kTarget + "    labels: {__meta: x}\n", 4, "targets[0].labels.__meta",
+            "reserved label name");
+  one_error(kTarget + "    labels: {team: [a]}\n", 4, "targets[0].labels.team",
+            "expected a string");
+}
+
+TEST(ConfigErrorTest, BadWorkload) {
+  one_error(kTarget + "    workload: cron\n", 4, "targets[0].workload",
+            "unknown workload \"cron\" (expected api, worker, job or other)");
+}
+
+TEST(ConfigErrorTest, BadThresholdValues) {
+  one_error(kTarget + "    thresholds: {regression_factor: 1}\n", 4,
+            "targets[0].thresholds.regression_factor", "must be greater than 1");
+  one_error(kTarget + "    thresholds: {availability_objective: 99.9}\n", 4,
+            "targets[0].thresholds.availability_objective", "must be between 0 and 1");
+  one_error(kTarget + "    thresholds: {fast_burn_short_window: 2h}\n", 4,
+            "targets[0].thresholds.fast_burn_short_window",
+            "fast_burn_short_window (2h) must be shorter than fast_burn_long_window (1h)");
+}
+
+TEST(ConfigErrorTest, BadScheduleAndTimeZone) {
+  one_error("jobs:\n  - name: j\n    schedule: '30 25 * * *'\n", 3, "jobs[0].schedule",
+            "field 2 (hour): 25 is out of range 0-23");
+  one_error("jobs:\n  - name: j\n    schedule: '0 0 30 2 *'\n", 3, "jobs[0].schedule", "cron");
+  one_error("jobs:\n  - name: j\n    schedule: '@every'\n", 3, "jobs[0].schedule", "@every needs");
+  one_error("jobs:\n  - name: j\n    schedule: '@daily'\n    timezone: Mars/Olympus\n", 4,
+            "jobs[0].timezone", "unknown time zone 'Mars/Olympus'");
+}
+
+TEST(ConfigErrorTest, ListenNotHostPort) {
+  one_error("listen: 9095\n", 1, "listen", "not HOST:PORT: \"9095\"");
+  one_error("listen: ':9095'\n", 1, "listen", "no host");
+}
+
+TEST(ConfigErrorTest, YamlSyntaxErrorHasItsPosition) {
+  const LoadResult r = parse_config("targets:\n  - name: [a\n", kFile);
+  ASSERT_EQ(r.errors.size(), 1u) << all_errors(r);
+  EXPECT_GT(r.errors[0].line, 0);
+  EXPECT_THAT(r.errors[0].message, HasSubstr("yaml: "));
+}
+
+TEST(ConfigErrorTest, AllErrorsAreCollected) {
+  const std::string yaml = R"(listen: nowhere
+targets:
+  - name: a
+    metrics_url: nope
+    intreval: 5s
+jobs:
+  - name: j
+    schedule: "61 * * * *"
+)";
+  const LoadResult r = parse_config(yaml, kFile);
+  ASSERT_EQ(r.errors.size(), 4u) << all_errors(r);
+  EXPECT_EQ(r.errors[0].key, "listen");
+  EXPECT_EQ(r.errors[1].key, "targets[0].intreval");  // keys are checked first
+  EXPECT_EQ(r.errors[2].key, "targets[0].metrics_url");
+  EXPECT_EQ(r.errors[3].key, "jobs[0].schedule");
+}
+
+TEST(ConfigErrorTest, TooManyErrorsStop) {
+  std::string yaml = "targets:\n";
+  for (int i = 0; i < 500; ++i) yaml += "  - {name: 'bad name'}\n";
+  const LoadResult r = parse_config(yaml, kFile);
+  ASSERT_EQ(r.errors.size(), kMaxErrors + 1);
+  EXPECT_THAT(r.errors.back().message, HasSubstr("too many errors"));
+}
+
+TEST(ConfigErrorTest, RefusesFilesOverOneMebibyte) {
+  const std::string big(kMaxConfigBytes + 1, '#');
+  const LoadResult r = parse_config(big, kFile);
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_THAT(r.errors[0].message, HasSubstr("file too large"));
+}
+
+TEST(ConfigErrorTest, AliasesCannotMultiplyTheWork) {
+  // One 2000-label mapping, referenced by 1000 targets: 2M label entries.
+  std::string yaml = "targets:\n  - name: t0\n    metrics_url: http://h/\n    labels: &l {";
+  for (int i = 0; i < 2000; ++i) yaml += (i ? ", l" : "l") + std::to_string(i) + ": v";
+  yaml += "}\n";
+  for (int i = 1; i < 1000; ++i)
+    yaml += "  - {name: t" + std::to_string(i) + ", metrics_url: 'http://h/', labels: *l}\n";
+  const LoadResult r = parse_config(yaml, kFile);
+  ASSERT_EQ(r.errors.size(), 1u) << all_errors(r);
+  EXPECT_THAT(r.errors[0].message, HasSubstr("configuration too complex"));
+}
+
+TEST(ConfigErrorTest, RepeatedRuleFilePatternsAreExpandedOnce) {
+  std::string yaml = "rule_files:\n  - &p 'rules/*.yml'\n";
+  for (int i = 0; i < 5000; ++i) yaml += "  - *p\n";
+  const LoadResult r = parse_config(yaml, "tests/watch/config/testdata/x.yaml");
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  EXPECT_EQ(r.config.rule_files.size(), 2u);
+}
+
+TEST(ConfigErrorTest, GarbageNeverThrows) {
+  for (const std::string& text :
+       {std::string("\0\1\2", 3), std::string("{{{{{{{{"), std::string(5000, '['),
+        std::string("? [a]: b\n"), std::string("targets: [!!binary aGk=]\n"),
+        std::string("&a [*a]\n"), std::string("targets:\n  - {name: a, labels: {? [x]: y}}\n")}) {
+    EXPECT_NO_THROW(parse_config(text, kFile)) << text;
+  }
+}
+
+// ---------------------------------------------------------------- files
+
+TEST(ConfigFileTest, RelativePathsResolveAgainstTheConfigDirectory) {
+  const LoadResult r =
+      parse_config("storage: {path: ../state/w.db}\n", "tests/watch/config/testdata/x.yaml");
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  EXPECT_EQ(r.config.storage_path, cwd() + "/tests/watch/config/state/w.db");
+  const LoadResult abs = parse_config("storage: {path: /var/lib/fb/w.db}\n", "/etc/fb/x.yaml");
+  ASSERT_TRUE(abs.ok()) << all_errors(abs);
+  EXPECT_EQ(abs.config.dir, "/etc/fb");
+  EXPECT_EQ(abs.config.storage_path, "/var/lib/fb/w.db");
+  const LoadResult mem = parse_config("storage: {path: ':memory:'}\n", kFile);
+  EXPECT_EQ(mem.config.storage_path, ":memory:");
+}
+
+TEST(ConfigFileTest, GlobsExpandSortedAndUnique) {
+  const LoadResult r = parse_config("rule_files: ['rules/*.yml', 'rules/b.yml', 'rules/*.yml']\n",
+                                    "tests/watch/config/testdata/x.yaml");
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  const std::string dir = cwd() + "/tests/watch/config/testdata";
+  EXPECT_EQ(r.config.rule_files,
+            (std::vector<std::string>{dir + "/rules/a.yml", dir + "/rules/b.yml"}));
+}
+
+TEST(ConfigFileTest, GlobMatchingNothingIsFine) {
+  const LoadResult r =
+      parse_config("rule_files: ['nothing/*.yml']\n", "tests/watch/config/testdata/x.yaml");
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  EXPECT_TRUE(r.config.rule_files.empty());
+}
+
+TEST(ConfigFileTest, MissingRuleFileIsAnError) {
+  const LoadResult r =
+      parse_config("rule_files:\n  - rules/none.yml\n", "tests/watch/config/testdata/x.yaml");
+  ASSERT_EQ(r.errors.size(), 1u) << all_errors(r);
+  EXPECT_EQ(r.errors[0].line, 2);
+  EXPECT_EQ(r.errors[0].key, "rule_files[0]");
+  EXPECT_THAT(r.errors[0].message,
+              HasSubstr("no such file: " + cwd() + "/tests/watch/config/testdata/rules/none.yml"));
+}
+
+TEST(ConfigFileTest, RuleFileErrorsPassThroughWithTheRuleFilesPath) {
+  const LoadResult r =
+      parse_config("rule_files: [bad_rules/*.yml]\n", "tests/watch/config/testdata/x.yaml");
+  ASSERT_EQ(r.errors.size(), 1u) << all_errors(r);
+  const ConfigError& e = r.errors[0];
+  EXPECT_EQ(e.file, cwd() + "/tests/watch/config/testdata/bad_rules/bad.yml");
+  EXPECT_EQ(e.line, 5);
+  EXPECT_EQ(e.key, "groups[0].rules[0].expr");
+  EXPECT_THAT(e.message, HasSubstr("could not parse expression"));
+}
+
+TEST(ConfigFileTest, RuleFilesAreNotTouchedWhenLoadingIsOff) {
+  const LoadResult r = parse_config("rule_files: [rules/none.yml, '*.yml']\n", "/etc/fb/x.yaml",
+                                    {.load_rule_files = false});
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  EXPECT_EQ(r.config.rule_files,
+            (std::vector<std::string>{"/etc/fb/*.yml", "/etc/fb/rules/none.yml"}));
+}
+
+TEST(ConfigFileTest, LoadConfigReportsAnUnreadableFile) {
+  const LoadResult r = load_config("tests/watch/config/testdata/does-not-exist.yaml");
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0].file, "tests/watch/config/testdata/does-not-exist.yaml");
+  EXPECT_THAT(r.errors[0].message, HasSubstr("cannot open"));
+}
+
+TEST(ConfigFileTest, ExampleConfigLoadsWithoutErrors) {
+  const LoadResult r = load_config("examples/firebreak.yaml");
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  const Config& c = r.config;
+  ASSERT_EQ(c.targets.size(), 2u);
+  EXPECT_EQ(c.targets[0].name, "shop-api");
+  EXPECT_EQ(c.targets[0].workload, rulepack::Workload::kApi);
+  EXPECT_EQ(c.targets[0].metrics_url, "http://127.0.0.1:9464/metrics");
+  EXPECT_EQ(c.targets[0].ready_url, "http://127.0.0.1:9464/readyz");
+  EXPECT_EQ(c.targets[1].name, "shop-worker");
+  EXPECT_EQ(c.targets[1].workload, rulepack::Workload::kWorker);
+  EXPECT_EQ(c.targets[1].metrics_url, "http://127.0.0.1:9465/metrics");
+  ASSERT_EQ(c.jobs.size(), 1u);
+  EXPECT_EQ(c.jobs[0].name, "shop-daily");
+  EXPECT_EQ(c.jobs[0].schedule, "30 2 * * *");
+  EXPECT_EQ(c.jobs[0].time_zone, "UTC");
+  EXPECT_EQ(c.jobs[0].grace_ms, 3'600'000);
+  EXPECT_EQ(c.jobs[0].max_run_time_ms, 30 * 60'000);
+  ASSERT_GE(c.receivers.size(), 1u);
+  EXPECT_EQ(c.receivers[0].name, "stdout");
+  EXPECT_EQ(c.receivers[0].kind, Receiver::Kind::kLog);
+  EXPECT_EQ(checkin_jobs(c).size(), 1u);
+}
+
+// ---------------------------------------------------------------- views
+
+TEST(ConfigViewTest, RulePackTargetsCarryWorkloadAndThresholds) {
+  const std::string yaml = kTarget + R"(    workload: api
+    thresholds: {startup_budget: 5m, latency_objective: 750ms, regression_factor: 1.25}
+  - name: b
+    workload: worker
+    metrics_url: http://127.0.0.1:2/metrics
+    thresholds: {stall_for: 20m, heartbeat_max_age: 3m}
+)";
+  const LoadResult r = parse_config(yaml, kFile);
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  const auto specs = rule_pack_targets(r.config);
+  ASSERT_EQ(specs.size(), 2u);
+  EXPECT_EQ(specs[0].name, "a");
+  EXPECT_EQ(specs[0].workload, rulepack::Workload::kApi);
+  EXPECT_EQ(specs[0].thresholds.startup_budget_ms, 5 * 60'000);
+  EXPECT_DOUBLE_EQ(specs[0].thresholds.latency_objective_seconds, 0.75);
+  EXPECT_DOUBLE_EQ(specs[0].thresholds.regression_factor, 1.25);
+  EXPECT_EQ(specs[0].thresholds.stall_for_ms, rulepack::Thresholds{}.stall_for_ms);
+  EXPECT_EQ(specs[1].name, "b");
+  EXPECT_EQ(specs[1].workload, rulepack::Workload::kWorker);
+  EXPECT_EQ(specs[1].thresholds.stall_for_ms, 20 * 60'000);
+  EXPECT_EQ(specs[1].thresholds.heartbeat_max_age_ms, 3 * 60'000);
+  EXPECT_DOUBLE_EQ(specs[1].thresholds.latency_objective_seconds, 0.5);
+}
+
+TEST(ConfigViewTest, CheckinJobsHaveParsedSchedules) {
+  const std::string yaml = R"(jobs:
+  - {name: berlin, schedule: "30 2 * * *", timezone: Europe/Berlin, grace: 10m, max_run_time: 1h}
+  - {name: utc, schedule: "@daily"}
+  - {name: period, schedule: 6h}
+  - {name: every, schedule: "@every 90m"}
+)";
+  const LoadResult r = parse_config(yaml, kFile);
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  const auto jobs = checkin_jobs(r.config);
+  ASSERT_EQ(jobs.size(), 4u);
+  using std::chrono::seconds;
+  // 2026-01-15 00:00:00Z; 02:30 in Berlin (CET, +1) is 01:30Z.
+  const checkin::WallTime t(seconds(1768435200));
+  EXPECT_EQ(jobs[0].name, "berlin");
+  EXPECT_EQ(jobs[0].schedule.next_after(t), t + std::chrono::minutes(90));
+  EXPECT_EQ(jobs[0].grace, std::chrono::minutes(10));
+  EXPECT_EQ(jobs[0].max_run_time, std::chrono::hours(1));
+  EXPECT_EQ(jobs[1].schedule.next_after(t), t + std::chrono::hours(24));
+  EXPECT_EQ(jobs[1].grace, std::chrono::hours(1));
+  EXPECT_EQ(jobs[1].max_run_time, seconds(0));
+  EXPECT_TRUE(jobs[2].schedule.is_period());
+  EXPECT_EQ(jobs[2].schedule.period(), std::chrono::hours(6));
+  EXPECT_TRUE(jobs[3].schedule.is_period());
+  EXPECT_EQ(jobs[3].schedule.period(), std::chrono::minutes(90));
+}
+
+TEST(ConfigViewTest, SummaryCountsAndNamesEverything) {
+  const std::string yaml = kTarget + R"(jobs:
+  - {name: j, schedule: "@daily"}
+receivers:
+  - {name: r, log: {}}
+)";
+  const LoadResult r = parse_config(yaml, kFile);
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  const std::string s = summary(r.config);
+  EXPECT_THAT(s, HasSubstr("1 target: a (other, every 15s)"));
+  EXPECT_THAT(s, HasSubstr("1 job: j (\"@daily\" UTC, grace 1h)"));
+  EXPECT_THAT(s, HasSubstr("1 receiver: r (log)"));
+  EXPECT_THAT(s, HasSubstr("0 rule files"));
+  EXPECT_THAT(s, Not(HasSubstr("watches nothing")));
+}
+
+}  // namespace
+}  // namespace watch::config
