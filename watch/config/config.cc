@@ -575,7 +575,30 @@ class Loader {
       }
       c.receivers.push_back(std::move(r));
     });
+    check_retention();
     load_rule_files(f.get("rule_files"));
+  }
+
+  // ApiLatencyRegression compares with the same window a baseline offset ago:
+  // the head must still hold it, or the alert can never fire.
+  void check_retention() {
+    const Config& c = result_.config;
+    for (std::size_t i = 0; i < c.targets.size(); ++i) {
+      const Target& t = c.targets[i];
+      if (t.workload != rulepack::Workload::kApi) continue;
+      const std::int64_t offset = t.thresholds.regression_baseline_offset_ms;
+      const std::int64_t window = t.thresholds.regression_window_ms;
+      const std::int64_t need = offset > std::numeric_limits<std::int64_t>::max() - window
+                                    ? std::numeric_limits<std::int64_t>::max()
+                                    : offset + window;
+      if (c.retention_ms >= need) continue;
+      error(retention_pos_.line > 0 ? retention_pos_ : Pos{t.line, 0}, "storage.retention",
+            fmt::format("retention {} is shorter than {}'s regression_baseline_offset + "
+                        "regression_window ({}): ApiLatencyRegression would have no baseline",
+                        promql::format_duration(c.retention_ms), t.name,
+                        promql::format_duration(need)));
+      return;  // one error is enough: the fix is the same
+    }
   }
 
   void load_storage(const YAML::Node& n) {
@@ -592,7 +615,8 @@ class Loader {
         c.storage_path = resolve(path);
       }
     }
-    duration(f.get("retention"), "storage.retention", c.retention_ms);
+    if (duration(f.get("retention"), "storage.retention", c.retention_ms))
+      retention_pos_ = pos_of(*f.get("retention"));
     if (count(f.get("max_series"), "storage.max_series", c.max_series) && c.max_series == 0) {
       error(pos_of(*f.get("max_series")), "storage.max_series", "must be greater than 0");
       c.max_series = Config{}.max_series;
@@ -943,7 +967,8 @@ class Loader {
 
   ParseOptions options_;
   LoadResult result_;
-  Pos name_pos_;  // of the last entry's name (for duplicate-name errors)
+  Pos name_pos_;       // of the last entry's name (for duplicate-name errors)
+  Pos retention_pos_;  // of storage.retention, when given
   std::size_t work_ = 0;
   bool budget_reported_ = false;
   bool stop_ = false;

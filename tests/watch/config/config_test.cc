@@ -44,11 +44,11 @@ const std::string kTarget = "targets:\n  - name: a\n    metrics_url: http://127.
 
 // ---------------------------------------------------------------- valid files
 
-TEST(ConfigTest, FullConfigSetsEveryField) {
+TEST(WatchConfigTest, FullConfigSetsEveryField) {
   const std::string yaml = R"(listen: 0.0.0.0:19095
 storage:
   path: data/watch.db
-  retention: 2h
+  retention: 8d
   max_series: 5000
 global:
   scrape_interval: 30s
@@ -113,7 +113,7 @@ receivers:
   EXPECT_EQ(c.dir, dir);
   EXPECT_EQ(c.listen, "0.0.0.0:19095");
   EXPECT_EQ(c.storage_path, dir + "/data/watch.db");
-  EXPECT_EQ(c.retention_ms, 2 * 3'600'000);
+  EXPECT_EQ(c.retention_ms, 8 * 24 * 3'600'000LL);
   EXPECT_EQ(c.max_series, 5000u);
   EXPECT_EQ(c.scrape_interval_ms, 30'000);
   EXPECT_EQ(c.scrape_timeout_ms, 20'000);
@@ -189,7 +189,7 @@ receivers:
   EXPECT_EQ(c.receivers[1].line, 57);
 }
 
-TEST(ConfigTest, EmptyFileIsValidWithDefaultsAndWatchesNothing) {
+TEST(WatchConfigTest, EmptyFileIsValidWithDefaultsAndWatchesNothing) {
   for (const char* text : {"", "# only a comment\n", "---\n", "~\n"}) {
     const LoadResult r = parse_config(text, kFile);
     ASSERT_TRUE(r.ok()) << text << all_errors(r);
@@ -212,7 +212,7 @@ TEST(ConfigTest, EmptyFileIsValidWithDefaultsAndWatchesNothing) {
   }
 }
 
-TEST(ConfigTest, TargetDefaultsComeFromGlobal) {
+TEST(WatchConfigTest, TargetDefaultsComeFromGlobal) {
   const LoadResult r = parse_config(kTarget, kFile);
   ASSERT_TRUE(r.ok()) << all_errors(r);
   const Target& t = r.config.targets.at(0);
@@ -225,19 +225,19 @@ TEST(ConfigTest, TargetDefaultsComeFromGlobal) {
   EXPECT_EQ(t.line, 2);
 }
 
-TEST(ConfigTest, DefaultTimeoutIsCappedAtAShorterInterval) {
+TEST(WatchConfigTest, DefaultTimeoutIsCappedAtAShorterInterval) {
   const LoadResult r = parse_config(kTarget + "    interval: 5s\n", kFile);
   ASSERT_TRUE(r.ok()) << all_errors(r);
   EXPECT_EQ(r.config.targets.at(0).timeout_ms, 5'000);
 }
 
-TEST(ConfigTest, NullValuesMeanTheDefault) {
+TEST(WatchConfigTest, NullValuesMeanTheDefault) {
   const LoadResult r = parse_config("listen:\nstorage:\nglobal:\ntargets:\njobs:\n", kFile);
   ASSERT_TRUE(r.ok()) << all_errors(r);
   EXPECT_EQ(r.config.listen, "127.0.0.1:9095");
 }
 
-TEST(ConfigTest, SizesAcceptBinaryUnitsAndPlainBytes) {
+TEST(WatchConfigTest, SizesAcceptBinaryUnitsAndPlainBytes) {
   std::size_t b = 0;
   EXPECT_TRUE(parse_size("16MiB", b));
   EXPECT_EQ(b, 16u << 20);
@@ -255,7 +255,7 @@ TEST(ConfigTest, SizesAcceptBinaryUnitsAndPlainBytes) {
     EXPECT_FALSE(parse_size(bad, b)) << bad;
 }
 
-TEST(ConfigTest, ListenAddresses) {
+TEST(WatchConfigTest, ListenAddresses) {
   for (const char* good : {"127.0.0.1:9095", "0.0.0.0:0", "localhost:80", "[::1]:9095"})
     EXPECT_TRUE(valid_listen_address(good)) << good;
   for (const char* bad : {"9095", ":9095", "127.0.0.1:", "127.0.0.1:65536", "127.0.0.1:x",
@@ -265,7 +265,7 @@ TEST(ConfigTest, ListenAddresses) {
 
 // ---------------------------------------------------------------- errors
 
-TEST(ConfigErrorTest, ToStringHasFileLineColumnKeyAndMessage) {
+TEST(WatchConfigErrorTest, ToStringHasFileLineColumnKeyAndMessage) {
   const std::string yaml = kTarget +
                            "  - name: b\n    metrics_url: http://127.0.0.1:2/metrics\n"
                            "    interval: 5x\n";
@@ -274,7 +274,7 @@ TEST(ConfigErrorTest, ToStringHasFileLineColumnKeyAndMessage) {
   EXPECT_EQ((ConfigError{"f.yaml", 0, 0, "", "cannot open"}).to_string(), "f.yaml: cannot open");
 }
 
-TEST(ConfigErrorTest, UnknownKeySuggestsTheClosestKnownKey) {
+TEST(WatchConfigErrorTest, UnknownKeySuggestsTheClosestKnownKey) {
   const ConfigError e =
       one_error(kTarget + "    intreval: 5s\n", 4, "targets[0].intreval", "unknown key");
   EXPECT_THAT(e.message, HasSubstr("did you mean \"interval\"?"));
@@ -287,15 +287,15 @@ TEST(ConfigErrorTest, UnknownKeySuggestsTheClosestKnownKey) {
             "unknown key");
 }
 
-TEST(ConfigErrorTest, UnknownKeyFarFromAnyListsTheKnownKeys) {
+TEST(WatchConfigErrorTest, UnknownKeyFarFromAnyListsTheKnownKeys) {
   one_error("zzzzzz: 1\n", 1, "zzzzzz", "expected one of: listen, storage, global");
 }
 
-TEST(ConfigErrorTest, RepeatedKey) {
+TEST(WatchConfigErrorTest, RepeatedKey) {
   one_error("listen: 127.0.0.1:1\nlisten: 127.0.0.1:2\n", 2, "listen", "key repeated");
 }
 
-TEST(ConfigErrorTest, WrongTypes) {
+TEST(WatchConfigErrorTest, WrongTypes) {
   one_error("targets: {a: 1}\n", 1, "targets", "expected a list, got a mapping");
   one_error("storage: [a]\n", 1, "storage", "expected a mapping, got a list");
   one_error("- a\n- b\n", 1, "", "expected a mapping, got a list");
@@ -314,7 +314,7 @@ TEST(ConfigErrorTest, WrongTypes) {
   one_error("targets:\n  - just-a-string\n", 2, "targets[0]", "expected a mapping, got a scalar");
 }
 
-TEST(ConfigErrorTest, MissingRequiredKeys) {
+TEST(WatchConfigErrorTest, MissingRequiredKeys) {
   one_error("targets:\n  - metrics_url: http://127.0.0.1:1/metrics\n", 2, "targets[0].name",
             "is required");
   one_error("targets:\n  - name: a\n", 2, "targets[0].metrics_url", "is required");
@@ -328,13 +328,13 @@ TEST(ConfigErrorTest, MissingRequiredKeys) {
             "is required");
 }
 
-TEST(ConfigErrorTest, LogReceiverMayBeNull) {
+TEST(WatchConfigErrorTest, LogReceiverMayBeNull) {
   const LoadResult r = parse_config("receivers:\n  - name: r\n    log:\n", kFile);
   ASSERT_TRUE(r.ok()) << all_errors(r);
   EXPECT_EQ(r.config.receivers.at(0).kind, Receiver::Kind::kLog);
 }
 
-TEST(ConfigErrorTest, DuplicateNames) {
+TEST(WatchConfigErrorTest, DuplicateNames) {
   one_error(kTarget + kTarget.substr(9), 4, "targets[1].name",
             "duplicate target name \"a\" (also at line 2)");
   one_error("jobs:\n  - {name: j, schedule: '@daily'}\n  - {name: j, schedule: '@daily'}\n", 3,
@@ -345,13 +345,13 @@ TEST(ConfigErrorTest, DuplicateNames) {
             "job name \"a\" is also a target's name (line 2)");
 }
 
-TEST(ConfigErrorTest, InvalidNames) {
+TEST(WatchConfigErrorTest, InvalidNames) {
   one_error("targets:\n  - name: a/b\n    metrics_url: http://127.0.0.1:1/metrics\n", 2,
             "targets[0].name", "invalid name \"a/b\"");
   one_error("jobs:\n  - {name: 'x y', schedule: '@daily'}\n", 2, "jobs[0].name", "invalid name");
 }
 
-TEST(ConfigErrorTest, InvalidUrls) {
+TEST(WatchConfigErrorTest, InvalidUrls) {
   one_error("targets:\n  - name: a\n    metrics_url: ftp://x/metrics\n", 3,
             "targets[0].metrics_url", "invalid URL \"ftp://x/metrics\"");
   one_error(kTarget + "    ready_url: /readyz\n", 4, "targets[0].ready_url", "invalid URL");
@@ -359,7 +359,7 @@ TEST(ConfigErrorTest, InvalidUrls) {
             "receivers[0].webhook.url", "invalid URL");
 }
 
-TEST(ConfigErrorTest, BadDurations) {
+TEST(WatchConfigErrorTest, BadDurations) {
   one_error("global:\n  scrape_interval: 15\n", 2, "global.scrape_interval",
             "not a duration: \"15\"");
   one_error("storage:\n  retention: 1.5h\n", 2, "storage.retention", "not a duration");
@@ -373,13 +373,13 @@ TEST(ConfigErrorTest, BadDurations) {
             "receivers[0].webhook.timeout", "must be greater than 0");
 }
 
-TEST(ConfigErrorTest, LatencyObjectiveTakesADurationOrSeconds) {
+TEST(WatchConfigErrorTest, LatencyObjectiveTakesADurationOrSeconds) {
   const LoadResult r = parse_config(kTarget + "    thresholds: {latency_objective: 0.3}\n", kFile);
   ASSERT_TRUE(r.ok()) << all_errors(r);
   EXPECT_DOUBLE_EQ(r.config.targets.at(0).thresholds.latency_objective_seconds, 0.3);
 }
 
-TEST(ConfigErrorTest, ZeroIntervals) {
+TEST(WatchConfigErrorTest, ZeroIntervals) {
   one_error("global:\n  evaluation_interval: 0\n", 2, "global.evaluation_interval",
             "must be greater than 0");
   one_error(kTarget + "    interval: 0s\n", 4, "targets[0].interval", "must be greater than 0");
@@ -387,12 +387,12 @@ TEST(ConfigErrorTest, ZeroIntervals) {
             "scrape_timeout 10s is greater than scrape_interval 5s");
 }
 
-TEST(ConfigErrorTest, TimeoutLongerThanInterval) {
+TEST(WatchConfigErrorTest, TimeoutLongerThanInterval) {
   one_error(kTarget + "    interval: 5s\n    timeout: 10s\n", 5, "targets[0].timeout",
             "timeout 10s is greater than interval 5s");
 }
 
-TEST(ConfigErrorTest, BadLabelNames) {
+TEST(WatchConfigErrorTest, BadLabelNames) {
   one_error(kTarget + "    labels: {9lives: x}\n", 4, "targets[0].labels.9lives",
             "invalid label name \"9lives\"");
   one_error(kTarget + "    labels: {job: x}\n", 4, "targets[0].labels.job",
@@ -405,12 +405,25 @@ TEST(ConfigErrorTest, BadLabelNames) {
             "expected a string");
 }
 
-TEST(ConfigErrorTest, BadWorkload) {
+TEST(WatchConfigErrorTest, RetentionMustCoverTheRegressionBaseline) {
+  one_error("storage:\n  retention: 12h\n" + kTarget + "    workload: api\n", 2,
+            "storage.retention",
+            "retention 12h is shorter than a's regression_baseline_offset + regression_window "
+            "(1d30m)");
+  EXPECT_TRUE(parse_config("storage:\n  retention: 12h\n" + kTarget, kFile).ok());  // not api
+  EXPECT_TRUE(
+      parse_config("storage:\n  retention: 12h\n" + kTarget +
+                       "    workload: api\n    thresholds: {regression_baseline_offset: 6h}\n",
+                   kFile)
+          .ok());
+}
+
+TEST(WatchConfigErrorTest, BadWorkload) {
   one_error(kTarget + "    workload: cron\n", 4, "targets[0].workload",
             "unknown workload \"cron\" (expected api, worker, job or other)");
 }
 
-TEST(ConfigErrorTest, BadThresholdValues) {
+TEST(WatchConfigErrorTest, BadThresholdValues) {
   one_error(kTarget + "    thresholds: {regression_factor: 1}\n", 4,
             "targets[0].thresholds.regression_factor", "must be greater than 1");
   one_error(kTarget + "    thresholds: {availability_objective: 99.9}\n", 4,
@@ -420,7 +433,7 @@ TEST(ConfigErrorTest, BadThresholdValues) {
             "fast_burn_short_window (2h) must be shorter than fast_burn_long_window (1h)");
 }
 
-TEST(ConfigErrorTest, BadScheduleAndTimeZone) {
+TEST(WatchConfigErrorTest, BadScheduleAndTimeZone) {
   one_error("jobs:\n  - name: j\n    schedule: '30 25 * * *'\n", 3, "jobs[0].schedule",
             "field 2 (hour): 25 is out of range 0-23");
   one_error("jobs:\n  - name: j\n    schedule: '0 0 30 2 *'\n", 3, "jobs[0].schedule", "cron");
@@ -429,19 +442,19 @@ TEST(ConfigErrorTest, BadScheduleAndTimeZone) {
             "jobs[0].timezone", "unknown time zone 'Mars/Olympus'");
 }
 
-TEST(ConfigErrorTest, ListenNotHostPort) {
+TEST(WatchConfigErrorTest, ListenNotHostPort) {
   one_error("listen: 9095\n", 1, "listen", "not HOST:PORT: \"9095\"");
   one_error("listen: ':9095'\n", 1, "listen", "no host");
 }
 
-TEST(ConfigErrorTest, YamlSyntaxErrorHasItsPosition) {
+TEST(WatchConfigErrorTest, YamlSyntaxErrorHasItsPosition) {
   const LoadResult r = parse_config("targets:\n  - name: [a\n", kFile);
   ASSERT_EQ(r.errors.size(), 1u) << all_errors(r);
   EXPECT_GT(r.errors[0].line, 0);
   EXPECT_THAT(r.errors[0].message, HasSubstr("yaml: "));
 }
 
-TEST(ConfigErrorTest, AllErrorsAreCollected) {
+TEST(WatchConfigErrorTest, AllErrorsAreCollected) {
   const std::string yaml = R"(listen: nowhere
 targets:
   - name: a
@@ -459,7 +472,7 @@ jobs:
   EXPECT_EQ(r.errors[3].key, "jobs[0].schedule");
 }
 
-TEST(ConfigErrorTest, TooManyErrorsStop) {
+TEST(WatchConfigErrorTest, TooManyErrorsStop) {
   std::string yaml = "targets:\n";
   for (int i = 0; i < 500; ++i) yaml += "  - {name: 'bad name'}\n";
   const LoadResult r = parse_config(yaml, kFile);
@@ -467,14 +480,14 @@ TEST(ConfigErrorTest, TooManyErrorsStop) {
   EXPECT_THAT(r.errors.back().message, HasSubstr("too many errors"));
 }
 
-TEST(ConfigErrorTest, RefusesFilesOverOneMebibyte) {
+TEST(WatchConfigErrorTest, RefusesFilesOverOneMebibyte) {
   const std::string big(kMaxConfigBytes + 1, '#');
   const LoadResult r = parse_config(big, kFile);
   ASSERT_EQ(r.errors.size(), 1u);
   EXPECT_THAT(r.errors[0].message, HasSubstr("file too large"));
 }
 
-TEST(ConfigErrorTest, AliasesCannotMultiplyTheWork) {
+TEST(WatchConfigErrorTest, AliasesCannotMultiplyTheWork) {
   // One 2000-label mapping, referenced by 1000 targets: 2M label entries.
   std::string yaml = "targets:\n  - name: t0\n    metrics_url: http://h/\n    labels: &l {";
   for (int i = 0; i < 2000; ++i) yaml += (i ? ", l" : "l") + std::to_string(i) + ": v";
@@ -486,7 +499,7 @@ TEST(ConfigErrorTest, AliasesCannotMultiplyTheWork) {
   EXPECT_THAT(r.errors[0].message, HasSubstr("configuration too complex"));
 }
 
-TEST(ConfigErrorTest, RepeatedRuleFilePatternsAreExpandedOnce) {
+TEST(WatchConfigErrorTest, RepeatedRuleFilePatternsAreExpandedOnce) {
   std::string yaml = "rule_files:\n  - &p 'rules/*.yml'\n";
   for (int i = 0; i < 5000; ++i) yaml += "  - *p\n";
   const LoadResult r = parse_config(yaml, "tests/watch/config/testdata/x.yaml");
@@ -494,7 +507,7 @@ TEST(ConfigErrorTest, RepeatedRuleFilePatternsAreExpandedOnce) {
   EXPECT_EQ(r.config.rule_files.size(), 2u);
 }
 
-TEST(ConfigErrorTest, GarbageNeverThrows) {
+TEST(WatchConfigErrorTest, GarbageNeverThrows) {
   for (const std::string& text :
        {std::string("\0\1\2", 3), std::string("{{{{{{{{"), std::string(5000, '['),
         std::string("? [a]: b\n"), std::string("targets: [!!binary aGk=]\n"),
@@ -505,7 +518,7 @@ TEST(ConfigErrorTest, GarbageNeverThrows) {
 
 // ---------------------------------------------------------------- files
 
-TEST(ConfigFileTest, RelativePathsResolveAgainstTheConfigDirectory) {
+TEST(WatchConfigFileTest, RelativePathsResolveAgainstTheConfigDirectory) {
   const LoadResult r =
       parse_config("storage: {path: ../state/w.db}\n", "tests/watch/config/testdata/x.yaml");
   ASSERT_TRUE(r.ok()) << all_errors(r);
@@ -518,7 +531,7 @@ TEST(ConfigFileTest, RelativePathsResolveAgainstTheConfigDirectory) {
   EXPECT_EQ(mem.config.storage_path, ":memory:");
 }
 
-TEST(ConfigFileTest, GlobsExpandSortedAndUnique) {
+TEST(WatchConfigFileTest, GlobsExpandSortedAndUnique) {
   const LoadResult r = parse_config("rule_files: ['rules/*.yml', 'rules/b.yml', 'rules/*.yml']\n",
                                     "tests/watch/config/testdata/x.yaml");
   ASSERT_TRUE(r.ok()) << all_errors(r);
@@ -527,14 +540,14 @@ TEST(ConfigFileTest, GlobsExpandSortedAndUnique) {
             (std::vector<std::string>{dir + "/rules/a.yml", dir + "/rules/b.yml"}));
 }
 
-TEST(ConfigFileTest, GlobMatchingNothingIsFine) {
+TEST(WatchConfigFileTest, GlobMatchingNothingIsFine) {
   const LoadResult r =
       parse_config("rule_files: ['nothing/*.yml']\n", "tests/watch/config/testdata/x.yaml");
   ASSERT_TRUE(r.ok()) << all_errors(r);
   EXPECT_TRUE(r.config.rule_files.empty());
 }
 
-TEST(ConfigFileTest, MissingRuleFileIsAnError) {
+TEST(WatchConfigFileTest, MissingRuleFileIsAnError) {
   const LoadResult r =
       parse_config("rule_files:\n  - rules/none.yml\n", "tests/watch/config/testdata/x.yaml");
   ASSERT_EQ(r.errors.size(), 1u) << all_errors(r);
@@ -544,7 +557,7 @@ TEST(ConfigFileTest, MissingRuleFileIsAnError) {
               HasSubstr("no such file: " + cwd() + "/tests/watch/config/testdata/rules/none.yml"));
 }
 
-TEST(ConfigFileTest, RuleFileErrorsPassThroughWithTheRuleFilesPath) {
+TEST(WatchConfigFileTest, RuleFileErrorsPassThroughWithTheRuleFilesPath) {
   const LoadResult r =
       parse_config("rule_files: [bad_rules/*.yml]\n", "tests/watch/config/testdata/x.yaml");
   ASSERT_EQ(r.errors.size(), 1u) << all_errors(r);
@@ -555,7 +568,7 @@ TEST(ConfigFileTest, RuleFileErrorsPassThroughWithTheRuleFilesPath) {
   EXPECT_THAT(e.message, HasSubstr("could not parse expression"));
 }
 
-TEST(ConfigFileTest, RuleFilesAreNotTouchedWhenLoadingIsOff) {
+TEST(WatchConfigFileTest, RuleFilesAreNotTouchedWhenLoadingIsOff) {
   const LoadResult r = parse_config("rule_files: [rules/none.yml, '*.yml']\n", "/etc/fb/x.yaml",
                                     {.load_rule_files = false});
   ASSERT_TRUE(r.ok()) << all_errors(r);
@@ -563,14 +576,14 @@ TEST(ConfigFileTest, RuleFilesAreNotTouchedWhenLoadingIsOff) {
             (std::vector<std::string>{"/etc/fb/*.yml", "/etc/fb/rules/none.yml"}));
 }
 
-TEST(ConfigFileTest, LoadConfigReportsAnUnreadableFile) {
+TEST(WatchConfigFileTest, LoadConfigReportsAnUnreadableFile) {
   const LoadResult r = load_config("tests/watch/config/testdata/does-not-exist.yaml");
   ASSERT_EQ(r.errors.size(), 1u);
   EXPECT_EQ(r.errors[0].file, "tests/watch/config/testdata/does-not-exist.yaml");
   EXPECT_THAT(r.errors[0].message, HasSubstr("cannot open"));
 }
 
-TEST(ConfigFileTest, ExampleConfigLoadsWithoutErrors) {
+TEST(WatchConfigFileTest, ExampleConfigLoadsWithoutErrors) {
   const LoadResult r = load_config("examples/firebreak.yaml");
   ASSERT_TRUE(r.ok()) << all_errors(r);
   const Config& c = r.config;
@@ -596,7 +609,7 @@ TEST(ConfigFileTest, ExampleConfigLoadsWithoutErrors) {
 
 // ---------------------------------------------------------------- views
 
-TEST(ConfigViewTest, RulePackTargetsCarryWorkloadAndThresholds) {
+TEST(WatchConfigViewTest, RulePackTargetsCarryWorkloadAndThresholds) {
   const std::string yaml = kTarget + R"(    workload: api
     thresholds: {startup_budget: 5m, latency_objective: 750ms, regression_factor: 1.25}
   - name: b
@@ -621,7 +634,7 @@ TEST(ConfigViewTest, RulePackTargetsCarryWorkloadAndThresholds) {
   EXPECT_DOUBLE_EQ(specs[1].thresholds.latency_objective_seconds, 0.5);
 }
 
-TEST(ConfigViewTest, CheckinJobsHaveParsedSchedules) {
+TEST(WatchConfigViewTest, CheckinJobsHaveParsedSchedules) {
   const std::string yaml = R"(jobs:
   - {name: berlin, schedule: "30 2 * * *", timezone: Europe/Berlin, grace: 10m, max_run_time: 1h}
   - {name: utc, schedule: "@daily"}
@@ -648,7 +661,7 @@ TEST(ConfigViewTest, CheckinJobsHaveParsedSchedules) {
   EXPECT_EQ(jobs[3].schedule.period(), std::chrono::minutes(90));
 }
 
-TEST(ConfigViewTest, SummaryCountsAndNamesEverything) {
+TEST(WatchConfigViewTest, SummaryCountsAndNamesEverything) {
   const std::string yaml = kTarget + R"(jobs:
   - {name: j, schedule: "@daily"}
 receivers:
