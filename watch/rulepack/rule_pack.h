@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,20 +27,20 @@ std::string_view to_string(Workload workload);
 // Per-target thresholds; the defaults are DESIGN.md's table. Durations in
 // milliseconds, as the rules module keeps them.
 struct Thresholds {
-  std::int64_t down_for_ms = 2 * 60'000;             // TargetDown
-  std::int64_t startup_budget_ms = 2 * 60'000;       // ServiceNeverReady
-  std::int64_t not_ready_for_ms = 5 * 60'000;        // ServiceNotReady
-  std::int64_t stall_for_ms = 10 * 60'000;           // WorkerStalled: waiting, none finished
-  std::int64_t heartbeat_max_age_ms = 2 * 60'000;    // WorkerStalled: loop heartbeat age
-  std::int64_t queue_lag_ms = 10 * 60'000;           // QueueLagHigh: oldest message age
-  std::int64_t queue_lag_for_ms = 5 * 60'000;        //
-  double latency_objective_seconds = 0.5;            // ApiLatencyHigh: p95 by route
-  std::int64_t latency_for_ms = 10 * 60'000;         //
-  std::int64_t regression_window_ms = 30 * 60'000;   // ApiLatencyRegression
+  std::int64_t down_for_ms = 2 * 60'000;            // TargetDown
+  std::int64_t startup_budget_ms = 2 * 60'000;      // ServiceNeverReady
+  std::int64_t not_ready_for_ms = 5 * 60'000;       // ServiceNotReady
+  std::int64_t stall_for_ms = 10 * 60'000;          // WorkerStalled: waiting, none finished
+  std::int64_t heartbeat_max_age_ms = 2 * 60'000;   // WorkerStalled: loop heartbeat age
+  std::int64_t queue_lag_ms = 10 * 60'000;          // QueueLagHigh: oldest message age
+  std::int64_t queue_lag_for_ms = 5 * 60'000;       //
+  double latency_objective_seconds = 0.5;           // ApiLatencyHigh: p95 by route
+  std::int64_t latency_for_ms = 10 * 60'000;        //
+  std::int64_t regression_window_ms = 30 * 60'000;  // ApiLatencyRegression
   std::int64_t regression_baseline_offset_ms = 24 * 3'600'000;
   double regression_factor = 1.5;
-  double regression_min_request_rate = 1.0;          // requests/s: enough traffic to mean it
-  double availability_objective = 0.999;             // ApiErrorBudgetBurn: 1 - error budget
+  double regression_min_request_rate = 1.0;  // requests/s: enough traffic to mean it
+  double availability_objective = 0.999;     // ApiErrorBudgetBurn: 1 - error budget
   // Burn-rate windows (long, short) for the fast (14.4x) and slow (6x) pairs.
   std::int64_t fast_burn_long_window_ms = 3'600'000;
   std::int64_t fast_burn_short_window_ms = 5 * 60'000;
@@ -58,10 +59,39 @@ struct TargetSpec {
 struct RulePackOptions {
   std::int64_t evaluation_interval_ms = 15'000;  // each group's `interval`
   bool include_job_rules = true;                 // JobMissedRun, JobFailed, JobRunTooLong
+  // How long a check-in condition (state down, last run failed, run too long)
+  // must hold before the Job* alerts fire.
+  std::int64_t job_for_ms = 60'000;
+  // runbook_url = runbook_base_url + "#" + lowercase alert name. Alertmanager
+  // shows it as is: set an absolute URL (the repository's docs/alerts.md).
+  std::string runbook_base_url = "docs/alerts.md";
 };
 
-// The rule file (YAML text, `groups:`), deterministic for a given input.
+// The rule file (YAML text, `groups:`), deterministic for a given input: the
+// same targets in any order give the same text (targets are sorted by name).
+//
+// Groups: firebreak.targets (every target: TargetDown, ServiceNeverReady,
+// ServiceNotReady, and the recording rule
+// firebreak:probe_last_success_timestamp_seconds they read),
+// firebreak.api (kApi targets), firebreak.worker (kWorker targets),
+// firebreak.jobs (check-in series, when include_job_rules). A group with no
+// target is left out. Per-target thresholds: targets that share an alert's
+// thresholds share one rule, scoped by a matcher on `job`
+// (job="a" or job=~"a|b|..."), so 100 targets with default thresholds cost
+// one rule per alert, not 100. An expression stays under the PromQL parser's
+// 64 KiB limit up to a few thousand targets in one threshold class.
+//
+// Every `for` is at least two evaluation intervals (no alert fires on one
+// sample) and, except ApiErrorBudgetBurn's (see docs/alerts.md), at least the
+// rule's longest rate window. Thread-safety: a pure function.
 std::string render_rule_pack(const std::vector<TargetSpec>& targets,
                              const RulePackOptions& options);
+
+// The alert names the pack can contain, in the order of DESIGN.md's table.
+const std::vector<std::string>& alert_names();
+
+// A duration in Prometheus's notation: 90'000 -> "1m30s", 5'400'000 ->
+// "1h30m", 86'400'000 -> "1d", 250 -> "250ms", 0 -> "0s".
+std::string prom_duration(std::int64_t ms);
 
 }  // namespace watch::rulepack

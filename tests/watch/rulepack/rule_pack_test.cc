@@ -1,0 +1,230 @@
+#include "watch/rulepack/rule_pack.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <set>
+#include <sstream>
+#include <string>
+
+#include "tests/watch/rulepack/testpack.h"
+#include "watch/promql/parser.h"
+#include "watch/rulepack/prometheus_export.h"
+#include "watch/rules/rule_file.h"
+#include "watch/rules/unit_test_runner.h"
+
+namespace watch::rulepack {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string read(const fs::path& p) {
+  std::ifstream f(p);
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+// A fresh directory under the system temp dir, removed at the end.
+class TempDir {
+ public:
+  TempDir() {
+    path_ = fs::temp_directory_path() /
+            ("rulepack_test_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
+             "_" + std::to_string(std::random_device{}()));
+    fs::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+std::vector<TargetSpec> hundred_targets() {
+  std::vector<TargetSpec> out;
+  for (int i = 0; i < 100; ++i) {
+    const Workload w = i < 40 ? Workload::kApi : i < 80 ? Workload::kWorker : Workload::kOther;
+    out.push_back({.name = "svc-" + std::to_string(i), .workload = w});
+  }
+  return out;
+}
+
+TEST(RulePack, EveryUnitTestFileGivesItsVerdictWithWatchsRunner) {
+  TempDir dir;
+  std::ofstream(dir.path() / "firebreak.rules.yml")
+      << render_rule_pack(testpack::targets(), testpack::options());
+  std::vector<fs::path> files;
+  for (const auto& e : fs::directory_iterator(RULEPACK_TESTDATA)) {
+    if (e.path().filename().string().ends_with("_test.yml")) {
+      fs::copy_file(e.path(), dir.path() / e.path().filename());
+      files.push_back(dir.path() / e.path().filename());
+    }
+  }
+  std::sort(files.begin(), files.end());
+  ASSERT_GE(files.size(), 8u);
+  for (const auto& f : files) {
+    const auto r = watch::rules::run_rule_unit_test_file(f.string());
+    const bool want_pass = f.filename().string().find("_fail_test.yml") == std::string::npos;
+    std::string failures;
+    for (const auto& x : r.failures) failures += x + "\n";
+    EXPECT_EQ(r.passed, want_pass) << f.filename() << "\n" << failures;
+  }
+}
+
+TEST(RulePack, EveryAlertIsCoveredByAUnitTestFile) {
+  std::string all;
+  for (const auto& e : fs::directory_iterator(RULEPACK_TESTDATA)) {
+    if (e.path().filename().string().ends_with("_test.yml") &&
+        e.path().filename().string().find("_fail_") == std::string::npos) {
+      all += read(e.path());
+    }
+  }
+  for (const auto& name : alert_names()) {
+    EXPECT_NE(all.find("alertname: " + name + "\n"), std::string::npos) << name;
+  }
+}
+
+TEST(RulePack, ParsesWithWatchsRuleParserAndEveryExprWithPromQL) {
+  for (const auto& targets : {testpack::targets(), hundred_targets()}) {
+    const std::string yaml = render_rule_pack(targets, {});
+    const auto loaded = watch::rules::parse_rule_file(yaml, "firebreak.rules.yml");
+    ASSERT_TRUE(loaded.ok()) << loaded.errors.front().to_string() << "\n" << yaml;
+    std::set<std::string> alerts;
+    for (const auto& g : loaded.file.groups) {
+      EXPECT_EQ(g.interval_ms, 15'000);
+      for (const auto& r : g.rules) {
+        const auto parsed = watch::promql::parse(r.expr);
+        EXPECT_TRUE(parsed.ok()) << r.name << ": " << parsed.error->to_string() << "\n" << r.expr;
+        if (r.kind != watch::rules::RuleSpec::Kind::kAlerting) continue;
+        alerts.insert(r.name);
+        EXPECT_GE(r.for_ms, 30'000) << r.name << ": fires on one sample";
+        std::set<std::string> keys;
+        for (const auto& l : r.annotations) keys.insert(l.name);
+        EXPECT_EQ(keys, (std::set<std::string>{"description", "runbook_url", "summary"}));
+        bool severity = false;
+        for (const auto& l : r.labels) {
+          if (l.name == "severity") severity = l.value == "page" || l.value == "ticket";
+        }
+        EXPECT_TRUE(severity) << r.name;
+      }
+    }
+    EXPECT_EQ(alerts, std::set<std::string>(alert_names().begin(), alert_names().end()));
+  }
+}
+
+TEST(RulePack, IsDeterministicAndIndependentOfTargetOrder) {
+  auto targets = hundred_targets();
+  const std::string a = render_rule_pack(targets, {});
+  EXPECT_EQ(a, render_rule_pack(targets, {}));
+  std::mt19937 rng(42);
+  std::shuffle(targets.begin(), targets.end(), rng);
+  EXPECT_EQ(a, render_rule_pack(targets, {}));
+}
+
+TEST(RulePack, TargetsSharingThresholdsShareOneRule) {
+  const std::string yaml = render_rule_pack(hundred_targets(), {});
+  const auto loaded = watch::rules::parse_rule_file(yaml, "p.yml");
+  ASSERT_TRUE(loaded.ok());
+  std::size_t rules = 0;
+  for (const auto& g : loaded.file.groups) rules += g.rules.size();
+  // 4 per target group (1 recording), 4 api, 3 worker, 3 job: a constant.
+  EXPECT_EQ(rules, 14u);
+  EXPECT_LT(yaml.size(), 64u * 1024);
+}
+
+TEST(RulePack, PerTargetThresholdsRender) {
+  Thresholds slow;
+  slow.latency_objective_seconds = 1.25;
+  slow.latency_for_ms = 90 * 60'000;
+  slow.down_for_ms = 5 * 60'000;
+  slow.availability_objective = 0.995;
+  const std::string yaml =
+      render_rule_pack({{.name = "a.api", .workload = Workload::kApi},
+                        {.name = "b.api", .workload = Workload::kApi, .thresholds = slow}},
+                       {.evaluation_interval_ms = 30'000, .include_job_rules = false});
+  EXPECT_NE(yaml.find("interval: 30s"), std::string::npos);
+  EXPECT_NE(yaml.find("for: 1h30m"), std::string::npos);                    // b's latency_for
+  EXPECT_NE(yaml.find("[45m]"), std::string::npos);                         // half of it
+  EXPECT_NE(yaml.find("> 1.25"), std::string::npos);                        // b's objective
+  EXPECT_NE(yaml.find("> 0.5"), std::string::npos);                         // a's
+  EXPECT_NE(yaml.find("job=\"b.api\""), std::string::npos);                 // one-target class
+  EXPECT_NE(yaml.find("job=~\"a\\\\.api|b\\\\.api\""), std::string::npos);  // shared, escaped
+  EXPECT_NE(yaml.find("14.4 * 0.005"), std::string::npos);
+  EXPECT_NE(yaml.find("14.4 * 0.001"), std::string::npos);
+  EXPECT_NE(yaml.find("offset 1d"), std::string::npos);
+  EXPECT_EQ(yaml.find("JobMissedRun"), std::string::npos);
+  EXPECT_EQ(yaml.find("WorkerStalled"), std::string::npos);  // no worker target
+  EXPECT_NE(yaml.find("runbook_url: 'docs/alerts.md#apilatencyhigh'"), std::string::npos);
+}
+
+TEST(RulePack, RunbookOfEveryAlertIsInDocs) {
+  const std::string docs = read(fs::path(RULEPACK_TESTDATA) / "../../../../docs/alerts.md");
+  ASSERT_FALSE(docs.empty());
+  for (const auto& name : alert_names()) {
+    EXPECT_NE(docs.find("\n## " + name + "\n"), std::string::npos) << name;
+  }
+}
+
+TEST(RulePack, DurationsInPrometheusNotation) {
+  EXPECT_EQ(prom_duration(0), "0s");
+  EXPECT_EQ(prom_duration(250), "250ms");
+  EXPECT_EQ(prom_duration(90'000), "1m30s");
+  EXPECT_EQ(prom_duration(5'400'000), "1h30m");
+  EXPECT_EQ(prom_duration(86'400'000), "1d");
+  EXPECT_EQ(prom_duration(90'061'500), "1d1h1m1s500ms");
+  for (std::int64_t ms :
+       std::initializer_list<std::int64_t>{1, 999, 61'000, 3'600'000, 7 * 86'400'000LL}) {
+    std::int64_t back = -1;
+    EXPECT_TRUE(watch::rules::parse_prom_duration(prom_duration(ms), back));
+    EXPECT_EQ(back, ms);
+  }
+}
+
+TEST(PrometheusExport, WritesConfigAndPack) {
+  TempDir dir;
+  std::ofstream(dir.path() / "team.rules.yml") << "groups: []\n";
+  ExportInput in;
+  in.targets.push_back({.spec = {.name = "shop-api", .workload = Workload::kApi},
+                        .metrics_url = "http://127.0.0.1:9464/metrics",
+                        .ready_url = "http://127.0.0.1:9464/readyz"});
+  in.targets.push_back({.spec = {.name = "py", .workload = Workload::kOther},
+                        .metrics_url = "https://py.internal:8443/m?a=1&b=2",
+                        .scrape_interval_ms = 30'000,
+                        .honor_labels = true,
+                        .labels = {{"team", "shop"}}});
+  in.extra_rule_files = {(dir.path() / "team.rules.yml").string()};
+  std::string error;
+  ASSERT_TRUE(export_prometheus(in, (dir.path() / "out").string(), &error)) << error;
+  const std::string cfg = read(dir.path() / "out/prometheus.yml");
+  const std::string pack = read(dir.path() / "out/rules/firebreak.rules.yml");
+  EXPECT_TRUE(fs::exists(dir.path() / "out/rules/team.rules.yml"));
+  std::vector<TargetSpec> specs = {in.targets[0].spec, in.targets[1].spec};
+  EXPECT_EQ(pack, render_rule_pack(specs, {}));
+  for (const char* want :
+       {"evaluation_interval: 15s", "- 'rules/firebreak.rules.yml'", "- 'rules/team.rules.yml'",
+        "- job_name: 'shop-api'", "targets: ['127.0.0.1:9464']", "metrics_path: '/metrics'",
+        "- job_name: 'py'", "scheme: https", "metrics_path: '/m'", "'a': ['1']",
+        "scrape_interval: 30s", "honor_labels: true", "team: 'shop'", "#   static_configs:",
+        "targets: ['http://127.0.0.1:9464/readyz']", "targets: ['localhost:9093']"}) {
+    EXPECT_NE(cfg.find(want), std::string::npos) << want << "\n" << cfg;
+  }
+}
+
+TEST(PrometheusExport, RefusesABadUrl) {
+  TempDir dir;
+  ExportInput in;
+  in.targets.push_back({.spec = {.name = "x"}, .metrics_url = "127.0.0.1:9464/metrics"});
+  std::string error;
+  EXPECT_FALSE(export_prometheus(in, dir.path().string(), &error));
+  EXPECT_NE(error.find("target x"), std::string::npos) << error;
+}
+
+}  // namespace
+}  // namespace watch::rulepack

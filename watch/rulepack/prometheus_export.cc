@@ -1,0 +1,243 @@
+#include "watch/rulepack/prometheus_export.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace watch::rulepack {
+
+namespace {
+
+constexpr const char* kPackFile = "firebreak.rules.yml";
+
+std::string yq(std::string_view s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') out += '\'';
+    out += c;
+  }
+  return out + "'";
+}
+
+struct ParsedUrl {
+  std::string scheme;  // http | https
+  std::string host_port;
+  std::string path = "/";
+  std::vector<std::pair<std::string, std::string>> params;
+};
+
+std::optional<ParsedUrl> parse_url(std::string_view url, std::string* error) {
+  ParsedUrl u;
+  const auto sep = url.find("://");
+  if (sep == std::string_view::npos) {
+    *error = "URL without a scheme: " + std::string(url);
+    return std::nullopt;
+  }
+  u.scheme = std::string(url.substr(0, sep));
+  if (u.scheme != "http" && u.scheme != "https") {
+    *error = "URL scheme must be http or https: " + std::string(url);
+    return std::nullopt;
+  }
+  std::string_view rest = url.substr(sep + 3);
+  if (const auto hash = rest.find('#'); hash != std::string_view::npos) rest = rest.substr(0, hash);
+  const auto slash = rest.find_first_of("/?");
+  u.host_port = std::string(rest.substr(0, slash));
+  if (u.host_port.empty() || u.host_port.find('@') != std::string::npos) {
+    *error = "URL needs a host (and no user info): " + std::string(url);
+    return std::nullopt;
+  }
+  if (slash == std::string_view::npos) return u;
+  rest = rest.substr(slash);
+  const auto q = rest.find('?');
+  if (q != 0) u.path = std::string(rest.substr(0, q));
+  if (q != std::string_view::npos) {
+    std::string_view query = rest.substr(q + 1);
+    while (!query.empty()) {
+      const auto amp = query.find('&');
+      const std::string_view kv = query.substr(0, amp);
+      const auto eq = kv.find('=');
+      if (!kv.empty()) {
+        u.params.emplace_back(std::string(kv.substr(0, eq)),
+                              eq == std::string_view::npos ? "" : std::string(kv.substr(eq + 1)));
+      }
+      if (amp == std::string_view::npos) break;
+      query = query.substr(amp + 1);
+    }
+  }
+  return u;
+}
+
+bool write_file(const std::filesystem::path& path, const std::string& text, std::string* error) {
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  f << text;
+  f.close();
+  if (!f) {
+    *error = "cannot write " + path.string();
+    return false;
+  }
+  return true;
+}
+
+std::vector<std::string> rule_file_names(const ExportInput& in) {
+  std::vector<std::string> out = {std::string("rules/") + kPackFile};
+  for (const auto& f : in.extra_rule_files) {
+    out.push_back("rules/" + std::filesystem::path(f).filename().string());
+  }
+  return out;
+}
+
+bool render_config(const ExportInput& in, std::string& out, std::string* error) {
+  std::ostringstream y;
+  y << "# Prometheus configuration exported by `firebreak export`: the targets\n"
+       "# watch scrapes, with the same job and instance labels, and the same rule\n"
+       "# pack, so the alerts of docs/alerts.md work unchanged.\n"
+       "global:\n"
+    << "  scrape_interval: " << prom_duration(in.scrape_interval_ms) << "\n"
+    << "  scrape_timeout: " << prom_duration(in.scrape_timeout_ms) << "\n"
+    << "  evaluation_interval: " << prom_duration(in.rules.evaluation_interval_ms) << "\n"
+    << "\n"
+       "rule_files:\n";
+  for (const auto& f : rule_file_names(in)) y << "  - " << yq(f) << "\n";
+  y << "\n"
+       "alerting:\n"
+       "  alertmanagers:\n"
+       "    # A placeholder: point it at your Alertmanager (or at watch, which\n"
+       "    # accepts alerts on Alertmanager's v2 API).\n"
+       "    - static_configs:\n"
+    << "        - targets: [" << yq(in.alertmanager) << "]\n"
+    << "\n"
+       "scrape_configs:\n";
+  if (in.targets.empty()) y << "  []\n";
+  std::vector<const ExportTarget*> targets;
+  for (const auto& t : in.targets) targets.push_back(&t);
+  std::stable_sort(targets.begin(), targets.end(),
+                   [](const auto* a, const auto* b) { return a->spec.name < b->spec.name; });
+  std::set<std::string> names;
+  std::string probes;
+  for (const ExportTarget* t : targets) {
+    if (!names.insert(t->spec.name).second) {
+      *error = "two targets named " + t->spec.name;
+      return false;
+    }
+    const auto u = parse_url(t->metrics_url, error);
+    if (!u) {
+      *error = "target " + t->spec.name + ": " + *error;
+      return false;
+    }
+    y << "  - job_name: " << yq(t->spec.name) << "  # workload: " << to_string(t->spec.workload)
+      << "\n";
+    if (t->scrape_interval_ms > 0) {
+      y << "    scrape_interval: " << prom_duration(t->scrape_interval_ms) << "\n";
+    }
+    if (t->scrape_timeout_ms > 0) {
+      y << "    scrape_timeout: " << prom_duration(t->scrape_timeout_ms) << "\n";
+    }
+    y << "    scheme: " << u->scheme << "\n"
+      << "    metrics_path: " << yq(u->path) << "\n"
+      << "    honor_labels: " << (t->honor_labels ? "true" : "false") << "\n";
+    if (!u->params.empty()) {
+      std::map<std::string, std::vector<std::string>> params;
+      for (const auto& [k, v] : u->params) params[k].push_back(v);
+      y << "    params:\n";
+      for (const auto& [k, vs] : params) {
+        y << "      " << yq(k) << ": [";
+        for (std::size_t i = 0; i < vs.size(); ++i) y << (i ? ", " : "") << yq(vs[i]);
+        y << "]\n";
+      }
+    }
+    y << "    static_configs:\n"
+      << "      - targets: [" << yq(u->host_port) << "]\n";
+    if (!t->labels.empty()) {
+      y << "        labels:\n";
+      for (const auto& [k, v] : t->labels) y << "          " << k << ": " << yq(v) << "\n";
+    }
+    if (!t->ready_url.empty()) {
+      const auto r = parse_url(t->ready_url, error);
+      if (!r) {
+        *error = "target " + t->spec.name + " ready_url: " + *error;
+        return false;
+      }
+      std::ostringstream p;
+      p << "  # Readiness of " << t->spec.name << " (" << t->ready_url << "): probe_success\n"
+        << "  # with job=" << t->spec.name << ", instance=" << u->host_port
+        << " as watch writes it.\n"
+        << "  # - job_name: " << yq(t->spec.name + "-ready") << "\n"
+        << "  #   metrics_path: /probe\n"
+        << "  #   params: {module: [http_2xx]}\n"
+        << "  #   static_configs:\n"
+        << "  #     - targets: [" << yq(t->ready_url) << "]\n"
+        << "  #   relabel_configs:\n"
+        << "  #     - {source_labels: [__address__], target_label: __param_target}\n"
+        << "  #     - {target_label: instance, replacement: " << yq(u->host_port) << "}\n"
+        << "  #     - {target_label: job, replacement: " << yq(t->spec.name) << "}\n"
+        << "  #     - {target_label: __address__, replacement: " << yq(in.blackbox_exporter)
+        << "}\n";
+      probes += p.str();
+    }
+  }
+  if (!probes.empty()) {
+    y << "\n"
+         "  # Readiness probes. Prometheus cannot probe a URL by itself: these jobs\n"
+         "  # need a blackbox_exporter (module http_2xx) at "
+      << in.blackbox_exporter
+      << ";\n"
+         "  # uncomment them once it runs. Without them, ServiceNeverReady and\n"
+         "  # ServiceNotReady work only for services that expose service_ready.\n"
+      << probes;
+  }
+  out = y.str();
+  return true;
+}
+
+}  // namespace
+
+std::string render_prometheus_config(const ExportInput& input) {
+  std::string out, error;
+  if (!render_config(input, out, &error)) return "# error: " + error + "\n";
+  return out;
+}
+
+bool export_prometheus(const ExportInput& input, const std::string& dir, std::string* error) {
+  std::string scratch;
+  if (!error) error = &scratch;
+  namespace fs = std::filesystem;
+  std::string config;
+  if (!render_config(input, config, error)) return false;
+  std::set<std::string> seen = {kPackFile};
+  for (const auto& f : input.extra_rule_files) {
+    const std::string name = fs::path(f).filename().string();
+    if (!seen.insert(name).second) {
+      *error = "two rule files named " + name + " (" + f + ")";
+      return false;
+    }
+  }
+  std::error_code ec;
+  const fs::path root(dir);
+  fs::create_directories(root / "rules", ec);
+  if (ec) {
+    *error = "cannot create " + (root / "rules").string() + ": " + ec.message();
+    return false;
+  }
+  std::vector<TargetSpec> specs;
+  for (const auto& t : input.targets) specs.push_back(t.spec);
+  if (!write_file(root / "rules" / kPackFile, render_rule_pack(specs, input.rules), error)) {
+    return false;
+  }
+  for (const auto& f : input.extra_rule_files) {
+    fs::copy_file(f, root / "rules" / fs::path(f).filename(), fs::copy_options::overwrite_existing,
+                  ec);
+    if (ec) {
+      *error = "cannot copy rule file " + f + ": " + ec.message();
+      return false;
+    }
+  }
+  return write_file(root / "prometheus.yml", config, error);
+}
+
+}  // namespace watch::rulepack

@@ -1,0 +1,71 @@
+// Scaling out to Prometheus: writes a Prometheus configuration that scrapes
+// the same targets as watch, with the same job and instance labels, and loads
+// the same rule pack, so Prometheus evaluates the same alerts on the same
+// series. Backs `firebreak export`.
+//
+//   watch::rulepack::ExportInput in;
+//   in.targets.push_back({.spec = {.name = "shop-api", .workload = Workload::kApi},
+//                         .metrics_url = "http://127.0.0.1:9464/metrics",
+//                         .ready_url = "http://127.0.0.1:9464/readyz"});
+//   std::string error;
+//   if (!watch::rulepack::export_prometheus(in, "out/", &error)) die(error);
+//   // out/prometheus.yml, out/rules/firebreak.rules.yml
+//   // $ promtool check config out/prometheus.yml
+//
+// Inputs are independent of watch's configuration types: the caller maps its
+// configuration into ExportInput.
+//
+// What Prometheus cannot do by itself: probe a readiness URL. Each target with
+// a ready_url gets a commented-out blackbox_exporter job that would write
+// probe_success with the target's job and instance labels (what the pack's
+// ServiceNeverReady/ServiceNotReady read for a service without
+// service_ready); uncomment it once a blackbox_exporter runs. Job check-ins
+// live in watch: the Job* rules see job_checkin_* only if Prometheus scrapes
+// watch's own metrics (add watch as a target with honor_labels = true).
+//
+// Thread-safety: export_prometheus() touches only `dir`; render_* are pure.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "watch/rulepack/rule_pack.h"
+
+namespace watch::rulepack {
+
+struct ExportTarget {
+  TargetSpec spec;                      // spec.name becomes job_name (the `job` label)
+  std::string metrics_url;              // http(s)://host[:port]/path[?query]
+  std::string ready_url;                // optional: the readiness probe (blackbox, commented out)
+  std::int64_t scrape_interval_ms = 0;  // 0: the global one
+  std::int64_t scrape_timeout_ms = 0;   // 0: the global one
+  bool honor_labels = false;
+  std::vector<std::pair<std::string, std::string>> labels;  // static target labels
+};
+
+struct ExportInput {
+  std::vector<ExportTarget> targets;
+  std::int64_t scrape_interval_ms = 15'000;  // global
+  std::int64_t scrape_timeout_ms = 10'000;   // global
+  RulePackOptions rules;  // rules.evaluation_interval_ms is the global evaluation_interval
+  // Other rule files (paths readable now): copied to DIR/rules/<file name>
+  // and listed after the pack. Two with the same file name are an error.
+  std::vector<std::string> extra_rule_files;
+  // host:port of the Alertmanager (a placeholder until there is one).
+  std::string alertmanager = "localhost:9093";
+  std::string blackbox_exporter = "localhost:9115";  // for the commented-out probe jobs
+};
+
+// DIR/prometheus.yml's text.
+std::string render_prometheus_config(const ExportInput& input);
+
+// Writes DIR/prometheus.yml and DIR/rules/firebreak.rules.yml (the pack for
+// input's targets), copies the extra rule files to DIR/rules/, creating
+// directories as needed. On failure returns false with a message in *error
+// (a bad URL, an unreadable extra rule file, a write error); files already
+// written stay.
+bool export_prometheus(const ExportInput& input, const std::string& dir, std::string* error);
+
+}  // namespace watch::rulepack
