@@ -1,0 +1,23 @@
+// The `firebreak` CLI's subcommands. Each registers its options on the
+// parent CLI11 app and returns the process exit status when run.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+
+namespace firebreak::cli {
+
+// A subcommand's action, run after parsing; returns the exit status.
+using Action = std::function<int()>;
+
+// `firebreak watch --config FILE`, `firebreak watch check-config FILE`,
+// `firebreak watch test-rules FILE...`.
+void add_watch_command(CLI::App& app, Action& action);
+
+// `firebreak export prometheus --config FILE DIR`.
+void add_export_command(CLI::App& app, Action& action);
+
+inline constexpr const char* kVersion = FIREBREAK_VERSION;
+
+}  // namespace firebreak::cli

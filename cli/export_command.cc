@@ -1,0 +1,68 @@
+// `firebreak export prometheus --config firebreak.yaml DIR`: the same rule
+// pack and scrape targets as watch, for Prometheus to take over unchanged.
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include "cli/commands.h"
+#include "watch/config/config.h"
+#include "watch/rulepack/prometheus_export.h"
+
+namespace firebreak::cli {
+namespace {
+
+struct ExportArgs {
+  std::string config;
+  std::string dir;
+};
+
+int run_export(const ExportArgs& args) {
+  const watch::config::LoadResult loaded = watch::config::load_config(args.config);
+  if (!loaded.ok()) {
+    for (const auto& e : loaded.errors) std::cerr << e.to_string() << "\n";
+    return 1;
+  }
+  const watch::config::Config& config = loaded.config;
+  watch::rulepack::ExportInput in;
+  in.scrape_interval_ms = config.scrape_interval_ms;
+  in.scrape_timeout_ms = config.scrape_timeout_ms;
+  in.rules.evaluation_interval_ms = config.evaluation_interval_ms;
+  in.rules.include_job_rules = !config.jobs.empty();
+  const auto specs = watch::config::rule_pack_targets(config);
+  for (std::size_t i = 0; i < config.targets.size(); ++i) {
+    const watch::config::Target& t = config.targets[i];
+    watch::rulepack::ExportTarget out{.spec = specs[i],
+                                      .metrics_url = t.metrics_url,
+                                      .ready_url = t.ready_url,
+                                      .scrape_interval_ms = t.interval_ms,
+                                      .scrape_timeout_ms = t.timeout_ms,
+                                      .honor_labels = t.honor_labels};
+    for (const auto& l : t.labels) out.labels.emplace_back(l.name, l.value);
+    in.targets.push_back(std::move(out));
+  }
+  in.extra_rule_files = config.rule_files;
+  std::string error;
+  if (!watch::rulepack::export_prometheus(in, args.dir, &error)) {
+    std::cerr << "firebreak export: " << error << "\n";
+    return 1;
+  }
+  std::cout << "wrote " << args.dir << "/prometheus.yml and " << args.dir
+            << "/rules/firebreak.rules.yml (" << config.targets.size() << " targets, "
+            << config.rule_files.size() << " extra rule files)\n";
+  return 0;
+}
+
+}  // namespace
+
+void add_export_command(CLI::App& app, Action& action) {
+  auto args = std::make_shared<ExportArgs>();
+  CLI::App* exp = app.add_subcommand("export", "Write configuration for the scale-out path");
+  exp->require_subcommand(1);
+  CLI::App* prom = exp->add_subcommand(
+      "prometheus", "Write DIR/prometheus.yml and DIR/rules/ with watch's targets and rule pack");
+  prom->add_option("--config", args->config, "watch's configuration file")->required();
+  prom->add_option("dir", args->dir, "Output directory (created when missing)")->required();
+  prom->callback([&action, args] { action = [args] { return run_export(*args); }; });
+}
+
+}  // namespace firebreak::cli

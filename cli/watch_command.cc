@@ -1,0 +1,153 @@
+// `firebreak watch`: the monitor, its config check and its rule unit tests.
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cli/commands.h"
+#include "firebreak/log.h"
+#include "firebreak/service.h"
+#include "watch/config/config.h"
+#include "watch/rules/unit_test_runner.h"
+#include "watch/runtime/runtime.h"
+
+namespace firebreak::cli {
+namespace {
+
+std::atomic<bool> g_reload{false};
+
+extern "C" void on_sighup(int) {
+  g_reload.store(true);
+}
+
+void install_sighup() {
+  struct sigaction sa {};
+  sa.sa_handler = on_sighup;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGHUP, &sa, nullptr);
+}
+
+// Loads and validates; prints each error on stderr. nullopt on errors.
+std::optional<watch::config::Config> load(const std::string& path) {
+  watch::config::LoadResult loaded = watch::config::load_config(path);
+  if (!loaded.ok()) {
+    for (const auto& e : loaded.errors) std::cerr << e.to_string() << "\n";
+    return std::nullopt;
+  }
+  return std::move(loaded.config);
+}
+
+int check_config(const std::string& path) {
+  watch::config::LoadResult loaded = watch::config::load_config(path);
+  if (!loaded.ok()) {
+    for (const auto& e : loaded.errors) std::cerr << e.to_string() << "\n";
+    std::cerr << path << ": " << loaded.errors.size() << " error"
+              << (loaded.errors.size() == 1 ? "" : "s") << "\n";
+    return 1;
+  }
+  // The rule pack and rule files must also build into groups.
+  const watch::runtime::RuleSet rules = watch::runtime::rule_groups(loaded.config);
+  if (!rules.errors.empty()) {
+    for (const auto& e : rules.errors) std::cerr << e << "\n";
+    return 1;
+  }
+  std::cout << watch::config::summary(loaded.config);
+  std::cout << rules.groups.size() << " rule groups\n" << path << ": ok\n";
+  return 0;
+}
+
+void reload(watch::runtime::Runtime& runtime, const std::string& path) {
+  FB_LOG_INFO("config_reload_started", "", {"config", path});
+  watch::config::LoadResult loaded = watch::config::load_config(path);
+  std::vector<std::string> errors;
+  for (const auto& e : loaded.errors) errors.push_back(e.to_string());
+  if (loaded.ok()) errors = runtime.reload(std::move(loaded.config));
+  if (errors.empty()) {
+    FB_LOG_INFO("config_reloaded", "new configuration applied", {"config", path});
+    return;
+  }
+  std::string all;
+  for (const auto& e : errors) all += (all.empty() ? "" : "; ") + e;
+  FB_LOG_ERROR("config_reload_failed", "kept the running configuration", {"config", path},
+               {"errors", static_cast<std::int64_t>(errors.size())}, {"error", all});
+}
+
+int run_watch(const std::string& path) {
+  auto config = load(path);
+  if (!config) return 1;
+  firebreak::ServiceOptions options{
+      .name = "firebreak-watch",
+      .version = kVersion,
+      .workload = firebreak::Workload::kApi,
+      .drain_time = std::chrono::milliseconds(500),
+  };
+  options.admin.address = config->listen;
+  options.admin.max_body_bytes = 16u << 20;  // Pushgateway pushes
+  options.admin.threads = 2;
+  firebreak::Service service(options);
+  std::unique_ptr<watch::runtime::Runtime> runtime;
+  try {
+    runtime = std::make_unique<watch::runtime::Runtime>(
+        *config,
+        watch::runtime::RuntimeOptions{.registry = &service.registry(), .version = kVersion});
+  } catch (const std::exception& e) {
+    std::cerr << "firebreak watch: " << e.what() << "\n";
+    return 1;
+  }
+  runtime->add_http(service.admin());
+  try {
+    service.start();
+  } catch (const std::exception& e) {
+    std::cerr << "firebreak watch: " << e.what() << "\n";
+    return 1;
+  }
+  install_sighup();
+  runtime->start();
+  service.mark_started();
+  std::cout << "watch listening on " << service.admin_address() << std::endl;
+  while (!service.wait_for_stop(std::chrono::milliseconds(200))) {
+    if (g_reload.exchange(false)) reload(*runtime, path);
+  }
+  runtime->stop();
+  return service.wait();
+}
+
+struct WatchArgs {
+  std::string config;
+  std::string check_file;
+  std::vector<std::string> test_files;
+};
+
+}  // namespace
+
+void add_watch_command(CLI::App& app, Action& action) {
+  auto args = std::make_shared<WatchArgs>();
+  CLI::App* watch = app.add_subcommand(
+      "watch", "Run the monitor: scrape, evaluate the rule pack, deliver alerts, take check-ins");
+  watch->add_option("--config", args->config, "Configuration file (see docs/config.md)");
+  watch->require_subcommand(0, 1);
+
+  CLI::App* check = watch->add_subcommand("check-config", "Validate a configuration file");
+  check->add_option("file", args->check_file, "Configuration file")->required();
+  check->callback([&action, args] { action = [args] { return check_config(args->check_file); }; });
+
+  CLI::App* test =
+      watch->add_subcommand("test-rules", "Run rule unit tests in promtool's `test rules` format");
+  test->add_option("files", args->test_files, "Test files")->required();
+  test->callback([&action, args] {
+    action = [args] { return watch::rules::run_rule_unit_tests(args->test_files, std::cout); };
+  });
+
+  watch->callback([&action, args, watch] {
+    if (!watch->get_subcommands().empty()) return;
+    if (args->config.empty()) throw CLI::RequiredError("--config");
+    action = [args] { return run_watch(args->config); };
+  });
+}
+
+}  // namespace firebreak::cli

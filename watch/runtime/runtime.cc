@@ -1,0 +1,395 @@
+#include "watch/runtime/runtime.h"
+
+#include <algorithm>
+#include <chrono>
+#include <stdexcept>
+#include <utility>
+
+#include "firebreak/log.h"
+#include "watch/alerting/notifier.h"
+#include "watch/rulepack/rule_pack.h"
+#include "watch/rules/rule.h"
+#include "watch/rules/rule_file.h"
+#include "watch/web/api.h"
+
+namespace watch::runtime {
+namespace {
+
+constexpr const char* kRulePackFile = "firebreak-rule-pack.yml";  // the generated pack's name
+
+// The latest multiple of interval_ms at or before t_ms.
+std::int64_t floor_to(std::int64_t t_ms, std::int64_t interval_ms) {
+  std::int64_t r = t_ms % interval_ms;
+  if (r < 0) r += interval_ms;
+  return t_ms - r;
+}
+
+// The first multiple of interval_ms strictly after t_ms.
+std::int64_t next_after(std::int64_t t_ms, std::int64_t interval_ms) {
+  return floor_to(t_ms, interval_ms) + interval_ms;
+}
+
+std::unique_ptr<alerting::Notifier> make_notifier(const config::Receiver& r,
+                                                  const std::string& external_url) {
+  if (r.kind == config::Receiver::Kind::kLog) return std::make_unique<alerting::LogNotifier>();
+  return std::make_unique<alerting::WebhookNotifier>(
+      alerting::WebhookOptions{.url = r.url,
+                               .external_url = external_url,
+                               .timeout = std::chrono::milliseconds(r.timeout_ms)});
+}
+
+bool same_receiver(const config::Receiver& a, const config::Receiver& b) {
+  return a.kind == b.kind && a.name == b.name && a.url == b.url && a.timeout_ms == b.timeout_ms &&
+         a.max_alerts == b.max_alerts;
+}
+
+std::string default_external_url(const config::Config& config) {
+  return "http://" + config.listen;
+}
+
+}  // namespace
+
+std::vector<scrape::TargetConfig> scrape_targets(const config::Config& config) {
+  std::vector<scrape::TargetConfig> out;
+  out.reserve(config.targets.size());
+  for (const config::Target& t : config.targets) {
+    out.push_back({.name = t.name,
+                   .metrics_url = t.metrics_url,
+                   .ready_url = t.ready_url,
+                   .interval_ms = t.interval_ms,
+                   .timeout_ms = t.timeout_ms,
+                   .body_size_limit = t.body_size_limit,
+                   .sample_limit = t.sample_limit,
+                   .honor_labels = t.honor_labels,
+                   .honor_timestamps = true,
+                   .labels = t.labels});
+  }
+  return out;
+}
+
+RuleSet rule_groups(const config::Config& config) {
+  RuleSet set;
+  const std::string pack = rulepack::render_rule_pack(
+      config::rule_pack_targets(config), {.evaluation_interval_ms = config.evaluation_interval_ms,
+                                          .include_job_rules = !config.jobs.empty()});
+  auto add = [&](rules::LoadResult loaded) {
+    for (const auto& e : loaded.errors) set.errors.push_back(e.to_string());
+    for (auto& g : loaded.file.groups) set.groups.push_back(std::move(g));
+  };
+  add(rules::parse_rule_file(pack, kRulePackFile));
+  for (const std::string& path : config.rule_files) add(rules::load_rule_file(path));
+  // Alert state is saved and restored by group name, so names must be unique.
+  std::map<std::string, std::string> seen;
+  for (const auto& g : set.groups) {
+    auto [it, inserted] = seen.emplace(g.name, g.file);
+    if (!inserted)
+      set.errors.push_back(g.file + ": group \"" + g.name + "\" is also defined in " + it->second +
+                           " (group names must be unique across rule files)");
+  }
+  if (!set.errors.empty()) set.groups.clear();
+  return set;
+}
+
+struct Runtime::GroupState {
+  std::unique_ptr<rules::Group> group;
+  std::int64_t next_ms = 0;  // the next scheduled evaluation; 0: not scheduled yet
+  std::int64_t last_eval_ms = 0;
+  double last_duration_seconds = 0;
+  std::size_t failed_rules = 0;
+};
+
+Runtime::Runtime(config::Config config, RuntimeOptions options)
+    : options_(std::move(options)),
+      clock_(*options_.clock),
+      head_(
+          tsdb::HeadOptions{.max_series = config.max_series, .retention_ms = config.retention_ms}),
+      storage_(head_),
+      engine_(storage_),
+      tracker_(clock_),
+      pushes_(clock_) {
+  if (options_.external_url.empty()) options_.external_url = default_external_url(config);
+  std::string error;
+  store_ = store::Store::open(config.storage_path, &error);
+  if (!store_)
+    throw std::runtime_error("cannot open the store " + config.storage_path + ": " + error);
+
+  RuleSet rules = rule_groups(config);
+  if (!rules.errors.empty()) {
+    std::string all;
+    for (const auto& e : rules.errors) all += "\n  " + e;
+    throw std::runtime_error("the rule groups do not load:" + all);
+  }
+
+  delivery_ = std::make_unique<alerting::Delivery>(alerting::DeliveryOptions{
+      .clock = &clock_, .registry = options_.registry, .store = store_.get()});
+  scraper_ = std::make_unique<scrape::ScrapeManager>(
+      head_, clock_, scrape::ScrapeManagerOptions{.registry = options_.registry});
+
+  if (firebreak::Registry* reg = options_.registry) {
+    eval_duration_ = &reg->histogram({.name = "watch_rule_group_duration_seconds",
+                                      .help = "Time to evaluate a rule group.",
+                                      .labels = {"rule_group"},
+                                      .buckets = {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5}});
+    evals_ = &reg->counter({.name = "watch_rule_group_evaluations_total",
+                            .help = "Rule group evaluations.",
+                            .labels = {"rule_group"}});
+    eval_failures_ = &reg->counter({.name = "watch_rule_evaluation_failures_total",
+                                    .help = "Rules whose evaluation failed, per group evaluation.",
+                                    .labels = {"rule_group"}});
+    reg->gauge_callback({.name = "watch_head_series", .help = "Series in the in-memory head."},
+                        [this] { return static_cast<double>(head_.num_series()); });
+    reg->gauge_callback({.name = "watch_checkin_jobs", .help = "Jobs that check in."}, [this] {
+      std::lock_guard lock(mu_);
+      return static_cast<double>(config_.jobs.size());
+    });
+  }
+
+  // Check-in history first, then the jobs: configure() keeps restored state.
+  std::vector<std::string> restore_errors;
+  tracker_.restore(store_->load_checkins(&restore_errors));
+  for (const auto& e : restore_errors)
+    FB_LOG_WARN("checkin_restore_failed", "check-in history of a job was not restored",
+                {"error", e});
+  tracker_.configure(config::checkin_jobs(config));
+  scraper_->apply(scrape_targets(config));
+  configure_receivers(config);
+  config_ = std::move(config);
+  build_groups(rules.groups, /*restore_from_store=*/true);
+}
+
+Runtime::~Runtime() {
+  stop();
+}
+
+void Runtime::add_http(firebreak::AdminServer& server) {
+  web::add_query_api(server, engine_, head_, clock_, {.version = options_.version});
+  web::add_checkin_api(server, tracker_, pushes_, [this] {
+    checkins_dirty_.store(true);
+    save_checkins();
+    control_cv_.notify_all();
+  });
+}
+
+void Runtime::configure_receivers(const config::Config& config) {
+  std::set<std::string> wanted;
+  for (const config::Receiver& r : config.receivers) {
+    wanted.insert(r.name);
+    const auto old = std::find_if(config_.receivers.begin(), config_.receivers.end(),
+                                  [&](const config::Receiver& o) { return o.name == r.name; });
+    const bool running = receiver_names_.contains(r.name);
+    if (running && old != config_.receivers.end() && same_receiver(*old, r)) continue;
+    if (running) delivery_->remove_receiver(r.name);
+    delivery_->add_receiver(r.name, make_notifier(r, options_.external_url));
+  }
+  for (const std::string& name : receiver_names_)
+    if (!wanted.contains(name)) delivery_->remove_receiver(name);
+  receiver_names_ = std::move(wanted);
+}
+
+void Runtime::build_groups(const std::vector<rules::GroupSpec>& specs, bool restore_from_store) {
+  std::map<std::string, GroupState*> old;
+  for (auto& g : groups_) old[g->group->name()] = g.get();
+  std::vector<std::unique_ptr<GroupState>> fresh;
+  for (const rules::GroupSpec& spec : specs) {
+    rules::GroupDeps deps{
+        .query = rules::engine_query_fn(engine_),
+        .notify = [this](const std::vector<rules::Notification>& n) { delivery_->push(n); },
+        .append =
+            [this](const std::vector<rules::OutputSample>& samples) {
+              for (const auto& s : samples) head_.append(s.labels, s.sample.t, s.sample.v);
+            },
+    };
+    rules::GroupOptions group_options{.default_interval_ms = config_.evaluation_interval_ms};
+    group_options.alerting.external_url = options_.external_url;
+    std::vector<std::string> errors;
+    auto state = std::make_unique<GroupState>();
+    state->group = std::make_unique<rules::Group>(spec, std::move(deps), group_options, &errors);
+    for (const auto& e : errors)
+      FB_LOG_WARN("rule_group_warning", "", {"rule_group", spec.name}, {"error", e});
+    if (auto it = old.find(spec.name); it != old.end()) {
+      state->group->import_state(it->second->group->export_state());
+      state->next_ms = it->second->next_ms;
+      state->last_eval_ms = it->second->last_eval_ms;
+    } else if (restore_from_store) {
+      state->group->import_state(store_->load_alerts(spec.name));
+    }
+    fresh.push_back(std::move(state));
+  }
+  groups_ = std::move(fresh);
+}
+
+void Runtime::start() {
+  {
+    std::lock_guard lock(control_mu_);
+    if (running_) return;
+    running_ = true;
+  }
+  delivery_->start();
+  scraper_->start();
+  eval_thread_ = std::thread([this] { eval_loop(); });
+  FB_LOG_INFO("watch_started", "", {"targets", static_cast<std::int64_t>(targets().size())},
+              {"rule_groups", static_cast<std::int64_t>(groups().size())});
+}
+
+void Runtime::stop() {
+  {
+    std::lock_guard lock(control_mu_);
+    if (!running_) return;
+    running_ = false;
+  }
+  control_cv_.notify_all();
+  if (eval_thread_.joinable()) eval_thread_.join();
+  scraper_->stop();
+  delivery_->stop();
+  std::lock_guard eval(eval_mu_);
+  std::lock_guard lock(mu_);
+  for (auto& g : groups_) store_->save_alerts(g->group->name(), g->group->export_state());
+  save_checkins();
+}
+
+std::vector<std::string> Runtime::reload(config::Config config) {
+  std::vector<std::string> errors;
+  {
+    std::lock_guard lock(mu_);
+    if (config.listen != config_.listen)
+      errors.push_back("listen: changing the listen address (" + config_.listen + " -> " +
+                       config.listen + ") needs a restart");
+    if (config.storage_path != config_.storage_path)
+      errors.push_back("storage.path: changing the store (" + config_.storage_path + " -> " +
+                       config.storage_path + ") needs a restart");
+  }
+  RuleSet rules = rule_groups(config);
+  for (auto& e : rules.errors) errors.push_back(std::move(e));
+  if (!errors.empty()) return errors;
+  try {
+    scraper_->apply(scrape_targets(config));
+  } catch (const std::invalid_argument& e) {
+    return {e.what()};
+  }
+  std::lock_guard eval(eval_mu_);
+  std::lock_guard lock(mu_);
+  tracker_.configure(config::checkin_jobs(config));
+  configure_receivers(config);
+  config_ = std::move(config);
+  build_groups(rules.groups, /*restore_from_store=*/false);
+  return {};
+}
+
+void Runtime::save_checkins() {
+  std::string error;
+  if (!store_->save_checkins(tracker_.save(), &error))
+    FB_LOG_ERROR("checkin_save_failed", "check-in history not saved", {"error", error});
+}
+
+void Runtime::publish_checkins(std::int64_t t_ms) {
+  // Requires mu_.
+  for (const auto& s : tracker_.collect()) head_.append(s.labels, t_ms, s.sample.v);
+  std::set<LabelSet> now;
+  for (const auto& s : pushes_.snapshot()) {
+    head_.append(s.labels, t_ms, s.sample.v);
+    now.insert(s.labels);
+  }
+  for (const LabelSet& gone : published_pushes_)
+    if (!now.contains(gone)) head_.append(gone, t_ms, stale_nan());
+  published_pushes_ = std::move(now);
+  last_published_ms_ = t_ms;
+}
+
+void Runtime::evaluate(std::int64_t t_ms, bool force) {
+  std::lock_guard eval(eval_mu_);
+  std::lock_guard lock(mu_);
+  // Publish at the earliest scheduled time due, so the groups evaluated at it
+  // see this publication rather than the previous one.
+  std::int64_t publish_at = t_ms;
+  for (const auto& g : groups_)
+    if (!force && g->next_ms <= t_ms)
+      publish_at = std::min(publish_at, floor_to(t_ms, g->group->interval_ms()));
+  if (publish_at > last_published_ms_) publish_checkins(publish_at);
+  for (auto& g : groups_) {
+    const std::int64_t interval = g->group->interval_ms();
+    if (!force && g->next_ms > t_ms) continue;
+    // At the latest scheduled time not after t (missed ones are skipped, as
+    // Prometheus skips them), or at t itself when forced.
+    const std::int64_t at = force ? t_ms : floor_to(t_ms, interval);
+    const auto started = clock_.mono_now();
+    const rules::GroupEvalStats stats = g->group->eval(at);
+    const double seconds = std::chrono::duration<double>(clock_.mono_now() - started).count();
+    g->last_eval_ms = at;
+    g->last_duration_seconds = seconds;
+    g->failed_rules = stats.failed_rules;
+    g->next_ms = next_after(at, interval);
+    if (eval_duration_) {
+      eval_duration_->labels(g->group->name()).observe(seconds);
+      evals_->labels(g->group->name()).inc();
+      if (stats.failed_rules) eval_failures_->labels(g->group->name()).inc(stats.failed_rules);
+    }
+    std::string error;
+    if (!store_->save_alerts(g->group->name(), g->group->export_state(), &error))
+      FB_LOG_ERROR("alert_state_save_failed", "", {"rule_group", g->group->name()},
+                   {"error", error});
+  }
+}
+
+std::int64_t Runtime::wall_ms() const {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(clock_.wall_now().time_since_epoch())
+      .count();
+}
+
+void Runtime::eval_loop() {
+  std::int64_t last_gc_ms = wall_ms();
+  std::unique_lock control(control_mu_);
+  while (running_) {
+    const std::int64_t now = wall_ms();
+    std::int64_t due = now + 1000;
+    {
+      std::lock_guard lock(mu_);
+      for (auto& g : groups_) {
+        if (g->next_ms == 0) g->next_ms = next_after(now, g->group->interval_ms());
+        due = std::min(due, g->next_ms);
+      }
+      // Check-ins and pushes are published at least every evaluation interval,
+      // even with no group to evaluate.
+      due = std::min(due, next_after(last_published_ms_, config_.evaluation_interval_ms));
+    }
+    if (due > now && !checkins_dirty_.load()) {
+      // Bounded waits: a wall-clock step (or a ManualClock) is noticed within 1 s.
+      control_cv_.wait_for(control,
+                           std::chrono::milliseconds(std::min<std::int64_t>(due - now, 1000)));
+      continue;
+    }
+    control.unlock();
+    checkins_dirty_.store(false);
+    evaluate(wall_ms());
+    if (wall_ms() - last_gc_ms > 60'000) {
+      last_gc_ms = wall_ms();
+      head_.gc(last_gc_ms);
+      delivery_->prune_log(last_gc_ms - 7 * 24 * 3'600'000LL);
+    }
+    control.lock();
+  }
+}
+
+std::vector<GroupStatus> Runtime::groups() const {
+  std::lock_guard lock(mu_);
+  std::vector<GroupStatus> out;
+  for (const auto& g : groups_)
+    out.push_back({g->group->name(), g->group->file(), g->group->interval_ms(), g->last_eval_ms,
+                   g->last_duration_seconds, g->failed_rules});
+  return out;
+}
+
+std::vector<rules::Alert> Runtime::active_alerts() const {
+  std::lock_guard lock(mu_);
+  std::vector<rules::Alert> out;
+  for (const auto& g : groups_)
+    for (const rules::AlertingRule* rule : g->group->alerting_rules())
+      for (auto& a : rule->active_alerts()) out.push_back(std::move(a));
+  return out;
+}
+
+config::Config Runtime::config() const {
+  std::lock_guard lock(mu_);
+  return config_;
+}
+
+}  // namespace watch::runtime

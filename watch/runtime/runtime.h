@@ -1,0 +1,183 @@
+// The running monitor: everything `firebreak watch` does except owning the
+// process (signals, the listen socket, exit status). It wires the modules the
+// way data flows:
+//
+//   targets --scrape--> head <--check-ins, pushes
+//                        |
+//                   rule groups --ALERTS, recording rules--> head
+//                        |
+//                     delivery --> receivers (webhook, log), with the store
+//                                  keeping alert state, the notification log,
+//                                  pending sends and check-in history
+//
+//   watch::runtime::Runtime rt(config, {.registry = &service.registry()});
+//   rt.add_http(service.admin());     // /api/v1/*, /ping/*, /metrics/job/*
+//   rt.start();
+//   ...
+//   if (auto errors = rt.reload(new_config); !errors.empty()) { /* old config keeps running */ }
+//   rt.stop();
+//
+// Rule groups are the rule pack generated from the config's targets
+// (rulepack::render_rule_pack) followed by the config's rule files. A group
+// is evaluated at the wall times t with t mod interval == 0, at t exactly
+// (as Prometheus evaluates at the scheduled time), right after the check-in
+// and push series are published at t. So a condition true in the scraped data
+// is seen within one scrape interval plus one evaluation interval, and fires
+// after the rule's `for`; delivery starts at once (no grouping wait).
+//
+// Restarts: alert states (pending/firing, active-since, keep_firing_for) are
+// saved after each evaluation that changed them and restored by group name at
+// start, so a restart neither re-pages nor resets a `for` timer; pending
+// notifications and the notification log survive too (alerting/delivery.h);
+// check-in history and open runs are saved after each ping and restored.
+//
+// Thread-safety: all member functions are thread-safe. evaluate() is for
+// tests and tools that move a ManualClock; start() runs it on its own thread.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "firebreak/admin.h"
+#include "firebreak/clock.h"
+#include "firebreak/metrics.h"
+#include "watch/alerting/delivery.h"
+#include "watch/checkin/push_store.h"
+#include "watch/checkin/tracker.h"
+#include "watch/config/config.h"
+#include "watch/promql/engine.h"
+#include "watch/rules/group.h"
+#include "watch/scrape/scraper.h"
+#include "watch/store/store.h"
+#include "watch/tsdb/head.h"
+#include "watch/tsdb/queryable.h"
+
+namespace watch::runtime {
+
+struct RuntimeOptions {
+  const firebreak::Clock* clock = &firebreak::Clock::system();
+  // watch's own metrics (scrapes, rule evaluations, notifications, head);
+  // must outlive the Runtime. nullptr: none.
+  firebreak::Registry* registry = nullptr;
+  // The URL alerts link back to ("generatorURL", "externalURL"); default
+  // http://<listen>.
+  std::string external_url = {};
+  std::string version = "0.1.0";
+};
+
+// The scrape targets a configuration describes (config::Target ->
+// scrape::TargetConfig; the workload becomes a `workload` target label).
+std::vector<scrape::TargetConfig> scrape_targets(const config::Config& config);
+
+// The rule groups a configuration describes: the generated rule pack, then
+// each rule file. On errors (a rule file that no longer parses, a group name
+// used twice) returns them and no groups.
+struct RuleSet {
+  std::vector<rules::GroupSpec> groups;
+  std::vector<std::string> errors;
+};
+RuleSet rule_groups(const config::Config& config);
+
+// One rule group's state for status views.
+struct GroupStatus {
+  std::string name;
+  std::string file;
+  std::int64_t interval_ms = 0;
+  std::int64_t last_eval_ms = 0;
+  double last_duration_seconds = 0;
+  std::size_t failed_rules = 0;
+};
+
+class Runtime {
+ public:
+  // Opens the store (config.storage_path) and restores alert states, pending
+  // notifications and check-in history. Throws std::runtime_error with a
+  // message a user can act on when the store cannot be opened or the rule
+  // groups do not build.
+  Runtime(config::Config config, RuntimeOptions options = {});
+  // stop().
+  ~Runtime();
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
+
+  // Adds the query API, check-ins and pushes (watch/web/api.h) to `server`.
+  void add_http(firebreak::AdminServer& server);
+
+  // Starts scraping, the evaluation thread and delivery. Idempotent.
+  void start();
+  // Stops them: series of every target get stale markers, alert state is
+  // saved, sends in flight finish (pending ones stay in the store). Idempotent.
+  void stop();
+
+  // Applies a new configuration without a restart: targets (added, removed,
+  // changed), rule groups (a group with the same name keeps its alerts'
+  // state), check-in jobs and receivers. All or nothing: on errors, returns
+  // them and the running configuration stays. Listen address and storage
+  // path are taken at start only (a change is reported as an error).
+  std::vector<std::string> reload(config::Config config);
+
+  // Publishes check-in and push series at t_ms and evaluates every group due
+  // at t_ms (all of them when force). What the evaluation thread does at each
+  // scheduled time; for tests and tools that drive a ManualClock.
+  void evaluate(std::int64_t t_ms, bool force = false);
+  // Runs due deliveries now (the delivery threads do it when started).
+  std::size_t deliver_due() { return delivery_->run_due(); }
+
+  tsdb::Head& head() { return head_; }
+  const promql::Engine& engine() const { return engine_; }
+  checkin::Tracker& tracker() { return tracker_; }
+  std::vector<scrape::TargetStatus> targets() const { return scraper_->statuses(); }
+  std::vector<GroupStatus> groups() const;
+  // Pending and firing alerts of every group.
+  std::vector<rules::Alert> active_alerts() const;
+  config::Config config() const;
+
+ private:
+  struct GroupState;
+
+  void build_groups(const std::vector<rules::GroupSpec>& specs, bool restore_from_store);
+  void configure_receivers(const config::Config& config);
+  void publish_checkins(std::int64_t t_ms);
+  void save_checkins();
+  void eval_loop();
+  std::int64_t wall_ms() const;
+
+  RuntimeOptions options_;
+  const firebreak::Clock& clock_;
+  tsdb::Head head_;
+  tsdb::HeadQueryable storage_;
+  promql::Engine engine_;
+  checkin::Tracker tracker_;
+  checkin::PushStore pushes_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<alerting::Delivery> delivery_;
+  std::unique_ptr<scrape::ScrapeManager> scraper_;
+
+  mutable std::mutex mu_;  // guards the fields below
+  config::Config config_;
+  std::vector<std::unique_ptr<GroupState>> groups_;
+  std::set<std::string> receiver_names_;
+  std::set<LabelSet> published_pushes_;  // push series of the last publication, for staleness
+  std::int64_t last_published_ms_ = 0;
+
+  std::mutex eval_mu_;  // serialises evaluate() passes
+  std::mutex control_mu_;
+  std::condition_variable control_cv_;
+  bool running_ = false;  // guarded by control_mu_
+  std::thread eval_thread_;
+  std::atomic<bool> checkins_dirty_{false};
+
+  firebreak::HistogramFamily* eval_duration_ = nullptr;
+  firebreak::CounterFamily* evals_ = nullptr;
+  firebreak::CounterFamily* eval_failures_ = nullptr;
+};
+
+}  // namespace watch::runtime
