@@ -1,0 +1,815 @@
+#include "watch/scrape/scraper.h"
+
+#include <fmt/format.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <climits>
+#include <condition_variable>
+#include <limits>
+#include <map>
+#include <set>
+#include <stdexcept>
+#include <thread>
+#include <utility>
+
+#include "firebreak/log.h"
+
+namespace watch::scrape {
+namespace {
+
+using Ms = std::chrono::milliseconds;
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return out;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+double seconds_between(firebreak::Clock::MonoTime a, firebreak::Clock::MonoTime b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+std::uint64_t fnv1a(std::uint64_t h, std::string_view s) {
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 0x100000001b3ull;
+  }
+  h ^= 0xff;  // separator: ("ab","c") and ("a","bc") differ
+  h *= 0x100000001b3ull;
+  return h;
+}
+
+std::uint64_t mix(std::uint64_t x) {  // splitmix64's finaliser
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ull;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebull;
+  x ^= x >> 31;
+  return x;
+}
+
+std::string status_reason(int status) {
+  return fmt::format("server returned HTTP status {}", status);
+}
+
+// Inflates a gzip body (one member or several, as Go's reader accepts) into
+// `out`, failing as soon as the output passes `limit` (0: none).
+std::string gunzip(std::string_view in, std::size_t limit, std::string& out) {
+  out.clear();
+  z_stream zs{};
+  if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK) return "gzip: cannot initialise zlib";
+  struct End {
+    z_stream* zs;
+    ~End() { inflateEnd(zs); }
+  } end{&zs};
+  const auto* next = reinterpret_cast<const Bytef*>(in.data());
+  std::size_t left = in.size();
+  std::array<char, 16 * 1024> buf;
+  for (;;) {
+    if (zs.avail_in == 0 && left > 0) {
+      const auto n = static_cast<uInt>(std::min<std::size_t>(left, UINT_MAX));
+      zs.next_in = const_cast<Bytef*>(next);
+      zs.avail_in = n;
+      next += n;
+      left -= n;
+    }
+    zs.next_out = reinterpret_cast<Bytef*>(buf.data());
+    zs.avail_out = static_cast<uInt>(buf.size());
+    const int rc = inflate(&zs, Z_NO_FLUSH);
+    const std::size_t produced = buf.size() - zs.avail_out;
+    if (limit != 0 && out.size() + produced > limit)
+      return fmt::format("body size limit of {} bytes exceeded (gzip body, decompressed)", limit);
+    out.append(buf.data(), produced);
+    if (rc == Z_STREAM_END) {
+      if (zs.avail_in == 0 && left == 0) return {};
+      if (inflateReset(&zs) != Z_OK) return "invalid gzip body: cannot reset zlib";
+      continue;  // another gzip member follows
+    }
+    if (rc == Z_BUF_ERROR && zs.avail_in == 0 && left == 0)
+      return "invalid gzip body: unexpected end of data";
+    if (rc != Z_OK && rc != Z_BUF_ERROR)
+      return fmt::format("invalid gzip body: {}", zs.msg ? zs.msg : "corrupt data");
+  }
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Free functions
+
+std::optional<std::string> validate(const TargetConfig& c) {
+  if (c.name.empty()) return std::string("a scrape target has no name");
+  std::string why;
+  if (!firebreak::valid_http_url(c.metrics_url, &why))
+    return fmt::format("target \"{}\": invalid metrics_url \"{}\": {}", c.name, c.metrics_url, why);
+  if (!c.ready_url.empty() && !firebreak::valid_http_url(c.ready_url, &why))
+    return fmt::format("target \"{}\": invalid ready_url \"{}\": {}", c.name, c.ready_url, why);
+  if (c.interval_ms <= 0)
+    return fmt::format("target \"{}\": interval_ms must be positive, not {}", c.name,
+                       c.interval_ms);
+  if (c.timeout_ms <= 0)
+    return fmt::format("target \"{}\": timeout_ms must be positive, not {}", c.name, c.timeout_ms);
+  if (c.timeout_ms > c.interval_ms)
+    return fmt::format("target \"{}\": timeout_ms {} is longer than interval_ms {}", c.name,
+                       c.timeout_ms, c.interval_ms);
+  for (const auto& l : c.labels)
+    if (!firebreak::is_valid_label_name(l.name))
+      return fmt::format("target \"{}\": invalid label name \"{}\"", c.name, l.name);
+  return std::nullopt;
+}
+
+std::string instance_of(std::string_view url) {
+  const auto sep = url.find("://");
+  if (sep == std::string_view::npos) return {};
+  const std::string scheme = lower(url.substr(0, sep));
+  std::string_view authority = url.substr(sep + 3);
+  authority = authority.substr(0, authority.find_first_of("/?#"));
+  if (const auto at = authority.rfind('@'); at != std::string_view::npos)
+    authority.remove_prefix(at + 1);
+  if (authority.empty()) return {};
+  bool has_port = false;
+  if (authority.front() == '[') {
+    const auto close = authority.find(']');
+    has_port = close != std::string_view::npos && close + 1 < authority.size() &&
+               authority[close + 1] == ':';
+  } else {
+    has_port = authority.find(':') != std::string_view::npos;
+  }
+  std::string out(authority);
+  if (!has_port) {
+    if (scheme == "http")
+      out += ":80";
+    else if (scheme == "https")
+      out += ":443";
+  }
+  return out;
+}
+
+LabelSet target_labels(const TargetConfig& config) {
+  std::vector<Label> labels;
+  labels.reserve(config.labels.size() + 2);
+  labels.push_back({"job", config.name});
+  labels.push_back({"instance", instance_of(config.metrics_url)});
+  // LabelSet::from keeps the last of a repeated name: configured labels win.
+  labels.insert(labels.end(), config.labels.begin(), config.labels.end());
+  return LabelSet::from(std::move(labels));
+}
+
+std::int64_t scrape_offset_ms(const TargetConfig& config, std::uint64_t seed) {
+  if (config.interval_ms <= 0) return 0;
+  std::uint64_t h = 0xcbf29ce484222325ull;
+  h = fnv1a(h, config.name);
+  h = fnv1a(h, config.metrics_url);
+  for (const auto& l : target_labels(config)) {
+    h = fnv1a(h, l.name);
+    h = fnv1a(h, l.value);
+  }
+  return static_cast<std::int64_t>(mix(h ^ seed) % static_cast<std::uint64_t>(config.interval_ms));
+}
+
+std::int64_t next_scrape_time_ms(std::int64_t now_ms, std::int64_t interval_ms,
+                                 std::int64_t offset_ms) {
+  if (interval_ms <= 0) return now_ms;
+  std::int64_t rem = now_ms % interval_ms;
+  if (rem < 0) rem += interval_ms;
+  std::int64_t t = now_ms - rem + offset_ms % interval_ms;
+  if (t < now_ms) t += interval_ms;
+  return t;
+}
+
+std::string_view to_string(TargetHealth health) {
+  switch (health) {
+    case TargetHealth::kUp:
+      return "up";
+    case TargetHealth::kDown:
+      return "down";
+    case TargetHealth::kUnknown:
+      break;
+  }
+  return "unknown";
+}
+
+// ---------------------------------------------------------------------------
+// ScrapeLoop
+
+struct ScrapeLoop::CacheEntry {
+  tsdb::SeriesRef ref = 0;  // 0 until the first commit creates the series
+  LabelSet labels;          // final labels, target labels merged
+  std::uint64_t seen = 0;   // iteration that last saw it
+};
+
+namespace {
+
+firebreak::HttpClientOptions client_options(std::size_t limit, const std::string& agent,
+                                            std::int64_t timeout_ms) {
+  firebreak::HttpClientOptions o;
+  o.timeout = Ms(timeout_ms);
+  o.max_response_bytes = limit == 0 ? std::numeric_limits<std::size_t>::max() : limit;
+  o.user_agent = agent;
+  o.keep_alive = true;
+  return o;
+}
+
+const TargetConfig& checked(const TargetConfig& c) {
+  if (auto why = validate(c)) throw std::invalid_argument(*why);
+  return c;
+}
+
+}  // namespace
+
+ScrapeLoop::ScrapeLoop(TargetConfig config, tsdb::Head& head, ScrapeLoopOptions options)
+    : config_(checked(config)),
+      head_(head),
+      options_(std::move(options)),
+      target_labels_(target_labels(config_)),
+      instance_(instance_of(config_.metrics_url)),
+      metrics_client_(
+          client_options(config_.body_size_limit, options_.user_agent, config_.timeout_ms)),
+      probe_client_(
+          client_options(options_.probe_body_limit, options_.user_agent, config_.timeout_ms)) {
+  if (options_.clock == nullptr) options_.clock = &firebreak::Clock::system();
+  metrics_headers_ = {
+      {"Accept", std::string(kScrapeAccept)},
+      {"Accept-Encoding", "gzip"},
+      {"X-Prometheus-Scrape-Timeout-Seconds",
+       fmt::format("{}", static_cast<double>(config_.timeout_ms) / 1000.0)},
+  };
+}
+
+ScrapeLoop::~ScrapeLoop() = default;
+
+std::string ScrapeLoop::fetch(std::string& body, std::string& content_type) {
+  firebreak::HttpResponse res =
+      metrics_client_.get(config_.metrics_url, metrics_headers_, Ms(config_.timeout_ms));
+  if (!res.error.empty()) return std::move(res.error);
+  if (res.status < 200 || res.status > 299) return status_reason(res.status);
+  content_type = std::string(res.header("Content-Type"));
+  const std::string encoding = lower(trim(res.header("Content-Encoding")));
+  if (encoding.empty() || encoding == "identity") {
+    body = std::move(res.body);
+    return {};
+  }
+  if (encoding == "gzip" || encoding == "x-gzip")
+    return gunzip(res.body, config_.body_size_limit, body);
+  return fmt::format("unsupported Content-Encoding \"{}\"", encoding);
+}
+
+LabelSet ScrapeLoop::sample_labels(const ExpositionParser& parser) const {
+  LabelSet scraped = parser.label_set();
+  if (config_.honor_labels) {
+    LabelSet out = scraped;
+    for (const auto& l : target_labels_)
+      if (!scraped.has(l.name)) out = out.with(l.name, l.value);
+    return out;
+  }
+  // Prometheus's mutateSampleLabels: target labels win; scraped values of the
+  // same names move to exported_<name> (longer prefixes while taken).
+  LabelSet out = scraped;
+  std::vector<Label> conflicts;
+  for (const auto& l : target_labels_) {
+    if (const auto v = scraped.get(l.name); !v.empty())
+      conflicts.push_back({l.name, std::string(v)});
+    out = out.with(l.name, l.value);
+  }
+  std::stable_sort(conflicts.begin(), conflicts.end(),
+                   [](const Label& a, const Label& b) { return a.name.size() < b.name.size(); });
+  for (const auto& c : conflicts) {
+    std::string name = "exported_" + c.name;
+    while (out.has(name)) name = "exported_" + name;
+    out = out.with(name, c.value);
+  }
+  return out;
+}
+
+void ScrapeLoop::append(tsdb::SeriesRef& ref, const LabelSet& labels, std::int64_t t_ms, double v,
+                        ScrapeReport& report) {
+  auto count = [&](tsdb::AppendStatus st) {
+    switch (st) {
+      case tsdb::AppendStatus::kOk:
+        if (is_stale_nan(v))
+          ++report.stale_markers;
+        else
+          ++report.samples_appended;
+        break;
+      case tsdb::AppendStatus::kOutOfOrder:
+        ++report.out_of_order;
+        break;
+      case tsdb::AppendStatus::kDuplicateTimestamp:
+        ++report.duplicate_timestamp;
+        break;
+      case tsdb::AppendStatus::kOutOfBounds:
+        ++report.out_of_bounds;
+        break;
+      case tsdb::AppendStatus::kSeriesLimit:
+        ++report.series_limit;
+        break;
+      case tsdb::AppendStatus::kInvalidLabels:
+      case tsdb::AppendStatus::kUnknownSeries:
+        break;
+    }
+  };
+  auto create = [&]() {
+    const auto r = head_.get_or_create(labels);
+    if (r.status != tsdb::AppendStatus::kOk) {
+      count(r.status);
+      return false;
+    }
+    ref = r.ref;
+    return true;
+  };
+  if (ref == 0 && !create()) return;
+  auto st = head_.append(ref, t_ms, v);
+  if (st == tsdb::AppendStatus::kUnknownSeries) {  // the head dropped it (retention)
+    if (!create()) return;
+    st = head_.append(ref, t_ms, v);
+  }
+  count(st);
+}
+
+void ScrapeLoop::append_report(Report which, std::int64_t t_ms, double v, ScrapeReport& report) {
+  static constexpr std::string_view kNames[kReportSeries] = {
+      "up", "scrape_duration_seconds", "scrape_samples_scraped", "probe_success",
+      "probe_duration_seconds"};
+  // The report series never count as scraped samples.
+  ScrapeReport scratch;
+  append(report_refs_[which], target_labels_.with(kMetricNameLabel, kNames[which]), t_ms, v,
+         scratch);
+  report_written_[which] = true;
+  report.out_of_order += scratch.out_of_order;
+  report.duplicate_timestamp += scratch.duplicate_timestamp;
+  report.out_of_bounds += scratch.out_of_bounds;
+  report.series_limit += scratch.series_limit;
+}
+
+void ScrapeLoop::finish_staleness(std::unordered_set<tsdb::SeriesRef> current, std::int64_t t_ms,
+                                  ScrapeReport& report) {
+  for (tsdb::SeriesRef ref : previous_) {
+    if (current.count(ref)) continue;
+    const auto st = head_.append(ref, t_ms, stale_nan());
+    if (st == tsdb::AppendStatus::kOk) ++report.stale_markers;
+    // Refused markers (the series has a later sample, or was dropped) need no retry.
+  }
+  previous_ = std::move(current);
+}
+
+std::string ScrapeLoop::ingest(std::string_view body, std::string_view content_type,
+                               std::int64_t t_ms, ScrapeReport& report) {
+  std::optional<Format> format = format_from_content_type(content_type);
+  if (!format) format = options_.parse.fallback_format;
+  if (!format) return fmt::format("unsupported Content-Type \"{}\"", content_type);
+  ParseOptions po = options_.parse;
+  po.body_size_limit = config_.body_size_limit;
+  po.sample_limit = config_.sample_limit;
+
+  struct Pending {
+    CacheEntry* entry;
+    double v;
+    std::int64_t t;
+    bool tracked;  // takes part in staleness (no explicit timestamp)
+  };
+  std::vector<Pending> pending;
+  ++iteration_;
+  std::size_t added = 0;
+  ExpositionParser parser(body, *format, po);
+  while (parser.next()) {
+    auto it = cache_.find(parser.series_key());
+    if (it == cache_.end()) {
+      it = cache_.emplace(std::string(parser.series_key()), CacheEntry{0, sample_labels(parser), 0})
+               .first;
+      ++added;
+    }
+    it->second.seen = iteration_;
+    const auto ts = parser.timestamp_ms();
+    const bool explicit_ts = config_.honor_timestamps && ts.has_value();
+    pending.push_back({&it->second, parser.value(), explicit_ts ? *ts : t_ms, !explicit_ts});
+  }
+  if (parser.error()) return parser.error()->to_string();
+
+  // The body is good: commit it.
+  report.samples_scraped = parser.samples_read();
+  report.series_added = added;
+  std::unordered_set<tsdb::SeriesRef> current;
+  current.reserve(pending.size());
+  for (const auto& p : pending) {
+    append(p.entry->ref, p.entry->labels, p.t, p.v, report);
+    if (p.tracked && p.entry->ref != 0) current.insert(p.entry->ref);
+  }
+  finish_staleness(std::move(current), t_ms, report);
+  std::erase_if(cache_, [&](const auto& kv) { return kv.second.seen != iteration_; });
+  return {};
+}
+
+void ScrapeLoop::probe(ScrapeReport& report) {
+  const auto start = options_.clock->mono_now();
+  firebreak::HttpResponse res = probe_client_.get(config_.ready_url, {}, Ms(config_.timeout_ms));
+  report.probe_duration_seconds = seconds_between(start, options_.clock->mono_now());
+  report.probed = true;
+  if (!res.error.empty())
+    report.probe_error = std::move(res.error);
+  else if (res.status < 200 || res.status > 299)
+    report.probe_error = status_reason(res.status);
+  report.ready = report.probe_error.empty();
+}
+
+ScrapeReport ScrapeLoop::scrape_once(std::int64_t t_ms) {
+  ScrapeReport report;
+  report.t_ms = t_ms;
+  last_t_ms_ = t_ms;
+  const auto start = options_.clock->mono_now();
+  std::string body, content_type;
+  std::string error = fetch(body, content_type);
+  report.duration_seconds = seconds_between(start, options_.clock->mono_now());
+  if (error.empty()) error = ingest(body, content_type, t_ms, report);
+  if (!error.empty()) {
+    // Nothing of this body was appended; as an empty scrape, every series of
+    // the previous successful scrape goes stale.
+    report = ScrapeReport{.t_ms = t_ms, .duration_seconds = report.duration_seconds};
+    report.error = std::move(error);
+    finish_staleness({}, t_ms, report);
+    cache_.clear();
+  } else {
+    report.up = true;
+  }
+  append_report(kUp, t_ms, report.up ? 1 : 0, report);
+  append_report(kDuration, t_ms, report.duration_seconds, report);
+  append_report(kSamplesScraped, t_ms, static_cast<double>(report.samples_scraped), report);
+  if (!config_.ready_url.empty()) {
+    probe(report);
+    append_report(kProbeSuccess, t_ms, report.ready ? 1 : 0, report);
+    append_report(kProbeDuration, t_ms, report.probe_duration_seconds, report);
+  } else {
+    // A reload dropped the ready_url: the probe series end here.
+    for (Report r : {kProbeSuccess, kProbeDuration}) {
+      if (!report_written_[r]) continue;
+      if (head_.append(report_refs_[r], t_ms, stale_nan()) == tsdb::AppendStatus::kOk)
+        ++report.stale_markers;
+      report_written_[r] = false;
+    }
+  }
+  log_outcome(report);
+  return report;
+}
+
+void ScrapeLoop::log_outcome(const ScrapeReport& report) {
+  if (!report.up) {
+    if (!logged_down_ || report.error != last_error_)
+      FB_LOG_WARN("scrape_failed", "scrape failed", {"target", config_.name},
+                  {"instance", instance_}, {"url", config_.metrics_url}, {"error", report.error});
+    logged_down_ = true;
+    last_error_ = report.error;
+    return;
+  }
+  if (logged_down_)
+    FB_LOG_INFO("scrape_recovered", "scrape succeeded again", {"target", config_.name},
+                {"instance", instance_}, {"url", config_.metrics_url});
+  logged_down_ = false;
+  last_error_.clear();
+}
+
+std::size_t ScrapeLoop::mark_stale(std::int64_t t_ms) {
+  // A marker must come after the samples it ends (a stop in the same
+  // millisecond as the last scrape would otherwise be a duplicate timestamp).
+  if (last_t_ms_ && t_ms <= *last_t_ms_) t_ms = *last_t_ms_ + 1;
+  last_t_ms_ = t_ms;
+  ScrapeReport report;
+  finish_staleness({}, t_ms, report);
+  for (int i = 0; i < kReportSeries; ++i) {
+    if (!report_written_[i]) continue;
+    if (head_.append(report_refs_[i], t_ms, stale_nan()) == tsdb::AppendStatus::kOk)
+      ++report.stale_markers;
+    report_written_[i] = false;
+  }
+  cache_.clear();
+  return report.stale_markers;
+}
+
+bool ScrapeLoop::take_over(ScrapeLoop& previous) {
+  if (&previous == this || previous.config_.name != config_.name ||
+      previous.config_.metrics_url != config_.metrics_url ||
+      previous.config_.honor_labels != config_.honor_labels ||
+      previous.target_labels_ != target_labels_)
+    return false;
+  cache_ = std::move(previous.cache_);
+  previous.cache_.clear();
+  iteration_ = previous.iteration_;
+  previous_ = std::move(previous.previous_);
+  previous.previous_.clear();
+  for (int i = 0; i < kReportSeries; ++i) {
+    report_refs_[i] = previous.report_refs_[i];
+    report_written_[i] = previous.report_written_[i];
+    previous.report_written_[i] = false;
+  }
+  last_error_ = previous.last_error_;
+  logged_down_ = previous.logged_down_;
+  last_t_ms_ = previous.last_t_ms_;
+  return true;
+}
+
+// ---------------------------------------------------------------------------
+// ScrapeManager
+
+struct ScrapeManager::Metrics {
+  firebreak::CounterFamily* scrapes = nullptr;
+  firebreak::CounterFamily* failures = nullptr;
+  firebreak::CounterFamily* rejected = nullptr;
+  firebreak::HistogramFamily* duration = nullptr;
+};
+
+struct ScrapeManager::Runner {
+  TargetConfig config;  // immutable
+  std::int64_t offset_ms = 0;
+  // Used by the runner's thread while it runs, by the control path otherwise.
+  std::unique_ptr<ScrapeLoop> loop;
+  std::thread thread;
+
+  mutable std::mutex mu;
+  std::condition_variable cv;
+  bool stopping = false;  // guarded by mu
+  TargetStatus status;    // guarded by mu
+
+  firebreak::Counter scrapes, failures;
+  firebreak::Counter out_of_order, duplicate_timestamp, out_of_bounds, series_limit;
+  firebreak::Histogram duration;
+};
+
+namespace {
+
+std::pair<std::string, std::string> key_of(const TargetConfig& c) {
+  return {c.name, c.metrics_url};
+}
+
+}  // namespace
+
+ScrapeManager::ScrapeManager(tsdb::Head& head, const firebreak::Clock& clock,
+                             ScrapeManagerOptions options)
+    : head_(head),
+      clock_(clock),
+      options_(std::move(options)),
+      metrics_(std::make_unique<Metrics>()) {
+  options_.loop.clock = &clock_;
+  if (auto* reg = options_.registry) {
+    metrics_->scrapes = &reg->counter({.name = "watch_scrapes_total",
+                                       .help = "Scrapes of each target by watch.",
+                                       .labels = {"target"}});
+    metrics_->failures = &reg->counter({.name = "watch_scrape_failures_total",
+                                        .help = "Failed scrapes (up=0) of each target.",
+                                        .labels = {"target"}});
+    metrics_->rejected = &reg->counter(
+        {.name = "watch_scrape_samples_rejected_total",
+         .help = "Scraped samples the head refused (out_of_order, duplicate_timestamp, "
+                 "out_of_bounds, series_limit).",
+         .labels = {"target", "reason"}});
+    metrics_->duration =
+        &reg->histogram({.name = "watch_scrape_duration_seconds",
+                         .help = "Time to fetch a target's metrics.",
+                         .labels = {"target"},
+                         .unit = "seconds",
+                         .buckets = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}});
+    collector_id_ = reg->add_collector([this](std::vector<firebreak::FamilySnapshot>& out) {
+      const auto all = statuses();
+      std::map<std::string, double> up;  // by target name; down if any of its URLs is down
+      for (const auto& s : all) {
+        const double v = s.health == TargetHealth::kUp ? 1 : 0;
+        auto [it, inserted] = up.emplace(s.config.name, v);
+        if (!inserted) it->second = std::min(it->second, v);
+      }
+      firebreak::FamilySnapshot f{.name = "watch_target_up",
+                                  .help = "1 when the target's last scrape succeeded.",
+                                  .type = firebreak::MetricType::kGauge};
+      for (const auto& [name, v] : up)
+        f.points.push_back({.labels = std::make_shared<const firebreak::Labels>(
+                                firebreak::Labels{{"target", name}}),
+                            .value = v});
+      out.push_back(std::move(f));
+      out.push_back({.name = "watch_targets",
+                     .help = "Scrape targets configured.",
+                     .type = firebreak::MetricType::kGauge,
+                     .points = {{.labels = std::make_shared<const firebreak::Labels>(),
+                                 .value = static_cast<double>(all.size())}}});
+    });
+  }
+}
+
+ScrapeManager::~ScrapeManager() {
+  if (options_.registry && collector_id_) options_.registry->remove_collector(collector_id_);
+  stop();
+}
+
+std::int64_t ScrapeManager::wall_ms() const {
+  return std::chrono::duration_cast<Ms>(clock_.wall_now().time_since_epoch()).count();
+}
+
+std::shared_ptr<ScrapeManager::Runner> ScrapeManager::make_runner(TargetConfig config) const {
+  auto r = std::make_shared<Runner>();
+  r->loop = std::make_unique<ScrapeLoop>(config, head_, options_.loop);
+  r->offset_ms = scrape_offset_ms(config, options_.jitter_seed);
+  r->status.config = config;
+  r->status.labels = r->loop->labels();
+  r->status.offset_ms = r->offset_ms;
+  if (metrics_->scrapes) {
+    const std::string& t = config.name;
+    r->scrapes = metrics_->scrapes->labels(t);
+    r->failures = metrics_->failures->labels(t);
+    r->out_of_order = metrics_->rejected->labels(t, "out_of_order");
+    r->duplicate_timestamp = metrics_->rejected->labels(t, "duplicate_timestamp");
+    r->out_of_bounds = metrics_->rejected->labels(t, "out_of_bounds");
+    r->series_limit = metrics_->rejected->labels(t, "series_limit");
+    r->duration = metrics_->duration->labels(t);
+  }
+  r->config = std::move(config);
+  return r;
+}
+
+void ScrapeManager::start_runner(Runner& r) {
+  {
+    std::lock_guard lock(r.mu);
+    r.stopping = false;
+  }
+  r.thread = std::thread([this, &r] { run(r); });
+}
+
+void ScrapeManager::signal_runner(Runner& r) {
+  std::lock_guard lock(r.mu);
+  r.stopping = true;
+  r.cv.notify_all();
+}
+
+void ScrapeManager::join_runner(Runner& r) {
+  if (r.thread.joinable()) r.thread.join();
+}
+
+void ScrapeManager::run(Runner& r) {
+  const std::int64_t interval = r.config.interval_ms;
+  // Never a slot at or before what the loop wrote last (a restart within the
+  // slot it just scraped, or after its stale markers).
+  std::int64_t next = next_scrape_time_ms(
+      std::max(wall_ms(),
+               r.loop->last_write_ms().value_or(std::numeric_limits<std::int64_t>::min()) + 1),
+      interval, r.offset_ms);
+  std::unique_lock lock(r.mu);
+  while (!r.stopping) {
+    const std::int64_t now = wall_ms();
+    if (next - now > interval)  // the wall clock stepped back: re-align
+      next = next_scrape_time_ms(now, interval, r.offset_ms);
+    if (now < next) {
+      r.cv.wait_for(lock, Ms(next - now));
+      continue;
+    }
+    lock.unlock();
+    const ScrapeReport report = r.loop->scrape_once(now);
+    r.scrapes.inc();
+    if (!report.up) r.failures.inc();
+    r.duration.observe(report.duration_seconds);
+    if (report.out_of_order) r.out_of_order.inc(static_cast<double>(report.out_of_order));
+    if (report.duplicate_timestamp)
+      r.duplicate_timestamp.inc(static_cast<double>(report.duplicate_timestamp));
+    if (report.out_of_bounds) r.out_of_bounds.inc(static_cast<double>(report.out_of_bounds));
+    if (report.series_limit) r.series_limit.inc(static_cast<double>(report.series_limit));
+
+    lock.lock();
+    TargetStatus& s = r.status;
+    s.health = report.up ? TargetHealth::kUp : TargetHealth::kDown;
+    s.last_error = report.error;
+    s.last_scrape_ms = report.t_ms;
+    s.last_duration_seconds = report.duration_seconds;
+    s.last_samples = report.samples_scraped;
+    ++s.scrapes;
+    if (!report.up) ++s.failures;
+    if (report.probed) {
+      s.ready = report.ready;
+      s.probe_error = report.probe_error;
+    } else {
+      s.ready.reset();
+      s.probe_error.clear();
+    }
+    s.last_report = report;
+    if (options_.on_scrape) {
+      const TargetStatus copy = s;
+      lock.unlock();
+      options_.on_scrape(copy);
+      lock.lock();
+    }
+    next += interval;
+    if (const std::int64_t after = wall_ms(); next <= after)  // missed slots are skipped
+      next = next_scrape_time_ms(after + 1, interval, r.offset_ms);
+  }
+}
+
+void ScrapeManager::apply(std::vector<TargetConfig> targets) {
+  std::lock_guard control(control_mu_);
+  std::set<std::pair<std::string, std::string>> keys;
+  for (const auto& t : targets) {
+    if (auto why = validate(t)) throw std::invalid_argument(*why);
+    if (!keys.insert(key_of(t)).second)
+      throw std::invalid_argument(fmt::format(
+          "two scrape targets named \"{}\" with metrics_url \"{}\"", t.name, t.metrics_url));
+  }
+
+  std::map<std::pair<std::string, std::string>, std::shared_ptr<Runner>> old;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& r : runners_) old.emplace(key_of(r->config), r);
+  }
+  std::vector<std::shared_ptr<Runner>> next, fresh;
+  std::vector<std::pair<std::shared_ptr<Runner>, std::shared_ptr<Runner>>> changed;  // old, new
+  for (auto& t : targets) {
+    auto it = old.find(key_of(t));
+    if (it != old.end() && it->second->config == t) {
+      next.push_back(it->second);
+      old.erase(it);
+      continue;
+    }
+    auto r = make_runner(std::move(t));
+    if (it != old.end()) {
+      changed.emplace_back(it->second, r);
+      old.erase(it);
+    }
+    fresh.push_back(r);
+    next.push_back(std::move(r));
+  }
+
+  // Stop what goes away or changes (all signalled first: in-flight scrapes end together).
+  for (auto& [k, r] : old) signal_runner(*r);
+  for (auto& [o, n] : changed) signal_runner(*o);
+  for (auto& [k, r] : old) join_runner(*r);
+  for (auto& [o, n] : changed) join_runner(*o);
+
+  const std::int64_t now = wall_ms();
+  for (auto& [k, r] : old) r->loop->mark_stale(now);
+  for (auto& [o, n] : changed) {
+    if (!n->loop->take_over(*o->loop)) o->loop->mark_stale(now);
+    std::lock_guard lock(o->mu);
+    TargetStatus& s = n->status;  // n is not running yet: no lock needed
+    s.health = o->status.health;
+    s.last_error = o->status.last_error;
+    s.last_scrape_ms = o->status.last_scrape_ms;
+    s.last_duration_seconds = o->status.last_duration_seconds;
+    s.last_samples = o->status.last_samples;
+    s.scrapes = o->status.scrapes;
+    s.failures = o->status.failures;
+    s.last_report = o->status.last_report;
+    if (!n->config.ready_url.empty()) {
+      s.ready = o->status.ready;
+      s.probe_error = o->status.probe_error;
+    }
+  }
+  {
+    std::lock_guard lock(mu_);
+    runners_ = std::move(next);
+  }
+  if (started_)
+    for (auto& r : fresh) start_runner(*r);
+}
+
+void ScrapeManager::start() {
+  std::lock_guard control(control_mu_);
+  if (started_) return;
+  started_ = true;
+  std::vector<std::shared_ptr<Runner>> runners;
+  {
+    std::lock_guard lock(mu_);
+    runners = runners_;
+  }
+  for (auto& r : runners) start_runner(*r);
+}
+
+void ScrapeManager::stop() {
+  std::lock_guard control(control_mu_);
+  started_ = false;
+  std::vector<std::shared_ptr<Runner>> runners;
+  {
+    std::lock_guard lock(mu_);
+    runners = runners_;
+  }
+  for (auto& r : runners) signal_runner(*r);
+  for (auto& r : runners) join_runner(*r);
+  const std::int64_t now = wall_ms();
+  for (auto& r : runners) r->loop->mark_stale(now);
+}
+
+std::vector<TargetStatus> ScrapeManager::statuses() const {
+  std::vector<std::shared_ptr<Runner>> runners;
+  {
+    std::lock_guard lock(mu_);
+    runners = runners_;
+  }
+  std::vector<TargetStatus> out;
+  out.reserve(runners.size());
+  for (const auto& r : runners) {
+    std::lock_guard lock(r->mu);
+    out.push_back(r->status);
+  }
+  return out;
+}
+
+}  // namespace watch::scrape
