@@ -144,13 +144,17 @@ Runtime::Runtime(config::Config config, RuntimeOptions options)
     });
   }
 
-  // Check-in history first, then the jobs: configure() keeps restored state.
+  // The jobs first: restore() fills in the state of configured jobs only.
+  tracker_.configure(config::checkin_jobs(config));
   std::vector<std::string> restore_errors;
   tracker_.restore(store_->load_checkins(&restore_errors));
   for (const auto& e : restore_errors)
     FB_LOG_WARN("checkin_restore_failed", "check-in history of a job was not restored",
                 {"error", e});
-  tracker_.configure(config::checkin_jobs(config));
+  // Saved at once: a new job's anchor (when it was first configured) must
+  // survive a crash, or restarts would keep a job that never runs from
+  // ever being late.
+  save_checkins();
   scraper_->apply(scrape_targets(config));
   configure_receivers(config);
   config_ = std::move(config);
@@ -232,15 +236,18 @@ void Runtime::start() {
 }
 
 void Runtime::stop() {
+  bool was_running;
   {
     std::lock_guard lock(control_mu_);
-    if (!running_) return;
+    was_running = running_;
     running_ = false;
   }
-  control_cv_.notify_all();
-  if (eval_thread_.joinable()) eval_thread_.join();
-  scraper_->stop();
-  delivery_->stop();
+  if (was_running) {
+    control_cv_.notify_all();
+    if (eval_thread_.joinable()) eval_thread_.join();
+    scraper_->stop();
+    delivery_->stop();
+  }
   std::lock_guard eval(eval_mu_);
   std::lock_guard lock(mu_);
   for (auto& g : groups_) store_->save_alerts(g->group->name(), g->group->export_state());
@@ -269,6 +276,7 @@ std::vector<std::string> Runtime::reload(config::Config config) {
   std::lock_guard eval(eval_mu_);
   std::lock_guard lock(mu_);
   tracker_.configure(config::checkin_jobs(config));
+  save_checkins();
   configure_receivers(config);
   config_ = std::move(config);
   build_groups(rules.groups, /*restore_from_store=*/false);

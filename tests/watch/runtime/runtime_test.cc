@@ -1,0 +1,228 @@
+// The wired monitor with a ManualClock: check-ins drive an alert through the
+// rule groups to a real webhook receiver; alert state and check-in history
+// survive a restart; reloads apply all or nothing.
+#include "watch/runtime/runtime.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+
+#include "firebreak/http_client.h"
+
+namespace watch::runtime {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Collects webhook bodies.
+class Receiver {
+ public:
+  Receiver() {
+    server_.add_handler("POST", "/hook", [this](const firebreak::AdminRequest& r) {
+      std::lock_guard lock(mu_);
+      bodies_.push_back(r.body);
+      return firebreak::AdminResponse{};
+    });
+    server_.start();
+  }
+  std::string url() const { return "http://" + server_.address() + "/hook"; }
+  std::vector<std::string> bodies() const {
+    std::lock_guard lock(mu_);
+    return bodies_;
+  }
+  // Bodies mentioning `alertname` with `status` ("firing"/"resolved").
+  std::size_t count(const std::string& alertname, const std::string& status) const {
+    std::size_t n = 0;
+    for (const auto& b : bodies())
+      if (b.find("\"alertname\":\"" + alertname + "\"") != std::string::npos &&
+          b.find("\"status\":\"" + status + "\"") != std::string::npos)
+        ++n;
+    return n;
+  }
+
+ private:
+  firebreak::AdminServer server_{{.address = "127.0.0.1:0", .max_body_bytes = 1 << 20}};
+  mutable std::mutex mu_;
+  std::vector<std::string> bodies_;
+};
+
+class RuntimeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/watch_runtime_test_XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    std::ofstream(dir_ + "/extra.yml") << R"y(groups:
+  - name: extra
+    interval: 15s
+    rules:
+      - alert: BackupDown
+        expr: job_checkin_state{job="backup"} == 2
+        for: 1m
+        labels: {severity: page}
+        annotations: {summary: "backup is down ({{ $value }})"}
+)y";
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  config::Config config(std::string extra = {}, std::string rule_files = "[extra.yml]") {
+    const std::string yaml = "listen: 127.0.0.1:0\nstorage: {path: " + dir_ +
+                             "/watch.db}\nglobal: {evaluation_interval: 15s}\n"
+                             "jobs:\n  - {name: backup, schedule: 1h, grace: 5m}\n"
+                             "rule_files: " +
+                             rule_files +
+                             "\n"
+                             "receivers:\n  - name: hook\n    webhook: {url: " +
+                             receiver_.url() + "}\n" + extra;
+    auto r = config::parse_config(yaml, dir_ + "/firebreak.yaml");
+    EXPECT_TRUE(r.ok()) << (r.errors.empty() ? "" : r.errors[0].to_string());
+    return r.config;
+  }
+
+  std::int64_t now_ms() const {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               clock_.wall_now().time_since_epoch())
+        .count();
+  }
+
+  // Moves the clock in evaluation steps, evaluating and delivering at each.
+  void run_for(Runtime& rt, std::chrono::seconds d) {
+    for (auto left = d; left > 0s; left -= 15s) {
+      clock_.advance(15s);
+      rt.evaluate(now_ms());
+      rt.deliver_due();
+    }
+  }
+
+  static bool has_alert(const Runtime& rt, const std::string& name, rules::AlertState state) {
+    for (const auto& a : rt.active_alerts())
+      if (a.labels.get("alertname") == name && a.state == state) return true;
+    return false;
+  }
+
+  std::string dir_;
+  firebreak::ManualClock clock_;
+  Receiver receiver_;
+};
+
+TEST_F(RuntimeTest, AMissedJobFiresReachesTheWebhookAndResolvesOnItsPing) {
+  Runtime rt(config(), {.clock = &clock_});
+  run_for(rt, 60min);  // due at +1h: not yet late
+  EXPECT_FALSE(has_alert(rt, "BackupDown", rules::AlertState::kPending));
+  EXPECT_EQ(receiver_.bodies().size(), 0u) << "a healthy job pages nobody";
+  run_for(rt, 5min + 15s);  // past the grace: down, pending
+  EXPECT_TRUE(has_alert(rt, "BackupDown", rules::AlertState::kPending));
+  run_for(rt, 1min);
+  EXPECT_TRUE(has_alert(rt, "BackupDown", rules::AlertState::kFiring));
+  EXPECT_EQ(receiver_.count("BackupDown", "firing"), 1u);
+
+  ASSERT_TRUE(rt.tracker().ping({.job = "backup", .kind = checkin::PingKind::kSuccess}).ok());
+  run_for(rt, 30s);
+  EXPECT_FALSE(has_alert(rt, "BackupDown", rules::AlertState::kFiring));
+  EXPECT_EQ(receiver_.count("BackupDown", "resolved"), 1u);
+}
+
+TEST_F(RuntimeTest, ARestartKeepsFiringAlertsWithoutRepagingOrResettingTheirTimer) {
+  std::int64_t active_at = 0;
+  {
+    Runtime rt(config(), {.clock = &clock_});
+    run_for(rt, 67min);
+    ASSERT_TRUE(has_alert(rt, "BackupDown", rules::AlertState::kFiring));
+    for (const auto& a : rt.active_alerts())
+      if (a.labels.get("alertname") == "BackupDown") active_at = a.active_at_ms;
+  }
+  ASSERT_EQ(receiver_.count("BackupDown", "firing"), 1u);
+  clock_.advance(30s);  // the restart takes a while
+  Runtime rt(config(), {.clock = &clock_});
+  run_for(rt, 15s);
+  bool found = false;
+  for (const auto& a : rt.active_alerts())
+    if (a.labels.get("alertname") == "BackupDown") {
+      found = true;
+      EXPECT_EQ(a.state, rules::AlertState::kFiring);
+      EXPECT_EQ(a.active_at_ms, active_at) << "the for timer was not reset";
+    }
+  EXPECT_TRUE(found);
+  EXPECT_EQ(receiver_.count("BackupDown", "firing"), 1u) << "no second page";
+}
+
+TEST_F(RuntimeTest, CheckinHistorySurvivesARestart) {
+  firebreak::AdminServer server({.address = "127.0.0.1:0"});
+  std::int64_t pinged_at = 0;
+  {
+    Runtime rt(config(), {.clock = &clock_});
+    rt.add_http(server);
+    server.start();
+    run_for(rt, 50min);
+    pinged_at = now_ms();
+    firebreak::HttpClient client;
+    ASSERT_EQ(client.get("http://" + server.address() + "/ping/backup/start?rid=r1").status, 200);
+    server
+        .stop();  // no stop() of the runtime: the HTTP layer saved the ping (a crash loses nothing)
+  }
+  Runtime rt(config(), {.clock = &clock_});
+  const auto history = rt.tracker().history("backup");
+  ASSERT_EQ(history.size(), 1u);
+  EXPECT_EQ(history[0].kind, checkin::PingKind::kStart);
+  EXPECT_EQ(history[0].rid, "r1");
+  run_for(rt, 30min);  // 1h20m after start, 30m after the ping: not late, measured from the ping
+  EXPECT_FALSE(has_alert(rt, "BackupDown", rules::AlertState::kPending));
+  const auto r = rt.engine().instant_query("job_checkin_next_expected_timestamp_seconds", now_ms());
+  ASSERT_TRUE(r.ok());
+  const auto& v = std::get<promql::Vector>(*r.value);
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_EQ(v[0].v, static_cast<double>(pinged_at) / 1000 + 3600);
+}
+
+TEST_F(RuntimeTest, ABadReloadKeepsTheRunningConfiguration) {
+  Runtime rt(config(), {.clock = &clock_});
+  // Two files defining the same group: each loads, together they do not.
+  std::filesystem::copy_file(dir_ + "/extra.yml", dir_ + "/extra2.yml");
+  const auto errors = rt.reload(config("", "[extra.yml, extra2.yml]"));
+  ASSERT_FALSE(errors.empty());
+  EXPECT_NE(errors[0].find("group \"extra\""), std::string::npos) << errors[0];
+  std::size_t extra_groups = 0;
+  for (const auto& g : rt.groups()) extra_groups += g.name == "extra";
+  EXPECT_EQ(extra_groups, 1u);
+
+  auto moved = config();
+  moved.listen = "127.0.0.1:1";
+  EXPECT_FALSE(rt.reload(moved).empty()) << "the listen address needs a restart";
+}
+
+TEST_F(RuntimeTest, AReloadKeepsTheStateOfGroupsThatStay) {
+  Runtime rt(config(), {.clock = &clock_});
+  run_for(rt, 65min + 30s);
+  ASSERT_TRUE(has_alert(rt, "BackupDown", rules::AlertState::kPending));
+  ASSERT_TRUE(rt.reload(config("  - {name: stdout, log: {}}\n")).empty());
+  run_for(rt, 1min);
+  EXPECT_TRUE(has_alert(rt, "BackupDown", rules::AlertState::kFiring))
+      << "the for timer carried over the reload";
+}
+
+TEST_F(RuntimeTest, PushedSeriesArePublishedAndGoStaleWhenDeleted) {
+  Runtime rt(config(), {.clock = &clock_});
+  firebreak::AdminServer server({.address = "127.0.0.1:0", .max_body_bytes = 1 << 20});
+  rt.add_http(server);
+  server.start();
+  firebreak::HttpClient client;
+  const std::string base = "http://" + server.address();
+  ASSERT_EQ(client.put(base + "/metrics/job/nightly", "items_processed 7\n").status, 200);
+  run_for(rt, 15s);
+  auto r = client.get(base + "/api/v1/query?query=items_processed");
+  EXPECT_NE(r.body.find(R"("job":"nightly")"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find(R"("7"])"), std::string::npos) << r.body;
+  ASSERT_EQ(client.request("DELETE", base + "/metrics/job/nightly").status, 202);
+  run_for(rt, 15s);
+  r = client.get(base + "/api/v1/query?query=items_processed");
+  EXPECT_EQ(r.body.find("nightly"), std::string::npos) << "stale at once, not after 5m: " << r.body;
+  EXPECT_EQ(client.get(base + "/ping/backup").status, 200);
+  EXPECT_EQ(client.get(base + "/ping/nope").status, 404);
+}
+
+}  // namespace
+}  // namespace watch::runtime
