@@ -542,6 +542,24 @@ struct ScrapeManager::Runner {
   firebreak::Histogram duration;
 };
 
+struct ScrapeManager::Targets {
+  mutable std::mutex mu;
+  std::vector<std::shared_ptr<Runner>> list;  // guarded by mu (the list, not the runners)
+
+  std::vector<std::shared_ptr<Runner>> snapshot() const {
+    std::lock_guard lock(mu);
+    return list;
+  }
+  std::vector<TargetStatus> statuses() const {
+    std::vector<TargetStatus> out;
+    for (const auto& r : snapshot()) {
+      std::lock_guard lock(r->mu);
+      out.push_back(r->status);
+    }
+    return out;
+  }
+};
+
 namespace {
 
 std::pair<std::string, std::string> key_of(const TargetConfig& c) {
@@ -555,7 +573,8 @@ ScrapeManager::ScrapeManager(tsdb::Head& head, const firebreak::Clock& clock,
     : head_(head),
       clock_(clock),
       options_(std::move(options)),
-      metrics_(std::make_unique<Metrics>()) {
+      metrics_(std::make_unique<Metrics>()),
+      targets_(std::make_shared<Targets>()) {
   options_.loop.clock = &clock_;
   if (auto* reg = options_.registry) {
     metrics_->scrapes = &reg->counter({.name = "watch_scrapes_total",
@@ -575,28 +594,29 @@ ScrapeManager::ScrapeManager(tsdb::Head& head, const firebreak::Clock& clock,
                          .labels = {"target"},
                          .unit = "seconds",
                          .buckets = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}});
-    collector_id_ = reg->add_collector([this](std::vector<firebreak::FamilySnapshot>& out) {
-      const auto all = statuses();
-      std::map<std::string, double> up;  // by target name; down if any of its URLs is down
-      for (const auto& s : all) {
-        const double v = s.health == TargetHealth::kUp ? 1 : 0;
-        auto [it, inserted] = up.emplace(s.config.name, v);
-        if (!inserted) it->second = std::min(it->second, v);
-      }
-      firebreak::FamilySnapshot f{.name = "watch_target_up",
-                                  .help = "1 when the target's last scrape succeeded.",
-                                  .type = firebreak::MetricType::kGauge};
-      for (const auto& [name, v] : up)
-        f.points.push_back({.labels = std::make_shared<const firebreak::Labels>(
-                                firebreak::Labels{{"target", name}}),
-                            .value = v});
-      out.push_back(std::move(f));
-      out.push_back({.name = "watch_targets",
-                     .help = "Scrape targets configured.",
-                     .type = firebreak::MetricType::kGauge,
-                     .points = {{.labels = std::make_shared<const firebreak::Labels>(),
-                                 .value = static_cast<double>(all.size())}}});
-    });
+    collector_id_ =
+        reg->add_collector([targets = targets_](std::vector<firebreak::FamilySnapshot>& out) {
+          const auto all = targets->statuses();
+          std::map<std::string, double> up;  // by target name; down if any of its URLs is down
+          for (const auto& s : all) {
+            const double v = s.health == TargetHealth::kUp ? 1 : 0;
+            auto [it, inserted] = up.emplace(s.config.name, v);
+            if (!inserted) it->second = std::min(it->second, v);
+          }
+          firebreak::FamilySnapshot f{.name = "watch_target_up",
+                                      .help = "1 when the target's last scrape succeeded.",
+                                      .type = firebreak::MetricType::kGauge};
+          for (const auto& [name, v] : up)
+            f.points.push_back({.labels = std::make_shared<const firebreak::Labels>(
+                                    firebreak::Labels{{"target", name}}),
+                                .value = v});
+          out.push_back(std::move(f));
+          out.push_back({.name = "watch_targets",
+                         .help = "Scrape targets configured.",
+                         .type = firebreak::MetricType::kGauge,
+                         .points = {{.labels = std::make_shared<const firebreak::Labels>(),
+                                     .value = static_cast<double>(all.size())}}});
+        });
   }
 }
 
@@ -716,10 +736,7 @@ void ScrapeManager::apply(std::vector<TargetConfig> targets) {
   }
 
   std::map<std::pair<std::string, std::string>, std::shared_ptr<Runner>> old;
-  {
-    std::lock_guard lock(mu_);
-    for (const auto& r : runners_) old.emplace(key_of(r->config), r);
-  }
+  for (const auto& r : targets_->snapshot()) old.emplace(key_of(r->config), r);
   std::vector<std::shared_ptr<Runner>> next, fresh;
   std::vector<std::pair<std::shared_ptr<Runner>, std::shared_ptr<Runner>>> changed;  // old, new
   for (auto& t : targets) {
@@ -764,8 +781,8 @@ void ScrapeManager::apply(std::vector<TargetConfig> targets) {
     }
   }
   {
-    std::lock_guard lock(mu_);
-    runners_ = std::move(next);
+    std::lock_guard lock(targets_->mu);
+    targets_->list = std::move(next);
   }
   if (started_)
     for (auto& r : fresh) start_runner(*r);
@@ -775,22 +792,14 @@ void ScrapeManager::start() {
   std::lock_guard control(control_mu_);
   if (started_) return;
   started_ = true;
-  std::vector<std::shared_ptr<Runner>> runners;
-  {
-    std::lock_guard lock(mu_);
-    runners = runners_;
-  }
+  const auto runners = targets_->snapshot();
   for (auto& r : runners) start_runner(*r);
 }
 
 void ScrapeManager::stop() {
   std::lock_guard control(control_mu_);
   started_ = false;
-  std::vector<std::shared_ptr<Runner>> runners;
-  {
-    std::lock_guard lock(mu_);
-    runners = runners_;
-  }
+  const auto runners = targets_->snapshot();
   for (auto& r : runners) signal_runner(*r);
   for (auto& r : runners) join_runner(*r);
   const std::int64_t now = wall_ms();
@@ -798,18 +807,7 @@ void ScrapeManager::stop() {
 }
 
 std::vector<TargetStatus> ScrapeManager::statuses() const {
-  std::vector<std::shared_ptr<Runner>> runners;
-  {
-    std::lock_guard lock(mu_);
-    runners = runners_;
-  }
-  std::vector<TargetStatus> out;
-  out.reserve(runners.size());
-  for (const auto& r : runners) {
-    std::lock_guard lock(r->mu);
-    out.push_back(r->status);
-  }
-  return out;
+  return targets_->statuses();
 }
 
 }  // namespace watch::scrape

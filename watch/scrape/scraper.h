@@ -351,8 +351,10 @@ class ScrapeManager {
 
   std::mutex control_mu_;  // serialises apply(), start(), stop()
   bool started_ = false;   // guarded by control_mu_
-  mutable std::mutex mu_;  // guards runners_ (the list, not the runners' state)
-  std::vector<std::shared_ptr<Runner>> runners_;
+  // The targets, shared with the registry collector (which may outlive the
+  // manager by one in-flight collect()).
+  struct Targets;
+  std::shared_ptr<Targets> targets_;
 };
 
 }  // namespace watch::scrape
