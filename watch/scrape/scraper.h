@@ -299,7 +299,10 @@ struct ScrapeManagerOptions {
 //
 // Scheduling: a target scrapes at the wall times t with t mod interval ==
 // its offset (see scrape_offset_ms), at the clock's wall time; waits are on a
-// condition variable, so stop() and apply() wake the loops at once. A scrape
+// condition variable, so stop() and apply() wake the loops at once. Waits
+// are real time (the distance to the next slot as the clock tells it): a
+// ManualClock does not drive the manager; tests of scrape behaviour call
+// ScrapeLoop::scrape_once() with explicit times instead. A scrape
 // in flight is not interrupted: stop() and removing or restarting a target
 // wait for it (at most its timeout_ms, twice with a ready_url).
 //
