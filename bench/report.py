@@ -32,6 +32,13 @@ TARGETS = {
         "BM_Baseline_SpanIdRandom", "< 15 ns", lambda t, b, i, bi: t < 15),
     "BM_Span_UnsampledChild": (
         "BM_Baseline_SpanIdRandom", "< 15 ns", lambda t, b, i, bi: t < 15),
+    # The whole rule pack over 100 targets: a small share of one 15 s interval.
+    "BM_RulePack_Eval": (
+        "BM_Baseline_RulePack_Select", "< 750 ms (5% of a 15 s interval)",
+        lambda t, b, i, bi: t < 750e6),
+    "BM_RulePack_Eval_DistinctThresholds": (
+        "BM_Baseline_RulePack_Select", "< 750 ms (5% of a 15 s interval)",
+        lambda t, b, i, bi: t < 750e6),
 }
 
 UNIT_NS = {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9}
