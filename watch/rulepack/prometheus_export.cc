@@ -171,8 +171,15 @@ bool render_config(const ExportInput& in, std::string& out, std::string* error) 
         << "  #   metrics_path: /probe\n"
         << "  #   params: {module: [http_2xx]}\n"
         << "  #   static_configs:\n"
-        << "  #     - targets: [" << yq(t->ready_url) << "]\n"
-        << "  #   relabel_configs:\n"
+        << "  #     - targets: [" << yq(t->ready_url) << "]\n";
+      if (!t->labels.empty()) {
+        p << "  #       labels: {";
+        for (std::size_t i = 0; i < t->labels.size(); ++i) {
+          p << (i ? ", " : "") << t->labels[i].first << ": " << yq(t->labels[i].second);
+        }
+        p << "}\n";
+      }
+      p << "  #   relabel_configs:\n"
         << "  #     - {source_labels: [__address__], target_label: __param_target}\n"
         << "  #     - {target_label: instance, replacement: " << yq(u->host_port) << "}\n"
         << "  #     - {target_label: job, replacement: " << yq(t->spec.name) << "}\n"
@@ -197,10 +204,9 @@ bool render_config(const ExportInput& in, std::string& out, std::string* error) 
 
 }  // namespace
 
-std::string render_prometheus_config(const ExportInput& input) {
-  std::string out, error;
-  if (!render_config(input, out, &error)) return "# error: " + error + "\n";
-  return out;
+bool render_prometheus_config(const ExportInput& input, std::string* text, std::string* error) {
+  std::string scratch;
+  return render_config(input, *text, error ? error : &scratch);
 }
 
 bool export_prometheus(const ExportInput& input, const std::string& dir, std::string* error) {

@@ -58,8 +58,9 @@ struct ExportInput {
   std::string blackbox_exporter = "localhost:9115";  // for the commented-out probe jobs
 };
 
-// DIR/prometheus.yml's text.
-std::string render_prometheus_config(const ExportInput& input);
+// DIR/prometheus.yml's text, deterministic (scrape jobs sorted by name);
+// false with a message in *error for a bad URL or two targets of one name.
+bool render_prometheus_config(const ExportInput& input, std::string* text, std::string* error);
 
 // Writes DIR/prometheus.yml and DIR/rules/firebreak.rules.yml (the pack for
 // input's targets), copies the extra rule files to DIR/rules/, creating

@@ -143,6 +143,11 @@ class Renderer {
   std::int64_t hold(std::int64_t ms) const {
     return std::max(ms, 2 * options_.evaluation_interval_ms);
   }
+  // A rate window holds at least four evaluation intervals (as Prometheus
+  // advises four scrape intervals), so rate() always has samples to use.
+  std::int64_t window(std::int64_t ms) const {
+    return std::max(ms, 4 * options_.evaluation_interval_ms);
+  }
 
   std::string render(const std::vector<GroupOut>& groups) const {
     std::string out;
@@ -476,9 +481,10 @@ void api_rules(const std::vector<const TargetSpec*>& targets, const Renderer& r,
          return key_of({t.latency_objective_seconds, double(t.latency_for_ms)});
        })) {
     const Thresholds& th = s.first->thresholds;
-    const std::int64_t for_ms = r.hold(th.latency_for_ms);
+    const std::int64_t window = r.window(th.latency_for_ms / 2);
+    const std::int64_t for_ms = std::max(r.hold(th.latency_for_ms), window);
     b.push_back(
-        {p95(s.matcher, prom_duration(for_ms / 2)) + "\n  > " + num(th.latency_objective_seconds),
+        {p95(s.matcher, prom_duration(window)) + "\n  > " + num(th.latency_objective_seconds),
          for_ms, for_ms / 5});
   }
   add_merged(g, b, [](std::int64_t for_ms) {

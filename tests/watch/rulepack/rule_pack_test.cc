@@ -164,6 +164,36 @@ TEST(RulePack, PerTargetThresholdsRender) {
   EXPECT_NE(yaml.find("runbook_url: 'docs/alerts.md#apilatencyhigh'"), std::string::npos);
 }
 
+TEST(RulePack, AClassWithAnotherForGetsARuleOfItsOwnWithAForLabel) {
+  Thresholds slow;
+  slow.down_for_ms = 5 * 60'000;
+  const std::string yaml = render_rule_pack({{.name = "a"}, {.name = "b", .thresholds = slow}},
+                                            {.include_job_rules = false});
+  const auto loaded = watch::rules::parse_rule_file(yaml, "p.yml");
+  ASSERT_TRUE(loaded.ok());
+  std::vector<std::pair<std::int64_t, std::string>> target_down;
+  for (const auto& r : loaded.file.groups.at(0).rules) {
+    if (r.name != "TargetDown") continue;
+    std::string for_label;
+    for (const auto& l : r.labels) {
+      if (l.name == "for") for_label = l.value;
+    }
+    target_down.emplace_back(r.for_ms, for_label);
+  }
+  EXPECT_EQ(target_down,
+            (std::vector<std::pair<std::int64_t, std::string>>{{120'000, "2m"}, {300'000, "5m"}}));
+}
+
+TEST(RulePack, RateWindowsHoldFourEvaluationIntervals) {
+  Thresholds t;
+  t.latency_for_ms = 60'000;  // half of it (30s) is under 4 x 15s
+  const std::string yaml = render_rule_pack(
+      {{.name = "a", .workload = Workload::kApi, .thresholds = t}}, {.include_job_rules = false});
+  EXPECT_NE(yaml.find("_bucket{job=\"a\", http_response_status_code!~\"5..\"}[1m]"),
+            std::string::npos)
+      << yaml;
+}
+
 TEST(RulePack, RunbookOfEveryAlertIsInDocs) {
   const std::string docs = read(fs::path(RULEPACK_TESTDATA) / "../../../../docs/alerts.md");
   ASSERT_FALSE(docs.empty());
@@ -215,6 +245,15 @@ TEST(PrometheusExport, WritesConfigAndPack) {
         "targets: ['http://127.0.0.1:9464/readyz']", "targets: ['localhost:9093']"}) {
     EXPECT_NE(cfg.find(want), std::string::npos) << want << "\n" << cfg;
   }
+}
+
+TEST(PrometheusExport, RefusesTwoTargetsOfOneName) {
+  ExportInput in;
+  in.targets.push_back({.spec = {.name = "x"}, .metrics_url = "http://a:1/metrics"});
+  in.targets.push_back({.spec = {.name = "x"}, .metrics_url = "http://b:1/metrics"});
+  std::string text, error;
+  EXPECT_FALSE(render_prometheus_config(in, &text, &error));
+  EXPECT_EQ(error, "two targets named x");
 }
 
 TEST(PrometheusExport, RefusesABadUrl) {
