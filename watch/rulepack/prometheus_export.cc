@@ -93,13 +93,15 @@ std::vector<std::string> rule_file_names(const ExportInput& in) {
 }
 
 bool render_config(const ExportInput& in, std::string& out, std::string* error) {
+  const std::int64_t global_interval = in.scrape_interval_ms;
+  const std::int64_t global_timeout = std::min(in.scrape_timeout_ms, in.scrape_interval_ms);
   std::ostringstream y;
   y << "# Prometheus configuration exported by `firebreak export`: the targets\n"
        "# watch scrapes, with the same job and instance labels, and the same rule\n"
        "# pack, so the alerts of docs/alerts.md work unchanged.\n"
        "global:\n"
     << "  scrape_interval: " << prom_duration(in.scrape_interval_ms) << "\n"
-    << "  scrape_timeout: " << prom_duration(in.scrape_timeout_ms) << "\n"
+    << "  scrape_timeout: " << prom_duration(global_timeout) << "\n"
     << "  evaluation_interval: " << prom_duration(in.rules.evaluation_interval_ms) << "\n"
     << "\n"
        "rule_files:\n";
@@ -135,8 +137,13 @@ bool render_config(const ExportInput& in, std::string& out, std::string* error) 
     if (t->scrape_interval_ms > 0) {
       y << "    scrape_interval: " << prom_duration(t->scrape_interval_ms) << "\n";
     }
-    if (t->scrape_timeout_ms > 0) {
-      y << "    scrape_timeout: " << prom_duration(t->scrape_timeout_ms) << "\n";
+    // Prometheus refuses a timeout longer than the interval: cap it, as
+    // watch does.
+    const std::int64_t interval =
+        t->scrape_interval_ms > 0 ? t->scrape_interval_ms : global_interval;
+    const std::int64_t timeout = t->scrape_timeout_ms > 0 ? t->scrape_timeout_ms : global_timeout;
+    if (t->scrape_timeout_ms > 0 || timeout > interval) {
+      y << "    scrape_timeout: " << prom_duration(std::min(timeout, interval)) << "\n";
     }
     y << "    scheme: " << u->scheme << "\n"
       << "    metrics_path: " << yq(u->path) << "\n"

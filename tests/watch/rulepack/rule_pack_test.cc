@@ -256,6 +256,16 @@ TEST(PrometheusExport, RefusesTwoTargetsOfOneName) {
   EXPECT_EQ(error, "two targets named x");
 }
 
+TEST(PrometheusExport, CapsTheScrapeTimeoutAtTheInterval) {
+  ExportInput in;
+  in.targets.push_back(
+      {.spec = {.name = "x"}, .metrics_url = "http://a:1/metrics", .scrape_interval_ms = 5'000});
+  std::string text, error;
+  ASSERT_TRUE(render_prometheus_config(in, &text, &error)) << error;
+  EXPECT_NE(text.find("    scrape_interval: 5s\n    scrape_timeout: 5s\n"), std::string::npos)
+      << text;
+}
+
 TEST(PrometheusExport, RefusesABadUrl) {
   TempDir dir;
   ExportInput in;
