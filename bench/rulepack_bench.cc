@@ -252,11 +252,16 @@ void eval_pack(benchmark::State& state, const std::vector<watch::rulepack::Targe
   }
   std::vector<std::unique_ptr<watch::rules::Group>> groups;
   std::size_t rules = 0;
+  std::vector<std::string> errors;
   for (const auto& spec : file.file.groups) {
     groups.push_back(std::make_unique<watch::rules::Group>(
         spec, watch::rules::GroupDeps{.query = watch::rules::engine_query_fn(engine)},
-        watch::rules::GroupOptions{.default_interval_ms = 15'000}));
+        watch::rules::GroupOptions{.default_interval_ms = 15'000}, &errors));
     rules += spec.rules.size();
+  }
+  if (!errors.empty()) {
+    state.SkipWithError(errors.front().c_str());
+    return;
   }
   std::size_t failed = 0;
   for (auto _ : state) {

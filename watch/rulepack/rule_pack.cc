@@ -17,6 +17,7 @@ namespace watch::rulepack {
 
 namespace {
 
+constexpr std::size_t kMaxExprBytes = 32 * 1024;
 constexpr const char* kProbeLastSuccess = "firebreak:probe_last_success_timestamp_seconds";
 constexpr const char* kLatencyBucket = "http_server_request_duration_seconds_bucket";
 constexpr const char* kLatencyCount = "http_server_request_duration_seconds_count";
@@ -230,24 +231,36 @@ void add_merged(GroupOut& g, const std::vector<Branch>& branches,
     parts[static_cast<std::size_t>(it - keys.begin())].push_back(&b);
   }
   for (std::size_t i = 0; i < keys.size(); ++i) {
-    Rule rule = make(keys[i].first);
-    rule.for_ms = keys[i].first;
-    rule.keep_firing_for_ms = keys[i].second;
+    // Expressions of at most kMaxExprBytes (the PromQL parser takes 64 KiB):
+    // past it, the branches go on in another rule with a `part` label.
+    std::vector<std::string> exprs;
     if (parts[i].size() == 1) {
-      rule.expr = parts[i][0]->expr;
+      exprs.push_back(parts[i][0]->expr);
     } else {
+      exprs.emplace_back();
       for (const Branch* b : parts[i]) {
-        if (!rule.expr.empty()) rule.expr += "\nor\n";
-        std::string indented = "  ";
+        std::string part = "(\n  ";
         for (char c : b->expr) {
-          indented += c;
-          if (c == '\n') indented += "  ";
+          part += c;
+          if (c == '\n') part += "  ";
         }
-        rule.expr += "(\n" + indented + "\n)";
+        part += "\n)";
+        if (!exprs.back().empty() && exprs.back().size() + part.size() + 4 > kMaxExprBytes) {
+          exprs.emplace_back();
+        }
+        if (!exprs.back().empty()) exprs.back() += "\nor\n";
+        exprs.back() += part;
       }
     }
-    if (keys.size() > 1) rule.labels.emplace_back("for", prom_duration(keys[i].first));
-    g.rules.push_back(std::move(rule));
+    for (std::size_t e = 0; e < exprs.size(); ++e) {
+      Rule rule = make(keys[i].first);
+      rule.for_ms = keys[i].first;
+      rule.keep_firing_for_ms = keys[i].second;
+      rule.expr = std::move(exprs[e]);
+      if (keys.size() > 1) rule.labels.emplace_back("for", prom_duration(keys[i].first));
+      if (exprs.size() > 1) rule.labels.emplace_back("part", std::to_string(e + 1));
+      g.rules.push_back(std::move(rule));
+    }
   }
 }
 

@@ -76,10 +76,15 @@ struct RulePackOptions {
 // firebreak.api (kApi targets), firebreak.worker (kWorker targets),
 // firebreak.jobs (check-in series, when include_job_rules). A group with no
 // target is left out. Per-target thresholds: targets that share an alert's
-// thresholds share one rule, scoped by a matcher on `job`
-// (job="a" or job=~"a|b|..."), so 100 targets with default thresholds cost
-// one rule per alert, not 100. An expression stays under the PromQL parser's
-// 64 KiB limit up to a few thousand targets in one threshold class.
+// thresholds share one expression, scoped by a matcher on `job`
+// (job="a" or job=~"a|b|..."); classes with other thresholds but the same
+// `for` are joined into the same rule with `or`; a class with another `for`
+// gets a rule of its own with a `for` label (promtool's lint refuses two
+// rules with one name and the same labels). So 100 targets with default
+// thresholds cost 14 rules, not 1,400. An expression stays under 32 KiB
+// (the PromQL parser takes 64 KiB): past it, the classes go on in another
+// rule with a `part` label (from about 50 classes with their own thresholds
+// for one alert).
 //
 // Every `for` is at least two evaluation intervals (no alert fires on one
 // sample) and, except ApiErrorBudgetBurn's (see docs/alerts.md), at least the

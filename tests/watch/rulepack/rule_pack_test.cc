@@ -184,6 +184,30 @@ TEST(RulePack, AClassWithAnotherForGetsARuleOfItsOwnWithAForLabel) {
             (std::vector<std::pair<std::int64_t, std::string>>{{120'000, "2m"}, {300'000, "5m"}}));
 }
 
+TEST(RulePack, ManyClassesSplitIntoPartsThatParse) {
+  std::vector<TargetSpec> targets;
+  for (int i = 0; i < 300; ++i) {
+    Thresholds t;
+    t.regression_factor = 1.5 + 0.01 * i;  // 300 classes, one `for`
+    targets.push_back(
+        {.name = "api-" + std::to_string(i), .workload = Workload::kApi, .thresholds = t});
+  }
+  const auto loaded = watch::rules::parse_rule_file(render_rule_pack(targets, {}), "p.yml");
+  ASSERT_TRUE(loaded.ok());
+  std::set<std::string> parts;
+  for (const auto& g : loaded.file.groups) {
+    for (const auto& r : g.rules) {
+      EXPECT_LE(r.expr.size(), 32u * 1024) << r.name;
+      EXPECT_TRUE(watch::promql::parse(r.expr).ok()) << r.name;
+      if (r.name != "ApiLatencyRegression") continue;
+      for (const auto& l : r.labels) {
+        if (l.name == "part") parts.insert(l.value);
+      }
+    }
+  }
+  EXPECT_GE(parts.size(), 2u);
+}
+
 TEST(RulePack, RateWindowsHoldFourEvaluationIntervals) {
   Thresholds t;
   t.latency_for_ms = 60'000;  // half of it (30s) is under 4 x 15s
