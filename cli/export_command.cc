@@ -26,8 +26,7 @@ int run_export(const ExportArgs& args) {
   watch::rulepack::ExportInput in;
   in.scrape_interval_ms = config.scrape_interval_ms;
   in.scrape_timeout_ms = config.scrape_timeout_ms;
-  in.rules.evaluation_interval_ms = config.evaluation_interval_ms;
-  in.rules.include_job_rules = !config.jobs.empty();
+  in.rules = watch::config::rule_pack_options(config);
   const auto specs = watch::config::rule_pack_targets(config);
   for (std::size_t i = 0; i < config.targets.size(); ++i) {
     const watch::config::Target& t = config.targets[i];

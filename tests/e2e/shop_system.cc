@@ -7,16 +7,18 @@
 namespace firebreak::e2e {
 
 Service ShopSystem::start_api(std::vector<std::string> extra, std::vector<std::string> env) {
-  std::vector<std::string> args = {"--db",
-                                   db_,
-                                   "--admin-addr",
-                                   "127.0.0.1:0",
-                                   "--listen",
-                                   "127.0.0.1:0",
-                                   "--drain-seconds",
-                                   "0",
-                                   "--threads",
-                                   "4"};
+  std::vector<std::string> args = {"--db", db_};
+  // Ephemeral ports and short intervals, unless the test sets them.
+  for (const auto& [flag, value] :
+       std::vector<std::pair<std::string, std::string>>{{"--admin-addr", "127.0.0.1:0"},
+                                                        {"--listen", "127.0.0.1:0"},
+                                                        {"--drain-seconds", "0"},
+                                                        {"--threads", "4"}}) {
+    if (std::find(extra.begin(), extra.end(), flag) == extra.end()) {
+      args.push_back(flag);
+      args.push_back(value);
+    }
+  }
   args.insert(args.end(), extra.begin(), extra.end());
   Service s;
   s.process = std::make_unique<ShopProcess>("shop-api", SHOP_API_PATH, args, dir_.path(), env);
@@ -26,10 +28,11 @@ Service ShopSystem::start_api(std::vector<std::string> extra, std::vector<std::s
 }
 
 Service ShopSystem::start_worker(const std::string& name, std::vector<std::string> extra) {
-  std::vector<std::string> args = {"--db", db_, "--admin-addr", "127.0.0.1:0"};
-  // Short intervals, unless the test sets them.
+  std::vector<std::string> args = {"--db", db_};
+  // An ephemeral port and short intervals, unless the test sets them.
   for (const auto& [flag, value] :
-       std::vector<std::pair<std::string, std::string>>{{"--poll-ms", "50"},
+       std::vector<std::pair<std::string, std::string>>{{"--admin-addr", "127.0.0.1:0"},
+                                                        {"--poll-ms", "50"},
                                                         {"--lease-seconds", "1"},
                                                         {"--drain-seconds", "0"},
                                                         {"--retry-base-ms", "100"}}) {

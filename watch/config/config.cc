@@ -239,8 +239,12 @@ class Fields {
   std::vector<std::pair<std::string, YAML::Node>> entries_;
 };
 
+// A key path: "parent.child", with the child (from the file) escaped and
+// shortened so that an error stays one printable line.
 std::string join_key(const std::string& parent, std::string_view child) {
-  return parent.empty() ? std::string(child) : parent + "." + std::string(child);
+  const std::string quoted = quote(child);
+  const std::string part = quoted.substr(1, quoted.size() - 2);
+  return parent.empty() ? part : parent + "." + part;
 }
 
 struct ThresholdField {
@@ -627,7 +631,7 @@ class Loader {
     Fields f;
     if (!fields(n, "global",
                 {"scrape_interval", "scrape_timeout", "evaluation_interval", "body_size_limit",
-                 "sample_limit"},
+                 "sample_limit", "job_alert_for"},
                 f))
       return;
     Config& c = result_.config;
@@ -636,6 +640,7 @@ class Loader {
     duration(f.get("evaluation_interval"), "global.evaluation_interval", c.evaluation_interval_ms);
     size(f.get("body_size_limit"), "global.body_size_limit", c.body_size_limit);
     count(f.get("sample_limit"), "global.sample_limit", c.sample_limit);
+    duration(f.get("job_alert_for"), "global.job_alert_for", c.job_alert_for_ms);
     if (c.scrape_timeout_ms > c.scrape_interval_ms) {
       const YAML::Node* at =
           f.get("scrape_timeout") ? f.get("scrape_timeout") : f.get("scrape_interval");
@@ -1011,6 +1016,12 @@ std::vector<rulepack::TargetSpec> rule_pack_targets(const Config& config) {
   for (const Target& t : config.targets)
     out.push_back({.name = t.name, .workload = t.workload, .thresholds = t.thresholds});
   return out;
+}
+
+rulepack::RulePackOptions rule_pack_options(const Config& config) {
+  return {.evaluation_interval_ms = config.evaluation_interval_ms,
+          .include_job_rules = !config.jobs.empty(),
+          .job_for_ms = config.job_alert_for_ms};
 }
 
 std::vector<checkin::JobConfig> checkin_jobs(const Config& config) {

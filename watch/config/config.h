@@ -95,6 +95,7 @@ struct Config {
   std::int64_t evaluation_interval_ms = 15'000;
   std::size_t body_size_limit = 16 << 20;  // bytes; 0: no limit
   std::size_t sample_limit = 0;            // 0: no limit
+  std::int64_t job_alert_for_ms = 60'000;  // `for` of JobMissedRun, JobFailed, JobRunTooLong
   std::vector<std::string> rule_files;     // absolute, globs expanded, sorted, unique
   std::vector<Target> targets;             // in file order
   std::vector<Job> jobs;                   // in file order
@@ -138,6 +139,10 @@ std::vector<rulepack::TargetSpec> rule_pack_targets(const Config& config);
 // The check-in tracker's jobs, schedules parsed. Jobs whose schedule does not
 // parse (only in a config with errors) are left out.
 std::vector<checkin::JobConfig> checkin_jobs(const Config& config);
+
+// The rule pack's options: evaluation interval, job rules when there are
+// jobs, their `for` (global.job_alert_for).
+rulepack::RulePackOptions rule_pack_options(const Config& config);
 // A few lines for `firebreak watch check-config`: listen address, storage,
 // N targets, N jobs, N receivers, N rule files (each named); says so when the
 // configuration watches nothing. Ends with a newline.

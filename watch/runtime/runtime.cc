@@ -69,9 +69,8 @@ std::vector<scrape::TargetConfig> scrape_targets(const config::Config& config) {
 
 RuleSet rule_groups(const config::Config& config) {
   RuleSet set;
-  const std::string pack = rulepack::render_rule_pack(
-      config::rule_pack_targets(config), {.evaluation_interval_ms = config.evaluation_interval_ms,
-                                          .include_job_rules = !config.jobs.empty()});
+  const std::string pack = rulepack::render_rule_pack(config::rule_pack_targets(config),
+                                                      config::rule_pack_options(config));
   auto add = [&](rules::LoadResult loaded) {
     for (const auto& e : loaded.errors) set.errors.push_back(e.to_string());
     for (auto& g : loaded.file.groups) set.groups.push_back(std::move(g));

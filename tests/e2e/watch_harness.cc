@@ -1,0 +1,136 @@
+#include "e2e/watch_harness.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <stdexcept>
+#include <thread>
+
+#include "support/http_client.h"
+
+namespace firebreak::e2e {
+
+WebhookReceiver::WebhookReceiver()
+    : server_({.address = "127.0.0.1:0", .max_body_bytes = 1 << 20, .threads = 2}) {
+  server_.add_handler("POST", "/hook", [this](const AdminRequest& r) {
+    const auto now = std::chrono::steady_clock::now();
+    std::lock_guard lock(mu_);
+    try {
+      const auto body = nlohmann::json::parse(r.body);
+      if (body.at("version") != "4") throw std::runtime_error("version");
+      for (const auto& a : body.at("alerts"))
+        alerts_.push_back(
+            {a.at("labels").value("alertname", ""), a.at("status"), a.at("labels"), now});
+    } catch (const std::exception&) {
+      malformed_.push_back(r.body);
+    }
+    return AdminResponse{};
+  });
+  server_.start();
+}
+
+std::string WebhookReceiver::url() const {
+  return "http://" + server_.address() + "/hook";
+}
+
+std::vector<HookAlert> WebhookReceiver::alerts() const {
+  std::lock_guard lock(mu_);
+  return alerts_;
+}
+
+std::vector<std::string> WebhookReceiver::malformed() const {
+  std::lock_guard lock(mu_);
+  return malformed_;
+}
+
+std::optional<HookAlert> WebhookReceiver::wait_for(const std::string& alertname,
+                                                   const std::string& status,
+                                                   std::chrono::milliseconds timeout) const {
+  std::optional<HookAlert> found;
+  eventually(
+      [&] {
+        for (const auto& a : alerts())
+          if (a.alertname == alertname && a.status == status) {
+            found = a;
+            return true;
+          }
+        return false;
+      },
+      timeout);
+  return found;
+}
+
+std::uint16_t free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof(addr);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    ::close(fd);
+    throw std::runtime_error("free_port: cannot bind");
+  }
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+WatchProcess::WatchProcess(const std::string& yaml, const std::string& dir) {
+  const std::string path = dir + "/firebreak.yaml";
+  std::ofstream(path) << yaml;
+  process_ = std::make_unique<ShopProcess>(
+      "firebreak-watch", FIREBREAK_PATH, std::vector<std::string>{"watch", "--config", path}, dir);
+  port_ = process_->wait_listening("watch");
+}
+
+nlohmann::json WatchProcess::query(const std::string& promql) const {
+  std::string encoded;
+  for (unsigned char c : promql) {
+    if (std::isalnum(c) || c == '_' || c == '.' || c == '-' || c == '~') {
+      encoded += static_cast<char>(c);
+    } else {
+      char buf[4];
+      std::snprintf(buf, sizeof buf, "%%%02X", c);
+      encoded += buf;
+    }
+  }
+  const auto r = test::http_get(port_, "/api/v1/query?query=" + encoded);
+  if (r.status != 200) return {};
+  try {
+    return nlohmann::json::parse(r.body);
+  } catch (const std::exception&) {
+    return {};
+  }
+}
+
+std::vector<std::string> WatchProcess::alerts(const std::string& state) const {
+  std::vector<std::string> names;
+  const auto r = query("ALERTS{alertstate=\"" + state + "\"}");
+  if (r.is_null()) return names;
+  for (const auto& s : r["data"]["result"]) names.push_back(s["metric"].value("alertname", ""));
+  return names;
+}
+
+std::chrono::milliseconds since(SteadyTime from, SteadyTime to) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(to - from);
+}
+
+void report_latency(const std::string& scenario, const std::string& alert,
+                    std::chrono::milliseconds latency, std::chrono::milliseconds bound) {
+  std::printf("detection_latency %s %s: %lld ms (bound %lld ms)\n", scenario.c_str(), alert.c_str(),
+              static_cast<long long>(latency.count()), static_cast<long long>(bound.count()));
+  ::testing::Test::RecordProperty("detection_latency_ms_" + alert,
+                                  static_cast<int>(latency.count()));
+  if (const char* file = std::getenv("FIREBREAK_LATENCY_REPORT")) {
+    std::ofstream(file, std::ios::app)
+        << scenario << "\t" << alert << "\t" << latency.count() << "\t" << bound.count() << "\n";
+  }
+}
+
+}  // namespace firebreak::e2e

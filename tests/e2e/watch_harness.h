@@ -1,0 +1,78 @@
+// Pieces for end-to-end tests of `firebreak watch` against real services:
+// a webhook receiver that timestamps each Alertmanager-style message, the
+// watch process itself, and detection-latency reporting.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "e2e/shop_process.h"
+#include "firebreak/admin.h"
+
+namespace firebreak::e2e {
+
+using SteadyTime = std::chrono::steady_clock::time_point;
+
+// One alert of one webhook message.
+struct HookAlert {
+  std::string alertname;
+  std::string status;  // "firing" or "resolved"
+  nlohmann::json labels;
+  SteadyTime arrived;
+};
+
+// Receives Alertmanager webhook JSON (version 4) on POST /hook.
+class WebhookReceiver {
+ public:
+  WebhookReceiver();
+  std::string url() const;
+  std::vector<HookAlert> alerts() const;
+  // The first alert with this name and status that arrived, waiting up to
+  // `timeout` for it.
+  std::optional<HookAlert> wait_for(const std::string& alertname, const std::string& status,
+                                    std::chrono::milliseconds timeout) const;
+  // Bodies that were not webhook JSON v4 (should stay empty).
+  std::vector<std::string> malformed() const;
+
+ private:
+  AdminServer server_;
+  mutable std::mutex mu_;
+  std::vector<HookAlert> alerts_;
+  std::vector<std::string> malformed_;
+};
+
+// A free TCP port on 127.0.0.1 (bound and released; fine for tests).
+std::uint16_t free_port();
+
+// `firebreak watch --config <dir>/firebreak.yaml`, with its HTTP API.
+class WatchProcess {
+ public:
+  WatchProcess(const std::string& yaml, const std::string& dir);
+  std::uint16_t port() const { return port_; }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  // GET /api/v1/query?query=... parsed; {} on failure.
+  nlohmann::json query(const std::string& promql) const;
+  // Names of alerts in ALERTS with this alertstate ("firing"/"pending").
+  std::vector<std::string> alerts(const std::string& state) const;
+  ShopProcess& process() { return *process_; }
+
+ private:
+  std::unique_ptr<ShopProcess> process_;
+  std::uint16_t port_ = 0;
+};
+
+// Prints and records one detection-latency measurement:
+// "detection_latency <scenario> <alert>: <ms> ms (bound <ms> ms)".
+void report_latency(const std::string& scenario, const std::string& alert,
+                    std::chrono::milliseconds latency, std::chrono::milliseconds bound);
+
+std::chrono::milliseconds since(SteadyTime from, SteadyTime to);
+
+}  // namespace firebreak::e2e
