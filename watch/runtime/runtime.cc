@@ -5,8 +5,12 @@
 #include <stdexcept>
 #include <utility>
 
+#include <nlohmann/json.hpp>
+
 #include "firebreak/log.h"
 #include "watch/alerting/notifier.h"
+#include "watch/alerting/webhook.h"
+#include "watch/promql/format.h"
 #include "watch/rulepack/rule_pack.h"
 #include "watch/rules/rule.h"
 #include "watch/rules/rule_file.h"
@@ -164,8 +168,120 @@ Runtime::~Runtime() {
   stop();
 }
 
+namespace {
+
+nlohmann::json labels_json(const LabelSet& labels) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const Label& l : labels) out[l.name] = l.value;
+  return out;
+}
+
+nlohmann::json labels_json(const std::vector<Label>& labels) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const Label& l : labels) out[l.name] = l.value;
+  return out;
+}
+
+std::string_view state_name(rules::AlertState state) {
+  switch (state) {
+    case rules::AlertState::kPending:
+      return "pending";
+    case rules::AlertState::kFiring:
+      return "firing";
+    default:
+      return "inactive";
+  }
+}
+
+nlohmann::json alert_json(const rules::Alert& a) {
+  return {{"labels", labels_json(a.labels)},
+          {"annotations", labels_json(a.annotations)},
+          {"state", state_name(a.state)},
+          {"activeAt", alerting::rfc3339(a.active_at_ms)},
+          {"value", promql::format_value(a.value)}};
+}
+
+firebreak::AdminResponse success_json(nlohmann::json data) {
+  nlohmann::json body = {{"status", "success"}, {"data", std::move(data)}};
+  return {.content_type = "application/json",
+          .body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)};
+}
+
+}  // namespace
+
 void Runtime::add_http(firebreak::AdminServer& server) {
   web::add_query_api(server, engine_, head_, clock_, {.version = options_.version});
+  // Prometheus's status APIs, with watch's readiness probe in each target.
+  server.add_handler("GET", "/api/v1/targets", [this](const firebreak::AdminRequest&) {
+    nlohmann::json active = nlohmann::json::array();
+    for (const scrape::TargetStatus& t : targets()) {
+      nlohmann::json j = {{"discoveredLabels", nlohmann::json::object()},
+                          {"labels", labels_json(t.labels)},
+                          {"scrapePool", t.config.name},
+                          {"scrapeUrl", t.config.metrics_url},
+                          {"globalUrl", t.config.metrics_url},
+                          {"lastError", t.last_error},
+                          {"lastScrape", t.last_scrape_ms ? alerting::rfc3339(t.last_scrape_ms)
+                                                          : "0001-01-01T00:00:00Z"},
+                          {"lastScrapeDuration", t.last_duration_seconds},
+                          {"health", std::string(scrape::to_string(t.health))},
+                          {"scrapeInterval", promql::format_duration(t.config.interval_ms)},
+                          {"scrapeTimeout", promql::format_duration(t.config.timeout_ms)},
+                          {"readyUrl", t.config.ready_url},
+                          {"ready", t.ready ? nlohmann::json(*t.ready) : nlohmann::json(nullptr)},
+                          {"probeError", t.probe_error}};
+      active.push_back(std::move(j));
+    }
+    return success_json(
+        {{"activeTargets", std::move(active)}, {"droppedTargets", nlohmann::json::array()}});
+  });
+  server.add_handler("GET", "/api/v1/alerts", [this](const firebreak::AdminRequest&) {
+    nlohmann::json alerts = nlohmann::json::array();
+    for (const rules::Alert& a : active_alerts()) alerts.push_back(alert_json(a));
+    return success_json({{"alerts", std::move(alerts)}});
+  });
+  server.add_handler("GET", "/api/v1/rules", [this](const firebreak::AdminRequest&) {
+    std::lock_guard lock(mu_);
+    nlohmann::json groups = nlohmann::json::array();
+    for (const auto& g : groups_) {
+      nlohmann::json rules = nlohmann::json::array();
+      for (const auto& rule : g->group->rules()) {
+        if (const auto* a = std::get_if<std::unique_ptr<rules::AlertingRule>>(&rule)) {
+          const rules::AlertingRule& r = **a;
+          nlohmann::json alerts = nlohmann::json::array();
+          for (const rules::Alert& alert : r.active_alerts()) alerts.push_back(alert_json(alert));
+          rules.push_back(
+              {{"type", "alerting"},
+               {"name", r.name()},
+               {"query", r.spec().expr},
+               {"duration", static_cast<double>(r.spec().for_ms) / 1000},
+               {"keepFiringFor", static_cast<double>(r.spec().keep_firing_for_ms) / 1000},
+               {"labels", labels_json(r.spec().labels)},
+               {"annotations", labels_json(r.spec().annotations)},
+               {"alerts", std::move(alerts)},
+               {"state", state_name(r.state())},
+               {"health", std::string(rules::to_string(r.health()))},
+               {"lastError", r.last_error()}});
+        } else {
+          const rules::RecordingRule& r = *std::get<std::unique_ptr<rules::RecordingRule>>(rule);
+          rules.push_back({{"type", "recording"},
+                           {"name", r.name()},
+                           {"query", r.spec().expr},
+                           {"labels", labels_json(r.spec().labels)},
+                           {"health", std::string(rules::to_string(r.health()))},
+                           {"lastError", r.last_error()}});
+        }
+      }
+      groups.push_back({{"name", g->group->name()},
+                        {"file", g->group->file()},
+                        {"interval", static_cast<double>(g->group->interval_ms()) / 1000},
+                        {"rules", std::move(rules)},
+                        {"evaluationTime", g->last_duration_seconds},
+                        {"lastEvaluation", g->last_eval_ms ? alerting::rfc3339(g->last_eval_ms)
+                                                           : "0001-01-01T00:00:00Z"}});
+    }
+    return success_json({{"groups", std::move(groups)}});
+  });
   web::add_checkin_api(server, tracker_, pushes_, [this] {
     checkins_dirty_.store(true);
     save_checkins();

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <thread>
 
 #include "firebreak/http_client.h"
 
@@ -222,6 +223,45 @@ TEST_F(RuntimeTest, PushedSeriesArePublishedAndGoStaleWhenDeleted) {
   EXPECT_EQ(r.body.find("nightly"), std::string::npos) << "stale at once, not after 5m: " << r.body;
   EXPECT_EQ(client.get(base + "/ping/backup").status, 200);
   EXPECT_EQ(client.get(base + "/ping/nope").status, 404);
+}
+
+TEST_F(RuntimeTest, StatusApisListTargetsRulesAndAlerts) {
+  // A real target, scraped on the real clock.
+  firebreak::Registry registry;
+  registry.gauge({.name = "service_ready", .help = "Ready."}).labels().set(1);
+  firebreak::AdminServer target({.address = "127.0.0.1:0", .registry = &registry});
+  target.start();
+  auto cfg = config("", "[extra.yml]");
+  cfg.targets.push_back({.name = "svc",
+                         .workload = rulepack::Workload::kApi,
+                         .metrics_url = "http://" + target.address() + "/metrics",
+                         .ready_url = "http://" + target.address() + "/nope",
+                         .interval_ms = 100,
+                         .timeout_ms = 100,
+                         .body_size_limit = 1 << 20});
+  Runtime rt(cfg);
+  firebreak::AdminServer server({.address = "127.0.0.1:0"});
+  rt.add_http(server);
+  server.start();
+  rt.start();
+  firebreak::HttpClient client;
+  const std::string base = "http://" + server.address();
+  std::string body;
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    body = client.get(base + "/api/v1/targets").body;
+    if (body.find(R"("health":"up")") != std::string::npos) break;
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_NE(body.find(R"("health":"up")"), std::string::npos) << body;
+  EXPECT_NE(body.find(R"("job":"svc")"), std::string::npos) << body;
+  EXPECT_NE(body.find(R"("ready":false)"), std::string::npos) << "the probe got a 404: " << body;
+  body = client.get(base + "/api/v1/rules").body;
+  EXPECT_NE(body.find(R"("name":"BackupDown")"), std::string::npos) << body;
+  EXPECT_NE(body.find(R"("name":"TargetDown")"), std::string::npos) << "the rule pack: " << body;
+  body = client.get(base + "/api/v1/alerts").body;
+  EXPECT_EQ(body, R"({"data":{"alerts":[]},"status":"success"})");
+  rt.stop();
 }
 
 }  // namespace
