@@ -287,6 +287,13 @@ TEST(WatchConfigErrorTest, UnknownKeySuggestsTheClosestKnownKey) {
             "unknown key");
 }
 
+TEST(WatchConfigErrorTest, KeysFromTheFileAreEscapedAndShortened) {
+  const LoadResult r = parse_config("\"a\\nb\": 1\n" + std::string(200, 'k') + ": 1\n", kFile);
+  ASSERT_EQ(r.errors.size(), 2u) << all_errors(r);
+  EXPECT_EQ(r.errors[0].key, "a\\x0ab");
+  EXPECT_EQ(r.errors[1].key, std::string(80, 'k') + "...");
+}
+
 TEST(WatchConfigErrorTest, UnknownKeyFarFromAnyListsTheKnownKeys) {
   one_error("zzzzzz: 1\n", 1, "zzzzzz", "expected one of: listen, storage, global");
 }
@@ -605,6 +612,15 @@ TEST(WatchConfigFileTest, ExampleConfigLoadsWithoutErrors) {
   EXPECT_EQ(c.receivers[0].name, "stdout");
   EXPECT_EQ(c.receivers[0].kind, Receiver::Kind::kLog);
   EXPECT_EQ(checkin_jobs(c).size(), 1u);
+  // docs/config.md shows this summary.
+  EXPECT_EQ(summary(c),
+            "listen 127.0.0.1:9095; storage " + cwd() +
+                "/examples/firebreak-watch.db (head retention 1d2h, at most 1000000 series)\n"
+                "scrape every 15s (timeout 10s, body limit 16MiB), evaluate every 15s\n"
+                "2 targets: shop-api (api, every 5s), shop-worker (worker, every 15s)\n"
+                "1 job: shop-daily (\"30 2 * * *\" UTC, grace 1h)\n"
+                "1 receiver: stdout (log)\n"
+                "0 rule files (besides the generated rule pack)\n");
 }
 
 // ---------------------------------------------------------------- views
