@@ -139,7 +139,6 @@ std::vector<rulepack::TargetSpec> rule_pack_targets(const Config& config);
 // The check-in tracker's jobs, schedules parsed. Jobs whose schedule does not
 // parse (only in a config with errors) are left out.
 std::vector<checkin::JobConfig> checkin_jobs(const Config& config);
-
 // The rule pack's options: evaluation interval, job rules when there are
 // jobs, their `for` (global.job_alert_for).
 rulepack::RulePackOptions rule_pack_options(const Config& config);

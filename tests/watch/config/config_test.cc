@@ -56,6 +56,7 @@ global:
   evaluation_interval: 1m
   body_size_limit: 4MiB
   sample_limit: 10000
+  job_alert_for: 2m
 targets:
   - name: shop-api
     workload: api
@@ -120,6 +121,7 @@ receivers:
   EXPECT_EQ(c.evaluation_interval_ms, 60'000);
   EXPECT_EQ(c.body_size_limit, 4u << 20);
   EXPECT_EQ(c.sample_limit, 10000u);
+  EXPECT_EQ(c.job_alert_for_ms, 2 * 60'000);
   EXPECT_EQ(c.rule_files, (std::vector<std::string>{dir + "/rules/a.yml", dir + "/rules/b.yml"}));
 
   ASSERT_EQ(c.targets.size(), 2u);
@@ -134,7 +136,7 @@ receivers:
   EXPECT_EQ(api.body_size_limit, 512u << 10);
   EXPECT_EQ(api.sample_limit, 50u);
   EXPECT_EQ(api.labels, (std::vector<watch::Label>{{"team", "shop"}, {"tier", "1"}}));
-  EXPECT_EQ(api.line, 13);
+  EXPECT_EQ(api.line, 14);
   const rulepack::Thresholds& t = api.thresholds;
   EXPECT_EQ(t.down_for_ms, 3 * 60'000);
   EXPECT_EQ(t.startup_budget_ms, 4 * 60'000);
@@ -172,7 +174,7 @@ receivers:
   EXPECT_EQ(c.jobs[0].time_zone, "Europe/Berlin");
   EXPECT_EQ(c.jobs[0].grace_ms, 30 * 60'000);
   EXPECT_EQ(c.jobs[0].max_run_time_ms, 2 * 3'600'000);
-  EXPECT_EQ(c.jobs[0].line, 46);
+  EXPECT_EQ(c.jobs[0].line, 47);
   EXPECT_EQ(c.jobs[1].schedule, "@every 1h");
   EXPECT_EQ(c.jobs[1].time_zone, "UTC");
   EXPECT_EQ(c.jobs[1].grace_ms, 3'600'000);
@@ -186,7 +188,7 @@ receivers:
   EXPECT_EQ(c.receivers[0].max_alerts, 20u);
   EXPECT_EQ(c.receivers[1].name, "stdout");
   EXPECT_EQ(c.receivers[1].kind, Receiver::Kind::kLog);
-  EXPECT_EQ(c.receivers[1].line, 57);
+  EXPECT_EQ(c.receivers[1].line, 58);
 }
 
 TEST(WatchConfigTest, EmptyFileIsValidWithDefaultsAndWatchesNothing) {
@@ -648,6 +650,28 @@ TEST(WatchConfigViewTest, RulePackTargetsCarryWorkloadAndThresholds) {
   EXPECT_EQ(specs[1].thresholds.stall_for_ms, 20 * 60'000);
   EXPECT_EQ(specs[1].thresholds.heartbeat_max_age_ms, 3 * 60'000);
   EXPECT_DOUBLE_EQ(specs[1].thresholds.latency_objective_seconds, 0.5);
+}
+
+TEST(WatchConfigViewTest, RulePackOptionsComeFromGlobalAndJobs) {
+  const LoadResult none = parse_config(kTarget, kFile);
+  ASSERT_TRUE(none.ok()) << all_errors(none);
+  EXPECT_EQ(none.config.job_alert_for_ms, 60'000);
+  const rulepack::RulePackOptions o = rule_pack_options(none.config);
+  EXPECT_EQ(o.evaluation_interval_ms, 15'000);
+  EXPECT_FALSE(o.include_job_rules);  // no jobs, no Job* rules
+  EXPECT_EQ(o.job_for_ms, 60'000);
+
+  const LoadResult r = parse_config(
+      "global: {evaluation_interval: 30s, job_alert_for: 5m}\n"
+      "jobs:\n  - {name: j, schedule: '@daily'}\n",
+      kFile);
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  const rulepack::RulePackOptions with_jobs = rule_pack_options(r.config);
+  EXPECT_EQ(with_jobs.evaluation_interval_ms, 30'000);
+  EXPECT_TRUE(with_jobs.include_job_rules);
+  EXPECT_EQ(with_jobs.job_for_ms, 5 * 60'000);
+
+  one_error("global:\n  job_alert_for: 0\n", 2, "global.job_alert_for", "must be greater than 0");
 }
 
 TEST(WatchConfigViewTest, CheckinJobsHaveParsedSchedules) {
