@@ -50,6 +50,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     violated("accepted a non-positive global interval", text);
   if (c.scrape_timeout_ms > c.scrape_interval_ms) violated("global timeout > interval", text);
   if (c.retention_ms <= 0 || c.max_series == 0) violated("accepted empty storage bounds", text);
+  if (c.job_alert_for_ms <= 0) violated("accepted a non-positive job_alert_for", text);
   std::set<std::string> names;
   for (const Target& t : c.targets) {
     if (t.name.empty() || !names.insert(t.name).second)

@@ -7,7 +7,8 @@
 //     for (const auto& e : r.errors) std::fprintf(stderr, "%s\n", e.to_string().c_str());
 //     return 1;  // "firebreak.yaml:12:5: targets[1].interval: not a duration: \"5x\""
 //   }
-//   auto pack = watch::rulepack::render_rule_pack(watch::config::rule_pack_targets(r.config), {});
+//   auto pack = watch::rulepack::render_rule_pack(watch::config::rule_pack_targets(r.config),
+//                                                 watch::config::rule_pack_options(r.config));
 //   tracker.configure(watch::config::checkin_jobs(r.config));
 //
 // Loading never throws and never crashes, whatever the input: every problem

@@ -392,6 +392,7 @@ TEST(WatchConfigErrorTest, ZeroIntervals) {
   one_error("global:\n  evaluation_interval: 0\n", 2, "global.evaluation_interval",
             "must be greater than 0");
   one_error(kTarget + "    interval: 0s\n", 4, "targets[0].interval", "must be greater than 0");
+  one_error(kTarget + "    interval: -5s\n", 4, "targets[0].interval", "not a duration: \"-5s\"");
   one_error("global: {scrape_interval: 5s}\n", 1, "global.scrape_interval",
             "scrape_timeout 10s is greater than scrape_interval 5s");
 }
