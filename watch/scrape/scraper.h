@@ -134,7 +134,7 @@ struct ScrapeReport {
   double duration_seconds = 0;
   std::size_t samples_scraped = 0;  // samples in the body (0 when the scrape failed)
   std::size_t samples_appended = 0;
-  std::size_t series_added = 0;  // series seen for the first time by this loop
+  std::size_t series_added = 0;  // series not in the last successful scrape's body
   std::size_t stale_markers = 0;
   // Samples the head refused, by reason (counted, not fatal).
   std::size_t out_of_order = 0;
