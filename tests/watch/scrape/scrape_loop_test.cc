@@ -4,15 +4,19 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <unistd.h>
 #include <cctype>
 #include <chrono>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "firebreak/admin.h"
 #include "firebreak/exposition.h"
+#include "firebreak/log.h"
 #include "firebreak/metrics.h"
 #include "watch/scrape/scrape_server.h"
 #include "watch/scrape/scraper.h"
@@ -542,6 +546,45 @@ TEST(ScrapeLoop, InvalidConfigThrows) {
   tsdb::Head head;
   EXPECT_THROW(ScrapeLoop({.name = "x", .metrics_url = "ftp://h/metrics"}, head),
                std::invalid_argument);
+}
+
+// A failure is logged once per change of reason (a target down for an hour
+// is one line, not one a scrape); recovery is logged once.
+TEST(ScrapeLoop, LogsFailuresOncePerReasonAndRecovery) {
+  namespace fs = std::filesystem;
+  const fs::path file =
+      fs::temp_directory_path() / ("firebreak-scrape-log-" + std::to_string(::getpid()) + ".log");
+  firebreak::configure_logging({.level = firebreak::LogLevel::kInfo,
+                                .format = firebreak::LogFormat::kJson,
+                                .file = file.string()});
+  ScrapeServer server;
+  tsdb::Head head;
+  ScrapeLoop loop(target_for(server), head);
+  server.set_metrics({.status = 500});
+  loop.scrape_once(kT0);
+  loop.scrape_once(kT0 + kStep);
+  server.set_metrics({.status = 404});
+  loop.scrape_once(kT0 + 2 * kStep);
+  server.set_metrics_body("a 1\n");
+  loop.scrape_once(kT0 + 3 * kStep);
+  loop.scrape_once(kT0 + 4 * kStep);
+  firebreak::flush_logs();
+  firebreak::configure_logging(
+      {.level = firebreak::LogLevel::kInfo, .format = firebreak::LogFormat::kJson});
+
+  std::vector<std::string> failed, recovered;
+  std::ifstream in(file);
+  for (std::string line; std::getline(in, line);) {
+    if (line.find("\"event\":\"scrape_failed\"") != std::string::npos) failed.push_back(line);
+    if (line.find("\"event\":\"scrape_recovered\"") != std::string::npos) recovered.push_back(line);
+  }
+  fs::remove(file);
+  ASSERT_EQ(failed.size(), 2u);
+  EXPECT_THAT(failed[0], HasSubstr("\"level\":\"warn\""));
+  EXPECT_THAT(failed[0], HasSubstr("\"target\":\"svc\""));
+  EXPECT_THAT(failed[0], HasSubstr("\"error\":\"server returned HTTP status 500\""));
+  EXPECT_THAT(failed[1], HasSubstr("\"error\":\"server returned HTTP status 404\""));
+  EXPECT_EQ(recovered.size(), 1u);
 }
 
 // The kit's own /metrics (AdminServer + Registry, OpenMetrics and gzip by
