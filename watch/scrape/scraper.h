@@ -178,7 +178,7 @@ class ScrapeLoop {
   // the two requests. Never throws on anything the network sends.
   ScrapeReport scrape_once(std::int64_t t_ms);
 
-  // Writes a staleness marker at t_ms (or 1 ms after the last scrape, when
+  // Writes a staleness marker at t_ms (or 1 ms after last_write_ms(), when
   // that is later) for every series of the last successful scrape and for the
   // report series (the target is gone). Returns the number of markers
   // written. A later scrape_once() starts afresh.
