@@ -5,7 +5,7 @@
 //   watch::config::LoadResult r = watch::config::load_config("firebreak.yaml");
 //   if (!r.ok()) {
 //     for (const auto& e : r.errors) std::fprintf(stderr, "%s\n", e.to_string().c_str());
-//     return 1;  // "firebreak.yaml:12:5: targets[1].interval: not a duration: \"5x\""
+//     return 1;  // "firebreak.yaml:12:15: targets[1].interval: not a duration: \"5x\""
 //   }
 //   auto pack = watch::rulepack::render_rule_pack(watch::config::rule_pack_targets(r.config),
 //                                                 watch::config::rule_pack_options(r.config));
@@ -109,8 +109,9 @@ struct ConfigError {
   int column = 0;
   std::string key;  // e.g. "targets[1].interval"; "" for the whole file
   std::string message;
-  // "firebreak.yaml:12:5: targets[1].interval: not a duration: \"5x\""
-  // (position and key left out when unknown).
+  // "firebreak.yaml:12:15: targets[1].interval: not a duration: \"5x\""
+  // (position and key left out when unknown). The position is the offending
+  // value's; an unknown or repeated key's own; a missing key's entry's.
   std::string to_string() const;
 };
 
