@@ -126,7 +126,7 @@ TEST_F(CliTest, WatchWithoutConfigIsAUsageError) {
 
 TEST_F(CliTest, SighupReloadsAndABadReloadKeepsTheRunningConfig) {
   const std::string good =
-      "listen: 127.0.0.1:0\nstorage: {path: watch.db}\n"
+      "listen: 127.0.0.1:0\nstorage: {path: watch.db}\nglobal: {evaluation_interval: 1s}\n"
       "jobs:\n  - {name: nightly, schedule: \"30 2 * * *\", grace: 1h}\n";
   const std::string path = write("firebreak.yaml", good);
   e2e::ShopProcess watch("firebreak-watch", FIREBREAK_PATH, {"watch", "--config", path},
@@ -152,6 +152,21 @@ TEST_F(CliTest, SighupReloadsAndABadReloadKeepsTheRunningConfig) {
   EXPECT_EQ(test::http_get(port, "/ping/weekly").status, 200);
   const auto history = test::http_get(port, "/api/v1/query?query=job_checkin_state");
   EXPECT_EQ(history.status, 200);
+
+  // watch observes itself with the kit.
+  test::HttpResponse metrics;
+  EXPECT_TRUE(e2e::eventually(
+      [&] {
+        metrics = test::http_get(port, "/metrics");
+        return metrics.body.find("watch_rule_group_evaluations_total{") != std::string::npos;
+      },
+      5000ms));
+  for (const char* family :
+       {"service_ready 1", "target_info{", "watch_rule_group_evaluations_total{",
+        "watch_rule_group_duration_seconds_bucket{", "watch_head_series ", "watch_checkin_jobs 2",
+        "log_records_total{"})
+    EXPECT_NE(metrics.body.find(family), std::string::npos) << family << " in\n" << metrics.body;
+  EXPECT_EQ(test::http_get(port, "/livez").status, 200);
 
   watch.send_signal(SIGTERM);
   const auto status = watch.wait_exit(5000ms);

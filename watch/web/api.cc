@@ -273,9 +273,10 @@ void add_checkin_api(firebreak::AdminServer& server, checkin::Tracker& tracker,
       {"PUT", checkin::PushMethod::kPut},
       {"POST", checkin::PushMethod::kPost},
       {"DELETE", checkin::PushMethod::kDelete}};
-  for (const auto& [name, method] : methods) {
+  for (const auto& entry : methods) {
+    const checkin::PushMethod method = entry.second;  // clang 14 cannot capture a binding
     server.add_prefix_handler(
-        name, "/metrics/job/", [&pushes, changed, method](const AdminRequest& r) {
+        entry.first, "/metrics/job/", [&pushes, changed, method](const AdminRequest& r) {
           std::string_view content_type = r.header("Content-Type");
           if (content_type.empty()) content_type = "text/plain; version=0.0.4";
           const checkin::PushResult result = pushes.push(method, r.path, r.body, content_type);

@@ -607,7 +607,7 @@ TEST(WatchConfigFileTest, ExampleConfigLoadsWithoutErrors) {
   EXPECT_EQ(c.targets[1].metrics_url, "http://127.0.0.1:9465/metrics");
   ASSERT_EQ(c.jobs.size(), 1u);
   EXPECT_EQ(c.jobs[0].name, "shop-daily");
-  EXPECT_EQ(c.jobs[0].schedule, "30 2 * * *");
+  EXPECT_EQ(c.jobs[0].schedule, "15 0 * * *");  // as deploy/systemd/shop-daily.timer
   EXPECT_EQ(c.jobs[0].time_zone, "UTC");
   EXPECT_EQ(c.jobs[0].grace_ms, 3'600'000);
   EXPECT_EQ(c.jobs[0].max_run_time_ms, 30 * 60'000);
@@ -621,7 +621,7 @@ TEST(WatchConfigFileTest, ExampleConfigLoadsWithoutErrors) {
                 "/examples/firebreak-watch.db (head retention 1d2h, at most 1000000 series)\n"
                 "scrape every 15s (timeout 10s, body limit 16MiB), evaluate every 15s\n"
                 "2 targets: shop-api (api, every 5s), shop-worker (worker, every 15s)\n"
-                "1 job: shop-daily (\"30 2 * * *\" UTC, grace 1h)\n"
+                "1 job: shop-daily (\"15 0 * * *\" UTC, grace 1h)\n"
                 "1 receiver: stdout (log)\n"
                 "0 rule files (besides the generated rule pack)\n");
 }
