@@ -366,8 +366,17 @@ TEST_F(WatchPythonTest, AFailingJobPagesThenResolvesWhenARunSucceedsAndItsPushes
 TEST_F(WatchPythonTest, AKilledApiPagesTargetDownAndNothingElse) {
   start_watch();
   auto api = start_api();
-  ASSERT_TRUE(
-      eventually([&] { return !values(watch_->query("up{job=\"py-api\"} == 1")).empty(); }, 10s));
+  // Up, and seen ready in this process (else a death before the first
+  // successful probe is also a service that never got ready).
+  ASSERT_TRUE(eventually(
+      [&] {
+        return !values(watch_->query("up{job=\"py-api\"} == 1")).empty() &&
+               !values(
+                    watch_->query("firebreak:probe_last_success_timestamp_seconds{job=\"py-api\"}"
+                                  " >= on(job, instance) process_start_time_seconds"))
+                    .empty();
+      },
+      10s));
   api.process->send_signal(SIGKILL);
   const SteadyTime killed = std::chrono::steady_clock::now();
   ASSERT_TRUE(api.process->wait_exit(5s).has_value());
