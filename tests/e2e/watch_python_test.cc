@@ -284,6 +284,15 @@ TEST_F(WatchPythonTest, AHealthyPythonSystemWithHarmlessPerturbationsPagesNobody
             1u);
   EXPECT_EQ(values(watch_->query("changes(process_start_time_seconds{job=\"py-api\"}[1m])")),
             std::vector<double>{1.0});
+  // ...OpenMetrics families of every type prometheus_client writes read as
+  // Prometheus would (info, counter with _total and _created)...
+  EXPECT_EQ(values(watch_->query("target_info{job=\"py-api\", workload=\"api\"}")),
+            std::vector<double>{1.0});
+  EXPECT_EQ(
+      values(watch_->query("rate(process_cpu_seconds_total{job=\"py-worker\"}[5s]) >= 0")).size(),
+      1u);
+  EXPECT_FALSE(values(watch_->query("http_server_request_duration_seconds_created{job=\"py-api\"}"))
+                   .empty());
   // ...the job's pushes arrived...
   EXPECT_EQ(values(watch_->query("job_last_success_timestamp_seconds{job=\"py-job\"}")).size(), 1u);
   // ...and nothing paged.
@@ -302,6 +311,28 @@ TEST_F(WatchPythonTest, AnApiThatNeverGetsReadyPagesThroughTheProbeThenResolves)
   // No service_ready (that is the kit's): watch knew from the probe and the start time.
   EXPECT_TRUE(values(watch_->query("service_ready{job=\"py-api\"}")).empty());
   EXPECT_EQ(values(watch_->query("probe_success{job=\"py-api\"}")), std::vector<double>{0.0});
+  ASSERT_EQ(api.set_fault(R"({"never_ready": false})"), 200);
+  expect_resolved("ServiceNeverReady", "py-api");
+  expect_only("ServiceNeverReady", "py-api");
+}
+
+TEST_F(WatchPythonTest, ARestartThatNeverGetsReadyPagesThoughThePreviousProcessWasReady) {
+  start_watch();
+  auto api = start_api();
+  ASSERT_TRUE(eventually(
+      [&] {
+        return !values(
+                    watch_->query("firebreak:probe_last_success_timestamp_seconds{job=\"py-api\"}"
+                                  " >= on(job, instance) process_start_time_seconds"))
+                    .empty();
+      },
+      10s));
+  api.process->send_signal(SIGTERM);
+  ASSERT_TRUE(api.process->wait_exit(5s).has_value());
+  const SteadyTime launched = std::chrono::steady_clock::now();
+  api = start_api({"--fault", "never_ready"});
+  // Scoped to the new process: the old one's successful probes do not count.
+  ASSERT_TRUE(expect_page("py_restart_never_ready", "ServiceNeverReady", "py-api", launched + 4s));
   ASSERT_EQ(api.set_fault(R"({"never_ready": false})"), 200);
   expect_resolved("ServiceNeverReady", "py-api");
   expect_only("ServiceNeverReady", "py-api");
