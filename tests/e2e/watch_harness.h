@@ -26,6 +26,7 @@ struct HookAlert {
   std::string status;  // "firing" or "resolved"
   nlohmann::json labels;
   SteadyTime arrived;
+  std::chrono::system_clock::time_point arrived_wall;
 };
 
 // Receives Alertmanager webhook JSON (version 4) on POST /hook.
@@ -61,6 +62,14 @@ class WatchProcess {
   nlohmann::json query(const std::string& promql) const;
   // Names of alerts in ALERTS with this alertstate ("firing"/"pending").
   std::vector<std::string> alerts(const std::string& state) const;
+  // When the condition of `alert` (the rule whose expression names `job`)
+  // first held in the scraped data at or after `from`: the expression, taken
+  // from /api/v1/rules, evaluated with /api/v1/query_range every 100 ms.
+  // nullopt when it never held or the rule is not found.
+  // `labels` (the alert's, from the webhook) pick among rules of one name.
+  std::optional<std::chrono::system_clock::time_point> condition_true_since(
+      const std::string& alert, const std::string& job, const nlohmann::json& labels,
+      std::chrono::system_clock::time_point from) const;
   ShopProcess& process() { return *process_; }
 
  private:
@@ -69,7 +78,8 @@ class WatchProcess {
 };
 
 // Prints and records one detection-latency measurement:
-// "detection_latency <scenario> <alert>: <ms> ms (bound <ms> ms)".
+// "detection_latency <scenario> <alert>: <ms> ms (bound <ms> ms)"; a bound
+// of 0 is left out (an end-to-end figure, data delays included).
 void report_latency(const std::string& scenario, const std::string& alert,
                     std::chrono::milliseconds latency, std::chrono::milliseconds bound);
 
