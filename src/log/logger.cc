@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -25,8 +26,10 @@
 #include "firebreak/clock.h"
 #include "firebreak/log.h"
 #include "firebreak/metrics.h"
+#include "log/line_writer.h"
 #include "log/ring.h"
 #include "log/trace_ids.h"
+#include "trace/wall_clock.h"
 #include "util/json_write.h"
 #include "util/line_buffer.h"
 
@@ -58,15 +61,16 @@ constexpr int kLevels = 6;
 constexpr std::string_view kLevelNames[] = {"trace", "debug", "info", "warn",
                                             "error", "fatal", "off"};
 
+// Without an injected clock: the TSC-backed wall clock spans use (it follows
+// CLOCK_REALTIME within 100 ms and costs less than half a clock_gettime).
 std::int64_t now_micros(const Clock* clock) {
   if (clock) {
     return std::chrono::duration_cast<std::chrono::microseconds>(
                clock->wall_now().time_since_epoch())
         .count();
   }
-  timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000;
+  const std::int64_t ns = detail::fast_wall_nanos();
+  return ns >= 0 ? ns / 1000 : (ns - 999) / 1000;
 }
 
 std::int64_t floor_seconds(std::int64_t micros) {
@@ -192,6 +196,7 @@ struct ThreadContext {
 
 struct ThreadState {
   detail::LineBuffer buf;
+  detail::TimestampOpening opening;
   std::shared_ptr<LogRing> ring;
   ThreadContext context;
   ~ThreadState() {
@@ -235,7 +240,7 @@ class Logger {
     identity_.store(identities_.back().get(), std::memory_order_release);
   }
 
-  void submit(std::uint8_t level, std::string_view line);
+  void submit(ThreadState& t, std::uint8_t level, std::string_view line);
   void flush();
   void flush_on_terminate();
   void shutdown();
@@ -301,9 +306,9 @@ class Logger {
   std::vector<std::shared_ptr<LogRing>> rings_;  // guarded by rings_mu_
 
   std::timed_mutex drain_mu_;
-  std::string out_;         // guarded by drain_mu_
-  int fd_ = STDOUT_FILENO;  // guarded by drain_mu_
-  std::string file_;        // guarded by drain_mu_
+  detail::LineBuffer out_{64 * 1024};  // guarded by drain_mu_
+  int fd_ = STDOUT_FILENO;             // guarded by drain_mu_
+  std::string file_;                   // guarded by drain_mu_
   std::atomic<bool> reopen_{false};
   std::int64_t last_sweep_ = 0;  // guarded by drain_mu_
 
@@ -397,20 +402,20 @@ void Logger::configure(const LogOptions& options) {
   detail::log_threshold.store(static_cast<std::uint8_t>(options.level));
 }
 
-void Logger::submit(std::uint8_t level, std::string_view line) {
-  if (!tls.ring) {
-    tls.ring = std::make_shared<LogRing>(queue_bytes_.load(std::memory_order_relaxed));
+void Logger::submit(ThreadState& t, std::uint8_t level, std::string_view line) {
+  if (!t.ring) [[unlikely]] {
+    t.ring = std::make_shared<LogRing>(queue_bytes_.load(std::memory_order_relaxed));
     std::lock_guard lock(rings_mu_);
-    rings_.push_back(tls.ring);
+    rings_.push_back(t.ring);
   }
-  LogRing& ring = *tls.ring;
+  LogRing& ring = *t.ring;
   const auto len = static_cast<std::uint32_t>(line.size());
   if (line.size() + 8 > ring.capacity()) {
     // Larger than the whole queue: write it here, after what is queued.
     std::lock_guard lock(drain_mu_);
     drain_locked();
     out_.append(line);
-    written_[level].fetch_add(1, std::memory_order_relaxed);
+    written_[level < kLevels ? level : kLevels - 1].fetch_add(1, std::memory_order_relaxed);
     write_out_locked();
     return;
   }
@@ -581,40 +586,91 @@ bool admit(detail::LogSite& site, std::int64_t micros, std::uint64_t& summary_co
   return false;
 }
 
-void append_trace_ids(detail::LineBuffer& out) {
-  detail::TraceIdsHex ids;
-  if (!detail::current_trace_ids(ids)) return;
-  out.append(",\"trace_id\":\"");
-  out.append(ids.trace_id, 32);
-  out.append("\",\"span_id\":\"");
-  out.append(ids.span_id, 16);
-  out.append("\",\"trace_flags\":\"");
-  out.append(ids.flags, 2);
-  out.push_back('"');
-}
+// `Z","level":"<level>","event":"`, the piece between the timestamp's digits
+// and the event name, per level, padded so it is copied as whole words.
+struct LevelPiece {
+  char text[32];
+  std::size_t size;
+};
+constexpr auto kLevelPieces = [] {
+  std::array<LevelPiece, 7> pieces{};
+  for (std::size_t l = 0; l < pieces.size(); ++l) {
+    LevelPiece& p = pieces[l];
+    for (std::string_view part : {std::string_view("Z\",\"level\":\""), kLevelNames[l],
+                                  std::string_view("\",\"event\":\"")}) {
+      for (char c : part) p.text[p.size++] = c;
+    }
+  }
+  return pieces;
+}();
 
-void format_json(detail::LineBuffer& b, LogLevel level, std::int64_t micros, std::string_view event,
-                 std::string_view msg, std::initializer_list<LogField> fields) {
-  b.append("{\"timestamp\":\"");
-  detail::append_rfc3339_micros(b, micros);
-  b.append("\",\"level\":\"");
-  b.append(kLevelNames[static_cast<int>(level)]);
-  b.append("\",\"event\":");
-  detail::append_json_string(b, event);
+void format_json(detail::LineBuffer& b, ThreadState& t, const std::string& identity, LogLevel level,
+                 std::int64_t micros, std::string_view event, std::string_view msg,
+                 std::initializer_list<LogField> fields) {
+  detail::LineWriter w(b);
+  w.need(sizeof(detail::TimestampOpening::text) + 6 + sizeof(LevelPiece::text));
+  w.timestamp_opening(t.opening, micros);
+  const LevelPiece& piece = kLevelPieces[static_cast<std::size_t>(level)];
+  std::memcpy(w.cursor(), piece.text, sizeof piece.text);
+  w.advance(piece.size);
+  w.escaped(event);
+  w.put('"');
   if (!msg.empty()) {
-    b.append(",\"msg\":");
-    detail::append_json_string(b, msg);
+    w.literal(",\"msg\":\"");
+    w.escaped(msg);
+    w.put('"');
   }
-  b.append(logger().identity());
-  append_trace_ids(b);
-  b.append(tls.context.rendered);
+  w.raw(identity);
+  detail::TraceIdsHex ids;
+  if (detail::current_trace_ids(ids)) {
+    w.need(100);
+    w.literal(",\"trace_id\":\"");
+    w.raw(std::string_view(ids.trace_id, 32));
+    w.literal("\",\"span_id\":\"");
+    w.raw(std::string_view(ids.span_id, 16));
+    w.literal("\",\"trace_flags\":\"");
+    w.raw(std::string_view(ids.flags, 2));
+    w.put('"');
+  }
+  w.raw(t.context.rendered);
+  using K = LogValue::Kind;
   for (const LogField& f : fields) {
-    b.push_back(',');
-    detail::append_json_string(b, f.key);
-    b.push_back(':');
-    append_value_json(b, f.value);
+    w.need(0);
+    w.literal(",\"");
+    w.escaped(f.key);
+    w.literal("\":");
+    const LogValue& v = f.value;
+    switch (v.kind()) {
+      case K::kString:
+        w.json_string(v.str());
+        break;
+      case K::kInt:
+        w.signed_integer(v.i());
+        break;
+      case K::kUint:
+        w.unsigned_integer(v.u());
+        break;
+      case K::kDouble:
+      case K::kDuration:
+        w.number(v.d());
+        break;
+      case K::kBool:
+        if (v.b())
+          w.literal("true");
+        else
+          w.literal("false");
+        break;
+      case K::kNull:
+        w.literal("null");
+        break;
+      default:
+        w.slow([&](detail::LineBuffer& out) { append_value_json(out, v); });
+        break;
+    }
   }
-  b.append("}\n");
+  w.need(0);
+  w.literal("}\n");
+  w.finish();
 }
 
 void format_console(detail::LineBuffer& b, LogLevel level, std::int64_t micros,
@@ -666,22 +722,23 @@ void log_emit(LogSite& site, LogLevel level, std::string_view msg,
               std::initializer_list<LogField> fields) noexcept {
   try {
     Logger& log = logger();
+    ThreadState& t = tls;
     const std::int64_t micros = now_micros(log.clock());
     std::uint64_t suppressed = 0;
     const bool admitted = admit(site, micros, suppressed);
-    detail::LineBuffer& b = tls.buf;
+    detail::LineBuffer& b = t.buf;
     b.clear();
-    if (suppressed) {
+    if (suppressed) [[unlikely]] {
       log.format_summary(b, site.event, suppressed, micros);
-      log.submit(static_cast<std::uint8_t>(LogLevel::kWarn), b.view());
+      log.submit(t, static_cast<std::uint8_t>(LogLevel::kWarn), b.view());
       b.clear();
     }
     if (!admitted) return;
-    if (log.console())
+    if (log.console()) [[unlikely]]
       format_console(b, level, micros, site.event, msg, fields);
     else
-      format_json(b, level, micros, site.event, msg, fields);
-    log.submit(static_cast<std::uint8_t>(level), b.view());
+      format_json(b, t, log.identity(), level, micros, site.event, msg, fields);
+    log.submit(t, static_cast<std::uint8_t>(level), b.view());
     if (level == LogLevel::kFatal) log.flush();
   } catch (...) {
     // Logging never throws into the caller (allocation failure is all that can).

@@ -8,14 +8,15 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
-#include <string>
+
+#include "util/line_buffer.h"
 
 namespace firebreak::detail {
 
 class LogRing {
  public:
   explicit LogRing(std::size_t capacity)
-      : capacity_(capacity), data_(std::make_unique<char[]>(capacity)) {}
+      : capacity_(capacity), data_(std::make_unique_for_overwrite<char[]>(capacity)) {}
 
   // Producer: appends one record; false (and nothing written) when it does not fit.
   bool push(std::uint8_t level, const char* bytes, std::uint32_t len) {
@@ -25,11 +26,19 @@ class LogRing {
       cached_tail_ = tail_.load(std::memory_order_acquire);
       if (head + need - cached_tail_ > capacity_) return false;
     }
-    char header[kHeader];
+    char header[kHeader] = {};
     std::memcpy(header, &len, 4);
     header[4] = static_cast<char>(level);
-    copy_in(head, header, kHeader);
-    copy_in(head + kHeader, bytes, len);
+    if (capacity_ - head_at_ > need) [[likely]] {
+      // Contiguous (the usual case): no wrap, no division.
+      char* dst = data_.get() + head_at_;
+      std::memcpy(dst, header, kHeader);
+      std::memcpy(dst + kHeader, bytes, len);
+      head_at_ += need;
+    } else {
+      head_at_ = copy_in(head_at_, header, kHeader);
+      head_at_ = copy_in(head_at_, bytes, len);
+    }
     head_.store(head + need, std::memory_order_release);
     return true;
   }
@@ -37,18 +46,18 @@ class LogRing {
   // Consumer: appends every complete record to `out` and calls
   // on_record(level) for each. Returns the number of records.
   template <class OnRecord>
-  std::size_t drain(std::string& out, OnRecord on_record) {
+  std::size_t drain(LineBuffer& out, OnRecord on_record) {
     std::uint64_t tail = tail_.load(std::memory_order_relaxed);
     const std::uint64_t head = head_.load(std::memory_order_acquire);
     std::size_t n = 0;
     while (tail < head) {
       char header[kHeader];
-      copy_out(tail, header, kHeader);
+      tail_at_ = copy_out(tail_at_, header, kHeader);
       std::uint32_t len;
       std::memcpy(&len, header, 4);
-      const std::size_t at = out.size();
-      out.resize(at + len);
-      copy_out(tail + kHeader, out.data() + at, len);
+      out.reserve_more(len);
+      tail_at_ = copy_out(tail_at_, out.tail(), len);
+      out.commit(len);
       on_record(static_cast<std::uint8_t>(header[4]));
       tail += kHeader + len;
       ++n;
@@ -77,24 +86,27 @@ class LogRing {
  private:
   static constexpr std::size_t kHeader = 8;
 
-  void copy_in(std::uint64_t pos, const char* src, std::size_t len) {
-    const std::size_t at = pos % capacity_;
+  // Copy at offset `at` (< capacity_), wrapping; return the offset after.
+  std::size_t copy_in(std::size_t at, const char* src, std::size_t len) {
     const std::size_t first = std::min(len, capacity_ - at);
     std::memcpy(data_.get() + at, src, first);
     std::memcpy(data_.get(), src + first, len - first);
+    return first < len ? len - first : at + len == capacity_ ? 0 : at + len;
   }
-  void copy_out(std::uint64_t pos, char* dst, std::size_t len) const {
-    const std::size_t at = pos % capacity_;
+  std::size_t copy_out(std::size_t at, char* dst, std::size_t len) const {
     const std::size_t first = std::min(len, capacity_ - at);
     std::memcpy(dst, data_.get() + at, first);
     std::memcpy(dst + first, data_.get(), len - first);
+    return first < len ? len - first : at + len == capacity_ ? 0 : at + len;
   }
 
   const std::size_t capacity_;
   std::unique_ptr<char[]> data_;
   alignas(64) std::atomic<std::uint64_t> head_{0};
   std::uint64_t cached_tail_ = 0;  // producer's last view of tail_
+  std::size_t head_at_ = 0;        // producer's: head_ % capacity_, kept without dividing
   alignas(64) std::atomic<std::uint64_t> tail_{0};
+  std::size_t tail_at_ = 0;  // consumer's: tail_ % capacity_
 };
 
 }  // namespace firebreak::detail

@@ -1,0 +1,211 @@
+// Internal: writes one JSON log line into a LineBuffer through a raw cursor,
+// for the logger's hot path. The caller reserves room (need()) before a group
+// of fixed-size writes; strings reserve their own room. Fixed pieces are
+// copied as whole words, plain strings (the usual case) 8 bytes at a time, and
+// anything that needs escaping falls back to append_json_escaped, so the bytes
+// written are exactly those of util/json_write.h.
+//
+//   LineWriter w(buf);
+//   w.need(16);
+//   w.literal("{\"k\":");
+//   w.json_string(value);
+//   w.literal("}\n");
+//   w.finish();  // commits the bytes to `buf`
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string_view>
+
+#include "util/json_write.h"
+#include "util/line_buffer.h"
+
+namespace firebreak::detail {
+
+// "{"timestamp":"YYYY-MM-DDTHH:MM:SS." for the last second seen on a thread.
+struct TimestampOpening {
+  static constexpr std::size_t kSize = 34;
+  std::int64_t secs = INT64_MIN;
+  char text[40] = {};  // kSize used; the rest lets it be copied as whole words
+};
+
+class LineWriter {
+ public:
+  // Room every need() leaves past what was asked, so short fixed pieces can
+  // be copied as whole words.
+  static constexpr std::size_t kSlack = 64;
+
+  explicit LineWriter(LineBuffer& buf) : buf_(buf) { reload(); }
+  LineWriter(const LineWriter&) = delete;
+  LineWriter& operator=(const LineWriter&) = delete;
+
+  // Makes room for `n` more bytes (and kSlack).
+  void need(std::size_t n) {
+    if (static_cast<std::size_t>(end_ - p_) < n + kSlack) [[unlikely]]
+      grow(n + kSlack);
+  }
+
+  // Commits what was written to the buffer. The writer is not used after.
+  void finish() { buf_.commit(static_cast<std::size_t>(p_ - buf_.tail())); }
+
+  void put(char c) { *p_++ = c; }
+
+  // Direct access for fixed pieces copied whole and then partly kept.
+  char* cursor() { return p_; }
+  void advance(std::size_t n) { p_ += n; }
+
+  // A string literal (without its terminating NUL); needs no escaping.
+  template <std::size_t N>
+  void literal(const char (&s)[N]) {
+    static_assert(N - 1 <= kSlack);
+    std::memcpy(p_, s, N - 1);
+    p_ += N - 1;
+  }
+
+  // Bytes copied as they are; reserves its own room.
+  void raw(std::string_view s) {
+    need(s.size());
+    std::memcpy(p_, s.data(), s.size());
+    p_ += s.size();
+  }
+
+  // `s` escaped (no quotes); reserves its own room.
+  void escaped(std::string_view s) {
+    const char* src = s.data();
+    const std::size_t n = s.size();
+    need(n);
+    std::size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+      if (!plain8(src + i)) [[unlikely]]
+        return escape_from(s, i);
+      std::memcpy(p_ + i, src + i, 8);
+    }
+    if (i < n) {
+      if (n >= 8) {
+        // The last 8 bytes, overlapping what was checked: no byte loop.
+        if (!plain8(src + n - 8)) [[unlikely]]
+          return escape_from(s, i);
+        std::memcpy(p_ + n - 8, src + n - 8, 8);
+      } else {
+        for (; i < n; ++i) {
+          if (!plain_byte(static_cast<unsigned char>(src[i]))) [[unlikely]]
+            return escape_from(s, i);
+          p_[i] = src[i];
+        }
+      }
+    }
+    p_ += n;
+  }
+
+  // `s` as a JSON string, quotes included; reserves its own room.
+  void json_string(std::string_view s) {
+    need(0);
+    put('"');
+    escaped(s);
+    put('"');
+  }
+
+  // Needs 24 bytes of room.
+  void signed_integer(std::int64_t v) {
+    if (v < 0) {
+      put('-');
+      unsigned_integer(0 - static_cast<std::uint64_t>(v));
+    } else {
+      unsigned_integer(static_cast<std::uint64_t>(v));
+    }
+  }
+
+  // Needs 20 bytes of room.
+  void unsigned_integer(std::uint64_t v) {
+    char tmp[20];
+    char* q = tmp + 20;
+    while (v >= 100) {
+      q -= 2;
+      std::memcpy(q, kDigits2 + (v % 100) * 2, 2);
+      v /= 100;
+    }
+    if (v >= 10) {
+      q -= 2;
+      std::memcpy(q, kDigits2 + v * 2, 2);
+    } else {
+      *--q = static_cast<char>('0' + v);
+    }
+    const auto len = static_cast<std::size_t>(tmp + 20 - q);
+    std::memcpy(p_, q, len);
+    p_ += len;
+  }
+
+  // As append_json_double; reserves its own room.
+  void number(double v) {
+    if (v != v || v == __builtin_inf() || v == -__builtin_inf()) [[unlikely]] {
+      slow([&](LineBuffer& b) { append_json_double(b, v); });
+      return;
+    }
+    need(32);
+    p_ = fmt::format_to(p_, FMT_COMPILE("{}"), v);
+  }
+
+  // The opening of a line up to the timestamp's microseconds, from the
+  // per-thread cache; then the 6 digits of `micros`. Needs 40 bytes of room.
+  void timestamp_opening(TimestampOpening& cache, std::int64_t unix_micros) {
+    std::int64_t secs = unix_micros / 1000000;
+    std::int64_t us = unix_micros % 1000000;
+    if (us < 0) {
+      us += 1000000;
+      secs -= 1;
+    }
+    if (secs != cache.secs) [[unlikely]]
+      refresh(cache, secs);
+    std::memcpy(p_, cache.text, sizeof cache.text);
+    p_ += TimestampOpening::kSize;
+    const auto u = static_cast<unsigned>(us);
+    std::memcpy(p_, kDigits2 + (u / 10000) * 2, 2);
+    std::memcpy(p_ + 2, kDigits2 + (u / 100 % 100) * 2, 2);
+    std::memcpy(p_ + 4, kDigits2 + (u % 100) * 2, 2);
+    p_ += 6;
+  }
+
+  // Anything else, written through the buffer's own appends; leaves kSlack room.
+  template <class Write>
+  void slow(Write write) {
+    finish();
+    write(buf_);
+    reload();
+    need(0);
+  }
+
+ private:
+  static constexpr char kDigits2[] =
+      "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+      "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+      "8081828384858687888990919293949596979899";
+
+  void reload() {
+    p_ = buf_.tail();
+    end_ = p_ + buf_.room();
+  }
+  [[gnu::noinline]] void grow(std::size_t n) {
+    finish();
+    buf_.reserve_more(n);
+    reload();
+  }
+  // Bytes [0, i) of `s` are plain and written; escapes the rest.
+  [[gnu::noinline]] void escape_from(std::string_view s, std::size_t i) {
+    p_ += i;
+    slow([&](LineBuffer& b) { append_json_escaped(b, s.substr(i)); });
+  }
+  [[gnu::noinline]] static void refresh(TimestampOpening& cache, std::int64_t secs) {
+    char ts[27];
+    format_rfc3339_micros(ts, secs * 1000000);
+    std::memcpy(cache.text, "{\"timestamp\":\"", 14);
+    std::memcpy(cache.text + 14, ts, 20);
+    cache.secs = secs;
+  }
+
+  LineBuffer& buf_;
+  char* p_;
+  char* end_;
+};
+
+}  // namespace firebreak::detail
