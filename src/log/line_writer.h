@@ -71,7 +71,7 @@ class LineWriter {
   }
 
   // `s` escaped (no quotes); reserves its own room.
-  void escaped(std::string_view s) {
+  [[gnu::always_inline]] void escaped(std::string_view s) {
     const char* src = s.data();
     const std::size_t n = s.size();
     need(n);
@@ -138,12 +138,68 @@ class LineWriter {
 
   // As append_json_double; reserves its own room.
   void number(double v) {
+    need(32);
+    if (short_fixed(v)) [[likely]]
+      return;
     if (v != v || v == __builtin_inf() || v == -__builtin_inf()) [[unlikely]] {
       slow([&](LineBuffer& b) { append_json_double(b, v); });
       return;
     }
-    need(32);
     p_ = fmt::format_to(p_, FMT_COMPILE("{}"), v);
+  }
+
+  // The common doubles (durations, ratios, amounts) without the general
+  // shortest-form algorithm: when 1e-4 <= |v| < 1e15 and v's shortest
+  // round-trip form has at most 15 significant digits, writes exactly what
+  // fmt's "{}" writes (fixed notation in that range) and returns true;
+  // otherwise writes nothing and returns false. Needs 24 bytes of room.
+  //
+  // Why it is exact: scaled by 10^k into [1e13, 1e15), v's shortest decimal D
+  // (<= 15 digits) is an integer there, and v is within 2^-53 relative of it,
+  // so rounding the scaled value gives D (and no other integer lies within v's
+  // rounding interval, which is narrower than 1 there). m / 10^k == v, with m
+  // and 10^k exact and the division correctly rounded, is precisely "the
+  // decimal m·10^-k reads back as v". Trailing zeros removed, m is D.
+  bool short_fixed(double v) {
+    const double a = v < 0 ? -v : v;
+    if (!(a >= 1e-4 && a < 1e15)) return false;
+    // d ~ floor(log10(a)) from the binary exponent; a low guess only costs a
+    // digit of headroom, a high one is caught below.
+    std::uint64_t bits;
+    std::memcpy(&bits, &a, 8);
+    const int e2 = static_cast<int>(bits >> 52) - 1023;
+    int d = (e2 * 1233) >> 12;  // floor(e2 * log10(2)), e2 in [-14, 49]
+    if (d < 14 && a >= kPow10[d + 1 + 4]) ++d;
+    int k = 14 - d;
+    if (k > 18) k = 18;
+    double scaled = a * kPow10Exact[k];
+    if (scaled >= 1e15) {
+      if (k == 0) return false;
+      --k;
+      scaled = a * kPow10Exact[k];
+    }
+    std::uint64_t m = static_cast<std::uint64_t>(scaled + 0.5);
+    if (static_cast<double>(m) / kPow10Exact[k] != a) return false;
+    while (k > 0 && m % 10 == 0) {
+      m /= 10;
+      --k;
+    }
+    if (v < 0) put('-');
+    char tmp[24];
+    char* q = tmp + 24;
+    std::uint64_t n = m;
+    int digits = 0;
+    while (n >= 10 || digits < k) {
+      *--q = static_cast<char>('0' + n % 10);
+      n /= 10;
+      ++digits;
+      if (digits == k) *--q = '.';
+    }
+    *--q = static_cast<char>('0' + n);
+    const auto len = static_cast<std::size_t>(tmp + 24 - q);
+    std::memcpy(p_, q, len);
+    p_ += len;
+    return true;
   }
 
   // The opening of a line up to the timestamp's microseconds, from the
@@ -176,6 +232,12 @@ class LineWriter {
   }
 
  private:
+  // 10^0 .. 10^18, exact.
+  static constexpr double kPow10Exact[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8, 1e9,
+                                           1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18};
+  // 10^-4 .. 10^15 (the negative powers rounded), indexed by exponent + 4.
+  static constexpr double kPow10[] = {1e-4, 1e-3, 1e-2, 1e-1, 1e0,  1e1,  1e2,  1e3,  1e4,  1e5,
+                                      1e6,  1e7,  1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
   static constexpr char kDigits2[] =
       "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
       "40414243444546474849505152535455565758596061626364656667686970717273747576777879"

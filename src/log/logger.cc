@@ -204,7 +204,22 @@ struct ThreadState {
   }
 };
 
-thread_local ThreadState tls;
+// This thread's state, reached through a constant-initialised pointer so the
+// hot path has no thread_local initialisation check; the state itself is
+// built on first use and destroyed at thread exit.
+constinit thread_local ThreadState* t_state = nullptr;
+
+[[gnu::noinline]] ThreadState& make_thread_state() {
+  thread_local ThreadState state;
+  t_state = &state;
+  return state;
+}
+
+ThreadState& thread_state() {
+  if (ThreadState* s = t_state) [[likely]]
+    return *s;
+  return make_thread_state();
+}
 
 // ---------------------------------------------------------------------------
 
@@ -699,7 +714,7 @@ void format_console(detail::LineBuffer& b, LogLevel level, std::int64_t micros,
     b.append(" span_id=");
     b.append(ids.span_id, 16);
   }
-  for (const auto& [key, value] : tls.context.entries()) {
+  for (const auto& [key, value] : thread_state().context.entries()) {
     b.push_back(' ');
     b.append(key);
     b.push_back('=');
@@ -722,7 +737,7 @@ void log_emit(LogSite& site, LogLevel level, std::string_view msg,
               std::initializer_list<LogField> fields) noexcept {
   try {
     Logger& log = logger();
-    ThreadState& t = tls;
+    ThreadState& t = thread_state();
     const std::int64_t micros = now_micros(log.clock());
     std::uint64_t suppressed = 0;
     const bool admitted = admit(site, micros, suppressed);
@@ -870,31 +885,32 @@ void register_log_metrics(Registry& registry) {
 // ---------------------------------------------------------------------------
 // Context
 
-LogScope::LogScope(std::initializer_list<LogField> fields) : restore_size_(tls.context.count) {
-  for (const LogField& f : fields) tls.context.push(f.key, f.value);
-  tls.context.render();
+LogScope::LogScope(std::initializer_list<LogField> fields)
+    : restore_size_(thread_state().context.count) {
+  for (const LogField& f : fields) thread_state().context.push(f.key, f.value);
+  thread_state().context.render();
 }
 
 LogScope::~LogScope() {
-  tls.context.count = restore_size_;
-  tls.context.render();
+  thread_state().context.count = restore_size_;
+  thread_state().context.render();
 }
 
 LogContext LogContext::capture() {
   LogContext c;
-  const auto live = tls.context.entries();
+  const auto live = thread_state().context.entries();
   c.entries_.assign(live.begin(), live.end());
   return c;
 }
 
 LogContext::Restore::Restore(const LogContext& context) {
-  const auto live = tls.context.entries();
+  const auto live = thread_state().context.entries();
   saved_.assign(live.begin(), live.end());
-  tls.context.assign(context.entries_);
+  thread_state().context.assign(context.entries_);
 }
 
 LogContext::Restore::~Restore() {
-  tls.context.assign(saved_);
+  thread_state().context.assign(saved_);
 }
 
 }  // namespace firebreak

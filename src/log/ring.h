@@ -35,6 +35,13 @@ class LogRing {
       std::memcpy(dst, header, kHeader);
       std::memcpy(dst + kHeader, bytes, len);
       head_at_ += need;
+      // The ring's memory is cold (last touched a whole ring ago): ask for
+      // the lines the next records will fill now, so their stores do not
+      // stall this thread later.
+      if (capacity_ - head_at_ > kPrefetchAhead + kPrefetchSpan) {
+        for (std::size_t off = 0; off < kPrefetchSpan; off += 64)
+          __builtin_prefetch(data_.get() + head_at_ + kPrefetchAhead + off, 1);
+      }
     } else {
       head_at_ = copy_in(head_at_, header, kHeader);
       head_at_ = copy_in(head_at_, bytes, len);
@@ -85,6 +92,8 @@ class LogRing {
 
  private:
   static constexpr std::size_t kHeader = 8;
+  static constexpr std::size_t kPrefetchAhead = 512;
+  static constexpr std::size_t kPrefetchSpan = 320;
 
   // Copy at offset `at` (< capacity_), wrapping; return the offset after.
   std::size_t copy_in(std::size_t at, const char* src, std::size_t len) {
