@@ -99,7 +99,7 @@ class LineWriter {
   }
 
   // `s` as a JSON string, quotes included; reserves its own room.
-  void json_string(std::string_view s) {
+  [[gnu::always_inline]] void json_string(std::string_view s) {
     need(0);
     put('"');
     escaped(s);
@@ -150,55 +150,65 @@ class LineWriter {
 
   // The common doubles (durations, ratios, amounts) without the general
   // shortest-form algorithm: when 1e-4 <= |v| < 1e15 and v's shortest
-  // round-trip form has at most 15 significant digits, writes exactly what
-  // fmt's "{}" writes (fixed notation in that range) and returns true;
-  // otherwise writes nothing and returns false. Needs 24 bytes of room.
+  // round-trip form has at most 14 significant digits (15 or 16 for most), writes
+  // exactly what fmt's "{}" writes (fixed notation in that range) and returns
+  // true; otherwise writes nothing and returns false. Needs 24 bytes of room.
   //
-  // Why it is exact: scaled by 10^k into [1e13, 1e15), v's shortest decimal D
-  // (<= 15 digits) is an integer there, and v is within 2^-53 relative of it,
-  // so rounding the scaled value gives D (and no other integer lies within v's
-  // rounding interval, which is narrower than 1 there). m / 10^k == v, with m
-  // and 10^k exact and the division correctly rounded, is precisely "the
-  // decimal m·10^-k reads back as v". Trailing zeros removed, m is D.
+  // Why it is exact: v is scaled by 10^k to below 2^50 (and above 2^49 / 10).
+  // There v's shortest decimal D, when short enough, is an integer; v is
+  // within 2^-53 relative of D and the product rounds by as much again, so the
+  // scaled value is within 1/4 of D and rounding it gives D; v's rounding
+  // interval is narrower than 1/2 there, so no other integer is in it (which
+  // makes D the shortest form and the only one of its length). And
+  // m / 10^k == v, with m and 10^k exact and the division correctly rounded,
+  // is precisely "the decimal m·10^-k reads back as v". Trailing zeros
+  // removed, m is D.
   bool short_fixed(double v) {
     const double a = v < 0 ? -v : v;
     if (!(a >= 1e-4 && a < 1e15)) return false;
-    // d ~ floor(log10(a)) from the binary exponent; a low guess only costs a
-    // digit of headroom, a high one is caught below.
     std::uint64_t bits;
     std::memcpy(&bits, &a, 8);
-    const int e2 = static_cast<int>(bits >> 52) - 1023;
-    int d = (e2 * 1233) >> 12;  // floor(e2 * log10(2)), e2 in [-14, 49]
-    if (d < 14 && a >= kPow10[d + 1 + 4]) ++d;
-    int k = 14 - d;
-    if (k > 18) k = 18;
-    double scaled = a * kPow10Exact[k];
-    if (scaled >= 1e15) {
-      if (k == 0) return false;
-      --k;
-      scaled = a * kPow10Exact[k];
-    }
+    const int e2 = static_cast<int>(bits >> 52) - 1023;  // a in [2^e2, 2^(e2+1)), e2 in [-14, 49]
+    const int k = ((49 - e2) * 1233) >> 12;              // floor((49 - e2) * log10(2)), 0..18
+    const double scaled = a * kPow10Exact[k];            // below 2^50
     std::uint64_t m = static_cast<std::uint64_t>(scaled + 0.5);
     if (static_cast<double>(m) / kPow10Exact[k] != a) return false;
-    while (k > 0 && m % 10 == 0) {
+    int decimals = k;
+    // Trailing zeros off (at most 15 of them, at most k): 8, 4, 2, 1 at a time.
+    if (decimals >= 8 && m % 100000000 == 0) {
+      m /= 100000000;
+      decimals -= 8;
+    }
+    if (decimals >= 4 && m % 10000 == 0) {
+      m /= 10000;
+      decimals -= 4;
+    }
+    if (decimals >= 2 && m % 100 == 0) {
+      m /= 100;
+      decimals -= 2;
+    }
+    if (decimals >= 1 && m % 10 == 0) {
       m /= 10;
-      --k;
+      --decimals;
     }
     if (v < 0) put('-');
-    char tmp[24];
-    char* q = tmp + 24;
-    std::uint64_t n = m;
-    int digits = 0;
-    while (n >= 10 || digits < k) {
-      *--q = static_cast<char>('0' + n % 10);
-      n /= 10;
-      ++digits;
-      if (digits == k) *--q = '.';
+    if (decimals == 0) {
+      unsigned_integer(m);
+      return true;
     }
-    *--q = static_cast<char>('0' + n);
-    const auto len = static_cast<std::size_t>(tmp + 24 - q);
-    std::memcpy(p_, q, len);
-    p_ += len;
+    const std::uint64_t unit = kPow10Int[decimals];
+    unsigned_integer(m / unit);
+    put('.');
+    // The decimals fractional digits, zeros in front included, right to left.
+    std::uint64_t frac = m % unit;
+    char* q = p_ + decimals;
+    for (int left = decimals; left >= 2; left -= 2) {
+      q -= 2;
+      std::memcpy(q, kDigits2 + (frac % 100) * 2, 2);
+      frac /= 100;
+    }
+    if (q != p_) *--q = static_cast<char>('0' + frac);
+    p_ += decimals;
     return true;
   }
 
@@ -235,9 +245,25 @@ class LineWriter {
   // 10^0 .. 10^18, exact.
   static constexpr double kPow10Exact[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8, 1e9,
                                            1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18};
-  // 10^-4 .. 10^15 (the negative powers rounded), indexed by exponent + 4.
-  static constexpr double kPow10[] = {1e-4, 1e-3, 1e-2, 1e-1, 1e0,  1e1,  1e2,  1e3,  1e4,  1e5,
-                                      1e6,  1e7,  1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+  static constexpr std::uint64_t kPow10Int[] = {1ull,
+                                                10ull,
+                                                100ull,
+                                                1000ull,
+                                                10000ull,
+                                                100000ull,
+                                                1000000ull,
+                                                10000000ull,
+                                                100000000ull,
+                                                1000000000ull,
+                                                10000000000ull,
+                                                100000000000ull,
+                                                1000000000000ull,
+                                                10000000000000ull,
+                                                100000000000000ull,
+                                                1000000000000000ull,
+                                                10000000000000000ull,
+                                                100000000000000000ull,
+                                                1000000000000000000ull};
   static constexpr char kDigits2[] =
       "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
       "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
