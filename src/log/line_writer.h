@@ -37,6 +37,10 @@ class LineWriter {
   static constexpr std::size_t kSlack = 64;
 
   explicit LineWriter(LineBuffer& buf) : buf_(buf) { reload(); }
+  // Writes into [region, region + size) while the line fits there, else
+  // moves what it wrote to `buf` (empty) and goes on there.
+  LineWriter(LineBuffer& buf, char* region, std::size_t size)
+      : buf_(buf), region_(region), p_(region), end_(region + size) {}
   LineWriter(const LineWriter&) = delete;
   LineWriter& operator=(const LineWriter&) = delete;
 
@@ -46,8 +50,15 @@ class LineWriter {
       grow(n + kSlack);
   }
 
-  // Commits what was written to the buffer. The writer is not used after.
-  void finish() { buf_.commit(static_cast<std::size_t>(p_ - buf_.tail())); }
+  // Commits what was written. Returns true when the line is in the region,
+  // of in_region_size() bytes; false when it is in the buffer. The writer is
+  // not used after.
+  bool finish() {
+    if (region_) return true;
+    buf_.commit(static_cast<std::size_t>(p_ - buf_.tail()));
+    return false;
+  }
+  std::size_t in_region_size() const { return static_cast<std::size_t>(p_ - region_); }
 
   void put(char c) { *p_++ = c; }
 
@@ -235,6 +246,7 @@ class LineWriter {
   // Anything else, written through the buffer's own appends; leaves kSlack room.
   template <class Write>
   void slow(Write write) {
+    if (region_) spill();
     finish();
     write(buf_);
     reload();
@@ -274,8 +286,16 @@ class LineWriter {
     end_ = p_ + buf_.room();
   }
   [[gnu::noinline]] void grow(std::size_t n) {
+    if (region_) spill();
     finish();
     buf_.reserve_more(n);
+    reload();
+  }
+  // Moves the line from the region to the buffer, which it goes on in.
+  [[gnu::noinline]] void spill() {
+    const auto n = static_cast<std::size_t>(p_ - region_);
+    buf_.append(region_, n);
+    region_ = nullptr;
     reload();
   }
   // Bytes [0, i) of `s` are plain and written; escapes the rest.
@@ -292,6 +312,7 @@ class LineWriter {
   }
 
   LineBuffer& buf_;
+  char* region_ = nullptr;  // while writing in a caller's region
   char* p_;
   char* end_;
 };

@@ -58,6 +58,9 @@ using detail::EventLimit;
 using detail::LogRing;
 
 constexpr int kLevels = 6;
+// Room asked of the queue to format a line in place; longer lines are
+// formatted in the thread's buffer and copied.
+constexpr std::size_t kInPlaceLine = 1024;
 constexpr std::string_view kLevelNames[] = {"trace", "debug", "info", "warn",
                                             "error", "fatal", "off"};
 
@@ -256,6 +259,19 @@ class Logger {
   }
 
   void submit(ThreadState& t, std::uint8_t level, std::string_view line);
+  // This thread's ring (created on first use).
+  LogRing& ring_for(ThreadState& t) {
+    if (!t.ring) [[unlikely]]
+      add_ring(t);
+    return *t.ring;
+  }
+  // After a record was queued: wakes the writer if the ring is filling up.
+  void queued(LogRing& ring) {
+    if (ring.filling() && idle_.load(std::memory_order_relaxed) && idle_.exchange(false))
+      wake_.release();
+    if (!running_.load(std::memory_order_relaxed)) [[unlikely]]
+      flush();  // after shutdown: write at once
+  }
   void flush();
   void flush_on_terminate();
   void shutdown();
@@ -299,6 +315,8 @@ class Logger {
 
  private:
   Logger();
+
+  [[gnu::noinline]] void add_ring(ThreadState& t);
 
   void writer_loop();
   // Drains every ring and writes; caller holds drain_mu_. True if anything was written.
@@ -417,13 +435,14 @@ void Logger::configure(const LogOptions& options) {
   detail::log_threshold.store(static_cast<std::uint8_t>(options.level));
 }
 
+void Logger::add_ring(ThreadState& t) {
+  t.ring = std::make_shared<LogRing>(queue_bytes_.load(std::memory_order_relaxed));
+  std::lock_guard lock(rings_mu_);
+  rings_.push_back(t.ring);
+}
+
 void Logger::submit(ThreadState& t, std::uint8_t level, std::string_view line) {
-  if (!t.ring) [[unlikely]] {
-    t.ring = std::make_shared<LogRing>(queue_bytes_.load(std::memory_order_relaxed));
-    std::lock_guard lock(rings_mu_);
-    rings_.push_back(t.ring);
-  }
-  LogRing& ring = *t.ring;
+  LogRing& ring = ring_for(t);
   const auto len = static_cast<std::uint32_t>(line.size());
   if (line.size() + 8 > ring.capacity()) {
     // Larger than the whole queue: write it here, after what is queued.
@@ -449,9 +468,7 @@ void Logger::submit(ThreadState& t, std::uint8_t level, std::string_view line) {
       std::this_thread::sleep_for(std::chrono::microseconds(50));
     }
   }
-  if (ring.filling() && idle_.load(std::memory_order_relaxed) && idle_.exchange(false))
-    wake_.release();
-  if (!running_.load(std::memory_order_relaxed)) flush();  // after shutdown: write at once
+  queued(ring);
 }
 
 bool Logger::drain_locked() {
@@ -619,10 +636,9 @@ constexpr auto kLevelPieces = [] {
   return pieces;
 }();
 
-void format_json(detail::LineBuffer& b, ThreadState& t, const std::string& identity, LogLevel level,
+void format_json(detail::LineWriter& w, ThreadState& t, const std::string& identity, LogLevel level,
                  std::int64_t micros, std::string_view event, std::string_view msg,
                  std::initializer_list<LogField> fields) {
-  detail::LineWriter w(b);
   w.need(sizeof(detail::TimestampOpening::text) + 6 + sizeof(LevelPiece::text));
   w.timestamp_opening(t.opening, micros);
   const LevelPiece& piece = kLevelPieces[static_cast<std::size_t>(level)];
@@ -685,7 +701,6 @@ void format_json(detail::LineBuffer& b, ThreadState& t, const std::string& ident
   }
   w.need(0);
   w.literal("}\n");
-  w.finish();
 }
 
 void format_console(detail::LineBuffer& b, LogLevel level, std::int64_t micros,
@@ -749,11 +764,25 @@ void log_emit(LogSite& site, LogLevel level, std::string_view msg,
       b.clear();
     }
     if (!admitted) return;
-    if (log.console()) [[unlikely]]
+    if (log.console()) [[unlikely]] {
       format_console(b, level, micros, site.event, msg, fields);
-    else
-      format_json(b, t, log.identity(), level, micros, site.event, msg, fields);
-    log.submit(t, static_cast<std::uint8_t>(level), b.view());
+      log.submit(t, static_cast<std::uint8_t>(level), b.view());
+    } else {
+      // Straight into the queue when it has room for a line of that size;
+      // else into the thread's buffer, then queued as a whole.
+      LogRing& ring = log.ring_for(t);
+      char* region = ring.reserve(kInPlaceLine);
+      detail::LineWriter w =
+          region ? detail::LineWriter(b, region, kInPlaceLine) : detail::LineWriter(b);
+      format_json(w, t, log.identity(), level, micros, site.event, msg, fields);
+      if (w.finish()) {
+        ring.publish(static_cast<std::uint8_t>(level),
+                     static_cast<std::uint32_t>(w.in_region_size()));
+        log.queued(ring);
+      } else {
+        log.submit(t, static_cast<std::uint8_t>(level), b.view());
+      }
+    }
     if (level == LogLevel::kFatal) log.flush();
   } catch (...) {
     // Logging never throws into the caller (allocation failure is all that can).

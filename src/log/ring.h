@@ -34,20 +34,35 @@ class LogRing {
       char* dst = data_.get() + head_at_;
       std::memcpy(dst, header, kHeader);
       std::memcpy(dst + kHeader, bytes, len);
-      head_at_ += need;
-      // The ring's memory is cold (last touched a whole ring ago): ask for
-      // the lines the next records will fill now, so their stores do not
-      // stall this thread later.
-      if (capacity_ - head_at_ > kPrefetchAhead + kPrefetchSpan) {
-        for (std::size_t off = 0; off < kPrefetchSpan; off += 64)
-          __builtin_prefetch(data_.get() + head_at_ + kPrefetchAhead + off, 1);
-      }
+      advance(need);
     } else {
       head_at_ = copy_in(head_at_, header, kHeader);
       head_at_ = copy_in(head_at_, bytes, len);
+      head_.store(head + need, std::memory_order_release);
     }
-    head_.store(head + need, std::memory_order_release);
     return true;
+  }
+
+  // Producer, in two steps, to write a record in place: contiguous room for
+  // a record of up to `max` bytes, or null when there is none now (the ring
+  // is too full, or the room would wrap: use push()). Write the record at
+  // the pointer returned, then publish() it.
+  char* reserve(std::size_t max) {
+    const std::uint64_t need = kHeader + max;
+    if (capacity_ - head_at_ <= need) return nullptr;
+    const std::uint64_t head = head_.load(std::memory_order_relaxed);
+    if (head + need - cached_tail_ > capacity_) {
+      cached_tail_ = tail_.load(std::memory_order_acquire);
+      if (head + need - cached_tail_ > capacity_) return nullptr;
+    }
+    return data_.get() + head_at_ + kHeader;
+  }
+  // Publishes the `len` bytes written at what reserve() returned (len <= max).
+  void publish(std::uint8_t level, std::uint32_t len) {
+    char* at = data_.get() + head_at_;
+    std::memcpy(at, &len, 4);
+    at[4] = static_cast<char>(level);
+    advance(kHeader + len);
   }
 
   // Consumer: appends every complete record to `out` and calls
@@ -94,6 +109,19 @@ class LogRing {
   static constexpr std::size_t kHeader = 8;
   static constexpr std::size_t kPrefetchAhead = 512;
   static constexpr std::size_t kPrefetchSpan = 320;
+
+  // Publishes a record of `n` bytes written contiguously at head_at_.
+  void advance(std::size_t n) {
+    head_at_ += n;
+    // The ring's memory is cold (last touched a whole ring ago): ask for the
+    // lines the next records will fill now, so their stores do not stall
+    // this thread later.
+    if (capacity_ - head_at_ > kPrefetchAhead + kPrefetchSpan) {
+      for (std::size_t off = 0; off < kPrefetchSpan; off += 64)
+        __builtin_prefetch(data_.get() + head_at_ + kPrefetchAhead + off, 1);
+    }
+    head_.store(head_.load(std::memory_order_relaxed) + n, std::memory_order_release);
+  }
 
   // Copy at offset `at` (< capacity_), wrapping; return the offset after.
   std::size_t copy_in(std::size_t at, const char* src, std::size_t len) {

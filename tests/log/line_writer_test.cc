@@ -83,6 +83,42 @@ TEST(LineWriter, GrowsWhenTheBufferIsSmall) {
   EXPECT_EQ(got, reference_string(long_plain) + reference_string(long_escaped) + "}\n");
 }
 
+TEST(LineWriter, WritesInARegionUntilTheLineOutgrowsIt) {
+  const std::string expected =
+      reference_string("short") + reference_string("tab\there") + reference_string("x");
+  char region[256];
+  {
+    LineBuffer buf(16);
+    LineWriter w(buf, region, sizeof region);
+    w.json_string("short");
+    w.json_string("tab\there");  // escaping goes through the buffer: moves there
+    w.json_string("x");
+    EXPECT_FALSE(w.finish());
+    EXPECT_EQ(buf.view(), expected);
+  }
+  {
+    LineBuffer buf(16);
+    LineWriter w(buf, region, sizeof region);
+    w.json_string("short");
+    w.json_string("plain");
+    ASSERT_TRUE(w.finish());
+    EXPECT_EQ(std::string_view(region, w.in_region_size()),
+              reference_string("short") + reference_string("plain"));
+    EXPECT_EQ(buf.size(), 0u);
+  }
+  {
+    const std::string long_plain(1000, 'p');
+    LineBuffer buf(16);
+    LineWriter w(buf, region, sizeof region);
+    w.json_string("short");
+    w.json_string(long_plain);  // outgrows the region
+    w.need(0);
+    w.literal("}\n");
+    EXPECT_FALSE(w.finish());
+    EXPECT_EQ(buf.view(), reference_string("short") + reference_string(long_plain) + "}\n");
+  }
+}
+
 TEST(LineWriter, IntegersAsDecimal) {
   for (std::int64_t v :
        {std::int64_t{0}, std::int64_t{7}, std::int64_t{-7}, std::int64_t{10}, std::int64_t{99},
