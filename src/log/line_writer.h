@@ -13,6 +13,7 @@
 //   w.finish();  // commits the bytes to `buf`
 #pragma once
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -74,11 +75,24 @@ class LineWriter {
     p_ += N - 1;
   }
 
-  // Bytes copied as they are; reserves its own room.
+  // Bytes copied as they are; reserves its own room. Short runs (the
+  // identity, a context) are copied inline, in overlapping words.
   void raw(std::string_view s) {
-    need(s.size());
-    std::memcpy(p_, s.data(), s.size());
-    p_ += s.size();
+    const std::size_t n = s.size();
+    need(n);
+    const char* src = s.data();
+    if (n > 256) {
+      std::memcpy(p_, src, n);
+    } else if (n >= 16) {
+      for (std::size_t i = 0; i + 16 < n; i += 16) std::memcpy(p_ + i, src + i, 16);
+      std::memcpy(p_ + n - 16, src + n - 16, 16);
+    } else if (n >= 8) {
+      std::memcpy(p_, src, 8);
+      std::memcpy(p_ + n - 8, src + n - 8, 8);
+    } else {
+      for (std::size_t i = 0; i < n; ++i) p_[i] = src[i];
+    }
+    p_ += n;
   }
 
   // `s` escaped (no quotes); reserves its own room.
@@ -98,6 +112,16 @@ class LineWriter {
         if (!plain8(src + n - 8)) [[unlikely]]
           return escape_from(s, i);
         std::memcpy(p_ + n - 8, src + n - 8, 8);
+      } else if (n >= 4) {
+        // Two overlapping 4-byte halves, checked as one word.
+        std::uint32_t lo, hi;
+        std::memcpy(&lo, src, 4);
+        std::memcpy(&hi, src + n - 4, 4);
+        const std::uint64_t word = lo | std::uint64_t{hi} << 32;
+        if (!plain8(reinterpret_cast<const char*>(&word))) [[unlikely]]
+          return escape_from(s, 0);
+        std::memcpy(p_, &lo, 4);
+        std::memcpy(p_ + n - 4, &hi, 4);
       } else {
         for (; i < n; ++i) {
           if (!plain_byte(static_cast<unsigned char>(src[i]))) [[unlikely]]
@@ -128,23 +152,22 @@ class LineWriter {
   }
 
   // Needs 20 bytes of room.
-  void unsigned_integer(std::uint64_t v) {
-    char tmp[20];
-    char* q = tmp + 20;
+  [[gnu::always_inline]] void unsigned_integer(std::uint64_t v) {
+    // Digits counted first, then written right to left, two at a time.
+    const int t = (std::bit_width(v | 1) * 1233) >> 12;  // floor(log10(v)) or one more
+    const int digits = t + 1 - ((v | 1) < kPow10Int[t]);
+    char* q = p_ + digits;
     while (v >= 100) {
       q -= 2;
       std::memcpy(q, kDigits2 + (v % 100) * 2, 2);
       v /= 100;
     }
     if (v >= 10) {
-      q -= 2;
-      std::memcpy(q, kDigits2 + v * 2, 2);
+      std::memcpy(q - 2, kDigits2 + v * 2, 2);
     } else {
-      *--q = static_cast<char>('0' + v);
+      q[-1] = static_cast<char>('0' + v);
     }
-    const auto len = static_cast<std::size_t>(tmp + 20 - q);
-    std::memcpy(p_, q, len);
-    p_ += len;
+    p_ += digits;
   }
 
   // As append_json_double; reserves its own room.
@@ -161,19 +184,20 @@ class LineWriter {
 
   // The common doubles (durations, ratios, amounts) without the general
   // shortest-form algorithm: when 1e-4 <= |v| < 1e15 and v's shortest
-  // round-trip form has at most 14 significant digits (15 or 16 for most), writes
-  // exactly what fmt's "{}" writes (fixed notation in that range) and returns
-  // true; otherwise writes nothing and returns false. Needs 24 bytes of room.
+  // round-trip form has at most 14 significant digits (15 or 16 for most),
+  // writes exactly what fmt's "{}" writes (fixed notation in that range) and
+  // returns true; otherwise writes nothing and returns false. Needs 24 bytes
+  // of room.
   //
-  // Why it is exact: v is scaled by 10^k to below 2^50 (and above 2^49 / 10).
-  // There v's shortest decimal D, when short enough, is an integer; v is
-  // within 2^-53 relative of D and the product rounds by as much again, so the
-  // scaled value is within 1/4 of D and rounding it gives D; v's rounding
-  // interval is narrower than 1/2 there, so no other integer is in it (which
-  // makes D the shortest form and the only one of its length). And
-  // m / 10^k == v, with m and 10^k exact and the division correctly rounded,
-  // is precisely "the decimal m·10^-k reads back as v". Trailing zeros
-  // removed, m is D.
+  // How, in integers only: v = M·2^(e2-52) with M its 53-bit significand. Scaled
+  // by 10^k to below 2^50, v·10^k = M·5^k / 2^sh exactly (sh = 52 - e2 - k > 0,
+  // M·5^k < 2^95), and m is that rounded to an integer. The decimal m·10^-k
+  // reads back as v exactly when it lies in v's rounding interval, whose
+  // half-width is 5^k/2 in units of 2^-sh (5^k/4 below a power of two; ends
+  // included when M is even, as reading rounds ties to even). That interval
+  // is narrower than 1/8 at this scale, so it holds at most one integer: m,
+  // if any, is v's shortest form (with trailing zeros) and the only one of
+  // its length, which is what fmt writes.
   bool short_fixed(double v) {
     const double a = v < 0 ? -v : v;
     if (!(a >= 1e-4 && a < 1e15)) return false;
@@ -181,9 +205,23 @@ class LineWriter {
     std::memcpy(&bits, &a, 8);
     const int e2 = static_cast<int>(bits >> 52) - 1023;  // a in [2^e2, 2^(e2+1)), e2 in [-14, 49]
     const int k = ((49 - e2) * 1233) >> 12;              // floor((49 - e2) * log10(2)), 0..18
-    const double scaled = a * kPow10Exact[k];            // below 2^50
-    std::uint64_t m = static_cast<std::uint64_t>(scaled + 0.5);
-    if (static_cast<double>(m) / kPow10Exact[k] != a) return false;
+    const int sh = 52 - e2 - k;                          // 3..48
+    const std::uint64_t significand = (bits & ((std::uint64_t{1} << 52) - 1)) | std::uint64_t{1}
+                                                                                    << 52;
+    using U128 = unsigned __int128;
+    const U128 exact = static_cast<U128>(significand) * kPow5[k];  // v·10^k·2^sh
+    std::uint64_t m = static_cast<std::uint64_t>((exact + (U128{1} << (sh - 1))) >> sh);
+    const U128 back = static_cast<U128>(m) << sh;
+    const bool above = back >= exact;
+    const U128 off = above ? back - exact : exact - back;
+    const U128 width = kPow5[k];  // twice the half-width
+    const bool even = (significand & 1) == 0;
+    if (!above && significand == std::uint64_t{1} << 52) {
+      // Below a power of two the neighbour is twice as close.
+      if (!(4 * off < width || (4 * off == width && even))) return false;
+    } else if (!(2 * off < width || (2 * off == width && even))) {
+      return false;
+    }
     int decimals = k;
     // Trailing zeros off (at most 15 of them, at most k): 8, 4, 2, 1 at a time.
     if (decimals >= 8 && m % 100000000 == 0) {
@@ -254,9 +292,6 @@ class LineWriter {
   }
 
  private:
-  // 10^0 .. 10^18, exact.
-  static constexpr double kPow10Exact[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8, 1e9,
-                                           1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18};
   static constexpr std::uint64_t kPow10Int[] = {1ull,
                                                 10ull,
                                                 100ull,
@@ -275,7 +310,28 @@ class LineWriter {
                                                 1000000000000000ull,
                                                 10000000000000000ull,
                                                 100000000000000000ull,
-                                                1000000000000000000ull};
+                                                1000000000000000000ull,
+                                                10000000000000000000ull};
+  // 5^0 .. 5^18.
+  static constexpr std::uint64_t kPow5[] = {1ull,
+                                            5ull,
+                                            25ull,
+                                            125ull,
+                                            625ull,
+                                            3125ull,
+                                            15625ull,
+                                            78125ull,
+                                            390625ull,
+                                            1953125ull,
+                                            9765625ull,
+                                            48828125ull,
+                                            244140625ull,
+                                            1220703125ull,
+                                            6103515625ull,
+                                            30517578125ull,
+                                            152587890625ull,
+                                            762939453125ull,
+                                            3814697265625ull};
   static constexpr char kDigits2[] =
       "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
       "40414243444546474849505152535455565758596061626364656667686970717273747576777879"

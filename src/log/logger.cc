@@ -663,7 +663,7 @@ void format_json(detail::LineWriter& w, ThreadState& t, const std::string& ident
     w.raw(std::string_view(ids.flags, 2));
     w.put('"');
   }
-  w.raw(t.context.rendered);
+  if (!t.context.rendered.empty()) w.raw(t.context.rendered);
   using K = LogValue::Kind;
   for (const LogField& f : fields) {
     w.need(0);
