@@ -184,6 +184,17 @@ TEST(LineWriter, DoublesAreWrittenExactlyAsJsonWrite) {
   }
 }
 
+TEST(LineWriter, PowersOfTwoAndTheirNeighboursAsJsonWrite) {
+  // Below a power of two the rounding interval is lopsided.
+  for (int e = -16; e <= 52; ++e) {
+    const double p = std::ldexp(1.0, e);
+    for (double v : {p, std::nextafter(p, 0.0), std::nextafter(p, 1e300), 3 * p, 5 * p}) {
+      EXPECT_EQ(fast_double(v), reference_double(v)) << v;
+      EXPECT_EQ(fast_double(-v), reference_double(-v)) << v;
+    }
+  }
+}
+
 TEST(LineWriter, RandomDoublesAreWrittenExactlyAsJsonWrite) {
   std::mt19937_64 rng(3);
   for (int i = 0; i < 300000; ++i) {
