@@ -33,6 +33,7 @@
 #include <string_view>
 #include <system_error>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #ifndef FIREBREAK_LOG_MIN_LEVEL
@@ -123,7 +124,11 @@ class LogValue {
 
 // A key and its value. Keys should be snake_case and stable.
 struct LogField {
-  LogField(std::string_view k, LogValue v) : key(k), value(v) {}
+  // The value is built in place (no temporary LogValue to copy), from
+  // anything a LogValue is built from.
+  template <class V>
+  requires std::is_constructible_v<LogValue, V&&> LogField(std::string_view k, V&& v)
+      : key(k), value(std::forward<V>(v)) {}
   std::string_view key;
   LogValue value;
 };

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -25,8 +26,10 @@
 #include "firebreak/clock.h"
 #include "firebreak/log.h"
 #include "firebreak/metrics.h"
+#include "log/line_writer.h"
 #include "log/ring.h"
 #include "log/trace_ids.h"
+#include "trace/wall_clock.h"
 #include "util/json_write.h"
 #include "util/line_buffer.h"
 
@@ -55,18 +58,22 @@ using detail::EventLimit;
 using detail::LogRing;
 
 constexpr int kLevels = 6;
+// Room asked of the queue to format a line in place; longer lines are
+// formatted in the thread's buffer and copied.
+constexpr std::size_t kInPlaceLine = 1024;
 constexpr std::string_view kLevelNames[] = {"trace", "debug", "info", "warn",
                                             "error", "fatal", "off"};
 
+// Without an injected clock: the TSC-backed wall clock spans use (it follows
+// CLOCK_REALTIME within 100 ms and costs less than half a clock_gettime).
 std::int64_t now_micros(const Clock* clock) {
   if (clock) {
     return std::chrono::duration_cast<std::chrono::microseconds>(
                clock->wall_now().time_since_epoch())
         .count();
   }
-  timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000;
+  const std::int64_t ns = detail::fast_wall_nanos();
+  return ns >= 0 ? ns / 1000 : (ns - 999) / 1000;
 }
 
 std::int64_t floor_seconds(std::int64_t micros) {
@@ -192,6 +199,7 @@ struct ThreadContext {
 
 struct ThreadState {
   detail::LineBuffer buf;
+  detail::TimestampOpening opening;
   std::shared_ptr<LogRing> ring;
   ThreadContext context;
   ~ThreadState() {
@@ -199,7 +207,22 @@ struct ThreadState {
   }
 };
 
-thread_local ThreadState tls;
+// This thread's state, reached through a constant-initialised pointer so the
+// hot path has no thread_local initialisation check; the state itself is
+// built on first use and destroyed at thread exit.
+constinit thread_local ThreadState* t_state = nullptr;
+
+[[gnu::noinline]] ThreadState& make_thread_state() {
+  thread_local ThreadState state;
+  t_state = &state;
+  return state;
+}
+
+ThreadState& thread_state() {
+  if (ThreadState* s = t_state) [[likely]]
+    return *s;
+  return make_thread_state();
+}
 
 // ---------------------------------------------------------------------------
 
@@ -235,7 +258,20 @@ class Logger {
     identity_.store(identities_.back().get(), std::memory_order_release);
   }
 
-  void submit(std::uint8_t level, std::string_view line);
+  void submit(ThreadState& t, std::uint8_t level, std::string_view line);
+  // This thread's ring (created on first use).
+  LogRing& ring_for(ThreadState& t) {
+    if (!t.ring) [[unlikely]]
+      add_ring(t);
+    return *t.ring;
+  }
+  // After a record was queued: wakes the writer if the ring is filling up.
+  void queued(LogRing& ring) {
+    if (ring.filling() && idle_.load(std::memory_order_relaxed) && idle_.exchange(false))
+      wake_.release();
+    if (!running_.load(std::memory_order_relaxed)) [[unlikely]]
+      flush();  // after shutdown: write at once
+  }
   void flush();
   void flush_on_terminate();
   void shutdown();
@@ -280,6 +316,8 @@ class Logger {
  private:
   Logger();
 
+  [[gnu::noinline]] void add_ring(ThreadState& t);
+
   void writer_loop();
   // Drains every ring and writes; caller holds drain_mu_. True if anything was written.
   bool drain_locked();
@@ -301,9 +339,9 @@ class Logger {
   std::vector<std::shared_ptr<LogRing>> rings_;  // guarded by rings_mu_
 
   std::timed_mutex drain_mu_;
-  std::string out_;         // guarded by drain_mu_
-  int fd_ = STDOUT_FILENO;  // guarded by drain_mu_
-  std::string file_;        // guarded by drain_mu_
+  detail::LineBuffer out_{64 * 1024};  // guarded by drain_mu_
+  int fd_ = STDOUT_FILENO;             // guarded by drain_mu_
+  std::string file_;                   // guarded by drain_mu_
   std::atomic<bool> reopen_{false};
   std::int64_t last_sweep_ = 0;  // guarded by drain_mu_
 
@@ -397,20 +435,21 @@ void Logger::configure(const LogOptions& options) {
   detail::log_threshold.store(static_cast<std::uint8_t>(options.level));
 }
 
-void Logger::submit(std::uint8_t level, std::string_view line) {
-  if (!tls.ring) {
-    tls.ring = std::make_shared<LogRing>(queue_bytes_.load(std::memory_order_relaxed));
-    std::lock_guard lock(rings_mu_);
-    rings_.push_back(tls.ring);
-  }
-  LogRing& ring = *tls.ring;
+void Logger::add_ring(ThreadState& t) {
+  t.ring = std::make_shared<LogRing>(queue_bytes_.load(std::memory_order_relaxed));
+  std::lock_guard lock(rings_mu_);
+  rings_.push_back(t.ring);
+}
+
+void Logger::submit(ThreadState& t, std::uint8_t level, std::string_view line) {
+  LogRing& ring = ring_for(t);
   const auto len = static_cast<std::uint32_t>(line.size());
   if (line.size() + 8 > ring.capacity()) {
     // Larger than the whole queue: write it here, after what is queued.
     std::lock_guard lock(drain_mu_);
     drain_locked();
     out_.append(line);
-    written_[level].fetch_add(1, std::memory_order_relaxed);
+    written_[level < kLevels ? level : kLevels - 1].fetch_add(1, std::memory_order_relaxed);
     write_out_locked();
     return;
   }
@@ -429,9 +468,7 @@ void Logger::submit(std::uint8_t level, std::string_view line) {
       std::this_thread::sleep_for(std::chrono::microseconds(50));
     }
   }
-  if (ring.filling() && idle_.load(std::memory_order_relaxed) && idle_.exchange(false))
-    wake_.release();
-  if (!running_.load(std::memory_order_relaxed)) flush();  // after shutdown: write at once
+  queued(ring);
 }
 
 bool Logger::drain_locked() {
@@ -581,40 +618,89 @@ bool admit(detail::LogSite& site, std::int64_t micros, std::uint64_t& summary_co
   return false;
 }
 
-void append_trace_ids(detail::LineBuffer& out) {
-  detail::TraceIdsHex ids;
-  if (!detail::current_trace_ids(ids)) return;
-  out.append(",\"trace_id\":\"");
-  out.append(ids.trace_id, 32);
-  out.append("\",\"span_id\":\"");
-  out.append(ids.span_id, 16);
-  out.append("\",\"trace_flags\":\"");
-  out.append(ids.flags, 2);
-  out.push_back('"');
-}
+// `Z","level":"<level>","event":"`, the piece between the timestamp's digits
+// and the event name, per level, padded so it is copied as whole words.
+struct LevelPiece {
+  char text[32];
+  std::size_t size;
+};
+constexpr auto kLevelPieces = [] {
+  std::array<LevelPiece, 7> pieces{};
+  for (std::size_t l = 0; l < pieces.size(); ++l) {
+    LevelPiece& p = pieces[l];
+    for (std::string_view part : {std::string_view("Z\",\"level\":\""), kLevelNames[l],
+                                  std::string_view("\",\"event\":\"")}) {
+      for (char c : part) p.text[p.size++] = c;
+    }
+  }
+  return pieces;
+}();
 
-void format_json(detail::LineBuffer& b, LogLevel level, std::int64_t micros, std::string_view event,
-                 std::string_view msg, std::initializer_list<LogField> fields) {
-  b.append("{\"timestamp\":\"");
-  detail::append_rfc3339_micros(b, micros);
-  b.append("\",\"level\":\"");
-  b.append(kLevelNames[static_cast<int>(level)]);
-  b.append("\",\"event\":");
-  detail::append_json_string(b, event);
+void format_json(detail::LineWriter& w, ThreadState& t, const std::string& identity, LogLevel level,
+                 std::int64_t micros, std::string_view event, std::string_view msg,
+                 std::initializer_list<LogField> fields) {
+  w.need(sizeof(detail::TimestampOpening::text) + 6 + sizeof(LevelPiece::text));
+  w.timestamp_opening(t.opening, micros);
+  const LevelPiece& piece = kLevelPieces[static_cast<std::size_t>(level)];
+  std::memcpy(w.cursor(), piece.text, sizeof piece.text);
+  w.advance(piece.size);
+  w.escaped(event);
+  w.put('"');
   if (!msg.empty()) {
-    b.append(",\"msg\":");
-    detail::append_json_string(b, msg);
+    w.literal(",\"msg\":\"");
+    w.escaped(msg);
+    w.put('"');
   }
-  b.append(logger().identity());
-  append_trace_ids(b);
-  b.append(tls.context.rendered);
+  w.raw(identity);
+  detail::TraceIdsHex ids;
+  if (detail::current_trace_ids(ids)) {
+    w.need(100);
+    w.literal(",\"trace_id\":\"");
+    w.raw(std::string_view(ids.trace_id, 32));
+    w.literal("\",\"span_id\":\"");
+    w.raw(std::string_view(ids.span_id, 16));
+    w.literal("\",\"trace_flags\":\"");
+    w.raw(std::string_view(ids.flags, 2));
+    w.put('"');
+  }
+  if (!t.context.rendered.empty()) w.raw(t.context.rendered);
+  using K = LogValue::Kind;
   for (const LogField& f : fields) {
-    b.push_back(',');
-    detail::append_json_string(b, f.key);
-    b.push_back(':');
-    append_value_json(b, f.value);
+    w.need(0);
+    w.literal(",\"");
+    w.escaped(f.key);
+    w.literal("\":");
+    const LogValue& v = f.value;
+    switch (v.kind()) {
+      case K::kString:
+        w.json_string(v.str());
+        break;
+      case K::kInt:
+        w.signed_integer(v.i());
+        break;
+      case K::kUint:
+        w.unsigned_integer(v.u());
+        break;
+      case K::kDouble:
+      case K::kDuration:
+        w.number(v.d());
+        break;
+      case K::kBool:
+        if (v.b())
+          w.literal("true");
+        else
+          w.literal("false");
+        break;
+      case K::kNull:
+        w.literal("null");
+        break;
+      default:
+        w.slow([&](detail::LineBuffer& out) { append_value_json(out, v); });
+        break;
+    }
   }
-  b.append("}\n");
+  w.need(0);
+  w.literal("}\n");
 }
 
 void format_console(detail::LineBuffer& b, LogLevel level, std::int64_t micros,
@@ -643,7 +729,7 @@ void format_console(detail::LineBuffer& b, LogLevel level, std::int64_t micros,
     b.append(" span_id=");
     b.append(ids.span_id, 16);
   }
-  for (const auto& [key, value] : tls.context.entries()) {
+  for (const auto& [key, value] : thread_state().context.entries()) {
     b.push_back(' ');
     b.append(key);
     b.push_back('=');
@@ -666,22 +752,37 @@ void log_emit(LogSite& site, LogLevel level, std::string_view msg,
               std::initializer_list<LogField> fields) noexcept {
   try {
     Logger& log = logger();
+    ThreadState& t = thread_state();
     const std::int64_t micros = now_micros(log.clock());
     std::uint64_t suppressed = 0;
     const bool admitted = admit(site, micros, suppressed);
-    detail::LineBuffer& b = tls.buf;
+    detail::LineBuffer& b = t.buf;
     b.clear();
-    if (suppressed) {
+    if (suppressed) [[unlikely]] {
       log.format_summary(b, site.event, suppressed, micros);
-      log.submit(static_cast<std::uint8_t>(LogLevel::kWarn), b.view());
+      log.submit(t, static_cast<std::uint8_t>(LogLevel::kWarn), b.view());
       b.clear();
     }
     if (!admitted) return;
-    if (log.console())
+    if (log.console()) [[unlikely]] {
       format_console(b, level, micros, site.event, msg, fields);
-    else
-      format_json(b, level, micros, site.event, msg, fields);
-    log.submit(static_cast<std::uint8_t>(level), b.view());
+      log.submit(t, static_cast<std::uint8_t>(level), b.view());
+    } else {
+      // Straight into the queue when it has room for a line of that size;
+      // else into the thread's buffer, then queued as a whole.
+      LogRing& ring = log.ring_for(t);
+      char* region = ring.reserve(kInPlaceLine);
+      detail::LineWriter w =
+          region ? detail::LineWriter(b, region, kInPlaceLine) : detail::LineWriter(b);
+      format_json(w, t, log.identity(), level, micros, site.event, msg, fields);
+      if (w.finish()) {
+        ring.publish(static_cast<std::uint8_t>(level),
+                     static_cast<std::uint32_t>(w.in_region_size()));
+        log.queued(ring);
+      } else {
+        log.submit(t, static_cast<std::uint8_t>(level), b.view());
+      }
+    }
     if (level == LogLevel::kFatal) log.flush();
   } catch (...) {
     // Logging never throws into the caller (allocation failure is all that can).
@@ -813,31 +914,32 @@ void register_log_metrics(Registry& registry) {
 // ---------------------------------------------------------------------------
 // Context
 
-LogScope::LogScope(std::initializer_list<LogField> fields) : restore_size_(tls.context.count) {
-  for (const LogField& f : fields) tls.context.push(f.key, f.value);
-  tls.context.render();
+LogScope::LogScope(std::initializer_list<LogField> fields)
+    : restore_size_(thread_state().context.count) {
+  for (const LogField& f : fields) thread_state().context.push(f.key, f.value);
+  thread_state().context.render();
 }
 
 LogScope::~LogScope() {
-  tls.context.count = restore_size_;
-  tls.context.render();
+  thread_state().context.count = restore_size_;
+  thread_state().context.render();
 }
 
 LogContext LogContext::capture() {
   LogContext c;
-  const auto live = tls.context.entries();
+  const auto live = thread_state().context.entries();
   c.entries_.assign(live.begin(), live.end());
   return c;
 }
 
 LogContext::Restore::Restore(const LogContext& context) {
-  const auto live = tls.context.entries();
+  const auto live = thread_state().context.entries();
   saved_.assign(live.begin(), live.end());
-  tls.context.assign(context.entries_);
+  thread_state().context.assign(context.entries_);
 }
 
 LogContext::Restore::~Restore() {
-  tls.context.assign(saved_);
+  thread_state().context.assign(saved_);
 }
 
 }  // namespace firebreak

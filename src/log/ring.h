@@ -8,14 +8,15 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
-#include <string>
+
+#include "util/line_buffer.h"
 
 namespace firebreak::detail {
 
 class LogRing {
  public:
   explicit LogRing(std::size_t capacity)
-      : capacity_(capacity), data_(std::make_unique<char[]>(capacity)) {}
+      : capacity_(capacity), data_(std::make_unique_for_overwrite<char[]>(capacity)) {}
 
   // Producer: appends one record; false (and nothing written) when it does not fit.
   bool push(std::uint8_t level, const char* bytes, std::uint32_t len) {
@@ -25,30 +26,60 @@ class LogRing {
       cached_tail_ = tail_.load(std::memory_order_acquire);
       if (head + need - cached_tail_ > capacity_) return false;
     }
-    char header[kHeader];
+    char header[kHeader] = {};
     std::memcpy(header, &len, 4);
     header[4] = static_cast<char>(level);
-    copy_in(head, header, kHeader);
-    copy_in(head + kHeader, bytes, len);
-    head_.store(head + need, std::memory_order_release);
+    if (capacity_ - head_at_ > need) [[likely]] {
+      // Contiguous (the usual case): no wrap, no division.
+      char* dst = data_.get() + head_at_;
+      std::memcpy(dst, header, kHeader);
+      std::memcpy(dst + kHeader, bytes, len);
+      advance(need);
+    } else {
+      head_at_ = copy_in(head_at_, header, kHeader);
+      head_at_ = copy_in(head_at_, bytes, len);
+      head_.store(head + need, std::memory_order_release);
+    }
     return true;
+  }
+
+  // Producer, in two steps, to write a record in place: contiguous room for
+  // a record of up to `max` bytes, or null when there is none now (the ring
+  // is too full, or the room would wrap: use push()). Write the record at
+  // the pointer returned, then publish() it.
+  char* reserve(std::size_t max) {
+    const std::uint64_t need = kHeader + max;
+    if (capacity_ - head_at_ <= need) return nullptr;
+    const std::uint64_t head = head_.load(std::memory_order_relaxed);
+    if (head + need - cached_tail_ > capacity_) {
+      cached_tail_ = tail_.load(std::memory_order_acquire);
+      if (head + need - cached_tail_ > capacity_) return nullptr;
+    }
+    return data_.get() + head_at_ + kHeader;
+  }
+  // Publishes the `len` bytes written at what reserve() returned (len <= max).
+  void publish(std::uint8_t level, std::uint32_t len) {
+    char* at = data_.get() + head_at_;
+    std::memcpy(at, &len, 4);
+    at[4] = static_cast<char>(level);
+    advance(kHeader + len);
   }
 
   // Consumer: appends every complete record to `out` and calls
   // on_record(level) for each. Returns the number of records.
   template <class OnRecord>
-  std::size_t drain(std::string& out, OnRecord on_record) {
+  std::size_t drain(LineBuffer& out, OnRecord on_record) {
     std::uint64_t tail = tail_.load(std::memory_order_relaxed);
     const std::uint64_t head = head_.load(std::memory_order_acquire);
     std::size_t n = 0;
     while (tail < head) {
       char header[kHeader];
-      copy_out(tail, header, kHeader);
+      tail_at_ = copy_out(tail_at_, header, kHeader);
       std::uint32_t len;
       std::memcpy(&len, header, 4);
-      const std::size_t at = out.size();
-      out.resize(at + len);
-      copy_out(tail + kHeader, out.data() + at, len);
+      out.reserve_more(len);
+      tail_at_ = copy_out(tail_at_, out.tail(), len);
+      out.commit(len);
       on_record(static_cast<std::uint8_t>(header[4]));
       tail += kHeader + len;
       ++n;
@@ -76,25 +107,43 @@ class LogRing {
 
  private:
   static constexpr std::size_t kHeader = 8;
+  static constexpr std::size_t kPrefetchAhead = 512;
+  static constexpr std::size_t kPrefetchSpan = 320;
 
-  void copy_in(std::uint64_t pos, const char* src, std::size_t len) {
-    const std::size_t at = pos % capacity_;
+  // Publishes a record of `n` bytes written contiguously at head_at_.
+  void advance(std::size_t n) {
+    head_at_ += n;
+    // The ring's memory is cold (last touched a whole ring ago): ask for the
+    // lines the next records will fill now, so their stores do not stall
+    // this thread later.
+    if (capacity_ - head_at_ > kPrefetchAhead + kPrefetchSpan) {
+      for (std::size_t off = 0; off < kPrefetchSpan; off += 64)
+        __builtin_prefetch(data_.get() + head_at_ + kPrefetchAhead + off, 1);
+    }
+    head_.store(head_.load(std::memory_order_relaxed) + n, std::memory_order_release);
+  }
+
+  // Copy at offset `at` (< capacity_), wrapping; return the offset after.
+  std::size_t copy_in(std::size_t at, const char* src, std::size_t len) {
     const std::size_t first = std::min(len, capacity_ - at);
     std::memcpy(data_.get() + at, src, first);
     std::memcpy(data_.get(), src + first, len - first);
+    return first < len ? len - first : at + len == capacity_ ? 0 : at + len;
   }
-  void copy_out(std::uint64_t pos, char* dst, std::size_t len) const {
-    const std::size_t at = pos % capacity_;
+  std::size_t copy_out(std::size_t at, char* dst, std::size_t len) const {
     const std::size_t first = std::min(len, capacity_ - at);
     std::memcpy(dst, data_.get() + at, first);
     std::memcpy(dst + first, data_.get(), len - first);
+    return first < len ? len - first : at + len == capacity_ ? 0 : at + len;
   }
 
   const std::size_t capacity_;
   std::unique_ptr<char[]> data_;
   alignas(64) std::atomic<std::uint64_t> head_{0};
   std::uint64_t cached_tail_ = 0;  // producer's last view of tail_
+  std::size_t head_at_ = 0;        // producer's: head_ % capacity_, kept without dividing
   alignas(64) std::atomic<std::uint64_t> tail_{0};
+  std::size_t tail_at_ = 0;  // consumer's: tail_ % capacity_
 };
 
 }  // namespace firebreak::detail

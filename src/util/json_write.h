@@ -19,7 +19,7 @@ std::size_t utf8_sequence(std::string_view s, std::size_t i);
 
 // True when none of the 8 bytes needs escaping: no control character, no '"'
 // or '\\', nothing >= 0x80 (which must be checked as UTF-8).
-inline bool plain8(const char* p) {
+[[gnu::always_inline]] inline bool plain8(const char* p) {
   std::uint64_t x;
   std::memcpy(&x, p, 8);
   constexpr std::uint64_t k01 = 0x0101010101010101ull, k80 = 0x8080808080808080ull;
@@ -31,7 +31,7 @@ inline bool plain8(const char* p) {
   return ((below_space | has_quote | has_backslash | x) & k80) == 0;
 }
 
-inline bool plain_byte(unsigned char c) {
+[[gnu::always_inline]] inline bool plain_byte(unsigned char c) {
   return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
 }
 

@@ -39,6 +39,8 @@ class LineBuffer {
   }
   char* tail() { return data_.get() + size_; }
   void commit(std::size_t n) { size_ += n; }
+  // Bytes that can be written through `tail()` without growing.
+  std::size_t room() const { return capacity_ - size_; }
 
  private:
   // Copies without a call for the short strings that make up most of a line.

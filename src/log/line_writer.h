@@ -1,0 +1,382 @@
+// Internal: writes one JSON log line into a LineBuffer through a raw cursor,
+// for the logger's hot path. The caller reserves room (need()) before a group
+// of fixed-size writes; strings reserve their own room. Fixed pieces are
+// copied as whole words, plain strings (the usual case) 8 bytes at a time, and
+// anything that needs escaping falls back to append_json_escaped, so the bytes
+// written are exactly those of util/json_write.h.
+//
+//   LineWriter w(buf);
+//   w.need(16);
+//   w.literal("{\"k\":");
+//   w.json_string(value);
+//   w.literal("}\n");
+//   w.finish();  // commits the bytes to `buf`
+#pragma once
+
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string_view>
+
+#include "util/json_write.h"
+#include "util/line_buffer.h"
+
+namespace firebreak::detail {
+
+// "{"timestamp":"YYYY-MM-DDTHH:MM:SS." for the last second seen on a thread.
+struct TimestampOpening {
+  static constexpr std::size_t kSize = 34;
+  std::int64_t secs = INT64_MIN;
+  char text[40] = {};  // kSize used; the rest lets it be copied as whole words
+};
+
+class LineWriter {
+ public:
+  // Room every need() leaves past what was asked, so short fixed pieces can
+  // be copied as whole words.
+  static constexpr std::size_t kSlack = 64;
+
+  explicit LineWriter(LineBuffer& buf) : buf_(buf) { reload(); }
+  // Writes into [region, region + size) while the line fits there, else
+  // moves what it wrote to `buf` (empty) and goes on there.
+  LineWriter(LineBuffer& buf, char* region, std::size_t size)
+      : buf_(buf), region_(region), p_(region), end_(region + size) {}
+  LineWriter(const LineWriter&) = delete;
+  LineWriter& operator=(const LineWriter&) = delete;
+
+  // Makes room for `n` more bytes (and kSlack).
+  void need(std::size_t n) {
+    if (static_cast<std::size_t>(end_ - p_) < n + kSlack) [[unlikely]]
+      grow(n + kSlack);
+  }
+
+  // Commits what was written. Returns true when the line is in the region,
+  // of in_region_size() bytes; false when it is in the buffer. The writer is
+  // not used after.
+  bool finish() {
+    if (region_) return true;
+    buf_.commit(static_cast<std::size_t>(p_ - buf_.tail()));
+    return false;
+  }
+  std::size_t in_region_size() const { return static_cast<std::size_t>(p_ - region_); }
+
+  void put(char c) { *p_++ = c; }
+
+  // Direct access for fixed pieces copied whole and then partly kept.
+  char* cursor() { return p_; }
+  void advance(std::size_t n) { p_ += n; }
+
+  // A string literal (without its terminating NUL); needs no escaping.
+  template <std::size_t N>
+  void literal(const char (&s)[N]) {
+    static_assert(N - 1 <= kSlack);
+    std::memcpy(p_, s, N - 1);
+    p_ += N - 1;
+  }
+
+  // Bytes copied as they are; reserves its own room. Short runs (the
+  // identity, a context) are copied inline, in overlapping words.
+  void raw(std::string_view s) {
+    const std::size_t n = s.size();
+    need(n);
+    const char* src = s.data();
+    if (n > 256) {
+      std::memcpy(p_, src, n);
+    } else if (n >= 16) {
+      for (std::size_t i = 0; i + 16 < n; i += 16) std::memcpy(p_ + i, src + i, 16);
+      std::memcpy(p_ + n - 16, src + n - 16, 16);
+    } else if (n >= 8) {
+      std::memcpy(p_, src, 8);
+      std::memcpy(p_ + n - 8, src + n - 8, 8);
+    } else {
+      for (std::size_t i = 0; i < n; ++i) p_[i] = src[i];
+    }
+    p_ += n;
+  }
+
+  // `s` escaped (no quotes); reserves its own room.
+  [[gnu::always_inline]] void escaped(std::string_view s) {
+    const char* src = s.data();
+    const std::size_t n = s.size();
+    need(n);
+    std::size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+      if (!plain8(src + i)) [[unlikely]]
+        return escape_from(s, i);
+      std::memcpy(p_ + i, src + i, 8);
+    }
+    if (i < n) {
+      if (n >= 8) {
+        // The last 8 bytes, overlapping what was checked: no byte loop.
+        if (!plain8(src + n - 8)) [[unlikely]]
+          return escape_from(s, i);
+        std::memcpy(p_ + n - 8, src + n - 8, 8);
+      } else if (n >= 4) {
+        // Two overlapping 4-byte halves, checked as one word.
+        std::uint32_t lo, hi;
+        std::memcpy(&lo, src, 4);
+        std::memcpy(&hi, src + n - 4, 4);
+        const std::uint64_t word = lo | std::uint64_t{hi} << 32;
+        if (!plain8(reinterpret_cast<const char*>(&word))) [[unlikely]]
+          return escape_from(s, 0);
+        std::memcpy(p_, &lo, 4);
+        std::memcpy(p_ + n - 4, &hi, 4);
+      } else {
+        for (; i < n; ++i) {
+          if (!plain_byte(static_cast<unsigned char>(src[i]))) [[unlikely]]
+            return escape_from(s, i);
+          p_[i] = src[i];
+        }
+      }
+    }
+    p_ += n;
+  }
+
+  // `s` as a JSON string, quotes included; reserves its own room.
+  [[gnu::always_inline]] void json_string(std::string_view s) {
+    need(0);
+    put('"');
+    escaped(s);
+    put('"');
+  }
+
+  // Needs 24 bytes of room.
+  [[gnu::always_inline]] void signed_integer(std::int64_t v) {
+    if (v < 0) {
+      put('-');
+      unsigned_integer(0 - static_cast<std::uint64_t>(v));
+    } else {
+      unsigned_integer(static_cast<std::uint64_t>(v));
+    }
+  }
+
+  // Needs 20 bytes of room.
+  [[gnu::always_inline]] void unsigned_integer(std::uint64_t v) {
+    // Digits counted first, then written right to left, two at a time.
+    const int t = (std::bit_width(v | 1) * 1233) >> 12;  // floor(log10(v)) or one more
+    const int digits = t + 1 - ((v | 1) < kPow10Int[t]);
+    char* q = p_ + digits;
+    while (v > 0xffffffffu) {
+      q -= 2;
+      std::memcpy(q, kDigits2 + (v % 100) * 2, 2);
+      v /= 100;
+    }
+    auto w = static_cast<std::uint32_t>(v);  // the rest in cheaper 32-bit steps
+    while (w >= 100) {
+      q -= 2;
+      std::memcpy(q, kDigits2 + (w % 100) * 2, 2);
+      w /= 100;
+    }
+    if (w >= 10) {
+      std::memcpy(q - 2, kDigits2 + w * 2, 2);
+    } else {
+      q[-1] = static_cast<char>('0' + w);
+    }
+    p_ += digits;
+  }
+
+  // As append_json_double; reserves its own room.
+  void number(double v) {
+    need(32);
+    if (short_fixed(v)) [[likely]]
+      return;
+    if (v != v || v == __builtin_inf() || v == -__builtin_inf()) [[unlikely]] {
+      slow([&](LineBuffer& b) { append_json_double(b, v); });
+      return;
+    }
+    p_ = fmt::format_to(p_, FMT_COMPILE("{}"), v);
+  }
+
+  // The common doubles (durations, ratios, amounts) without the general
+  // shortest-form algorithm: when 1e-4 <= |v| < 1e15 and v's shortest
+  // round-trip form has at most 14 significant digits (15 or 16 for most),
+  // writes exactly what fmt's "{}" writes (fixed notation in that range) and
+  // returns true; otherwise writes nothing and returns false. Needs 24 bytes
+  // of room.
+  //
+  // How, in integers only: v = M·2^(e2-52) with M its 53-bit significand. Scaled
+  // by 10^k to below 2^50, v·10^k = M·5^k / 2^sh exactly (sh = 52 - e2 - k > 0,
+  // M·5^k < 2^95), and m is that rounded to an integer. The decimal m·10^-k
+  // reads back as v exactly when it lies in v's rounding interval, whose
+  // half-width is 5^k/2 in units of 2^-sh (5^k/4 below a power of two; ends
+  // included when M is even, as reading rounds ties to even). That interval
+  // is narrower than 1/8 at this scale, so it holds at most one integer: m,
+  // if any, is v's shortest form (with trailing zeros) and the only one of
+  // its length, which is what fmt writes.
+  bool short_fixed(double v) {
+    const double a = v < 0 ? -v : v;
+    if (!(a >= 1e-4 && a < 1e15)) return false;
+    std::uint64_t bits;
+    std::memcpy(&bits, &a, 8);
+    const int e2 = static_cast<int>(bits >> 52) - 1023;  // a in [2^e2, 2^(e2+1)), e2 in [-14, 49]
+    const int k = ((49 - e2) * 1233) >> 12;              // floor((49 - e2) * log10(2)), 0..18
+    const int sh = 52 - e2 - k;                          // 3..48
+    const std::uint64_t significand = (bits & ((std::uint64_t{1} << 52) - 1)) | std::uint64_t{1}
+                                                                                    << 52;
+    using U128 = unsigned __int128;
+    const U128 exact = static_cast<U128>(significand) * kPow5[k];  // v·10^k·2^sh
+    std::uint64_t m = static_cast<std::uint64_t>((exact + (U128{1} << (sh - 1))) >> sh);
+    const U128 back = static_cast<U128>(m) << sh;
+    const bool above = back >= exact;
+    const U128 off = above ? back - exact : exact - back;
+    const U128 width = kPow5[k];  // twice the half-width
+    const bool even = (significand & 1) == 0;
+    if (!above && significand == std::uint64_t{1} << 52) {
+      // Below a power of two the neighbour is twice as close.
+      if (!(4 * off < width || (4 * off == width && even))) return false;
+    } else if (!(2 * off < width || (2 * off == width && even))) {
+      return false;
+    }
+    int decimals = k;
+    // Trailing zeros off (at most 15 of them, at most k): 8, 4, 2, 1 at a time.
+    if (decimals >= 8 && m % 100000000 == 0) {
+      m /= 100000000;
+      decimals -= 8;
+    }
+    if (decimals >= 4 && m % 10000 == 0) {
+      m /= 10000;
+      decimals -= 4;
+    }
+    if (decimals >= 2 && m % 100 == 0) {
+      m /= 100;
+      decimals -= 2;
+    }
+    if (decimals >= 1 && m % 10 == 0) {
+      m /= 10;
+      --decimals;
+    }
+    if (v < 0) put('-');
+    if (decimals == 0) {
+      unsigned_integer(m);
+      return true;
+    }
+    const std::uint64_t unit = kPow10Int[decimals];
+    unsigned_integer(m / unit);
+    put('.');
+    // The decimals fractional digits, zeros in front included, right to left.
+    std::uint64_t frac = m % unit;
+    char* q = p_ + decimals;
+    for (int left = decimals; left >= 2; left -= 2) {
+      q -= 2;
+      std::memcpy(q, kDigits2 + (frac % 100) * 2, 2);
+      frac /= 100;
+    }
+    if (q != p_) *--q = static_cast<char>('0' + frac);
+    p_ += decimals;
+    return true;
+  }
+
+  // The opening of a line up to the timestamp's microseconds, from the
+  // per-thread cache; then the 6 digits of `micros`. Needs 40 bytes of room.
+  void timestamp_opening(TimestampOpening& cache, std::int64_t unix_micros) {
+    std::int64_t secs = unix_micros / 1000000;
+    std::int64_t us = unix_micros % 1000000;
+    if (us < 0) {
+      us += 1000000;
+      secs -= 1;
+    }
+    if (secs != cache.secs) [[unlikely]]
+      refresh(cache, secs);
+    std::memcpy(p_, cache.text, sizeof cache.text);
+    p_ += TimestampOpening::kSize;
+    const auto u = static_cast<unsigned>(us);
+    std::memcpy(p_, kDigits2 + (u / 10000) * 2, 2);
+    std::memcpy(p_ + 2, kDigits2 + (u / 100 % 100) * 2, 2);
+    std::memcpy(p_ + 4, kDigits2 + (u % 100) * 2, 2);
+    p_ += 6;
+  }
+
+  // Anything else, written through the buffer's own appends; leaves kSlack room.
+  template <class Write>
+  void slow(Write write) {
+    if (region_) spill();
+    finish();
+    write(buf_);
+    reload();
+    need(0);
+  }
+
+ private:
+  static constexpr std::uint64_t kPow10Int[] = {1ull,
+                                                10ull,
+                                                100ull,
+                                                1000ull,
+                                                10000ull,
+                                                100000ull,
+                                                1000000ull,
+                                                10000000ull,
+                                                100000000ull,
+                                                1000000000ull,
+                                                10000000000ull,
+                                                100000000000ull,
+                                                1000000000000ull,
+                                                10000000000000ull,
+                                                100000000000000ull,
+                                                1000000000000000ull,
+                                                10000000000000000ull,
+                                                100000000000000000ull,
+                                                1000000000000000000ull,
+                                                10000000000000000000ull};
+  // 5^0 .. 5^18.
+  static constexpr std::uint64_t kPow5[] = {1ull,
+                                            5ull,
+                                            25ull,
+                                            125ull,
+                                            625ull,
+                                            3125ull,
+                                            15625ull,
+                                            78125ull,
+                                            390625ull,
+                                            1953125ull,
+                                            9765625ull,
+                                            48828125ull,
+                                            244140625ull,
+                                            1220703125ull,
+                                            6103515625ull,
+                                            30517578125ull,
+                                            152587890625ull,
+                                            762939453125ull,
+                                            3814697265625ull};
+  static constexpr char kDigits2[] =
+      "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+      "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+      "8081828384858687888990919293949596979899";
+
+  void reload() {
+    p_ = buf_.tail();
+    end_ = p_ + buf_.room();
+  }
+  [[gnu::noinline]] void grow(std::size_t n) {
+    if (region_) spill();
+    finish();
+    buf_.reserve_more(n);
+    reload();
+  }
+  // Moves the line from the region to the buffer, which it goes on in.
+  [[gnu::noinline]] void spill() {
+    const auto n = static_cast<std::size_t>(p_ - region_);
+    buf_.append(region_, n);
+    region_ = nullptr;
+    reload();
+  }
+  // Bytes [0, i) of `s` are plain and written; escapes the rest.
+  [[gnu::noinline]] void escape_from(std::string_view s, std::size_t i) {
+    p_ += i;
+    slow([&](LineBuffer& b) { append_json_escaped(b, s.substr(i)); });
+  }
+  [[gnu::noinline]] static void refresh(TimestampOpening& cache, std::int64_t secs) {
+    char ts[27];
+    format_rfc3339_micros(ts, secs * 1000000);
+    std::memcpy(cache.text, "{\"timestamp\":\"", 14);
+    std::memcpy(cache.text + 14, ts, 20);
+    cache.secs = secs;
+  }
+
+  LineBuffer& buf_;
+  char* region_ = nullptr;  // while writing in a caller's region
+  char* p_;
+  char* end_;
+};
+
+}  // namespace firebreak::detail
