@@ -6,8 +6,9 @@
 // job metrics pushed with prometheus_client's push_to_gateway. Same
 // scaled-down configuration and bounds as watch_shop_test.cc: each fault
 // pages through a real webhook within one scrape interval + one evaluation
-// interval + the rule's `for` of the moment its condition became true, then
-// resolves once cleared; harmless perturbations page nobody. The measured
+// interval + the rule's `for` of the moment its condition held in watch's
+// data (the rule's expression over the recent past, through watch's API),
+// then resolves once cleared; harmless perturbations page nobody. The measured
 // detection latencies are printed ("detection_latency ...") and, with
 // FIREBREAK_LATENCY_REPORT=FILE, appended to FILE.
 #include <gtest/gtest.h>
@@ -176,20 +177,37 @@ class WatchPythonTest : public ::testing::Test {
     return found;
   }
 
-  // Waits for `alert` to fire for `job`, checks the latency from
-  // `condition_true` against the bound, reports it, and returns the
-  // webhook's alert.
+  // Waits for `alert` to fire for `job` and checks its detection latency, as
+  // watch_shop_test.cc does: from the moment its condition held in the
+  // scraped data (the rule's expression evaluated over the recent past
+  // through watch's API) to the webhook's arrival, at most one scrape
+  // interval + one evaluation interval + the rule's `for`. `fault` is when
+  // the test broke something (reported too: the latency a user sees, data
+  // delays included); `expected` is the earliest the condition can hold
+  // (fault + the rule's own threshold). Returns the webhook's alert.
   std::optional<HookAlert> expect_page(const std::string& scenario, const std::string& alert,
-                                       const std::string& job, SteadyTime condition_true) {
+                                       const std::string& job, SteadyTime fault,
+                                       SteadyTime expected) {
     const milliseconds bound = kScrape + kEval + rule_for(yaml_, alert, job);
-    const auto hook = wait_for(alert, "firing", job, bound + kSlack + 10s);
+    const auto hook = wait_for(alert, "firing", job, since(fault, expected) + bound + 15s);
     if (!hook) {
       ADD_FAILURE() << alert << " never reached the webhook for " << job << "; watch log:\n"
                     << watch_->process().stdout_text();
       return std::nullopt;
     }
-    const milliseconds latency = since(condition_true, hook->arrived);
+    EXPECT_GE(hook->arrived, expected) << alert << " fired before its condition could hold";
+    const auto fault_wall =
+        hook->arrived_wall -
+        std::chrono::duration_cast<std::chrono::system_clock::duration>(hook->arrived - fault);
+    const auto held = watch_->condition_true_since(alert, job, hook->labels, fault_wall - 2s);
+    if (!held) {
+      ADD_FAILURE() << "the condition of " << alert << " never held in watch's data";
+      return std::nullopt;
+    }
+    const milliseconds latency =
+        std::chrono::duration_cast<milliseconds>(hook->arrived_wall - *held);
     report_latency(scenario, alert, latency, bound);
+    report_latency(scenario + "_from_fault", alert, since(fault, hook->arrived), 0ms);
     EXPECT_LE(latency, bound + kSlack) << alert << " took longer than its bound";
     return hook;
   }
@@ -306,8 +324,12 @@ TEST_F(WatchPythonTest, AnApiThatNeverGetsReadyPagesThroughTheProbeThenResolves)
   start_watch();
   const SteadyTime launched = std::chrono::steady_clock::now();
   auto api = start_api({"--fault", "never_ready"});
-  const SteadyTime condition_true = launched + 4s;  // the start-up budget
-  ASSERT_TRUE(expect_page("py_never_ready", "ServiceNeverReady", "py-api", condition_true));
+  // The condition can hold once the process is older than its start-up
+  // budget; prometheus_client's process_start_time_seconds is
+  // /proc/stat's btime (whole seconds, rounded down) plus the start in
+  // clock ticks, so it may read up to 1 s early.
+  ASSERT_TRUE(
+      expect_page("py_never_ready", "ServiceNeverReady", "py-api", launched, launched + 4s - 1s));
   // No service_ready (that is the kit's): watch knew from the probe and the start time.
   EXPECT_TRUE(values(watch_->query("service_ready{job=\"py-api\"}")).empty());
   EXPECT_EQ(values(watch_->query("probe_success{job=\"py-api\"}")), std::vector<double>{0.0});
@@ -332,7 +354,8 @@ TEST_F(WatchPythonTest, ARestartThatNeverGetsReadyPagesThoughThePreviousProcessW
   const SteadyTime launched = std::chrono::steady_clock::now();
   api = start_api({"--fault", "never_ready"});
   // Scoped to the new process: the old one's successful probes do not count.
-  ASSERT_TRUE(expect_page("py_restart_never_ready", "ServiceNeverReady", "py-api", launched + 4s));
+  ASSERT_TRUE(expect_page("py_restart_never_ready", "ServiceNeverReady", "py-api", launched,
+                          launched + 4s - 1s));
   ASSERT_EQ(api.set_fault(R"({"never_ready": false})"), 200);
   expect_resolved("ServiceNeverReady", "py-api");
   expect_only("ServiceNeverReady", "py-api");
@@ -344,7 +367,7 @@ TEST_F(WatchPythonTest, ASlowApiPagesThenResolvesWhenFastAgain) {
   std::this_thread::sleep_for(4s);
   ASSERT_EQ(api.set_fault(R"({"slow_ms": 400})"), 200);
   const SteadyTime slow = std::chrono::steady_clock::now();
-  const auto hook = expect_page("py_api_slow", "ApiLatencyHigh", "py-api", slow);
+  const auto hook = expect_page("py_api_slow", "ApiLatencyHigh", "py-api", slow, slow);
   ASSERT_TRUE(hook);
   EXPECT_EQ(hook->labels.value("http_route", ""), "/items/{id}");
   ASSERT_EQ(api.set_fault(R"({"slow_ms": 0})"), 200);
@@ -361,7 +384,8 @@ TEST_F(WatchPythonTest, AStalledWorkerPagesThenResolvesWhenItMovesAgain) {
   // No message finished since `stalled`, messages waiting: true once the
   // newest progress is stall_for old. The heartbeat goes on: only the
   // no-progress branch can see this.
-  const auto hook = expect_page("py_worker_stall", "WorkerStalled", "py-worker", stalled + 4s);
+  const auto hook =
+      expect_page("py_worker_stall", "WorkerStalled", "py-worker", stalled, stalled + 4s);
   ASSERT_TRUE(hook);
   EXPECT_EQ(hook->labels.value("reason", ""), "no_progress");
   EXPECT_EQ(hook->labels.value("messaging_destination_name", ""), "orders");
@@ -374,7 +398,7 @@ TEST_F(WatchPythonTest, AFailingJobPagesThenResolvesWhenARunSucceedsAndItsPushes
   start_watch();
   const SteadyTime launched = std::chrono::steady_clock::now();
   auto job = start_job({"--every", "2", "--fault", "fail"});
-  ASSERT_TRUE(expect_page("py_job_fail", "JobFailed", "py-job", launched));
+  ASSERT_TRUE(expect_page("py_job_fail", "JobFailed", "py-job", launched, launched));
   // What push_to_gateway sent: failures, and no success yet.
   const auto failed_at = query_value("job_last_failure_timestamp_seconds{job=\"py-job\"}");
   ASSERT_TRUE(failed_at.has_value());
@@ -411,7 +435,7 @@ TEST_F(WatchPythonTest, AKilledApiPagesTargetDownAndNothingElse) {
   api.process->send_signal(SIGKILL);
   const SteadyTime killed = std::chrono::steady_clock::now();
   ASSERT_TRUE(api.process->wait_exit(5s).has_value());
-  ASSERT_TRUE(expect_page("py_api_killed", "TargetDown", "py-api", killed));
+  ASSERT_TRUE(expect_page("py_api_killed", "TargetDown", "py-api", killed, killed));
   // TargetDown stands for the target's other alerts while it is down
   // (docs/alerts.md): none of them pages as well, however long it stays
   // down (here past not_ready_for and its `for`).
