@@ -440,21 +440,10 @@ TEST_F(WatchPythonTest, AKilledApiPagesTargetDownAndNothingElse) {
   // (docs/alerts.md): none of them pages as well, however long it stays
   // down (here past not_ready_for and its `for`).
   std::this_thread::sleep_for(6s);
-  bool not_ready_paged = false;
   for (const auto& a : hook_.alerts()) {
     if (a.labels.value("job", "") != "py-api" || a.alertname == "TargetDown") continue;
-    if (a.alertname == "ServiceNotReady")
-      not_ready_paged = true;
-    else
-      ADD_FAILURE() << "also paged: " << a.alertname << " " << a.status << " " << a.labels.dump();
+    ADD_FAILURE() << "also paged: " << a.alertname << " " << a.status << " " << a.labels.dump();
   }
-  if (not_ready_paged)
-    GTEST_SKIP() << "known watch bug, left to the integrator: ServiceNotReady's probe branch "
-                    "(probe_success == 0 ... unless process_start_time_seconds > "
-                    "firebreak:probe_last_success_timestamp_seconds) fires for a target that is "
-                    "down: its process_start_time_seconds is stale, so nothing scopes the probe "
-                    "failure to a live process (it needs `and on(job, instance) up == 1`). "
-                    "TargetDown itself was checked above.";
 }
 
 }  // namespace

@@ -98,9 +98,17 @@ std::vector<Scope> scopes(const std::vector<const TargetSpec*>& targets,
                           const std::function<std::string(const Thresholds&)>& key) {
   std::vector<Scope> out;
   std::map<std::string, std::size_t> index;
+  // At most this many jobs in one matcher: an expression repeats its matcher
+  // in every selector, so one class of many targets is cut into scopes whose
+  // expressions stay well under the part size (add_merged splits parts).
+  constexpr std::size_t kMaxJobsPerScope = 64;
   for (const TargetSpec* t : targets) {
     const std::string k = key(t->thresholds);
     auto [it, inserted] = index.emplace(k, out.size());
+    if (!inserted && out[it->second].names.size() == kMaxJobsPerScope) {
+      it->second = out.size();
+      inserted = true;
+    }
     if (inserted) out.push_back(Scope{.first = t});
     out[it->second].names.push_back(t->name);
   }
@@ -311,7 +319,10 @@ void target_rules(const std::vector<const TargetSpec*>& targets, const Renderer&
   // being after the process start. A restart that gets ready within its
   // budget never pages; one that never does, pages even if the previous
   // process was ready. The budget is in the expression; `for` (a quarter of
-  // it) only rides out one odd scrape.
+  // it) only rides out one odd scrape. A target that is down is TargetDown's
+  // alone: the probe-only branches require up == 1. Start times read from
+  // /proc in whole seconds (prometheus_client) may be up to 1 s early, so a
+  // probe success counts for this process only from 1 s after its start.
   b.clear();
   for (const auto& s :
        scopes(targets, [](const Thresholds& t) { return key_of({double(t.startup_budget_ms)}); })) {
@@ -334,20 +345,22 @@ void target_rules(const std::vector<const TargetSpec*>& targets, const Renderer&
              "  {0}\n"
              "    and on(job, instance) ({3} == 0)\n"
              "    unless on(job, instance) {1}\n"
-             "    unless on(job, instance) ({4} >= on(job, instance) {5})\n"
+             "    unless on(job, instance) ({4} >= on(job, instance) ({5} + 1))\n"
              ")\n"
              "or\n"
              "# no start time either: probed for the whole budget, never a success seen\n"
              "(\n"
              "  max_over_time({3}[{6}]) == 0\n"
              "    and on(job, instance) ({3} offset {6})\n"
+             "    and on(job, instance) ({7} == 1)\n"
              "    unless on(job, instance) {1}\n"
              "    unless on(job, instance) {5}\n"
              "    unless on(job, instance) {4}\n"
              ")",
              age, sel("service_ready", m), sel("service_time_to_ready_seconds", m),
              sel("probe_success", m), sel(kProbeLastSuccess, m),
-             sel("process_start_time_seconds", m), prom_duration(th.startup_budget_ms)),
+             sel("process_start_time_seconds", m), prom_duration(th.startup_budget_ms),
+             sel("up", m)),
          r.hold(th.startup_budget_ms / 4)});
   }
   add_merged(g, b, [](std::int64_t) {
@@ -374,13 +387,14 @@ void target_rules(const std::vector<const TargetSpec*>& targets, const Renderer&
                              "or\n"
                              "(\n"
                              "  {2} == 0\n"
+                             "    and on(job, instance) ({5} == 1)\n"
                              "    unless on(job, instance) {0}\n"
                              "    and on(job, instance) {3}\n"
-                             "    unless on(job, instance) ({4} > on(job, instance) {3})\n"
+                             "    unless on(job, instance) (({4} + 1) > on(job, instance) {3})\n"
                              ")",
                              sel("service_ready", m), sel("service_time_to_ready_seconds", m),
                              sel("probe_success", m), sel(kProbeLastSuccess, m),
-                             sel("process_start_time_seconds", m)),
+                             sel("process_start_time_seconds", m), sel("up", m)),
                  r.hold(th.not_ready_for_ms), th.not_ready_for_ms / 5});
   }
   add_merged(g, b, [](std::int64_t for_ms) {
