@@ -1,4 +1,5 @@
 #include "watch/rulepack/prometheus_export.h"
+#include "watch/rulepack/yaml_text.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -15,15 +16,6 @@ namespace watch::rulepack {
 namespace {
 
 constexpr const char* kPackFile = "firebreak.rules.yml";
-
-std::string yq(std::string_view s) {
-  std::string out = "'";
-  for (char c : s) {
-    if (c == '\'') out += '\'';
-    out += c;
-  }
-  return out + "'";
-}
 
 struct ParsedUrl {
   std::string scheme;  // http | https
@@ -105,14 +97,14 @@ bool render_config(const ExportInput& in, std::string& out, std::string* error) 
     << "  evaluation_interval: " << prom_duration(in.rules.evaluation_interval_ms) << "\n"
     << "\n"
        "rule_files:\n";
-  for (const auto& f : rule_file_names(in)) y << "  - " << yq(f) << "\n";
+  for (const auto& f : rule_file_names(in)) y << "  - " << yaml_quote(f) << "\n";
   y << "\n"
        "alerting:\n"
        "  alertmanagers:\n"
        "    # A placeholder: point it at your Alertmanager (or at watch, which\n"
        "    # accepts alerts on Alertmanager's v2 API).\n"
        "    - static_configs:\n"
-    << "        - targets: [" << yq(in.alertmanager) << "]\n"
+    << "        - targets: [" << yaml_quote(in.alertmanager) << "]\n"
     << "\n"
        "scrape_configs:\n";
   if (in.targets.empty()) y << "  []\n";
@@ -132,8 +124,8 @@ bool render_config(const ExportInput& in, std::string& out, std::string* error) 
       *error = "target " + t->spec.name + ": " + *error;
       return false;
     }
-    y << "  - job_name: " << yq(t->spec.name) << "  # workload: " << to_string(t->spec.workload)
-      << "\n";
+    y << "  - job_name: " << yaml_quote(t->spec.name)
+      << "  # workload: " << to_string(t->spec.workload) << "\n";
     if (t->scrape_interval_ms > 0) {
       y << "    scrape_interval: " << prom_duration(t->scrape_interval_ms) << "\n";
     }
@@ -146,23 +138,23 @@ bool render_config(const ExportInput& in, std::string& out, std::string* error) 
       y << "    scrape_timeout: " << prom_duration(std::min(timeout, interval)) << "\n";
     }
     y << "    scheme: " << u->scheme << "\n"
-      << "    metrics_path: " << yq(u->path) << "\n"
+      << "    metrics_path: " << yaml_quote(u->path) << "\n"
       << "    honor_labels: " << (t->honor_labels ? "true" : "false") << "\n";
     if (!u->params.empty()) {
       std::map<std::string, std::vector<std::string>> params;
       for (const auto& [k, v] : u->params) params[k].push_back(v);
       y << "    params:\n";
       for (const auto& [k, vs] : params) {
-        y << "      " << yq(k) << ": [";
-        for (std::size_t i = 0; i < vs.size(); ++i) y << (i ? ", " : "") << yq(vs[i]);
+        y << "      " << yaml_quote(k) << ": [";
+        for (std::size_t i = 0; i < vs.size(); ++i) y << (i ? ", " : "") << yaml_quote(vs[i]);
         y << "]\n";
       }
     }
     y << "    static_configs:\n"
-      << "      - targets: [" << yq(u->host_port) << "]\n";
+      << "      - targets: [" << yaml_quote(u->host_port) << "]\n";
     if (!t->labels.empty()) {
       y << "        labels:\n";
-      for (const auto& [k, v] : t->labels) y << "          " << k << ": " << yq(v) << "\n";
+      for (const auto& [k, v] : t->labels) y << "          " << k << ": " << yaml_quote(v) << "\n";
     }
     if (!t->ready_url.empty()) {
       const auto r = parse_url(t->ready_url, error);
@@ -174,23 +166,23 @@ bool render_config(const ExportInput& in, std::string& out, std::string* error) 
       p << "  # Readiness of " << t->spec.name << " (" << t->ready_url << "): probe_success\n"
         << "  # with job=" << t->spec.name << ", instance=" << u->host_port
         << " as watch writes it.\n"
-        << "  # - job_name: " << yq(t->spec.name + "-ready") << "\n"
+        << "  # - job_name: " << yaml_quote(t->spec.name + "-ready") << "\n"
         << "  #   metrics_path: /probe\n"
         << "  #   params: {module: [http_2xx]}\n"
         << "  #   static_configs:\n"
-        << "  #     - targets: [" << yq(t->ready_url) << "]\n";
+        << "  #     - targets: [" << yaml_quote(t->ready_url) << "]\n";
       if (!t->labels.empty()) {
         p << "  #       labels: {";
         for (std::size_t i = 0; i < t->labels.size(); ++i) {
-          p << (i ? ", " : "") << t->labels[i].first << ": " << yq(t->labels[i].second);
+          p << (i ? ", " : "") << t->labels[i].first << ": " << yaml_quote(t->labels[i].second);
         }
         p << "}\n";
       }
       p << "  #   relabel_configs:\n"
         << "  #     - {source_labels: [__address__], target_label: __param_target}\n"
-        << "  #     - {target_label: instance, replacement: " << yq(u->host_port) << "}\n"
-        << "  #     - {target_label: job, replacement: " << yq(t->spec.name) << "}\n"
-        << "  #     - {target_label: __address__, replacement: " << yq(in.blackbox_exporter)
+        << "  #     - {target_label: instance, replacement: " << yaml_quote(u->host_port) << "}\n"
+        << "  #     - {target_label: job, replacement: " << yaml_quote(t->spec.name) << "}\n"
+        << "  #     - {target_label: __address__, replacement: " << yaml_quote(in.blackbox_exporter)
         << "}\n";
       probes += p.str();
     }

@@ -3,6 +3,7 @@
 // and scoped to them by a matcher on `job`. The noise guards of DESIGN.md are
 // written down next to each alert; docs/alerts.md explains them to operators.
 #include "watch/rulepack/rule_pack.h"
+#include "watch/rulepack/yaml_text.h"
 
 #include <fmt/format.h>
 
@@ -57,16 +58,6 @@ std::string promql_string_body(std::string_view s) {
     out += c;
   }
   return out;
-}
-
-// YAML single-quoted scalar.
-std::string yq(std::string_view s) {
-  std::string out = "'";
-  for (char c : s) {
-    if (c == '\'') out += '\'';
-    out += c;
-  }
-  return out + "'";
 }
 
 std::string lower(std::string_view s) {
@@ -166,7 +157,7 @@ class Renderer {
         "# `firebreak export` rather than editing it. Runbooks: docs/alerts.md.\n"
         "groups:\n";
     for (const auto& g : groups) {
-      out += "  - name: " + yq(g.name) + "\n";
+      out += "  - name: " + yaml_quote(g.name) + "\n";
       out += "    interval: " + prom_duration(options_.evaluation_interval_ms) + "\n";
       out += "    rules:\n";
       for (const auto& r : g.rules) render_rule(r, out);
@@ -195,12 +186,13 @@ class Renderer {
     }
     if (!r.labels.empty()) {
       out += "        labels:\n";
-      for (const auto& [k, v] : r.labels) out += "          " + k + ": " + yq(v) + "\n";
+      for (const auto& [k, v] : r.labels) out += "          " + k + ": " + yaml_quote(v) + "\n";
     }
     out += "        annotations:\n";
-    out += "          summary: " + yq(r.summary) + "\n";
-    out += "          description: " + yq(r.description) + "\n";
-    out += "          runbook_url: " + yq(options_.runbook_base_url + "#" + lower(r.name)) + "\n";
+    out += "          summary: " + yaml_quote(r.summary) + "\n";
+    out += "          description: " + yaml_quote(r.description) + "\n";
+    out += "          runbook_url: " + yaml_quote(options_.runbook_base_url + "#" + lower(r.name)) +
+           "\n";
   }
 
   const RulePackOptions& options_;

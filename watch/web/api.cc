@@ -103,6 +103,36 @@ std::optional<std::vector<tsdb::MatcherSet>> match_params(const Params& p, std::
   return sets;
 }
 
+// match[] (any number, none: every series), start and end, as /api/v1/series,
+// /labels and /label/<name>/values read them.
+struct Selection {
+  std::vector<tsdb::MatcherSet> sets;
+  std::int64_t start = kMinTimeMs;
+  std::int64_t end = kMaxTimeMs;
+};
+
+std::optional<Selection> selection(const Params& p, std::string& error) {
+  auto sets = match_params(p, error);
+  if (!sets) return std::nullopt;
+  const auto start = time_param(p, "start", kMinTimeMs, error);
+  if (!start) return std::nullopt;
+  const auto end = time_param(p, "end", kMaxTimeMs, error);
+  if (!end) return std::nullopt;
+  return Selection{std::move(*sets), *start, *end};
+}
+
+// The union, over the selection's matcher sets (or every series when it has
+// none), of what `list(set, start, end)` gives, sorted.
+template <class List>
+std::set<std::string> union_over(const Selection& s, const List& list) {
+  std::set<std::string> out;
+  if (s.sets.empty())
+    for (auto& v : list(tsdb::MatcherSet(), s.start, s.end)) out.insert(std::move(v));
+  for (const auto& set : s.sets)
+    for (auto& v : list(set, s.start, s.end)) out.insert(std::move(v));
+  return out;
+}
+
 std::string string_array(const auto& strings) {
   std::string out = "[";
   for (const auto& s : strings) {
@@ -166,18 +196,13 @@ void add_query_api(firebreak::AdminServer& server, const promql::Engine& engine,
   });
 
   add_get_and_post(server, "/api/v1/series", [&head](const AdminRequest& r) {
-    const Params p = request_params(r);
     std::string error;
-    const auto sets = match_params(p, error);
-    if (!sets) return bad_data(error);
-    if (sets->empty()) return bad_data("no match[] parameter provided");
-    const auto start = time_param(p, "start", kMinTimeMs, error);
-    if (!start) return bad_data(error);
-    const auto end = time_param(p, "end", kMaxTimeMs, error);
-    if (!end) return bad_data(error);
+    const auto sel = selection(request_params(r), error);
+    if (!sel) return bad_data(error);
+    if (sel->sets.empty()) return bad_data("no match[] parameter provided");
     std::set<LabelSet> found;
-    for (const auto& set : *sets)
-      for (auto& labels : head.series(set, *start, *end)) found.insert(std::move(labels));
+    for (const auto& set : sel->sets)
+      for (auto& labels : head.series(set, sel->start, sel->end)) found.insert(std::move(labels));
     std::string data = "[";
     for (const LabelSet& labels : found) {
       if (data.size() > 1) data += ',';
@@ -197,21 +222,13 @@ void add_query_api(firebreak::AdminServer& server, const promql::Engine& engine,
   });
 
   add_get_and_post(server, "/api/v1/labels", [&head](const AdminRequest& r) {
-    const Params p = request_params(r);
     std::string error;
-    const auto sets = match_params(p, error);
-    if (!sets) return bad_data(error);
-    const auto start = time_param(p, "start", kMinTimeMs, error);
-    if (!start) return bad_data(error);
-    const auto end = time_param(p, "end", kMaxTimeMs, error);
-    if (!end) return bad_data(error);
-    std::set<std::string> names;
-    if (sets->empty()) {
-      for (auto& n : head.label_names({}, *start, *end)) names.insert(std::move(n));
-    }
-    for (const auto& set : *sets)
-      for (auto& n : head.label_names(set, *start, *end)) names.insert(std::move(n));
-    return success(string_array(names));
+    const auto sel = selection(request_params(r), error);
+    if (!sel) return bad_data(error);
+    return success(string_array(
+        union_over(*sel, [&](const tsdb::MatcherSet& set, std::int64_t start, std::int64_t end) {
+          return head.label_names(set, start, end);
+        })));
   });
 
   server.add_prefix_handler("GET", "/api/v1/label/", [&head](const AdminRequest& r) {
@@ -222,21 +239,13 @@ void add_query_api(firebreak::AdminServer& server, const promql::Engine& engine,
     const std::string name(rest.substr(0, rest.size() - 7));
     if (!rules::valid_label_name(name) && name != "__name__")
       return bad_data("invalid label name: \"" + name + "\"");
-    const Params& p = r.query;
     std::string error;
-    const auto sets = match_params(p, error);
-    if (!sets) return bad_data(error);
-    const auto start = time_param(p, "start", kMinTimeMs, error);
-    if (!start) return bad_data(error);
-    const auto end = time_param(p, "end", kMaxTimeMs, error);
-    if (!end) return bad_data(error);
-    std::set<std::string> values;
-    if (sets->empty()) {
-      for (auto& v : head.label_values(name, {}, *start, *end)) values.insert(std::move(v));
-    }
-    for (const auto& set : *sets)
-      for (auto& v : head.label_values(name, set, *start, *end)) values.insert(std::move(v));
-    return success(string_array(values));
+    const auto sel = selection(r.query, error);
+    if (!sel) return bad_data(error);
+    return success(string_array(
+        union_over(*sel, [&](const tsdb::MatcherSet& set, std::int64_t start, std::int64_t end) {
+          return head.label_values(name, set, start, end);
+        })));
   });
 
   server.add_handler("GET", "/api/v1/status/buildinfo", [options](const AdminRequest&) {
