@@ -204,8 +204,24 @@ class LineWriter {
   // is narrower than 1/8 at this scale, so it holds at most one integer: m,
   // if any, is v's shortest form (with trailing zeros) and the only one of
   // its length, which is what fmt writes.
+  //
+  // First, for 1e-4 <= |v| < 4e5 (durations, ratios), the decimal m·10^-9
+  // with m = |v|·10^9 rounded in doubles (off by less than 0.2 from the
+  // exact product, so the nearest integer to it): when it reads back as v
+  // (m / 10^9 is then correctly rounded to v), it is v's shortest form, as
+  // v's rounding interval (< 10^-10 wide here) holds no other decimal of at
+  // most as many significant digits. A short chain: values with at most 9
+  // decimals (nanosecond durations included) are the common case.
   bool short_fixed(double v) {
     const double a = v < 0 ? -v : v;
+    if (a >= 1e-4 && a < 4e5) [[likely]] {
+      const double scaled = a * 1e9;
+      const auto m = static_cast<std::uint64_t>((scaled + 0x1p52) - 0x1p52);  // to nearest
+      if (static_cast<double>(m) / 1e9 == a) [[likely]] {
+        decimal(v < 0, m, 9);
+        return true;
+      }
+    }
     if (!(a >= 1e-4 && a < 1e15)) return false;
     std::uint64_t bits;
     std::memcpy(&bits, &a, 8);
@@ -227,7 +243,14 @@ class LineWriter {
     } else if (!(2 * off < width || (2 * off == width && even))) {
       return false;
     }
-    // m < 2^50 < 10^16: its 16 digits (zeros in front), as bytes, in one
+    decimal(v < 0, m, k);
+    return true;
+  }
+
+  // m·10^-k in fixed notation, trailing zeros off; m in [1, 10^16), k <= 18.
+  // Needs 40 bytes of room.
+  void decimal(bool negative, std::uint64_t m, int k) {
+    // m < 10^16: its 16 digits (zeros in front), as bytes, in one
     // 128-bit word; v is those digits · 10^-k. The digits kept are found by
     // counting zero bytes and written by shifting the word, not by dividing.
     const std::uint64_t high = m / 100000000;
@@ -240,7 +263,7 @@ class LineWriter {
     const U128 digits = (U128{lo8 + kZeros} << 64 | (hi8 + kZeros)) >> (8 * leading);
     const int significant = 16 - leading;
     const int decimals = k - trailing;  // after the point, trailing zeros off
-    if (v < 0) put('-');
+    if (negative) put('-');
     if (significant > k) {
       store16(digits);
       p_ += significant - k;  // < 16 when there are decimals (k > 0)
@@ -257,7 +280,6 @@ class LineWriter {
       store16_at(p_ + zeros, digits);
       p_ += decimals;
     }
-    return true;
   }
 
   // The opening of a line up to the timestamp's microseconds, from the
