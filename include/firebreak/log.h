@@ -53,7 +53,7 @@ std::string_view to_string(LogLevel level);
 bool parse_log_level(std::string_view text, LogLevel& out);
 
 // A typed value for a log field. Strings are copied when the line is
-// formatted, so views into temporaries are fine.
+// formatted, so views into temporaries are fine. 24 bytes, trivially copyable.
 class LogValue {
  public:
   enum class Kind : std::uint8_t {
@@ -68,58 +68,105 @@ class LogValue {
     kNull
   };
 
-  LogValue(std::string_view v) : kind_(Kind::kString), str_(v) {}
-  LogValue(const char* v) : kind_(v ? Kind::kString : Kind::kNull), str_(v ? v : "") {}
-  LogValue(const std::string& v) : kind_(Kind::kString), str_(v) {}
-  LogValue(bool v) : kind_(Kind::kBool) { u_.b = v; }
+  LogValue(std::string_view v) : kind_(Kind::kString) { set_str(v); }
+  LogValue(const char* v) : kind_(v ? Kind::kString : Kind::kNull) {
+    set_str(v ? std::string_view(v) : std::string_view());
+  }
+  LogValue(const std::string& v) : kind_(Kind::kString) { set_str(v); }
+  LogValue(bool v) : kind_(Kind::kBool) { a_.b = v; }
   template <class T>
   requires(std::is_integral_v<T>&& std::is_signed_v<T> && !std::is_same_v<T, bool>) LogValue(T v)
       : kind_(Kind::kInt) {
-    u_.i = v;
+    a_.i = v;
   }
   template <class T>
   requires(std::is_integral_v<T>&& std::is_unsigned_v<T> && !std::is_same_v<T, bool>) LogValue(T v)
       : kind_(Kind::kUint) {
-    u_.u = v;
+    a_.u = v;
   }
-  LogValue(double v) : kind_(Kind::kDouble) { u_.d = v; }
-  LogValue(float v) : kind_(Kind::kDouble) { u_.d = v; }
+  LogValue(double v) : kind_(Kind::kDouble) { a_.d = v; }
+  LogValue(float v) : kind_(Kind::kDouble) { a_.d = v; }
   // Durations are written in seconds, as a number (the unit Prometheus and
   // OpenTelemetry use); name the key accordingly, e.g. "duration_s".
   template <class Rep, class Period>
   LogValue(std::chrono::duration<Rep, Period> v) : kind_(Kind::kDuration) {
-    u_.d = std::chrono::duration<double>(v).count();
+    a_.d = std::chrono::duration<double>(v).count();
   }
   // Points in time are written as RFC 3339 UTC strings with microseconds.
   template <class Duration>
   LogValue(std::chrono::time_point<std::chrono::system_clock, Duration> v) : kind_(Kind::kTime) {
-    u_.i = std::chrono::duration_cast<std::chrono::microseconds>(v.time_since_epoch()).count();
+    a_.i = std::chrono::duration_cast<std::chrono::microseconds>(v.time_since_epoch()).count();
   }
   // Errors are written as their message.
-  LogValue(const std::exception& e) : kind_(Kind::kString), str_(e.what()) {}
-  LogValue(const std::error_code& ec) : kind_(Kind::kErrorCode), category_(&ec.category()) {
-    u_.i = ec.value();
+  LogValue(const std::exception& e) : kind_(Kind::kString) { set_str(e.what()); }
+  LogValue(const std::error_code& ec) : kind_(Kind::kErrorCode) {
+    a_.i = ec.value();
+    b_.category = &ec.category();
   }
   LogValue(std::nullptr_t) : kind_(Kind::kNull) {}
 
   Kind kind() const { return kind_; }
-  std::string_view str() const { return str_; }
-  std::int64_t i() const { return u_.i; }
-  std::uint64_t u() const { return u_.u; }
-  double d() const { return u_.d; }
-  bool b() const { return u_.b; }
-  const std::error_category* category() const { return category_; }
+  std::string_view str() const { return {a_.data, b_.size}; }
+  std::int64_t i() const { return a_.i; }
+  std::uint64_t u() const { return a_.u; }
+  double d() const { return a_.d; }
+  bool b() const { return a_.b; }
+  const std::error_category* category() const { return b_.category; }
 
  private:
-  Kind kind_;
-  std::string_view str_;
-  const std::error_category* category_ = nullptr;
+  friend struct LogField;
+  void set_str(std::string_view v) {
+    a_.data = v.data();
+    b_.size = v.size();
+  }
+  // Two words, used as the kind says: a string's data and size; a number in
+  // the first; an error code's value and category.
   union {
+    const char* data;
     std::int64_t i;
     std::uint64_t u;
     double d;
     bool b;
-  } u_{};
+  } a_{};
+  union {
+    std::size_t size;
+    const std::error_category* category;
+  } b_{};
+  Kind kind_;
+  bool key_constant_ = false;  // the owning LogField's (LogKey::constant())
+};
+
+// A log field's key. Built from a string literal (or another constant
+// character array) at compile time, when it also records whether the key
+// needs escaping, so the logger can render it once per call site; from a
+// std::string or std::string_view at run time otherwise.
+class LogKey {
+ public:
+  template <std::size_t N>
+  consteval LogKey(const char (&s)[N]) : view_(s, length(s, N)), constant_(plain(s, N)) {}
+  LogKey(std::string_view s) : view_(s) {}
+  LogKey(const std::string& s) : view_(s) {}
+
+  std::string_view view() const { return view_; }
+  // True when the key is a compile-time constant that needs no escaping.
+  bool constant() const { return constant_; }
+
+ private:
+  static consteval std::size_t length(const char* s, std::size_t n) {
+    std::size_t i = 0;
+    while (i + 1 < n && s[i] != '\0') ++i;
+    return i;
+  }
+  static consteval bool plain(const char* s, std::size_t n) {
+    for (std::size_t i = 0; i < length(s, n); ++i) {
+      const auto c = static_cast<unsigned char>(s[i]);
+      if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') return false;
+    }
+    return true;
+  }
+
+  std::string_view view_;
+  bool constant_ = false;
 };
 
 // A key and its value. Keys should be snake_case and stable.
@@ -127,8 +174,13 @@ struct LogField {
   // The value is built in place (no temporary LogValue to copy), from
   // anything a LogValue is built from.
   template <class V>
-  requires std::is_constructible_v<LogValue, V&&> LogField(std::string_view k, V&& v)
-      : key(k), value(std::forward<V>(v)) {}
+  requires std::is_constructible_v<LogValue, V&&> LogField(LogKey k, V&& v)
+      : key(k.view()), value(std::forward<V>(v)) {
+    value.key_constant_ = k.constant();
+  }
+  // Whether `key` is a compile-time constant that needs no escaping.
+  bool key_constant() const { return value.key_constant_; }
+
   std::string_view key;
   LogValue value;
 };
@@ -238,12 +290,15 @@ namespace detail {
 extern std::atomic<std::uint8_t> log_threshold;
 
 struct EventLimit;
+struct SiteCache;
 
-// Per call site: resolves the event's rate limit once.
+// Per call site: resolves the event's rate limit once, and keeps the pieces
+// of JSON that are the same on every line from the site (built on first use).
 struct LogSite {
   explicit LogSite(std::string_view event_name) : event(event_name) {}
   std::string_view event;
   std::atomic<EventLimit*> limit{nullptr};
+  std::atomic<SiteCache*> cache{nullptr};
 };
 
 void log_emit(LogSite& site, LogLevel level, std::string_view msg,

@@ -204,8 +204,24 @@ class LineWriter {
   // is narrower than 1/8 at this scale, so it holds at most one integer: m,
   // if any, is v's shortest form (with trailing zeros) and the only one of
   // its length, which is what fmt writes.
+  //
+  // First, for 1e-4 <= |v| < 4e5 (durations, ratios), the decimal m·10^-9
+  // with m = |v|·10^9 rounded in doubles (off by less than 0.2 from the
+  // exact product, so the nearest integer to it): when it reads back as v
+  // (m / 10^9 is then correctly rounded to v), it is v's shortest form, as
+  // v's rounding interval (< 10^-10 wide here) holds no other decimal of at
+  // most as many significant digits. A short chain: values with at most 9
+  // decimals (nanosecond durations included) are the common case.
   bool short_fixed(double v) {
     const double a = v < 0 ? -v : v;
+    if (a >= 1e-4 && a < 4e5) [[likely]] {
+      const double scaled = a * 1e9;
+      const auto m = static_cast<std::uint64_t>((scaled + 0x1p52) - 0x1p52);  // to nearest
+      if (static_cast<double>(m) / 1e9 == a) [[likely]] {
+        decimal(v < 0, m, 9);
+        return true;
+      }
+    }
     if (!(a >= 1e-4 && a < 1e15)) return false;
     std::uint64_t bits;
     std::memcpy(&bits, &a, 8);
@@ -214,7 +230,6 @@ class LineWriter {
     const int sh = 52 - e2 - k;                          // 3..48
     const std::uint64_t significand = (bits & ((std::uint64_t{1} << 52) - 1)) | std::uint64_t{1}
                                                                                     << 52;
-    using U128 = unsigned __int128;
     const U128 exact = static_cast<U128>(significand) * kPow5[k];  // v·10^k·2^sh
     std::uint64_t m = static_cast<std::uint64_t>((exact + (U128{1} << (sh - 1))) >> sh);
     const U128 back = static_cast<U128>(m) << sh;
@@ -228,43 +243,43 @@ class LineWriter {
     } else if (!(2 * off < width || (2 * off == width && even))) {
       return false;
     }
-    int decimals = k;
-    // Trailing zeros off (at most 15 of them, at most k): 8, 4, 2, 1 at a time.
-    if (decimals >= 8 && m % 100000000 == 0) {
-      m /= 100000000;
-      decimals -= 8;
-    }
-    if (decimals >= 4 && m % 10000 == 0) {
-      m /= 10000;
-      decimals -= 4;
-    }
-    if (decimals >= 2 && m % 100 == 0) {
-      m /= 100;
-      decimals -= 2;
-    }
-    if (decimals >= 1 && m % 10 == 0) {
-      m /= 10;
-      --decimals;
-    }
-    if (v < 0) put('-');
-    if (decimals == 0) {
-      unsigned_integer(m);
-      return true;
-    }
-    const std::uint64_t unit = kPow10Int[decimals];
-    unsigned_integer(m / unit);
-    put('.');
-    // The decimals fractional digits, zeros in front included, right to left.
-    std::uint64_t frac = m % unit;
-    char* q = p_ + decimals;
-    for (int left = decimals; left >= 2; left -= 2) {
-      q -= 2;
-      std::memcpy(q, kDigits2 + (frac % 100) * 2, 2);
-      frac /= 100;
-    }
-    if (q != p_) *--q = static_cast<char>('0' + frac);
-    p_ += decimals;
+    decimal(v < 0, m, k);
     return true;
+  }
+
+  // m·10^-k in fixed notation, trailing zeros off; m in [1, 10^16), k <= 18.
+  // Needs 40 bytes of room.
+  void decimal(bool negative, std::uint64_t m, int k) {
+    // m < 10^16: its 16 digits (zeros in front), as bytes, in one
+    // 128-bit word; v is those digits · 10^-k. The digits kept are found by
+    // counting zero bytes and written by shifting the word, not by dividing.
+    const std::uint64_t high = m / 100000000;
+    const std::uint64_t hi8 = eight_digits(static_cast<std::uint32_t>(high));
+    const std::uint64_t lo8 = eight_digits(static_cast<std::uint32_t>(m - high * 100000000));
+    // Zero digits at either end of the 16 (m is not 0, so not all of them).
+    const int leading = hi8 ? std::countr_zero(hi8) >> 3 : 8 + (std::countr_zero(lo8) >> 3);
+    const int trailing = lo8 ? std::countl_zero(lo8) >> 3 : 8 + (std::countl_zero(hi8) >> 3);
+    constexpr std::uint64_t kZeros = 0x3030303030303030ull;
+    const U128 digits = (U128{lo8 + kZeros} << 64 | (hi8 + kZeros)) >> (8 * leading);
+    const int significant = 16 - leading;
+    const int decimals = k - trailing;  // after the point, trailing zeros off
+    if (negative) put('-');
+    if (significant > k) {
+      store16(digits);
+      p_ += significant - k;  // < 16 when there are decimals (k > 0)
+      if (decimals > 0) {
+        put('.');
+        store16(digits >> (8 * (significant - k)));
+        p_ += decimals;
+      }
+    } else {
+      // 0.<k - significant zeros><digits>, at most 2 + 17 + 16 bytes.
+      std::memcpy(p_, "0.000000000000000000000000000000", 32);
+      p_ += 2;
+      const int zeros = k - significant;
+      store16_at(p_ + zeros, digits);
+      p_ += decimals;
+    }
   }
 
   // The opening of a line up to the timestamp's microseconds, from the
@@ -342,6 +357,24 @@ class LineWriter {
       "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
       "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
       "8081828384858687888990919293949596979899";
+
+  using U128 = unsigned __int128;
+  void store16(U128 x) { store16_at(p_, x); }
+  static void store16_at(char* at, U128 x) {
+    const auto lo = static_cast<std::uint64_t>(x), hi = static_cast<std::uint64_t>(x >> 64);
+    std::memcpy(at, &lo, 8);
+    std::memcpy(at + 8, &hi, 8);
+  }
+
+  // The 8 decimal digits of x < 10^8 as bytes 0..9, the first in the lowest
+  // byte: halves, quarters and eighths split in parallel lanes of one word.
+  static std::uint64_t eight_digits(std::uint32_t x) {
+    const std::uint64_t halves = x / 10000 | std::uint64_t{x % 10000} << 32;
+    const std::uint64_t hundreds = ((halves * 10486) >> 20) & 0x0000007f0000007full;
+    const std::uint64_t quarters = ((halves - hundreds * 100) << 16) | hundreds;
+    const std::uint64_t tens = ((quarters * 103) >> 10) & 0x000f000f000f000full;
+    return tens | (quarters - tens * 10) << 8;
+  }
 
   void reload() {
     p_ = buf_.tail();

@@ -636,16 +636,87 @@ constexpr auto kLevelPieces = [] {
   return pieces;
 }();
 
+}  // namespace
+
+namespace detail {
+
+// The pieces of JSON that are the same on every line of one call site: the
+// level-and-event piece, for the level the site last logged at, and the
+// `,"key":` piece of each constant key. Built on a site's first line, never
+// freed (the site is static); read without a lock.
+struct SiteCache {
+  static constexpr std::size_t kHead = 64;  // Z","level":"...","event":"<event>"
+  static constexpr std::size_t kPiece = 48;
+  static constexpr std::size_t kMaxKeys = 12;
+  struct Key {
+    const char* data = nullptr;
+    std::size_t size = SIZE_MAX;  // SIZE_MAX: not cached
+    char piece[kPiece] = {};
+    std::size_t piece_size = 0;
+  };
+  LogLevel level = LogLevel::kOff;
+  std::size_t head_size = 0;  // 0: the event is too long to cache
+  char head[kHead] = {};
+  std::size_t keys = 0;
+  Key key[kMaxKeys];
+};
+
+}  // namespace detail
+
+namespace {
+
+using detail::SiteCache;
+
+[[gnu::noinline]] SiteCache* make_site_cache(detail::LogSite& site, LogLevel level,
+                                             std::initializer_list<LogField> fields) {
+  auto cache = std::make_unique<SiteCache>();
+  cache->level = level;
+  std::string head(kLevelPieces[static_cast<std::size_t>(level)].text,
+                   kLevelPieces[static_cast<std::size_t>(level)].size);
+  detail::append_json_escaped(head, site.event);
+  head.push_back('"');
+  if (head.size() <= SiteCache::kHead) {
+    std::memcpy(cache->head, head.data(), head.size());
+    cache->head_size = head.size();
+  }
+  cache->keys = std::min(fields.size(), SiteCache::kMaxKeys);
+  for (std::size_t i = 0; i < cache->keys; ++i) {
+    const LogField& f = fields.begin()[i];
+    // Only constant keys: their bytes never change, so their address names them.
+    if (!f.key_constant() || f.key.size() + 5 > SiteCache::kPiece) continue;
+    SiteCache::Key& k = cache->key[i];
+    std::string piece = ",\"";
+    piece.append(f.key);
+    piece.append("\":");
+    std::memcpy(k.piece, piece.data(), piece.size());
+    k.piece_size = piece.size();
+    k.data = f.key.data();
+    k.size = f.key.size();
+  }
+  SiteCache* expected = nullptr;
+  if (site.cache.compare_exchange_strong(expected, cache.get(), std::memory_order_acq_rel))
+    return cache.release();
+  return expected;  // another thread's, as good
+}
+
 void format_json(detail::LineWriter& w, ThreadState& t, const std::string& identity, LogLevel level,
-                 std::int64_t micros, std::string_view event, std::string_view msg,
+                 std::int64_t micros, detail::LogSite& site, std::string_view msg,
                  std::initializer_list<LogField> fields) {
-  w.need(sizeof(detail::TimestampOpening::text) + 6 + sizeof(LevelPiece::text));
+  SiteCache* cache = site.cache.load(std::memory_order_acquire);
+  if (!cache) [[unlikely]]
+    cache = make_site_cache(site, level, fields);
+  w.need(sizeof(detail::TimestampOpening::text) + 6 + SiteCache::kHead);
   w.timestamp_opening(t.opening, micros);
-  const LevelPiece& piece = kLevelPieces[static_cast<std::size_t>(level)];
-  std::memcpy(w.cursor(), piece.text, sizeof piece.text);
-  w.advance(piece.size);
-  w.escaped(event);
-  w.put('"');
+  if (cache->level == level && cache->head_size != 0) [[likely]] {
+    std::memcpy(w.cursor(), cache->head, SiteCache::kHead);
+    w.advance(cache->head_size);
+  } else {
+    const LevelPiece& piece = kLevelPieces[static_cast<std::size_t>(level)];
+    std::memcpy(w.cursor(), piece.text, sizeof piece.text);
+    w.advance(piece.size);
+    w.escaped(site.event);
+    w.put('"');
+  }
   if (!msg.empty()) {
     w.literal(",\"msg\":\"");
     w.escaped(msg);
@@ -665,11 +736,19 @@ void format_json(detail::LineWriter& w, ThreadState& t, const std::string& ident
   }
   if (!t.context.rendered.empty()) w.raw(t.context.rendered);
   using K = LogValue::Kind;
+  const SiteCache::Key* key = cache->key;
+  const SiteCache::Key* const keys_end = key + cache->keys;
   for (const LogField& f : fields) {
-    w.need(0);
-    w.literal(",\"");
-    w.escaped(f.key);
-    w.literal("\":");
+    w.need(SiteCache::kPiece);
+    if (key != keys_end && key->data == f.key.data() && key->size == f.key.size()) [[likely]] {
+      std::memcpy(w.cursor(), key->piece, SiteCache::kPiece);
+      w.advance(key->piece_size);
+    } else {
+      w.literal(",\"");
+      w.escaped(f.key);
+      w.literal("\":");
+    }
+    if (key != keys_end) ++key;
     const LogValue& v = f.value;
     switch (v.kind()) {
       case K::kString:
@@ -774,7 +853,7 @@ void log_emit(LogSite& site, LogLevel level, std::string_view msg,
       char* region = ring.reserve(kInPlaceLine);
       detail::LineWriter w =
           region ? detail::LineWriter(b, region, kInPlaceLine) : detail::LineWriter(b);
-      format_json(w, t, log.identity(), level, micros, site.event, msg, fields);
+      format_json(w, t, log.identity(), level, micros, site, msg, fields);
       if (w.finish()) {
         ring.publish(static_cast<std::uint8_t>(level),
                      static_cast<std::uint32_t>(w.in_region_size()));

@@ -90,11 +90,16 @@ class LogRing {
 
   // Producer: more than a quarter of the ring is in use. Reads the
   // consumer's position only when the cached one suggests so.
+  // After a look that found it filling, the next is a 64th of the ring
+  // later: the consumer's position is on a line it writes, and reading it on
+  // every record would pull that line across cores each time.
   bool filling() {
     const std::uint64_t head = head_.load(std::memory_order_relaxed);
-    if (head - cached_tail_ <= capacity_ / 4) return false;
+    if (head - cached_tail_ <= capacity_ / 4 || head < next_look_) return false;
     cached_tail_ = tail_.load(std::memory_order_acquire);
-    return head - cached_tail_ > capacity_ / 4;
+    if (head - cached_tail_ <= capacity_ / 4) return false;
+    next_look_ = head + capacity_ / 64;
+    return true;
   }
 
   bool empty() const {
@@ -141,6 +146,7 @@ class LogRing {
   std::unique_ptr<char[]> data_;
   alignas(64) std::atomic<std::uint64_t> head_{0};
   std::uint64_t cached_tail_ = 0;  // producer's last view of tail_
+  std::uint64_t next_look_ = 0;    // producer's: when filling() next reads tail_
   std::size_t head_at_ = 0;        // producer's: head_ % capacity_, kept without dividing
   alignas(64) std::atomic<std::uint64_t> tail_{0};
   std::size_t tail_at_ = 0;  // consumer's: tail_ % capacity_

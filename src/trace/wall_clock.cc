@@ -29,8 +29,10 @@ constexpr double kAnchorNanos = 100'000'000;            // re-anchor every 100 m
 
 enum State : int { kUnknown = 0, kCalibrating = 1, kReady = 2, kUnusable = -1 };
 
+static_assert(kReady == 2, "wall_clock.h tests tsc_state against 2");
+
 struct Calibration {
-  std::atomic<int> state{kUnknown};
+  std::atomic<int>& state = wall_clock_internal::tsc_state;
   std::atomic<double> ns_per_tick{0};
   std::mutex mu;
   std::int64_t start_ns = 0;    // guarded by mu
@@ -38,13 +40,7 @@ struct Calibration {
 };
 Calibration g_calibration;
 
-struct Anchor {
-  std::uint64_t tsc;
-  std::int64_t ns;
-  std::uint64_t window;  // ticks after tsc that this anchor is used for
-  double ns_per_tick;
-};
-constinit thread_local Anchor t_anchor{0, 0, 0, 0};
+using wall_clock_internal::Anchor;
 
 // The kernel trusts the TSC (synchronised across CPUs, constant rate) when it
 // uses it as its clocksource; we trust it no more than that.
@@ -81,6 +77,7 @@ bool kernel_uses_tsc() {
   a.tsc = tsc;
   a.ns = ns;
   a.window = static_cast<std::uint64_t>(kAnchorNanos / a.ns_per_tick);
+  a.mult = static_cast<std::uint64_t>(a.ns_per_tick * 4294967296.0);
   return ns;
 }
 
@@ -123,23 +120,26 @@ bool kernel_uses_tsc() {
 
 }  // namespace
 
-std::int64_t fast_wall_nanos() noexcept {
+namespace wall_clock_internal {
+
+#if defined(__x86_64__)
+std::atomic<int> tsc_state{kUnknown};
+#else
+std::atomic<int> tsc_state{-1};
+#endif
+constinit thread_local Anchor t_anchor{0, 0, 0, 0, 0};
+
+std::int64_t fast_wall_nanos_slow() noexcept {
 #if defined(__x86_64__)
   const int state = g_calibration.state.load(std::memory_order_acquire);
-  if (state == kReady) [[likely]] {
-    Anchor& a = t_anchor;
-    const std::uint64_t tsc = __rdtsc();
-    // Unsigned: a TSC behind the anchor (another CPU's) also re-anchors.
-    const std::uint64_t ticks = tsc - a.tsc;
-    if (ticks < a.window) [[likely]]
-      return a.ns + static_cast<std::int64_t>(static_cast<double>(ticks) * a.ns_per_tick);
-    return reanchor(a);
-  }
+  if (state == kReady) return reanchor(t_anchor);
   return slow_path(state);
 #else
   return realtime_nanos();
 #endif
 }
+
+}  // namespace wall_clock_internal
 
 bool fast_wall_clock_uses_tsc() noexcept {
 #if defined(__x86_64__)

@@ -89,6 +89,25 @@ TEST_F(LogTest, MessageIsOptionalAndTypedFieldsAreWritten) {
                            R"("error":"Connection timed out","none":null})"));
 }
 
+TEST_F(LogTest, ASiteWritesTheKeysAndLevelOfEachCallWhateverItWroteBefore) {
+  // One call site, run three times: a run-time key that changes, a constant
+  // key that needs escaping, and a level that changes.
+  const std::string keys[] = {"first", "second", "third"};
+  const LogLevel levels[] = {LogLevel::kInfo, LogLevel::kWarn, LogLevel::kInfo};
+  for (int i = 0; i < 3; ++i) {
+    FB_LOG(levels[i], "site_event", "", {"fixed", i}, {keys[i], "v"}, {"quo\"te", 1.25});
+  }
+  const std::string identity = R"("service":"shop-api","version":"1.2.0","env":"test",)"
+                               R"("workload":"api")";
+  auto line = [&](const char* level, int i, const char* key) {
+    return std::string(R"({"timestamp":"2026-01-01T00:00:00.000000Z","level":")") + level +
+           R"(","event":"site_event",)" + identity + R"(,"fixed":)" + std::to_string(i) + ",\"" +
+           key + R"(":"v","quo\"te":1.25})";
+  };
+  EXPECT_THAT(lines(), ::testing::ElementsAre(line("info", 0, "first"), line("warn", 1, "second"),
+                                              line("info", 2, "third")));
+}
+
 TEST_F(LogTest, EveryLineIsOneValidJsonObjectWhateverTheInput) {
   const std::string nasty = std::string("multi\nline \"quoted\" \\ tab\t nul") + '\0' +
                             " bell\x07 bad\xff utf8 \xe2\x98\x95";
