@@ -12,6 +12,9 @@
 #include <thread>
 
 #include "support/http_client.h"
+#include "watch/config/config.h"
+#include "watch/rulepack/rule_pack.h"
+#include "watch/rules/rule_file.h"
 
 namespace firebreak::e2e {
 
@@ -195,6 +198,46 @@ void report_latency(const std::string& scenario, const std::string& alert,
     std::ofstream(file, std::ios::app)
         << scenario << "\t" << alert << "\t" << latency.count() << "\t" << bound.count() << "\n";
   }
+}
+
+std::chrono::milliseconds rule_for(const std::string& yaml, const std::string& alert,
+                                   const std::string& job) {
+  const auto config =
+      watch::config::parse_config(yaml, "/tmp/firebreak.yaml", {.load_rule_files = false});
+  EXPECT_TRUE(config.ok());
+  const std::string pack =
+      watch::rulepack::render_rule_pack(watch::config::rule_pack_targets(config.config),
+                                        watch::config::rule_pack_options(config.config));
+  const auto parsed = watch::rules::parse_rule_file(pack, "pack.yml");
+  for (const auto& g : parsed.file.groups)
+    for (const auto& r : g.rules)
+      // Targets that share thresholds share a rule (job=~"a|b").
+      if (r.name == alert && (r.expr.find(job) != std::string::npos ||
+                              r.expr.find("job_checkin") != std::string::npos))
+        return std::chrono::milliseconds(r.for_ms);
+  ADD_FAILURE() << "no " << alert << " rule for " << job;
+  return std::chrono::milliseconds(0);
+}
+
+bool check_detection(const WatchProcess& watch, const HookAlert& hook, const std::string& scenario,
+                     const std::string& job, SteadyTime fault, SteadyTime expected,
+                     std::chrono::milliseconds bound, std::chrono::milliseconds slack) {
+  using namespace std::chrono_literals;
+  EXPECT_GE(hook.arrived, expected) << hook.alertname << " fired before its condition could hold";
+  const auto fault_wall =
+      hook.arrived_wall -
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(hook.arrived - fault);
+  const auto held = watch.condition_true_since(hook.alertname, job, hook.labels, fault_wall - 2s);
+  if (!held) {
+    ADD_FAILURE() << "the condition of " << hook.alertname << " never held in watch's data";
+    return false;
+  }
+  const auto latency =
+      std::chrono::duration_cast<std::chrono::milliseconds>(hook.arrived_wall - *held);
+  report_latency(scenario, hook.alertname, latency, bound);
+  report_latency(scenario + "_from_fault", hook.alertname, since(fault, hook.arrived), 0ms);
+  EXPECT_LE(latency, bound + slack) << hook.alertname << " took longer than its bound";
+  return true;
 }
 
 }  // namespace firebreak::e2e

@@ -85,4 +85,21 @@ void report_latency(const std::string& scenario, const std::string& alert,
 
 std::chrono::milliseconds since(SteadyTime from, SteadyTime to);
 
+// The `for` of `alert` for `job` in the rule pack watch generates from the
+// configuration `yaml` (a detection bound depends on it).
+std::chrono::milliseconds rule_for(const std::string& yaml, const std::string& alert,
+                                   const std::string& job);
+
+// Checks the detection latency of a page that arrived (`hook`): from the
+// moment the alert's condition held in watch's data (the rule's expression
+// evaluated over the recent past through its API) to the webhook's arrival,
+// at most `bound` (one scrape interval + one evaluation interval + the
+// rule's `for`) plus `slack`. `fault` is when the test broke something
+// (reported too: the latency a user sees, data delays included); `expected`
+// the earliest the condition can hold. Reports both; false when the
+// condition cannot be found.
+bool check_detection(const WatchProcess& watch, const HookAlert& hook, const std::string& scenario,
+                     const std::string& job, SteadyTime fault, SteadyTime expected,
+                     std::chrono::milliseconds bound, std::chrono::milliseconds slack);
+
 }  // namespace firebreak::e2e

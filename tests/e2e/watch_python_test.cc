@@ -69,25 +69,6 @@ std::string watch_config(const Ports& p, const std::string& hook_url) {
          hook_url + ", timeout: 2s}\n";
 }
 
-// The `for` of `alert` for `job` in the rule pack watch generates from this
-// configuration (the bound depends on it).
-milliseconds rule_for(const std::string& yaml, const std::string& alert, const std::string& job) {
-  const auto config =
-      watch::config::parse_config(yaml, "/tmp/firebreak.yaml", {.load_rule_files = false});
-  EXPECT_TRUE(config.ok());
-  const std::string pack =
-      watch::rulepack::render_rule_pack(watch::config::rule_pack_targets(config.config),
-                                        watch::config::rule_pack_options(config.config));
-  const auto parsed = watch::rules::parse_rule_file(pack, "pack.yml");
-  for (const auto& g : parsed.file.groups)
-    for (const auto& r : g.rules)
-      if (r.name == alert && (r.expr.find(job) != std::string::npos ||
-                              r.expr.find("job_checkin") != std::string::npos))
-        return milliseconds(r.for_ms);
-  ADD_FAILURE() << "no " << alert << " rule for " << job;
-  return 0ms;
-}
-
 // The values of an instant query's result, one per series.
 std::vector<double> values(const nlohmann::json& r) {
   std::vector<double> out;
@@ -195,20 +176,8 @@ class WatchPythonTest : public ::testing::Test {
                     << watch_->process().stdout_text();
       return std::nullopt;
     }
-    EXPECT_GE(hook->arrived, expected) << alert << " fired before its condition could hold";
-    const auto fault_wall =
-        hook->arrived_wall -
-        std::chrono::duration_cast<std::chrono::system_clock::duration>(hook->arrived - fault);
-    const auto held = watch_->condition_true_since(alert, job, hook->labels, fault_wall - 2s);
-    if (!held) {
-      ADD_FAILURE() << "the condition of " << alert << " never held in watch's data";
+    if (!check_detection(*watch_, *hook, scenario, job, fault, expected, bound, kSlack))
       return std::nullopt;
-    }
-    const milliseconds latency =
-        std::chrono::duration_cast<milliseconds>(hook->arrived_wall - *held);
-    report_latency(scenario, alert, latency, bound);
-    report_latency(scenario + "_from_fault", alert, since(fault, hook->arrived), 0ms);
-    EXPECT_LE(latency, bound + kSlack) << alert << " took longer than its bound";
     return hook;
   }
 
