@@ -1,13 +1,16 @@
 // The logger: formatting on the caller's thread, per-thread rings, one writer
 // thread, rate limits, context scopes and the sinks.
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -15,7 +18,6 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <semaphore>
 #include <span>
 #include <stdexcept>
 #include <thread>
@@ -350,7 +352,25 @@ class Logger {
   std::atomic<bool> running_{false};
   std::atomic<bool> stop_{false};
   std::atomic<bool> idle_{false};
-  std::binary_semaphore wake_{0};
+  // Wakes the writer early: a flag and a futex. Not a std::binary_semaphore:
+  // libstdc++'s timed acquire spins with sched_yield before it sleeps, and on
+  // a small, busy machine each yield hands a core to another thread and back.
+  // No mutex either, so a fork never copies one locked.
+  struct Wakeup {
+    std::atomic<std::uint32_t> set{0};
+    void release() noexcept {
+      if (set.exchange(1, std::memory_order_release) == 0)
+        ::syscall(SYS_futex, &set, FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+    }
+    void try_acquire_for(std::chrono::milliseconds timeout) noexcept {
+      if (set.exchange(0, std::memory_order_acquire) != 0) return;
+      const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(timeout).count();
+      timespec ts{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
+      // Returns at once if set is no longer 0; EINTR and timeouts are fine.
+      ::syscall(SYS_futex, &set, FUTEX_WAIT_PRIVATE, 0u, &ts, nullptr, 0);
+      set.store(0, std::memory_order_relaxed);
+    }
+  } wake_;
 
   std::mutex limits_mu_;
   std::map<std::string, std::unique_ptr<EventLimit>, std::less<>> limits_;
@@ -566,7 +586,7 @@ void Logger::writer_loop() {
     // that misses the flag (a benign race that keeps fences off the hot
     // path) waits at most the pause.
     idle_.store(true, std::memory_order_relaxed);
-    (void)wake_.try_acquire_for(any ? std::chrono::milliseconds(2) : std::chrono::milliseconds(50));
+    wake_.try_acquire_for(any ? std::chrono::milliseconds(2) : std::chrono::milliseconds(50));
     idle_.store(false, std::memory_order_relaxed);
   }
 }
