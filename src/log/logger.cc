@@ -148,7 +148,15 @@ void append_value_console(detail::LineBuffer& out, const LogValue& v) {
 struct ThreadContext {
   std::vector<std::pair<std::string, std::string>> slots;  // key, rendered JSON value
   std::size_t count = 0;
-  std::string rendered;  // ,"k":v in schema order
+  std::string rendered;  // ,"k":v in schema order, when !stale
+  // Scopes open and close on every request, most with no log line in
+  // between: render when a line needs it, not on each change.
+  bool stale = false;
+
+  const std::string& rendered_now() {
+    if (stale) render();
+    return rendered;
+  }
 
   std::span<const std::pair<std::string, std::string>> entries() const {
     return {slots.data(), count};
@@ -170,10 +178,11 @@ struct ThreadContext {
       slots[count].second.assign(value);
       ++count;
     }
-    render();
+    stale = true;
   }
 
   void render() {
+    stale = false;
     rendered.clear();
     // Innermost wins for a repeated key; then schema order, push order within
     // a rank. Contexts are small: fixed arrays, no allocation.
@@ -187,9 +196,20 @@ struct ThreadContext {
       if (!shadowed) keep[kept++] = i;
     }
     std::reverse(keep, keep + kept);
-    std::stable_sort(keep, keep + kept, [&](std::size_t a, std::size_t b) {
-      return context_rank(slots[a].first) < context_rank(slots[b].first);
-    });
+    // A stable insertion sort by rank (std::stable_sort allocates a buffer).
+    int rank[kMax];
+    for (std::size_t k = 0; k < kept; ++k) rank[k] = context_rank(slots[keep[k]].first);
+    for (std::size_t k = 1; k < kept; ++k) {
+      const std::size_t idx = keep[k];
+      const int r = rank[k];
+      std::size_t j = k;
+      for (; j > 0 && rank[j - 1] > r; --j) {
+        keep[j] = keep[j - 1];
+        rank[j] = rank[j - 1];
+      }
+      keep[j] = idx;
+      rank[j] = r;
+    }
     for (std::size_t k = 0; k < kept; ++k) {
       rendered.push_back(',');
       detail::append_json_string(rendered, slots[keep[k]].first);
@@ -683,7 +703,7 @@ void format_json(detail::LineWriter& w, ThreadState& t, const std::string& ident
     w.raw(std::string_view(ids.flags, 2));
     w.put('"');
   }
-  if (!t.context.rendered.empty()) w.raw(t.context.rendered);
+  if (const std::string& context = t.context.rendered_now(); !context.empty()) w.raw(context);
   using K = LogValue::Kind;
   for (const LogField& f : fields) {
     w.need(0);
@@ -936,13 +956,15 @@ void register_log_metrics(Registry& registry) {
 
 LogScope::LogScope(std::initializer_list<LogField> fields)
     : restore_size_(thread_state().context.count) {
-  for (const LogField& f : fields) thread_state().context.push(f.key, f.value);
-  thread_state().context.render();
+  ThreadContext& context = thread_state().context;
+  for (const LogField& f : fields) context.push(f.key, f.value);
+  context.stale = true;
 }
 
 LogScope::~LogScope() {
-  thread_state().context.count = restore_size_;
-  thread_state().context.render();
+  ThreadContext& context = thread_state().context;
+  context.count = restore_size_;
+  context.stale = true;
 }
 
 LogContext LogContext::capture() {
