@@ -23,8 +23,6 @@ namespace {
 constexpr std::size_t kMaxHeaderBytes = 64 * 1024;
 constexpr std::uint64_t kMaxBodyBytes = 64ull * 1024 * 1024;
 constexpr std::size_t kBodyChunk = 1024 * 1024;
-// How much of a body to let the kernel gather before waking the reader.
-constexpr std::size_t kMaxLowWater = 128 * 1024;
 
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
@@ -46,11 +44,6 @@ bool send_all(int fd, std::string_view data) {
     data.remove_prefix(static_cast<std::size_t>(n));
   }
   return true;
-}
-
-void set_low_water(int fd, std::size_t bytes) {
-  const int v = static_cast<int>(std::max<std::size_t>(bytes, 1));
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &v, sizeof v);
 }
 
 std::string response(int status, std::string_view reason, std::string_view content_type,
@@ -275,14 +268,11 @@ void OtlpSink::serve(int fd) {
     if (traces) counter.feed(std::string_view(buf).substr(start, have));
     buf.erase(0, start + have);  // what is left belongs to the next request
     std::uint64_t remaining = length - have;
-    std::size_t low_water = 1;
     bool failed = false;
     while (remaining > 0) {
+      // MSG_WAITALL: one call (and one return to user space) for the whole
+      // body, or a megabyte of it, however many segments it arrives in.
       const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(remaining, kBodyChunk));
-      // Wake when a large piece is in, not per segment (never above what is
-      // still to come, or the read would wait for bytes that are not sent).
-      const std::size_t lw = std::min(want, kMaxLowWater);
-      if (lw != low_water) set_low_water(fd, low_water = lw);
       const ssize_t n = ::recv(fd, body.get(), want, MSG_WAITALL);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) {
@@ -293,7 +283,6 @@ void OtlpSink::serve(int fd) {
       remaining -= static_cast<std::uint64_t>(n);
     }
     if (failed) break;
-    if (low_water != 1) set_low_water(fd, 1);
 
     std::string reply;
     if (traces) {

@@ -2,9 +2,11 @@
 // POST /v1/traces with 200 and {} as a collector does, counts requests, body
 // bytes and spans, and discards the rest. Its cost comes off the same cores as
 // the service under test, so it does as little as it can: blocking sockets, a
-// thread per connection, the body read in large pieces (SO_RCVLOWAT and
-// MSG_WAITALL: a few wake-ups per export, not one per TCP segment) and counted
-// as it streams past, without building a request or a JSON tree.
+// thread per connection, the body read whole (MSG_WAITALL: one return to user
+// space per export, however many TCP segments it arrives in; not SO_RCVLOWAT,
+// which can leave a read asleep when fewer bytes than the mark are still to
+// come) and counted as it streams past, without a request object or a JSON
+// tree.
 //
 //   bench::OtlpSink sink("127.0.0.1:0");
 //   sink.start();                       // sink.address(): "127.0.0.1:PORT"

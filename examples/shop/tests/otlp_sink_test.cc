@@ -82,4 +82,34 @@ TEST(OtlpSinkTest, CountsEverySpanTheOtlpExporterSends) {
   sink.stop();
 }
 
+TEST(OtlpSinkTest, ManyExportsOnOneConnectionAreAllAnsweredPromptly) {
+  // Bodies of every size from one segment to many, back to back on the kept
+  // connection: a read that waited for bytes not coming would time out here.
+  bench::OtlpSink sink("127.0.0.1:0");
+  sink.start();
+  firebreak::OtlpHttpExporter exporter({.endpoint = "http://" + sink.address() + "/v1/traces",
+                                        .timeout = std::chrono::milliseconds(2000)});
+  auto memory = std::make_shared<firebreak::InMemorySpanExporter>();
+  {
+    firebreak::Tracer tracer{firebreak::TracerOptions{
+        .processor = std::make_shared<firebreak::SimpleSpanProcessor>(memory)}};
+    for (int i = 0; i < 1024; ++i) {
+      auto span = tracer.start_span("GET /orders/{id}");
+      span.set_attribute("http.route", "/orders/{id}");
+      span.end();
+    }
+  }
+  const std::vector<firebreak::SpanData> spans = memory->spans();
+  std::uint64_t want = 0;
+  for (std::size_t n = 1; n <= spans.size(); n = n * 3 / 2 + 1) {
+    for (int repeat = 0; repeat < 3; ++repeat) {
+      const auto r = exporter.export_spans(std::span(spans).first(n));
+      ASSERT_EQ(r.status, firebreak::ExportResult::Status::kSuccess) << n << ": " << r.error;
+      want += n;
+    }
+  }
+  EXPECT_EQ(sink.stats().spans, want);
+  sink.stop();
+}
+
 }  // namespace
