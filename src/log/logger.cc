@@ -1,13 +1,16 @@
 // The logger: formatting on the caller's thread, per-thread rings, one writer
 // thread, rate limits, context scopes and the sinks.
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -15,7 +18,6 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <semaphore>
 #include <span>
 #include <stdexcept>
 #include <thread>
@@ -146,7 +148,15 @@ void append_value_console(detail::LineBuffer& out, const LogValue& v) {
 struct ThreadContext {
   std::vector<std::pair<std::string, std::string>> slots;  // key, rendered JSON value
   std::size_t count = 0;
-  std::string rendered;  // ,"k":v in schema order
+  std::string rendered;  // ,"k":v in schema order, when !stale
+  // Scopes open and close on every request, most with no log line in
+  // between: render when a line needs it, not on each change.
+  bool stale = false;
+
+  const std::string& rendered_now() {
+    if (stale) render();
+    return rendered;
+  }
 
   std::span<const std::pair<std::string, std::string>> entries() const {
     return {slots.data(), count};
@@ -168,10 +178,11 @@ struct ThreadContext {
       slots[count].second.assign(value);
       ++count;
     }
-    render();
+    stale = true;
   }
 
   void render() {
+    stale = false;
     rendered.clear();
     // Innermost wins for a repeated key; then schema order, push order within
     // a rank. Contexts are small: fixed arrays, no allocation.
@@ -185,9 +196,20 @@ struct ThreadContext {
       if (!shadowed) keep[kept++] = i;
     }
     std::reverse(keep, keep + kept);
-    std::stable_sort(keep, keep + kept, [&](std::size_t a, std::size_t b) {
-      return context_rank(slots[a].first) < context_rank(slots[b].first);
-    });
+    // A stable insertion sort by rank (std::stable_sort allocates a buffer).
+    int rank[kMax];
+    for (std::size_t k = 0; k < kept; ++k) rank[k] = context_rank(slots[keep[k]].first);
+    for (std::size_t k = 1; k < kept; ++k) {
+      const std::size_t idx = keep[k];
+      const int r = rank[k];
+      std::size_t j = k;
+      for (; j > 0 && rank[j - 1] > r; --j) {
+        keep[j] = keep[j - 1];
+        rank[j] = rank[j - 1];
+      }
+      keep[j] = idx;
+      rank[j] = r;
+    }
     for (std::size_t k = 0; k < kept; ++k) {
       rendered.push_back(',');
       detail::append_json_string(rendered, slots[keep[k]].first);
@@ -350,7 +372,25 @@ class Logger {
   std::atomic<bool> running_{false};
   std::atomic<bool> stop_{false};
   std::atomic<bool> idle_{false};
-  std::binary_semaphore wake_{0};
+  // Wakes the writer early: a flag and a futex. Not a std::binary_semaphore:
+  // libstdc++'s timed acquire spins with sched_yield before it sleeps, and on
+  // a small, busy machine each yield hands a core to another thread and back.
+  // No mutex either, so a fork never copies one locked.
+  struct Wakeup {
+    std::atomic<std::uint32_t> set{0};
+    void release() noexcept {
+      if (set.exchange(1, std::memory_order_release) == 0)
+        ::syscall(SYS_futex, &set, FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+    }
+    void try_acquire_for(std::chrono::milliseconds timeout) noexcept {
+      if (set.exchange(0, std::memory_order_acquire) != 0) return;
+      const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(timeout).count();
+      timespec ts{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
+      // Returns at once if set is no longer 0; EINTR and timeouts are fine.
+      ::syscall(SYS_futex, &set, FUTEX_WAIT_PRIVATE, 0u, &ts, nullptr, 0);
+      set.store(0, std::memory_order_relaxed);
+    }
+  } wake_;
 
   std::mutex limits_mu_;
   std::map<std::string, std::unique_ptr<EventLimit>, std::less<>> limits_;
@@ -566,7 +606,7 @@ void Logger::writer_loop() {
     // that misses the flag (a benign race that keeps fences off the hot
     // path) waits at most the pause.
     idle_.store(true, std::memory_order_relaxed);
-    (void)wake_.try_acquire_for(any ? std::chrono::milliseconds(2) : std::chrono::milliseconds(50));
+    wake_.try_acquire_for(any ? std::chrono::milliseconds(2) : std::chrono::milliseconds(50));
     idle_.store(false, std::memory_order_relaxed);
   }
 }
@@ -734,7 +774,7 @@ void format_json(detail::LineWriter& w, ThreadState& t, const std::string& ident
     w.raw(std::string_view(ids.flags, 2));
     w.put('"');
   }
-  if (!t.context.rendered.empty()) w.raw(t.context.rendered);
+  if (const std::string& context = t.context.rendered_now(); !context.empty()) w.raw(context);
   using K = LogValue::Kind;
   const SiteCache::Key* key = cache->key;
   const SiteCache::Key* const keys_end = key + cache->keys;
@@ -995,13 +1035,15 @@ void register_log_metrics(Registry& registry) {
 
 LogScope::LogScope(std::initializer_list<LogField> fields)
     : restore_size_(thread_state().context.count) {
-  for (const LogField& f : fields) thread_state().context.push(f.key, f.value);
-  thread_state().context.render();
+  ThreadContext& context = thread_state().context;
+  for (const LogField& f : fields) context.push(f.key, f.value);
+  context.stale = true;
 }
 
 LogScope::~LogScope() {
-  thread_state().context.count = restore_size_;
-  thread_state().context.render();
+  ThreadContext& context = thread_state().context;
+  context.count = restore_size_;
+  context.stale = true;
 }
 
 LogContext LogContext::capture() {

@@ -3,9 +3,16 @@
 // and span ids as lowercase hex, enums as integers, 64-bit integers as decimal
 // strings, doubles as numbers (NaN and infinities as the strings proto3 JSON
 // uses).
+//
+// Written straight into the output string's storage (sized once, grown by
+// doubling, trimmed at the end): no per-field capacity check of std::string's
+// operator+=, no fmt call for integers, ids hex-encoded in place.
+#include <algorithm>
+#include <charconv>
 #include <cmath>
-#include <iterator>
+#include <cstring>
 
+#include <fmt/compile.h>
 #include <fmt/format.h>
 
 #include "firebreak/trace.h"
@@ -20,187 +27,269 @@ namespace {
 constexpr std::uint32_t kHasIsRemote = 0x100;
 constexpr std::uint32_t kIsRemote = 0x200;
 
-void key(std::string& out, std::string_view k) {
-  out += '"';
-  out += k;
-  out += "\":";
+// Appends into a std::string's whole size, tracking the used length itself;
+// finish() trims the string to it. The `Out` of detail::append_json_string.
+class StringOut {
+ public:
+  explicit StringOut(std::string& s) : s_(s) {
+    s_.resize(s_.capacity());
+    p_ = s_.data();
+  }
+  void reserve_more(std::size_t n) {
+    if (s_.size() - n_ < n) [[unlikely]]
+      grow(n);
+  }
+  void push_back(char c) {
+    reserve_more(1);
+    p_[n_++] = c;
+  }
+  void append(const char* s, std::size_t n) {
+    reserve_more(n);
+    copy(p_ + n_, s, n);
+    n_ += n;
+  }
+  void append(std::string_view s) { append(s.data(), s.size()); }
+  template <std::size_t N>
+  void lit(const char (&s)[N]) {
+    append(s, N - 1);
+  }
+  char* tail() { return p_ + n_; }
+  void commit(std::size_t n) { n_ += n; }
+  void finish() { s_.resize(n_); }
+
+ private:
+  static void copy(char* dst, const char* src, std::size_t n) {
+    if (n >= 8 && n <= 16) {
+      std::memcpy(dst, src, 8);
+      std::memcpy(dst + n - 8, src + n - 8, 8);
+    } else if (n >= 4 && n < 8) {
+      std::memcpy(dst, src, 4);
+      std::memcpy(dst + n - 4, src + n - 4, 4);
+    } else if (n < 4) {
+      for (std::size_t i = 0; i < n; ++i) dst[i] = src[i];
+    } else {
+      std::memcpy(dst, src, n);
+    }
+  }
+  [[gnu::noinline]] void grow(std::size_t n) {
+    s_.resize(std::max(s_.size() * 2, n_ + n + 1024));
+    p_ = s_.data();
+  }
+
+  std::string& s_;
+  char* p_;
+  std::size_t n_ = 0;
+};
+
+// "key": — keys are literals, never escaped.
+template <std::size_t N>
+void key(StringOut& out, const char (&k)[N]) {
+  out.reserve_more(N + 2);
+  char* p = out.tail();
+  *p++ = '"';
+  std::memcpy(p, k, N - 1);
+  p += N - 1;
+  *p++ = '"';
+  *p++ = ':';
+  out.commit(N + 2);
 }
 
-void hex_field(std::string& out, std::string_view k, const auto& id) {
+template <std::size_t N>
+void hex_field(StringOut& out, const char (&k)[N], const auto& id) {
+  constexpr std::size_t hex = std::remove_cvref_t<decltype(id)>::kHexSize;
   key(out, k);
-  out += '"';
-  char buf[32];
-  id.to_hex(buf);
-  out.append(buf, std::remove_cvref_t<decltype(id)>::kHexSize);
-  out += '"';
+  out.reserve_more(hex + 2);
+  char* p = out.tail();
+  *p = '"';
+  id.to_hex(p + 1);
+  p[hex + 1] = '"';
+  out.commit(hex + 2);
 }
 
-void int64_string(std::string& out, std::int64_t v) {
-  out += '"';
-  fmt::format_to(std::back_inserter(out), "{}", v);
-  out += '"';
+template <class Int>
+void integer(StringOut& out, Int v) {
+  out.reserve_more(24);
+  char* p = out.tail();
+  const auto r = std::to_chars(p, p + 24, v);
+  out.commit(static_cast<std::size_t>(r.ptr - p));
 }
 
-void any_value(std::string& out, const AttributeValue& v) {
+void int64_string(StringOut& out, std::int64_t v) {
+  out.push_back('"');
+  integer(out, v);
+  out.push_back('"');
+}
+
+void any_value(StringOut& out, const AttributeValue& v) {
   switch (v.type()) {
     case AttributeValue::Type::kString:
-      out += "{\"stringValue\":";
+      out.lit("{\"stringValue\":");
       detail::append_json_string(out, v.as_string());
       break;
     case AttributeValue::Type::kInt:
-      out += "{\"intValue\":";
+      out.lit("{\"intValue\":");
       int64_string(out, v.as_int());
       break;
     case AttributeValue::Type::kDouble: {
-      out += "{\"doubleValue\":";
+      out.lit("{\"doubleValue\":");
       const double d = v.as_double();
-      if (std::isnan(d))
-        out += "\"NaN\"";
-      else if (std::isinf(d))
-        out += d > 0 ? "\"Infinity\"" : "\"-Infinity\"";
-      else
-        fmt::format_to(std::back_inserter(out), "{}", d);
+      if (std::isnan(d)) {
+        out.lit("\"NaN\"");
+      } else if (std::isinf(d)) {
+        if (d > 0)
+          out.lit("\"Infinity\"");
+        else
+          out.lit("\"-Infinity\"");
+      } else {
+        out.reserve_more(32);
+        char* p = out.tail();
+        char* end = fmt::format_to(p, FMT_COMPILE("{}"), d);
+        out.commit(static_cast<std::size_t>(end - p));
+      }
       break;
     }
     case AttributeValue::Type::kBool:
-      out += "{\"boolValue\":";
-      out += v.as_bool() ? "true" : "false";
+      out.lit("{\"boolValue\":");
+      if (v.as_bool())
+        out.lit("true");
+      else
+        out.lit("false");
       break;
   }
-  out += '}';
+  out.push_back('}');
 }
 
-void key_value(std::string& out, std::string_view k, const AttributeValue& v) {
-  out += "{\"key\":";
+void key_value(StringOut& out, std::string_view k, const AttributeValue& v) {
+  out.lit("{\"key\":");
   detail::append_json_string(out, k);
-  out += ",\"value\":";
+  out.lit(",\"value\":");
   any_value(out, v);
-  out += '}';
+  out.push_back('}');
 }
 
-void owned_attributes(std::string& out, const std::vector<Attribute>& attributes) {
+void owned_attributes(StringOut& out, const std::vector<Attribute>& attributes) {
   key(out, "attributes");
-  out += '[';
+  out.push_back('[');
   for (std::size_t i = 0; i < attributes.size(); ++i) {
-    if (i) out += ',';
+    if (i) out.push_back(',');
     key_value(out, attributes[i].key, attributes[i].view());
   }
-  out += ']';
+  out.push_back(']');
 }
 
-void encode_span(std::string& out, const SpanData& s) {
-  out += '{';
+void encode_span(StringOut& out, const SpanData& s) {
+  out.push_back('{');
   hex_field(out, "traceId", s.trace_id());
-  out += ',';
+  out.push_back(',');
   hex_field(out, "spanId", s.span_id());
   if (!s.trace_state().empty()) {
-    out += ',';
+    out.push_back(',');
     key(out, "traceState");
     detail::append_json_string(out, s.trace_state().header());
   }
   if (s.parent_span_id().valid()) {
-    out += ',';
+    out.push_back(',');
     hex_field(out, "parentSpanId", s.parent_span_id());
   }
-  out += ',';
+  out.push_back(',');
   key(out, "flags");
   const std::uint32_t flags =
       s.trace_flags() | kHasIsRemote | (s.parent_is_remote() ? kIsRemote : 0);
-  fmt::format_to(std::back_inserter(out), "{}", flags);
-  out += ',';
+  integer(out, flags);
+  out.push_back(',');
   key(out, "name");
   detail::append_json_string(out, s.name());
-  out += ',';
+  out.push_back(',');
   key(out, "kind");
-  fmt::format_to(std::back_inserter(out), "{}", static_cast<int>(s.kind()));
-  out += ',';
+  integer(out, static_cast<int>(s.kind()));
+  out.push_back(',');
   key(out, "startTimeUnixNano");
   int64_string(out, s.start_unix_nanos());
-  out += ',';
+  out.push_back(',');
   key(out, "endTimeUnixNano");
   int64_string(out, s.end_unix_nanos());
-  out += ',';
+  out.push_back(',');
   key(out, "attributes");
-  out += '[';
+  out.push_back('[');
   for (std::size_t i = 0, n = s.attribute_count(); i < n; ++i) {
-    if (i) out += ',';
+    if (i) out.push_back(',');
     const AttributeView a = s.attribute(i);
     key_value(out, a.key, a.value);
   }
-  out += ']';
+  out.push_back(']');
   if (s.dropped_attributes()) {
-    out += ',';
+    out.push_back(',');
     key(out, "droppedAttributesCount");
-    fmt::format_to(std::back_inserter(out), "{}", s.dropped_attributes());
+    integer(out, s.dropped_attributes());
   }
   if (!s.events().empty()) {
-    out += ',';
+    out.push_back(',');
     key(out, "events");
-    out += '[';
+    out.push_back('[');
     bool first = true;
     for (const SpanEvent& e : s.events()) {
-      if (!first) out += ',';
+      if (!first) out.push_back(',');
       first = false;
-      out += '{';
+      out.push_back('{');
       key(out, "timeUnixNano");
       int64_string(out, e.time.time_since_epoch().count());
-      out += ',';
+      out.push_back(',');
       key(out, "name");
       detail::append_json_string(out, e.name);
-      out += ',';
+      out.push_back(',');
       owned_attributes(out, e.attributes);
-      out += '}';
+      out.push_back('}');
     }
-    out += ']';
+    out.push_back(']');
   }
   if (s.dropped_events()) {
-    out += ',';
+    out.push_back(',');
     key(out, "droppedEventsCount");
-    fmt::format_to(std::back_inserter(out), "{}", s.dropped_events());
+    integer(out, s.dropped_events());
   }
   if (!s.links().empty()) {
-    out += ',';
+    out.push_back(',');
     key(out, "links");
-    out += '[';
+    out.push_back('[');
     bool first = true;
     for (const SpanLink& l : s.links()) {
-      if (!first) out += ',';
+      if (!first) out.push_back(',');
       first = false;
-      out += '{';
+      out.push_back('{');
       hex_field(out, "traceId", l.context.trace_id);
-      out += ',';
+      out.push_back(',');
       hex_field(out, "spanId", l.context.span_id);
       if (!l.context.trace_state.empty()) {
-        out += ',';
+        out.push_back(',');
         key(out, "traceState");
         detail::append_json_string(out, l.context.trace_state.header());
       }
-      out += ',';
+      out.push_back(',');
       owned_attributes(out, l.attributes);
-      out += ',';
+      out.push_back(',');
       key(out, "flags");
-      fmt::format_to(std::back_inserter(out), "{}",
-                     l.context.trace_flags | kHasIsRemote | (l.context.is_remote ? kIsRemote : 0));
-      out += '}';
+      integer(out, static_cast<std::uint32_t>(l.context.trace_flags | kHasIsRemote |
+                                              (l.context.is_remote ? kIsRemote : 0)));
+      out.push_back('}');
     }
-    out += ']';
+    out.push_back(']');
   }
   if (s.dropped_links()) {
-    out += ',';
+    out.push_back(',');
     key(out, "droppedLinksCount");
-    fmt::format_to(std::back_inserter(out), "{}", s.dropped_links());
+    integer(out, s.dropped_links());
   }
-  out += ',';
+  out.push_back(',');
   key(out, "status");
-  out += '{';
+  out.push_back('{');
   if (s.status_code() == StatusCode::kError && !s.status_message().empty()) {
     key(out, "message");
     detail::append_json_string(out, s.status_message());
-    out += ',';
+    out.push_back(',');
   }
   key(out, "code");
-  fmt::format_to(std::back_inserter(out), "{}", static_cast<int>(s.status_code()));
-  out += "}}";
+  integer(out, static_cast<int>(s.status_code()));
+  out.lit("}}");
 }
 
 }  // namespace
@@ -208,20 +297,23 @@ void encode_span(std::string& out, const SpanData& s) {
 void encode_otlp_json(std::span<const SpanData> spans, const ResourceAttributes& resource,
                       std::string& out) {
   out.clear();
-  out.reserve(256 + spans.size() * 400);
-  out += "{\"resourceSpans\":[{\"resource\":{\"attributes\":[";
+  // A server span with a handful of attributes takes ≈ 450 bytes.
+  out.reserve(1024 + spans.size() * 512);
+  StringOut w(out);
+  w.lit("{\"resourceSpans\":[{\"resource\":{\"attributes\":[");
   for (std::size_t i = 0; i < resource.size(); ++i) {
-    if (i) out += ',';
-    key_value(out, resource[i].first, AttributeValue(resource[i].second));
+    if (i) w.push_back(',');
+    key_value(w, resource[i].first, AttributeValue(resource[i].second));
   }
-  out += "]},\"scopeSpans\":[{\"scope\":{\"name\":\"firebreak\",\"version\":";
-  detail::append_json_string(out, detail::kFirebreakVersion);
-  out += "},\"spans\":[";
+  w.lit("]},\"scopeSpans\":[{\"scope\":{\"name\":\"firebreak\",\"version\":");
+  detail::append_json_string(w, detail::kFirebreakVersion);
+  w.lit("},\"spans\":[");
   for (std::size_t i = 0; i < spans.size(); ++i) {
-    if (i) out += ',';
-    encode_span(out, spans[i]);
+    if (i) w.push_back(',');
+    encode_span(w, spans[i]);
   }
-  out += "]}]}]}";
+  w.lit("]}]}]}");
+  w.finish();
 }
 
 }  // namespace firebreak
