@@ -33,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
 from prometheus_client.openmetrics.parser import (
     text_string_to_metric_families as parse_openmetrics,
@@ -407,6 +408,25 @@ class Service:
                 + "\nstderr:\n"
                 + self.proc.stderr.read().decode("utf-8", "replace")
             )
+        self.wait_for_first_checks(deadline)
+
+    def wait_for_first_checks(self, deadline):
+        """Waits until every health check has run once, so that two scrapes
+        in a row see the same series (on a loaded machine the first scrape
+        can come before the health runner's first round)."""
+        wanted = [f'health_check_duration_seconds_count{{check="{c}"}}' for c, _ in MINIMAL_SERVICE_CHECKS]
+        body = ""
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://{self.address}/metrics", timeout=5) as r:
+                    body = r.read().decode("utf-8")
+            except OSError:
+                body = ""
+            if all(w in body for w in wanted):
+                return
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("minimal-service's health checks did not run within 15 s; /metrics:\n" + body)
 
     def stop(self):
         if self.proc.poll() is None:
