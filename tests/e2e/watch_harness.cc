@@ -15,6 +15,7 @@
 #include "watch/config/config.h"
 #include "watch/rulepack/rule_pack.h"
 #include "watch/rules/rule_file.h"
+#include "workload/support.h"
 
 namespace firebreak::e2e {
 
@@ -69,19 +70,7 @@ std::optional<HookAlert> WebhookReceiver::wait_for(const std::string& alertname,
 }
 
 std::uint16_t free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof(addr);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    ::close(fd);
-    throw std::runtime_error("free_port: cannot bind");
-  }
-  ::close(fd);
-  return ntohs(addr.sin_port);
+  return test::closed_port();
 }
 
 WatchProcess::WatchProcess(const std::string& yaml, const std::string& dir) {
