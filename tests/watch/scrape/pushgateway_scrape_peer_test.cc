@@ -85,6 +85,13 @@ TEST_F(PushgatewayScrapeTest, WithHonorLabelsPushedGroupsKeepTheirJobAndInstance
   // Prometheus set-up would read it.
   EXPECT_TRUE(value({{"__name__", Op::kEqual, "push_time_seconds"}, {"job", Op::kEqual, "nightly"}})
                   .has_value());
+  // The gateway's own families come from the Go client library (summaries,
+  // histograms, gauges): parsed whole, whichever format it negotiated.
+  EXPECT_TRUE(value({{"__name__", Op::kEqual, "go_goroutines"}, {"job", Op::kEqual, "pushgateway"}})
+                  .has_value());
+  EXPECT_TRUE(value({{"__name__", Op::kEqual, "go_gc_duration_seconds_count"},
+                     {"job", Op::kEqual, "pushgateway"}})
+                  .has_value());
   // The scrape's own series carry the target's labels.
   EXPECT_EQ(value({{"__name__", Op::kEqual, "up"}, {"job", Op::kEqual, "pushgateway"}}), 1);
 }
