@@ -18,6 +18,7 @@
 #include "firebreak/trace.h"
 #include "trace/otlp_json.h"
 #include "util/json_write.h"
+#include "util/line_buffer.h"
 
 namespace firebreak {
 
@@ -45,7 +46,7 @@ class StringOut {
   }
   void append(const char* s, std::size_t n) {
     reserve_more(n);
-    copy(p_ + n_, s, n);
+    detail::copy_short(p_ + n_, s, n);
     n_ += n;
   }
   void append(std::string_view s) { append(s.data(), s.size()); }
@@ -58,19 +59,6 @@ class StringOut {
   void finish() { s_.resize(n_); }
 
  private:
-  static void copy(char* dst, const char* src, std::size_t n) {
-    if (n >= 8 && n <= 16) {
-      std::memcpy(dst, src, 8);
-      std::memcpy(dst + n - 8, src + n - 8, 8);
-    } else if (n >= 4 && n < 8) {
-      std::memcpy(dst, src, 4);
-      std::memcpy(dst + n - 4, src + n - 4, 4);
-    } else if (n < 4) {
-      for (std::size_t i = 0; i < n; ++i) dst[i] = src[i];
-    } else {
-      std::memcpy(dst, src, n);
-    }
-  }
   [[gnu::noinline]] void grow(std::size_t n) {
     s_.resize(std::max(s_.size() * 2, n_ + n + 1024));
     p_ = s_.data();

@@ -10,6 +10,22 @@
 
 namespace firebreak::detail {
 
+// Copies `n` bytes without a call for the short strings that make up most of
+// a line (two overlapping fixed-size moves), memcpy for the rest.
+inline void copy_short(char* dst, const char* src, std::size_t n) {
+  if (n >= 8 && n <= 16) {
+    std::memcpy(dst, src, 8);
+    std::memcpy(dst + n - 8, src + n - 8, 8);
+  } else if (n >= 4 && n < 8) {
+    std::memcpy(dst, src, 4);
+    std::memcpy(dst + n - 4, src + n - 4, 4);
+  } else if (n < 4) {
+    for (std::size_t i = 0; i < n; ++i) dst[i] = src[i];
+  } else {
+    std::memcpy(dst, src, n);
+  }
+}
+
 class LineBuffer {
  public:
   explicit LineBuffer(std::size_t capacity = 1024)
@@ -27,7 +43,7 @@ class LineBuffer {
 
   void append(const char* s, std::size_t n) {
     reserve_more(n);
-    copy(data_.get() + size_, s, n);
+    copy_short(data_.get() + size_, s, n);
     size_ += n;
   }
   void append(std::string_view s) { append(s.data(), s.size()); }
@@ -43,21 +59,6 @@ class LineBuffer {
   std::size_t room() const { return capacity_ - size_; }
 
  private:
-  // Copies without a call for the short strings that make up most of a line.
-  static void copy(char* dst, const char* src, std::size_t n) {
-    if (n >= 8 && n <= 16) {
-      std::memcpy(dst, src, 8);
-      std::memcpy(dst + n - 8, src + n - 8, 8);
-    } else if (n >= 4 && n < 8) {
-      std::memcpy(dst, src, 4);
-      std::memcpy(dst + n - 4, src + n - 4, 4);
-    } else if (n < 4) {
-      for (std::size_t i = 0; i < n; ++i) dst[i] = src[i];
-    } else {
-      std::memcpy(dst, src, n);
-    }
-  }
-
   void grow(std::size_t n) {
     std::size_t capacity = capacity_ * 2;
     while (capacity - size_ < n) capacity *= 2;

@@ -1,9 +1,6 @@
 #include "e2e/watch_harness.h"
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -15,7 +12,6 @@
 #include "watch/config/config.h"
 #include "watch/rulepack/rule_pack.h"
 #include "watch/rules/rule_file.h"
-#include "workload/support.h"
 
 namespace firebreak::e2e {
 
@@ -67,10 +63,6 @@ std::optional<HookAlert> WebhookReceiver::wait_for(const std::string& alertname,
       },
       timeout);
   return found;
-}
-
-std::uint16_t free_port() {
-  return test::closed_port();
 }
 
 WatchProcess::WatchProcess(const std::string& yaml, const std::string& dir) {

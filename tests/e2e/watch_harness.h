@@ -49,9 +49,6 @@ class WebhookReceiver {
   std::vector<std::string> malformed_;
 };
 
-// A free TCP port on 127.0.0.1 (bound and released; fine for tests).
-std::uint16_t free_port();
-
 // `firebreak watch --config <dir>/firebreak.yaml`, with its HTTP API.
 class WatchProcess {
  public:

@@ -24,6 +24,7 @@
 #include "watch/config/config.h"
 #include "watch/rulepack/rule_pack.h"
 #include "watch/rules/rule_file.h"
+#include "workload/support.h"
 
 namespace firebreak::e2e {
 namespace {
@@ -38,8 +39,8 @@ constexpr milliseconds kEval = 1000ms;
 constexpr milliseconds kSlack = 1500ms;
 
 struct Ports {
-  std::uint16_t api = free_port();
-  std::uint16_t worker = free_port();
+  std::uint16_t api = test::closed_port();
+  std::uint16_t worker = test::closed_port();
 };
 
 std::string target(const std::string& name, const std::string& workload, std::uint16_t port,

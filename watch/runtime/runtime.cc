@@ -289,20 +289,23 @@ void Runtime::add_http(firebreak::AdminServer& server) {
   });
 }
 
+// Requires mu_ (or construction). config_.receivers are the ones running:
+// this runs before config_ is replaced.
 void Runtime::configure_receivers(const config::Config& config) {
-  std::set<std::string> wanted;
+  auto find = [](const std::vector<config::Receiver>& in, const std::string& name) {
+    return std::find_if(in.begin(), in.end(),
+                        [&](const config::Receiver& r) { return r.name == name; });
+  };
   for (const config::Receiver& r : config.receivers) {
-    wanted.insert(r.name);
-    const auto old = std::find_if(config_.receivers.begin(), config_.receivers.end(),
-                                  [&](const config::Receiver& o) { return o.name == r.name; });
-    const bool running = receiver_names_.contains(r.name);
-    if (running && old != config_.receivers.end() && same_receiver(*old, r)) continue;
+    const auto old = find(config_.receivers, r.name);
+    const bool running = old != config_.receivers.end();
+    if (running && same_receiver(*old, r)) continue;
     if (running) delivery_->remove_receiver(r.name);
     delivery_->add_receiver(r.name, make_notifier(r, options_.external_url));
   }
-  for (const std::string& name : receiver_names_)
-    if (!wanted.contains(name)) delivery_->remove_receiver(name);
-  receiver_names_ = std::move(wanted);
+  for (const config::Receiver& old : config_.receivers)
+    if (find(config.receivers, old.name) == config.receivers.end())
+      delivery_->remove_receiver(old.name);
 }
 
 void Runtime::build_groups(const std::vector<rules::GroupSpec>& specs, bool restore_from_store) {

@@ -164,7 +164,6 @@ class Runtime {
   mutable std::mutex mu_;  // guards the fields below
   config::Config config_;
   std::vector<std::unique_ptr<GroupState>> groups_;
-  std::set<std::string> receiver_names_;
   std::set<LabelSet> published_pushes_;  // push series of the last publication, for staleness
   std::int64_t last_published_ms_ = 0;
 
