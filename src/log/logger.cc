@@ -12,6 +12,7 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -739,12 +740,105 @@ using detail::SiteCache;
   return expected;  // another thread's, as good
 }
 
+// The usual line, written with the cursor in a register and no room checks
+// but one per field: the site's cached head applies (the level it last
+// logged at), every string is plain (nothing to escape), every value is a
+// string, number, bool or null, and the line fits between `p` and `end`.
+// Returns the end of the line; null when the line is not such a line (what
+// was written is then of no use), for format_json to write it.
+char* format_json_common(char* p, char* const end, ThreadState& t, const std::string& identity,
+                         LogLevel level, std::int64_t micros, const SiteCache& cache,
+                         std::string_view msg, std::initializer_list<LogField> fields) {
+  namespace put = detail::put;
+  const auto room = [&] { return static_cast<std::size_t>(end - p); };
+  if (cache.level != level || cache.head_size == 0) [[unlikely]]
+    return nullptr;
+  const std::string& context = t.context.rendered_now();
+  // Opening, head, trace ids, "}\n", and 16 bytes past each copied string.
+  constexpr std::size_t kFixed = sizeof(detail::TimestampOpening::text) + 6 + SiteCache::kHead +
+                                 100 + 2 + 4 * 16;
+  if (room() < kFixed + 9 + msg.size() + identity.size() + context.size()) return nullptr;
+  p = put::timestamp_opening(p, t.opening, micros);
+  std::memcpy(p, cache.head, SiteCache::kHead);
+  p += cache.head_size;
+  if (!msg.empty()) {
+    std::memcpy(p, ",\"msg\":\"", 8);
+    p = put::plain(p + 8, msg.data(), msg.size());
+    if (!p) return nullptr;
+    *p++ = '"';
+  }
+  p = put::raw(p, identity.data(), identity.size());
+  detail::TraceIdsHex ids;
+  if (detail::current_trace_ids(ids)) {
+    std::memcpy(p, ",\"trace_id\":\"", 13);
+    std::memcpy(p + 13, ids.trace_id, 32);
+    std::memcpy(p + 45, "\",\"span_id\":\"", 13);
+    std::memcpy(p + 58, ids.span_id, 16);
+    std::memcpy(p + 74, "\",\"trace_flags\":\"", 17);
+    std::memcpy(p + 91, ids.flags, 2);
+    p[93] = '"';
+    p += 94;
+  }
+  p = put::raw(p, context.data(), context.size());
+  using K = LogValue::Kind;
+  const SiteCache::Key* key = cache.key;
+  const SiteCache::Key* const keys_end = key + cache.keys;
+  for (const LogField& f : fields) {
+    // The key's piece (kPiece) and a value other than a string (40 bytes).
+    if (room() < SiteCache::kPiece + 40 + 2) return nullptr;
+    if (key != keys_end && key->data == f.key.data() && key->size == f.key.size()) [[likely]] {
+      std::memcpy(p, key->piece, SiteCache::kPiece);
+      p += key->piece_size;
+    } else {
+      if (room() < f.key.size() + 4 + 16 + 40 + 2) return nullptr;
+      std::memcpy(p, ",\"", 2);
+      p = put::plain(p + 2, f.key.data(), f.key.size());
+      if (!p) return nullptr;
+      std::memcpy(p, "\":", 2);
+      p += 2;
+    }
+    if (key != keys_end) ++key;
+    const LogValue& v = f.value;
+    switch (v.kind()) {
+      case K::kString: {
+        const std::string_view s = v.str();
+        if (room() < s.size() + 2 + 16 + 2) return nullptr;
+        *p++ = '"';
+        p = put::plain(p, s.data(), s.size());
+        if (!p) return nullptr;
+        *p++ = '"';
+        break;
+      }
+      case K::kInt:
+        p = put::int64(p, v.i());
+        break;
+      case K::kUint:
+        p = put::uint(p, v.u());
+        break;
+      case K::kDouble:
+      case K::kDuration:
+        if (!std::isfinite(v.d())) return nullptr;
+        p = put::finite_double(p, v.d());
+        break;
+      case K::kBool:
+        std::memcpy(p, v.b() ? "true" : "false", 5);
+        p += v.b() ? 4 : 5;
+        break;
+      case K::kNull:
+        std::memcpy(p, "null", 4);
+        p += 4;
+        break;
+      default:
+        return nullptr;
+    }
+  }
+  std::memcpy(p, "}\n", 2);
+  return p + 2;
+}
+
 void format_json(detail::LineWriter& w, ThreadState& t, const std::string& identity, LogLevel level,
-                 std::int64_t micros, detail::LogSite& site, std::string_view msg,
-                 std::initializer_list<LogField> fields) {
-  SiteCache* cache = site.cache.load(std::memory_order_acquire);
-  if (!cache) [[unlikely]]
-    cache = make_site_cache(site, level, fields);
+                 std::int64_t micros, detail::LogSite& site, const SiteCache* cache,
+                 std::string_view msg, std::initializer_list<LogField> fields) {
   w.need(sizeof(detail::TimestampOpening::text) + 6 + SiteCache::kHead);
   w.timestamp_opening(t.opening, micros);
   if (cache->level == level && cache->head_size != 0) [[likely]] {
@@ -889,11 +983,26 @@ void log_emit(LogSite& site, LogLevel level, std::string_view msg,
     } else {
       // Straight into the queue when it has room for a line of that size;
       // else into the thread's buffer, then queued as a whole.
+      SiteCache* cache = site.cache.load(std::memory_order_acquire);
+      if (!cache) [[unlikely]]
+        cache = make_site_cache(site, level, fields);
+      const std::string& identity = log.identity();
       LogRing& ring = log.ring_for(t);
       char* region = ring.reserve(kInPlaceLine);
+      if (region) [[likely]] {
+        if (char* end = format_json_common(region, region + kInPlaceLine, t, identity, level,
+                                           micros, *cache, msg, fields)) [[likely]] {
+          static const bool nopub = getenv("NOPUB");
+          if (!nopub)
+          ring.publish(static_cast<std::uint8_t>(level), static_cast<std::uint32_t>(end - region));
+          log.queued(ring);
+          if (level == LogLevel::kFatal) log.flush();
+          return;
+        }
+      }
       detail::LineWriter w =
           region ? detail::LineWriter(b, region, kInPlaceLine) : detail::LineWriter(b);
-      format_json(w, t, log.identity(), level, micros, site, msg, fields);
+      format_json(w, t, identity, level, micros, site, cache, msg, fields);
       if (w.finish()) {
         ring.publish(static_cast<std::uint8_t>(level),
                      static_cast<std::uint32_t>(w.in_region_size()));
