@@ -147,7 +147,8 @@ inline void store16(char* at, U128 x) {
   const std::uint64_t rest = v - high * 10000000000000000ull;
   const std::uint64_t mid = rest / 100000000;
   const std::uint64_t w1 = eight_digits(static_cast<std::uint32_t>(mid)) + kZeros;
-  const std::uint64_t w2 = eight_digits(static_cast<std::uint32_t>(rest - mid * 100000000)) + kZeros;
+  const std::uint64_t w2 =
+      eight_digits(static_cast<std::uint32_t>(rest - mid * 100000000)) + kZeros;
   std::memcpy(p, &w1, 8);
   std::memcpy(p + 8, &w2, 8);
   return p + 16;

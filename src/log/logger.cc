@@ -755,8 +755,8 @@ char* format_json_common(char* p, char* const end, ThreadState& t, const std::st
     return nullptr;
   const std::string& context = t.context.rendered_now();
   // Opening, head, trace ids, "}\n", and 16 bytes past each copied string.
-  constexpr std::size_t kFixed = sizeof(detail::TimestampOpening::text) + 6 + SiteCache::kHead +
-                                 100 + 2 + 4 * 16;
+  constexpr std::size_t kFixed =
+      sizeof(detail::TimestampOpening::text) + 6 + SiteCache::kHead + 100 + 2 + 4 * 16;
   if (room() < kFixed + 9 + msg.size() + identity.size() + context.size()) return nullptr;
   p = put::timestamp_opening(p, t.opening, micros);
   std::memcpy(p, cache.head, SiteCache::kHead);
@@ -992,8 +992,6 @@ void log_emit(LogSite& site, LogLevel level, std::string_view msg,
       if (region) [[likely]] {
         if (char* end = format_json_common(region, region + kInPlaceLine, t, identity, level,
                                            micros, *cache, msg, fields)) [[likely]] {
-          static const bool nopub = getenv("NOPUB");
-          if (!nopub)
           ring.publish(static_cast<std::uint8_t>(level), static_cast<std::uint32_t>(end - region));
           log.queued(ring);
           if (level == LogLevel::kFatal) log.flush();

@@ -7,10 +7,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <sstream>
 #include <thread>
 
@@ -18,6 +21,7 @@
 #include "firebreak/log.h"
 #include "firebreak/metrics.h"
 #include "firebreak/trace.h"
+#include "util/json_write.h"
 
 namespace firebreak {
 namespace {
@@ -106,6 +110,73 @@ TEST_F(LogTest, ASiteWritesTheKeysAndLevelOfEachCallWhateverItWroteBefore) {
   };
   EXPECT_THAT(lines(), ::testing::ElementsAre(line("info", 0, "first"), line("warn", 1, "second"),
                                               line("info", 2, "third")));
+}
+
+// Most lines take a fast path (plain strings, numbers, no room checks); the
+// rest the general one. Both must write exactly what util/json_write.h
+// writes, for every kind and size of value, strings that fit and strings
+// that need escaping, lines short and longer than the in-place room.
+TEST_F(LogTest, EveryValueIsWrittenExactlyAsJsonWriteWritesIt) {
+  std::mt19937_64 rng(7);
+  auto pick = [&](std::uint64_t n) { return rng() % n; };
+  auto random_string = [&] {
+    static constexpr std::string_view kSpecial[] = {"\"", "\\", "\n", "\x01", "\xc3\xa9", "\xff"};
+    std::string s;
+    const std::size_t n = pick(4) == 0 ? pick(1200) : pick(40);
+    for (std::size_t i = 0; i < n; ++i) s.push_back(static_cast<char>('a' + pick(26)));
+    if (!s.empty() && pick(4) == 0) s.replace(pick(s.size()), 1, kSpecial[pick(6)]);
+    return s;
+  };
+  auto random_double = [&] {
+    switch (pick(4)) {
+      case 0:  // a few decimals, as durations and amounts have
+        return static_cast<double>(static_cast<std::int64_t>(pick(2000000)) - 1000000) /
+               static_cast<double>(std::uint64_t{1} << pick(20)) / std::pow(10.0, pick(6));
+      case 1: {  // any finite double
+        double d;
+        do {
+          const std::uint64_t bits = rng();
+          std::memcpy(&d, &bits, 8);
+        } while (!std::isfinite(d));
+        return d;
+      }
+      case 2:
+        return std::ldexp(static_cast<double>(pick(1000)), static_cast<int>(pick(120)) - 60);
+      default:
+        return static_cast<double>(static_cast<std::int64_t>(rng() >> pick(64)));
+    }
+  };
+  std::vector<std::string> expected;
+  const std::string opening =
+      R"({"timestamp":"2026-01-01T00:00:00.000000Z","level":"info","event":"mixed",)"
+      R"("service":"shop-api","version":"1.2.0","env":"test","workload":"api")";
+  for (int round = 0; round < 2000; ++round) {
+    const std::string s = random_string(), key = pick(8) == 0 ? random_string() : "dyn";
+    const auto i = static_cast<std::int64_t>(rng() >> pick(64)) * (pick(2) ? 1 : -1);
+    const std::uint64_t u = rng() >> pick(64);
+    const double d = random_double();
+    const bool b = pick(2) == 0;
+    FB_LOG_INFO("mixed", "", {"s", s}, {"i", i}, {"u", u}, {"d", d}, {"b", b}, {key, s},
+                {"n", nullptr});
+    std::string line = opening;
+    line += ",\"s\":";
+    detail::append_json_string(line, s);
+    line += ",\"i\":";
+    detail::append_json_int(line, i);
+    line += ",\"u\":";
+    detail::append_json_uint(line, u);
+    line += ",\"d\":";
+    detail::append_json_double(line, d);
+    line += b ? ",\"b\":true," : ",\"b\":false,";
+    detail::append_json_string(line, key);
+    line += ':';
+    detail::append_json_string(line, s);
+    line += ",\"n\":null}";
+    expected.push_back(std::move(line));
+  }
+  const auto got = lines();
+  ASSERT_EQ(got.size(), expected.size());
+  for (std::size_t k = 0; k < got.size(); ++k) ASSERT_EQ(got[k], expected[k]) << k;
 }
 
 TEST_F(LogTest, EveryLineIsOneValidJsonObjectWhateverTheInput) {
