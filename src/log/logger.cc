@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -310,7 +311,13 @@ class Logger {
     return it->second.get();
   }
 
-  std::uint64_t written(int level) const { return written_[level].load(std::memory_order_relaxed); }
+  // Lines written at `level`, or queued to be (counted as they are queued).
+  std::uint64_t written(int level) {
+    std::lock_guard lock(rings_mu_);
+    std::uint64_t n = written_[level].load(std::memory_order_relaxed);
+    for (const auto& ring : rings_) n += ring->queued(level);
+    return n;
+  }
   std::uint64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }
   void count_dropped() { dropped_.fetch_add(1, std::memory_order_relaxed); }
 
@@ -342,9 +349,11 @@ class Logger {
   [[gnu::noinline]] void add_ring(ThreadState& t);
 
   void writer_loop();
-  // Drains every ring and writes; caller holds drain_mu_. True if anything was written.
-  bool drain_locked();
+  // Drains every ring and writes; caller holds drain_mu_. Returns the bytes
+  // written from the rings.
+  std::size_t drain_locked();
   void write_out_locked();
+  void write_spans_locked(iovec* spans, std::size_t n);
   void sweep_suppressed_locked();
   void open_sink_locked();
 
@@ -383,7 +392,7 @@ class Logger {
       if (set.exchange(1, std::memory_order_release) == 0)
         ::syscall(SYS_futex, &set, FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
     }
-    void try_acquire_for(std::chrono::milliseconds timeout) noexcept {
+    void try_acquire_for(std::chrono::nanoseconds timeout) noexcept {
       if (set.exchange(0, std::memory_order_acquire) != 0) return;
       const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(timeout).count();
       timespec ts{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
@@ -484,8 +493,8 @@ void Logger::add_ring(ThreadState& t) {
 
 void Logger::submit(ThreadState& t, std::uint8_t level, std::string_view line) {
   LogRing& ring = ring_for(t);
-  const auto len = static_cast<std::uint32_t>(line.size());
-  if (line.size() + 8 > ring.capacity()) {
+  const std::size_t len = line.size();
+  if (len >= ring.capacity()) {
     // Larger than the whole queue: write it here, after what is queued.
     std::lock_guard lock(drain_mu_);
     drain_locked();
@@ -512,7 +521,7 @@ void Logger::submit(ThreadState& t, std::uint8_t level, std::string_view line) {
   queued(ring);
 }
 
-bool Logger::drain_locked() {
+std::size_t Logger::drain_locked() {
   if (reopen_.exchange(false) && !file_.empty()) {
     // Log rotation: what is queued now goes to the new file.
     write_out_locked();
@@ -525,26 +534,54 @@ bool Logger::drain_locked() {
                    std::strerror(errno));
     }
   }
-  bool any = false;
+  std::size_t bytes = 0;
   {
     std::lock_guard lock(rings_mu_);
     for (auto it = rings_.begin(); it != rings_.end();) {
       LogRing& ring = **it;
       const bool closed = ring.closed.load(std::memory_order_acquire);
-      const std::size_t n = ring.drain(out_, [this](std::uint8_t level) {
-        written_[level < kLevels ? level : kLevels - 1].fetch_add(1, std::memory_order_relaxed);
-      });
-      any = any || n > 0;
-      if (out_.size() >= 256 * 1024) write_out_locked();
-      // A closed ring gets no more records once its owner is gone.
-      if (closed && ring.empty())
+      // What is queued goes to the sink as it lies in the ring (never
+      // copied, whatever the number of lines): one writev.
+      iovec spans[2];
+      if (const std::size_t n = ring.take(spans)) {
+        bytes += spans[0].iov_len + (n == 2 ? spans[1].iov_len : 0);
+        write_spans_locked(spans, n);
+        ring.release();
+      }
+      // A closed ring gets no more records once its owner is gone; its
+      // counts live on in written_.
+      if (closed && ring.empty()) {
+        for (int level = 0; level < kLevels; ++level)
+          written_[level].fetch_add(ring.queued(level), std::memory_order_relaxed);
         it = rings_.erase(it);
-      else
+      } else {
         ++it;
+      }
     }
   }
   write_out_locked();
-  return any;
+  return bytes;
+}
+
+void Logger::write_spans_locked(iovec* spans, std::size_t n) {
+  while (n > 0) {
+    const ssize_t written = ::writev(fd_, spans, static_cast<int>(n));
+    if (written < 0) {
+      if (errno == EINTR) continue;
+      return;  // the sink is gone (closed pipe, full disk): nothing better to do
+    }
+    // Past what a short write took.
+    auto left = static_cast<std::size_t>(written);
+    while (n > 0 && left >= spans->iov_len) {
+      left -= spans->iov_len;
+      ++spans;
+      --n;
+    }
+    if (n > 0) {
+      spans->iov_base = static_cast<char*>(spans->iov_base) + left;
+      spans->iov_len -= left;
+    }
+  }
 }
 
 void Logger::write_out_locked() {
@@ -593,21 +630,35 @@ void Logger::sweep_suppressed_locked() {
 }
 
 void Logger::writer_loop() {
+  using namespace std::chrono;
+  auto last = steady_clock::now();
   while (!stop_.load(std::memory_order_acquire)) {
-    bool any;
+    std::size_t bytes;
     {
       std::lock_guard lock(drain_mu_);
-      any = drain_locked();
+      bytes = drain_locked();
       sweep_suppressed_locked();
       write_out_locked();
     }
-    // Lines are written in batches: after writing, pause briefly so the next
-    // batch can gather (one wake-up per batch, not per line); when idle,
-    // sleep longer. A producer whose queue is filling up wakes us early; one
-    // that misses the flag (a benign race that keeps fences off the hot
-    // path) waits at most the pause.
+    // Lines are written in batches: after writing, pause so the next batch
+    // can gather (one wake-up per batch, not per line), and when idle, sleep
+    // longer. The pause is what an eighth of a queue takes to fill at the
+    // rate just seen, within [50 µs, 2 ms]: a thread logging flat out then
+    // seldom reaches a quarter of its queue, where it would wake us itself
+    // (a system call on its own time). A producer that misses the idle flag
+    // (a benign race that keeps fences off the hot path) waits at most the
+    // pause.
+    const auto now = steady_clock::now();
+    const auto since = duration_cast<nanoseconds>(now - last).count();
+    last = now;
+    nanoseconds pause = milliseconds(50);
+    if (bytes > 0) {
+      const double eighth = static_cast<double>(queue_bytes_.load(std::memory_order_relaxed)) / 8;
+      const double fill_ns = eighth * static_cast<double>(since) / static_cast<double>(bytes);
+      pause = nanoseconds(static_cast<std::int64_t>(std::clamp(fill_ns, 50e3, 2e6)));
+    }
     idle_.store(true, std::memory_order_relaxed);
-    wake_.try_acquire_for(any ? std::chrono::milliseconds(2) : std::chrono::milliseconds(50));
+    wake_.try_acquire_for(pause);
     idle_.store(false, std::memory_order_relaxed);
   }
 }

@@ -1,7 +1,15 @@
 // Internal: a single-producer single-consumer byte ring for log lines. The
 // producer is the logging thread; the consumer is whoever holds the logger's
 // drain lock (the writer thread, or a thread flushing).
+//
+// The ring holds the lines' bytes and nothing else, so the consumer hands
+// whatever is queued to the sink as it lies (one or two spans, whatever the
+// number of lines) and never reads it itself: a line is written by the
+// logging thread and then read only by the kernel. The producer counts the
+// lines it queues, per level, for the logger's metrics.
 #pragma once
+
+#include <sys/uio.h>
 
 #include <algorithm>
 #include <atomic>
@@ -9,84 +17,82 @@
 #include <cstring>
 #include <memory>
 
-#include "util/line_buffer.h"
-
 namespace firebreak::detail {
 
 class LogRing {
  public:
+  static constexpr int kLevels = 6;
+
   explicit LogRing(std::size_t capacity)
       : capacity_(capacity), data_(std::make_unique_for_overwrite<char[]>(capacity)) {}
 
-  // Producer: appends one record; false (and nothing written) when it does not fit.
-  bool push(std::uint8_t level, const char* bytes, std::uint32_t len) {
-    const std::uint64_t need = kHeader + len;
+  // Producer: appends one line; false (and nothing written) when it does not fit.
+  bool push(std::uint8_t level, const char* bytes, std::size_t len) {
     const std::uint64_t head = head_.load(std::memory_order_relaxed);
-    if (head + need - cached_tail_ > capacity_) {
+    if (head + len - cached_tail_ > capacity_) {
       cached_tail_ = tail_.load(std::memory_order_acquire);
-      if (head + need - cached_tail_ > capacity_) return false;
+      if (head + len - cached_tail_ > capacity_) return false;
     }
-    char header[kHeader] = {};
-    std::memcpy(header, &len, 4);
-    header[4] = static_cast<char>(level);
-    if (capacity_ - head_at_ > need) [[likely]] {
-      // Contiguous (the usual case): no wrap, no division.
-      char* dst = data_.get() + head_at_;
-      std::memcpy(dst, header, kHeader);
-      std::memcpy(dst + kHeader, bytes, len);
-      advance(need);
+    if (capacity_ - head_at_ > len) [[likely]] {
+      std::memcpy(data_.get() + head_at_, bytes, len);
     } else {
-      head_at_ = copy_in(head_at_, header, kHeader);
-      head_at_ = copy_in(head_at_, bytes, len);
-      head_.store(head + need, std::memory_order_release);
+      const std::size_t first = capacity_ - head_at_;
+      std::memcpy(data_.get() + head_at_, bytes, first);
+      std::memcpy(data_.get(), bytes + first, len - first);
     }
+    publish(level, len);
     return true;
   }
 
-  // Producer, in two steps, to write a record in place: contiguous room for
-  // a record of up to `max` bytes, or null when there is none now (the ring
-  // is too full, or the room would wrap: use push()). Write the record at
-  // the pointer returned, then publish() it.
+  // Producer, in two steps, to write a line in place: contiguous room for a
+  // line of up to `max` bytes, or null when there is none now (the ring is
+  // too full, or the room would wrap: use push()). Write the line at the
+  // pointer returned, then publish() it.
   char* reserve(std::size_t max) {
-    const std::uint64_t need = kHeader + max;
-    if (capacity_ - head_at_ <= need) return nullptr;
+    if (capacity_ - head_at_ <= max) return nullptr;
     const std::uint64_t head = head_.load(std::memory_order_relaxed);
-    if (head + need - cached_tail_ > capacity_) {
+    if (head + max - cached_tail_ > capacity_) {
       cached_tail_ = tail_.load(std::memory_order_acquire);
-      if (head + need - cached_tail_ > capacity_) return nullptr;
+      if (head + max - cached_tail_ > capacity_) return nullptr;
     }
-    return data_.get() + head_at_ + kHeader;
+    return data_.get() + head_at_;
   }
-  // Publishes the `len` bytes written at what reserve() returned (len <= max).
-  void publish(std::uint8_t level, std::uint32_t len) {
-    char* at = data_.get() + head_at_;
-    std::memcpy(at, &len, 4);
-    at[4] = static_cast<char>(level);
-    advance(kHeader + len);
+  // Publishes the `len` bytes written at what reserve() returned (len <= max),
+  // or by push().
+  void publish(std::uint8_t level, std::size_t len) {
+    head_at_ += len;
+    if (head_at_ >= capacity_) head_at_ -= capacity_;
+    // The ring's memory is cold (last touched a whole ring ago): ask for the
+    // lines the next records will fill now, so their stores do not stall
+    // this thread later.
+    if (capacity_ - head_at_ > kPrefetchAhead + kPrefetchSpan) {
+      for (std::size_t off = 0; off < kPrefetchSpan; off += 64)
+        __builtin_prefetch(data_.get() + head_at_ + kPrefetchAhead + off, 1);
+    }
+    // Only this thread writes the count: a plain add, no locked instruction.
+    std::atomic<std::uint64_t>& count = queued_[level < kLevels ? level : kLevels - 1];
+    count.store(count.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    head_.store(head_.load(std::memory_order_relaxed) + len, std::memory_order_release);
   }
 
-  // Consumer: appends every complete record to `out` and calls
-  // on_record(level) for each. Returns the number of records.
-  template <class OnRecord>
-  std::size_t drain(LineBuffer& out, OnRecord on_record) {
-    std::uint64_t tail = tail_.load(std::memory_order_relaxed);
+  // Consumer, in two steps: take() points `spans` at every byte queued (one
+  // span, or two when they wrap) and returns how many spans it filled (0:
+  // nothing queued). Once they are written, release() hands their room back
+  // to the producer.
+  std::size_t take(iovec (&spans)[2]) {
     const std::uint64_t head = head_.load(std::memory_order_acquire);
-    std::size_t n = 0;
-    while (tail < head) {
-      char header[kHeader];
-      tail_at_ = copy_out(tail_at_, header, kHeader);
-      std::uint32_t len;
-      std::memcpy(&len, header, 4);
-      out.reserve_more(len);
-      tail_at_ = copy_out(tail_at_, out.tail(), len);
-      out.commit(len);
-      on_record(static_cast<std::uint8_t>(header[4]));
-      tail += kHeader + len;
-      ++n;
-    }
-    tail_.store(tail, std::memory_order_release);
-    return n;
+    const auto len = static_cast<std::size_t>(head - taken_);
+    if (len == 0) return 0;
+    const std::size_t first = std::min(len, capacity_ - tail_at_);
+    spans[0] = {data_.get() + tail_at_, first};
+    tail_at_ += len;
+    if (tail_at_ >= capacity_) tail_at_ -= capacity_;
+    taken_ = head;
+    if (first == len) return 1;
+    spans[1] = {data_.get(), len - first};
+    return 2;
   }
+  void release() { tail_.store(taken_, std::memory_order_release); }
 
   // Producer: more than a quarter of the ring is in use. Reads the
   // consumer's position only when the cached one suggests so.
@@ -106,41 +112,15 @@ class LogRing {
     return tail_.load(std::memory_order_acquire) == head_.load(std::memory_order_acquire);
   }
   std::size_t capacity() const { return capacity_; }
+  // Lines queued so far at `level` (any thread).
+  std::uint64_t queued(int level) const { return queued_[level].load(std::memory_order_relaxed); }
 
   // Set by the owning thread when it exits; the consumer frees the ring once drained.
   std::atomic<bool> closed{false};
 
  private:
-  static constexpr std::size_t kHeader = 8;
   static constexpr std::size_t kPrefetchAhead = 512;
   static constexpr std::size_t kPrefetchSpan = 320;
-
-  // Publishes a record of `n` bytes written contiguously at head_at_.
-  void advance(std::size_t n) {
-    head_at_ += n;
-    // The ring's memory is cold (last touched a whole ring ago): ask for the
-    // lines the next records will fill now, so their stores do not stall
-    // this thread later.
-    if (capacity_ - head_at_ > kPrefetchAhead + kPrefetchSpan) {
-      for (std::size_t off = 0; off < kPrefetchSpan; off += 64)
-        __builtin_prefetch(data_.get() + head_at_ + kPrefetchAhead + off, 1);
-    }
-    head_.store(head_.load(std::memory_order_relaxed) + n, std::memory_order_release);
-  }
-
-  // Copy at offset `at` (< capacity_), wrapping; return the offset after.
-  std::size_t copy_in(std::size_t at, const char* src, std::size_t len) {
-    const std::size_t first = std::min(len, capacity_ - at);
-    std::memcpy(data_.get() + at, src, first);
-    std::memcpy(data_.get(), src + first, len - first);
-    return first < len ? len - first : at + len == capacity_ ? 0 : at + len;
-  }
-  std::size_t copy_out(std::size_t at, char* dst, std::size_t len) const {
-    const std::size_t first = std::min(len, capacity_ - at);
-    std::memcpy(dst, data_.get() + at, first);
-    std::memcpy(dst + first, data_.get(), len - first);
-    return first < len ? len - first : at + len == capacity_ ? 0 : at + len;
-  }
 
   const std::size_t capacity_;
   std::unique_ptr<char[]> data_;
@@ -148,8 +128,10 @@ class LogRing {
   std::uint64_t cached_tail_ = 0;  // producer's last view of tail_
   std::uint64_t next_look_ = 0;    // producer's: when filling() next reads tail_
   std::size_t head_at_ = 0;        // producer's: head_ % capacity_, kept without dividing
+  std::atomic<std::uint64_t> queued_[kLevels] = {};  // producer's, read by metrics
   alignas(64) std::atomic<std::uint64_t> tail_{0};
-  std::size_t tail_at_ = 0;  // consumer's: tail_ % capacity_
+  std::uint64_t taken_ = 0;  // consumer's: the end of what take() returned
+  std::size_t tail_at_ = 0;  // consumer's: taken_ % capacity_
 };
 
 }  // namespace firebreak::detail
