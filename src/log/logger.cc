@@ -70,7 +70,7 @@ constexpr std::string_view kLevelNames[] = {"trace", "debug", "info", "warn",
 
 // Without an injected clock: the TSC-backed wall clock spans use (it follows
 // CLOCK_REALTIME within 100 ms and costs less than half a clock_gettime).
-std::int64_t now_micros(const Clock* clock) {
+[[gnu::always_inline]] inline std::int64_t now_micros(const Clock* clock) {
   if (clock) {
     return std::chrono::duration_cast<std::chrono::microseconds>(
                clock->wall_now().time_since_epoch())
@@ -263,6 +263,9 @@ class Logger {
   bool color() const { return color_.load(std::memory_order_relaxed); }
   const Clock* clock() const { return clock_.load(std::memory_order_relaxed); }
   std::uint32_t default_limit() const { return default_limit_.load(std::memory_order_relaxed); }
+  // Whether any rate limit was ever set: until then no line needs admit().
+  bool limits_in_use() const { return limits_in_use_.load(std::memory_order_relaxed); }
+  void use_limits() { limits_in_use_.store(true); }
   const std::string& identity() const { return *identity_.load(std::memory_order_acquire); }
 
   void set_identity(const LogIdentity& id) {
@@ -364,6 +367,7 @@ class Logger {
   std::atomic<bool> color_{false};
   std::atomic<const Clock*> clock_{nullptr};
   std::atomic<std::uint32_t> default_limit_{0};
+  std::atomic<bool> limits_in_use_{false};
   std::atomic<std::size_t> queue_bytes_{256 * 1024};
   std::atomic<LogOverflow> overflow_{LogOverflow::kDrop};
 
@@ -480,6 +484,7 @@ void Logger::configure(const LogOptions& options) {
   color_.store(console && options.file.empty() && ::isatty(STDOUT_FILENO));
   clock_.store(options.clock);
   default_limit_.store(options.rate_limit_per_event);
+  if (options.rate_limit_per_event != 0) use_limits();
   queue_bytes_.store(std::max<std::size_t>(options.queue_bytes, 4096));
   overflow_.store(options.overflow);
   detail::log_threshold.store(static_cast<std::uint8_t>(options.level));
@@ -738,7 +743,7 @@ namespace detail {
 // freed (the site is static); read without a lock.
 struct SiteCache {
   static constexpr std::size_t kHead = 64;  // Z","level":"...","event":"<event>"
-  static constexpr std::size_t kPiece = 48;
+  static constexpr std::size_t kPiece = 32;
   static constexpr std::size_t kMaxKeys = 12;
   struct Key {
     const char* data = nullptr;
@@ -1019,7 +1024,7 @@ void log_emit(LogSite& site, LogLevel level, std::string_view msg,
     ThreadState& t = thread_state();
     const std::int64_t micros = now_micros(log.clock());
     std::uint64_t suppressed = 0;
-    const bool admitted = admit(site, micros, suppressed);
+    const bool admitted = !log.limits_in_use() || admit(site, micros, suppressed);
     detail::LineBuffer& b = t.buf;
     b.clear();
     if (suppressed) [[unlikely]] {
@@ -1151,6 +1156,7 @@ LogLevel log_level() {
 
 void set_log_rate_limit(std::string_view event, std::uint32_t per_second) {
   logger().limit_for(event)->per_second.store(std::min(per_second, detail::kDefaultLimit - 1));
+  if (per_second != 0) logger().use_limits();
 }
 
 void flush_logs() {
