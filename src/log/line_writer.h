@@ -260,11 +260,24 @@ inline char* decimal(char* p, bool negative, std::uint64_t m, int k) {
 // case of decimal() (durations and ratios), in fewer steps. Needs 40 bytes.
 [[gnu::always_inline]] inline char* nano_decimal(char* p, bool negative, std::uint64_t m) {
   if (negative) *p++ = '-';
+  if (m < 10000000000) [[likely]] {
+    // Below 10 (most durations): m's first two digits W and D1 from m / 10^8
+    // and the other 8 in one word, written as W.D1D2..D9; the decimals'
+    // trailing zeros are dropped by counting zero bytes at the word's top.
+    const std::uint64_t high = m / 100000000;
+    const std::uint64_t low = eight_digits(static_cast<std::uint32_t>(m - high * 100000000));
+    const auto whole = static_cast<std::uint32_t>(high / 10);
+    const auto first = static_cast<std::uint32_t>(high - whole * 10);
+    p[0] = static_cast<char>('0' + whole);
+    p[1] = '.';
+    p[2] = static_cast<char>('0' + first);
+    const std::uint64_t word = low + kZeros;
+    std::memcpy(p + 3, &word, 8);
+    if (low) return p + 11 - (std::countl_zero(low) >> 3);
+    return p + (first ? 3 : 1);
+  }
   const std::uint64_t whole = m / 1000000000;
-  if (whole < 10) [[likely]]
-    *p++ = static_cast<char>('0' + whole);
-  else
-    p = uint(p, whole);
+  p = uint(p, whole);
   const auto frac = static_cast<std::uint32_t>(m - whole * 1000000000);
   if (frac == 0) return p;
   // The 9 decimals: the first, then 8 in one word; trailing zeros dropped by
