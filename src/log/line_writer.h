@@ -115,9 +115,12 @@ inline void store16(char* at, U128 x) {
 [[gnu::always_inline]] inline char* small_uint(char* p, std::uint32_t v) {
   if (v < 10000) {
     // Two pairs from the table (status codes, counts, small sizes).
-    std::uint32_t word;
-    std::memcpy(&word, kDigits2 + (v / 100) * 2, 2);
-    std::memcpy(reinterpret_cast<char*>(&word) + 2, kDigits2 + (v % 100) * 2, 2);
+    // Two 16-bit loads joined in a register (not two stores into one word
+    // read back, which store forwarding cannot serve).
+    std::uint16_t high, low;
+    std::memcpy(&high, kDigits2 + (v / 100) * 2, 2);
+    std::memcpy(&low, kDigits2 + (v % 100) * 2, 2);
+    std::uint32_t word = high | std::uint32_t{low} << 16;
     const int digits = 1 + (v >= 10) + (v >= 100) + (v >= 1000);
     word >>= 8 * (4 - digits);
     std::memcpy(p, &word, 4);
