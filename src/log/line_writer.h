@@ -296,30 +296,20 @@ inline char* decimal(char* p, bool negative, std::uint64_t m, int k) {
 }
 
 // The common doubles (durations, ratios, amounts) without the general
-// shortest-form algorithm: when 1e-4 <= |v| < 1e15 and v's shortest
-// round-trip form has at most 14 significant digits (15 or 16 for most),
-// writes exactly what fmt's "{}" writes (fixed notation in that range) and
-// returns the end; otherwise writes nothing and returns null. Needs 40 bytes
-// of room.
+// shortest-form algorithm, in two steps: when 1e-4 <= |v| < 1e15 and v's
+// shortest round-trip form has at most 14 significant digits (15 or 16 for
+// most), they write exactly what fmt's "{}" writes (fixed notation in that
+// range) and return the end; otherwise they write nothing and return null.
+// Both need 40 bytes of room.
 //
-// How, in integers only: v = M·2^(e2-52) with M its 53-bit significand. Scaled
-// by 10^k to below 2^50, v·10^k = M·5^k / 2^sh exactly (sh = 52 - e2 - k > 0,
-// M·5^k < 2^95), and m is that rounded to an integer. The decimal m·10^-k
-// reads back as v exactly when it lies in v's rounding interval, whose
-// half-width is 5^k/2 in units of 2^-sh (5^k/4 below a power of two; ends
-// included when M is even, as reading rounds ties to even). That interval
-// is narrower than 1/8 at this scale, so it holds at most one integer: m,
-// if any, is v's shortest form (with trailing zeros) and the only one of
-// its length, which is what fmt writes.
-//
-// First, for 1e-4 <= |v| < 4e5 (durations, ratios), the decimal m·10^-9
-// with m = |v|·10^9 rounded in doubles (off by less than 0.2 from the
-// exact product, so the nearest integer to it): when it reads back as v
-// (m / 10^9 is then correctly rounded to v), it is v's shortest form, as
-// v's rounding interval (< 10^-10 wide here) holds no other decimal of at
-// most as many significant digits. A short chain: values with at most 9
-// decimals (nanosecond durations included) are the common case.
-[[gnu::always_inline]] inline char* short_fixed(char* p, double v) {
+// nano_fixed, the first and most common: for 1e-4 <= |v| < 4e5 (durations,
+// ratios), the decimal m·10^-9 with m = |v|·10^9 rounded in doubles (off by
+// less than 0.2 from the exact product, so the nearest integer to it): when
+// it reads back as v (m / 10^9 is then correctly rounded to v), it is v's
+// shortest form, as v's rounding interval (< 10^-10 wide here) holds no
+// other decimal of at most as many significant digits. A short chain: values
+// with at most 9 decimals (nanosecond durations included) are the common case.
+[[gnu::always_inline]] inline char* nano_fixed(char* p, double v) {
   const double a = v < 0 ? -v : v;
   if (a >= 1e-4 && a < 4e5) [[likely]] {
     const double scaled = a * 1e9;
@@ -327,6 +317,20 @@ inline char* decimal(char* p, bool negative, std::uint64_t m, int k) {
     if (static_cast<double>(m) / 1e9 == a) [[likely]]
       return nano_decimal(p, v < 0, m);
   }
+  return nullptr;
+}
+
+// scaled_fixed, any scale in range, in integers only: v = M·2^(e2-52) with M
+// its 53-bit significand. Scaled by 10^k to below 2^50, v·10^k = M·5^k / 2^sh
+// exactly (sh = 52 - e2 - k > 0, M·5^k < 2^95), and m is that rounded to an
+// integer. The decimal m·10^-k reads back as v exactly when it lies in v's
+// rounding interval, whose half-width is 5^k/2 in units of 2^-sh (5^k/4
+// below a power of two; ends included when M is even, as reading rounds ties
+// to even). That interval is narrower than 1/8 at this scale, so it holds at
+// most one integer: m, if any, is v's shortest form (with trailing zeros) and
+// the only one of its length, which is what fmt writes.
+inline char* scaled_fixed(char* p, double v) {
+  const double a = v < 0 ? -v : v;
   if (!(a >= 1e-4 && a < 1e15)) return nullptr;
   std::uint64_t bits;
   std::memcpy(&bits, &a, 8);
@@ -351,11 +355,18 @@ inline char* decimal(char* p, bool negative, std::uint64_t m, int k) {
   return decimal(p, v < 0, m, k);
 }
 
-// A finite double as fmt's "{}" writes it. Needs 40 bytes of room.
-inline char* finite_double(char* p, double v) {
-  if (char* end = short_fixed(p, v)) [[likely]]
-    return end;
+// A finite double other than the common ones, as fmt's "{}" writes it.
+[[gnu::noinline]] inline char* uncommon_double(char* p, double v) {
+  if (char* end = scaled_fixed(p, v)) return end;
   return fmt::format_to(p, FMT_COMPILE("{}"), v);
+}
+
+// A finite double as fmt's "{}" writes it: the common case inline, the rest
+// out of line. Needs 40 bytes of room.
+[[gnu::always_inline]] inline char* finite_double(char* p, double v) {
+  if (char* end = nano_fixed(p, v)) [[likely]]
+    return end;
+  return uncommon_double(p, v);
 }
 
 [[gnu::noinline]] inline void refresh_opening(TimestampOpening& cache, std::int64_t secs) {

@@ -813,7 +813,13 @@ char* format_json_common(char* p, char* const end, ThreadState& t, const std::st
   // Opening, head, trace ids, "}\n", and 16 bytes past each copied string.
   constexpr std::size_t kFixed =
       sizeof(detail::TimestampOpening::text) + 6 + SiteCache::kHead + 100 + 2 + 4 * 16;
-  if (room() < kFixed + 9 + msg.size() + identity.size() + context.size()) return nullptr;
+  // Each field: its key's piece and a value other than a string (strings
+  // check their own room, past this).
+  constexpr std::size_t kField = SiteCache::kPiece + 40;
+  if (fields.size() > SiteCache::kMaxKeys ||
+      room() < kFixed + 9 + msg.size() + identity.size() + context.size() + fields.size() * kField)
+      [[unlikely]]
+    return nullptr;
   p = put::timestamp_opening(p, t.opening, micros);
   std::memcpy(p, cache.head, SiteCache::kHead);
   p += cache.head_size;
@@ -837,28 +843,31 @@ char* format_json_common(char* p, char* const end, ThreadState& t, const std::st
   }
   p = put::raw(p, context.data(), context.size());
   using K = LogValue::Kind;
+  // One cache entry per field (fields past the site's first call's count
+  // meet entries that never match). Room: `left` fields of kField each are
+  // always there; a string or an uncached key checks for its own bytes on
+  // top of that.
   const SiteCache::Key* key = cache.key;
-  const SiteCache::Key* const keys_end = key + cache.keys;
+  std::size_t left = fields.size();
   for (const LogField& f : fields) {
-    // The key's piece (kPiece) and a value other than a string (40 bytes).
-    if (room() < SiteCache::kPiece + 40 + 2) return nullptr;
-    if (key != keys_end && key->data == f.key.data() && key->size == f.key.size()) [[likely]] {
+    if (key->data == f.key.data() && key->size == f.key.size()) [[likely]] {
       std::memcpy(p, key->piece, SiteCache::kPiece);
       p += key->piece_size;
     } else {
-      if (room() < f.key.size() + 4 + 16 + 40 + 2) return nullptr;
+      if (room() < f.key.size() + 4 + 16 + left * kField) return nullptr;
       std::memcpy(p, ",\"", 2);
       p = put::plain(p + 2, f.key.data(), f.key.size());
       if (!p) return nullptr;
       std::memcpy(p, "\":", 2);
       p += 2;
     }
-    if (key != keys_end) ++key;
+    ++key;
+    --left;
     const LogValue& v = f.value;
     switch (v.kind()) {
       case K::kString: {
         const std::string_view s = v.str();
-        if (room() < s.size() + 2 + 16 + 2) return nullptr;
+        if (room() < s.size() + 2 + 16 + left * kField) return nullptr;
         *p++ = '"';
         p = put::plain(p, s.data(), s.size());
         if (!p) return nullptr;

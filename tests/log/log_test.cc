@@ -11,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -173,6 +174,44 @@ TEST_F(LogTest, EveryValueIsWrittenExactlyAsJsonWriteWritesIt) {
     line += ':';
     detail::append_json_string(line, s);
     line += ",\"n\":null}";
+    expected.push_back(std::move(line));
+  }
+  const auto got = lines();
+  ASSERT_EQ(got.size(), expected.size());
+  for (std::size_t k = 0; k < got.size(); ++k) ASSERT_EQ(got[k], expected[k]) << k;
+}
+
+// Lines of every length around the room a line is first written in (1 KiB),
+// with as many fields as a site caches and the widest values: each byte is
+// there, in order, and nothing is written past the line.
+TEST_F(LogTest, LinesAroundTheInPlaceRoomAreWrittenWhole) {
+  configure({.overflow = LogOverflow::kBlock});
+  const std::string opening =
+      R"({"timestamp":"2026-01-01T00:00:00.000000Z","level":"info","event":"wide",)"
+      R"("service":"shop-api","version":"1.2.0","env":"test","workload":"api")";
+  std::vector<std::string> expected;
+  for (std::size_t total = 0; total <= 1100; ++total) {
+    std::string a(total / 3, 'a'), b(total / 3, 'b'), c(total - 2 * (total / 3), 'c');
+    const std::int64_t low = std::numeric_limits<std::int64_t>::min();
+    const std::uint64_t high = std::numeric_limits<std::uint64_t>::max();
+    const double d = -1.7976931348623157e308;
+    FB_LOG_INFO("wide", "", {"a", a}, {"i1", low}, {"u1", high}, {"d1", d}, {"b", b}, {"i2", low},
+                {"u2", high}, {"d2", d}, {"c", c}, {"i3", low}, {"u3", high}, {"d3", d});
+    std::string line = opening;
+    for (int k = 0; k < 3; ++k) {
+      line += ",\"" + std::string(1, static_cast<char>('a' + k)) + "\":\"" +
+              (k == 0   ? a
+               : k == 1 ? b
+                        : c) +
+              "\"";
+      line += ",\"i" + std::to_string(k + 1) + "\":";
+      detail::append_json_int(line, low);
+      line += ",\"u" + std::to_string(k + 1) + "\":";
+      detail::append_json_uint(line, high);
+      line += ",\"d" + std::to_string(k + 1) + "\":";
+      detail::append_json_double(line, d);
+    }
+    line += '}';
     expected.push_back(std::move(line));
   }
   const auto got = lines();
