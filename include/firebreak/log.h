@@ -232,8 +232,8 @@ void set_log_rate_limit(std::string_view event, std::uint32_t per_second);
 // Blocks until every line logged before the call is written.
 void flush_logs();
 
-// Adds log_records_total{level} (lines written) and log_records_dropped_total
-// (lines lost to a full queue) to `registry`.
+// Adds log_records_total{level} (lines written, counted as they are queued) and
+// log_records_dropped_total (lines lost to a full queue) to `registry`.
 void register_log_metrics(Registry& registry);
 
 // Counters behind those metrics, for tests and status.
