@@ -26,6 +26,10 @@ TARGETS = {
     "BM_Counter_LabelLookup3/real_time/threads:2": (None, "< 40 ns per lookup", lambda t, b, i, bi: 2e9 / i < 40),
     "BM_Scrape_10kCounters": (None, "< 4 ms", lambda t, b, i, bi: t < 4e6),
     "BM_Scrape_1kHistograms": (None, "< 3 ms", lambda t, b, i, bi: t < 3e6),
+    "BM_Log_Info5Fields": (
+        "BM_Baseline_FmtFormatLine", "< 60 ns", lambda t, b, i, bi: t < 60),
+    "BM_Log_Disabled": (None, "< 2 ns", lambda t, b, i, bi: t < 2),
+    "BM_Log_Throughput/real_time": (None, "> 2 M lines/s", lambda t, b, i, bi: i > 2e6),
     "BM_Span_Sampled": (
         "BM_Baseline_TwoClockReads", "< 100 ns", lambda t, b, i, bi: t < 100),
     "BM_Span_Unsampled": (
