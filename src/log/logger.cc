@@ -2,6 +2,7 @@
 // thread, rate limits, context scopes and the sinks.
 #include <fcntl.h>
 #include <linux/futex.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/syscall.h>
@@ -355,6 +356,8 @@ class Logger {
   // Drains every ring and writes; caller holds drain_mu_. Returns the bytes
   // written from the rings.
   std::size_t drain_locked();
+  // Write every byte (short writes go on, a full non-blocking sink is
+  // waited for); give up only when the sink is gone. Caller holds drain_mu_.
   void write_out_locked();
   void write_spans_locked(iovec* spans, std::size_t n);
   void sweep_suppressed_locked();
@@ -569,12 +572,22 @@ std::size_t Logger::drain_locked() {
 }
 
 void Logger::write_spans_locked(iovec* spans, std::size_t n) {
+  int stalled_ms = 0;
   while (n > 0) {
-    const ssize_t written = ::writev(fd_, spans, static_cast<int>(n));
+    const ssize_t written =
+        ::writev(fd_, spans, static_cast<int>(std::min<std::size_t>(n, IOV_MAX)));
     if (written < 0) {
       if (errno == EINTR) continue;
+      // A non-blocking sink (a pipe someone set O_NONBLOCK on) that is full:
+      // wait for room as a blocking write would, up to 10 s without progress.
+      if ((errno == EAGAIN || errno == EWOULDBLOCK) && stalled_ms < 10000) {
+        pollfd ready{.fd = fd_, .events = POLLOUT, .revents = 0};
+        if (::poll(&ready, 1, 100) == 0) stalled_ms += 100;
+        continue;
+      }
       return;  // the sink is gone (closed pipe, full disk): nothing better to do
     }
+    stalled_ms = 0;
     // Past what a short write took.
     auto left = static_cast<std::size_t>(written);
     while (n > 0 && left >= spans->iov_len) {
@@ -590,15 +603,8 @@ void Logger::write_spans_locked(iovec* spans, std::size_t n) {
 }
 
 void Logger::write_out_locked() {
-  std::size_t done = 0;
-  while (done < out_.size()) {
-    const ssize_t n = ::write(fd_, out_.data() + done, out_.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      break;  // the sink is gone (closed pipe, full disk): nothing better to do
-    }
-    done += static_cast<std::size_t>(n);
-  }
+  iovec all{.iov_base = const_cast<char*>(out_.data()), .iov_len = out_.size()};
+  write_spans_locked(&all, 1);
   out_.clear();
 }
 

@@ -499,5 +499,44 @@ TEST(LogExit, TerminateFlushesTheQueue) {
   fs::remove(file);
 }
 
+// stdout is a pipe someone made non-blocking, and a small one: every write
+// of a batch comes back short or with EAGAIN while the reader catches up.
+// Every line still arrives, whole and in order.
+TEST(LogSink, ANonBlockingPipeLosesNothing) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  ::fcntl(fds[1], F_SETPIPE_SZ, 4096);
+  ASSERT_EQ(::fcntl(fds[1], F_SETFL, ::fcntl(fds[1], F_GETFL) | O_NONBLOCK), 0);
+  constexpr int kLines = 20000;
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(fds[0]);
+    ::dup2(fds[1], STDOUT_FILENO);
+    configure_logging({.format = LogFormat::kJson, .overflow = LogOverflow::kBlock});
+    for (int i = 0; i < kLines; ++i)
+      FB_LOG_INFO("piped_line", "", {"i", i}, {"padding", std::string(100, 'p')});
+    std::exit(0);
+  }
+  ::close(fds[1]);
+  std::string all;
+  char chunk[1024];
+  for (ssize_t n; (n = ::read(fds[0], chunk, sizeof chunk)) != 0;) {
+    if (n > 0) all.append(chunk, static_cast<std::size_t>(n));
+  }
+  ::close(fds[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  std::istringstream in(all);
+  int expected = 0;
+  for (std::string line; std::getline(in, line);) {
+    if (line.find("\"piped_line\"") == std::string::npos) continue;
+    const auto j = nlohmann::json::parse(line);
+    ASSERT_EQ(j["i"], expected) << line;
+    ++expected;
+  }
+  EXPECT_EQ(expected, kLines);
+}
+
 }  // namespace
 }  // namespace firebreak
