@@ -295,6 +295,25 @@ inline char* decimal(char* p, bool negative, std::uint64_t m, int k) {
   return p + 1 + decimals;
 }
 
+// m·10^-9 for 1 <= m < 10^5 as fmt's "{}" writes it there: scientific, the
+// trailing zeros off, a two-digit exponent (2.3456e-05, 1e-09). Needs 16 bytes.
+inline char* nano_scientific(char* p, bool negative, std::uint32_t m) {
+  if (negative) *p++ = '-';
+  const int exponent = 10 - digit_count(m);  // m·10^-9 = d.ddd·10^-exponent, 5..9
+  while (m % 10 == 0) m /= 10;
+  char digits[8];
+  const auto n = static_cast<std::size_t>(small_uint(digits, m) - digits);
+  *p++ = digits[0];
+  if (n > 1) {
+    *p++ = '.';
+    std::memcpy(p, digits + 1, 4);
+    p += n - 1;
+  }
+  std::memcpy(p, "e-0", 3);
+  p[3] = static_cast<char>('0' + exponent);
+  return p + 4;
+}
+
 // The common doubles (durations, ratios, amounts) without the general
 // shortest-form algorithm, in two steps: when 1e-4 <= |v| < 1e15 and v's
 // shortest round-trip form has at most 14 significant digits (15 or 16 for
@@ -309,6 +328,10 @@ inline char* decimal(char* p, bool negative, std::uint64_t m, int k) {
 // shortest form, as v's rounding interval (< 10^-10 wide here) holds no
 // other decimal of at most as many significant digits. A short chain: values
 // with at most 9 decimals (nanosecond durations included) are the common case.
+//
+// Below 1e-4 (durations under 100 µs) fmt writes the shortest form in
+// scientific notation; the same m·10^-9 test gives its digits, for 1e-9 <=
+// |v| < 1e-4 (nano_scientific).
 [[gnu::always_inline]] inline char* nano_fixed(char* p, double v) {
   const double a = v < 0 ? -v : v;
   if (a >= 1e-4 && a < 4e5) [[likely]] {
@@ -316,6 +339,11 @@ inline char* decimal(char* p, bool negative, std::uint64_t m, int k) {
     const auto m = static_cast<std::uint64_t>((scaled + 0x1p52) - 0x1p52);  // to nearest
     if (static_cast<double>(m) / 1e9 == a) [[likely]]
       return nano_decimal(p, v < 0, m);
+  } else if (a >= 1e-9 && a < 1e-4) {
+    const double scaled = a * 1e9;  // [1, 1e5)
+    const auto m = static_cast<std::uint64_t>((scaled + 0x1p52) - 0x1p52);
+    if (m != 0 && static_cast<double>(m) / 1e9 == a)
+      return nano_scientific(p, v < 0, static_cast<std::uint32_t>(m));
   }
   return nullptr;
 }

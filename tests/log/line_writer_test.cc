@@ -215,6 +215,21 @@ TEST(LineWriter, RandomDoublesAreWrittenExactlyAsJsonWrite) {
   }
 }
 
+// Durations of whole nanoseconds, the common small doubles: fixed notation
+// from 1e-4 up, scientific below (as fmt writes them).
+TEST(LineWriter, NanosecondDurationsAreWrittenExactlyAsJsonWrite) {
+  for (std::uint64_t ns = 1; ns < 2000000; ns += 1 + ns / 1000) {
+    for (const double v : {static_cast<double>(ns) / 1e9, -static_cast<double>(ns) / 1e9,
+                           static_cast<double>(ns) * 1e-9, static_cast<double>(ns) / 1e6}) {
+      ASSERT_EQ(fast_double(v), reference_double(v)) << ns;
+    }
+  }
+  for (const double v : {1e-9, 1e-5, 9e-5, 9.9999e-5, 1.00001e-5, 2.3456e-5, 0.99999999e-4, 1e-4,
+                         0.9e-9, 1.5e-10, 123456789e-13}) {
+    ASSERT_EQ(fast_double(v), reference_double(v)) << v;
+  }
+}
+
 TEST(LineWriter, TimestampOpeningMatchesRfc3339) {
   TimestampOpening cache;
   for (std::int64_t micros : {std::int64_t{1764112727123456}, std::int64_t{1764112727999999},
