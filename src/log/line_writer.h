@@ -331,7 +331,7 @@ inline char* nano_scientific(char* p, bool negative, std::uint32_t m) {
 //
 // Below 1e-4 (durations under 100 µs) fmt writes the shortest form in
 // scientific notation; the same m·10^-9 test gives its digits, for 1e-9 <=
-// |v| < 1e-4 (nano_scientific).
+// |v| < 1e-4 (small_nano, called out of line by uncommon_double).
 [[gnu::always_inline]] inline char* nano_fixed(char* p, double v) {
   const double a = v < 0 ? -v : v;
   if (a >= 1e-4 && a < 4e5) [[likely]] {
@@ -339,13 +339,19 @@ inline char* nano_scientific(char* p, bool negative, std::uint32_t m) {
     const auto m = static_cast<std::uint64_t>((scaled + 0x1p52) - 0x1p52);  // to nearest
     if (static_cast<double>(m) / 1e9 == a) [[likely]]
       return nano_decimal(p, v < 0, m);
-  } else if (a >= 1e-9 && a < 1e-4) {
-    const double scaled = a * 1e9;  // [1, 1e5)
-    const auto m = static_cast<std::uint64_t>((scaled + 0x1p52) - 0x1p52);
-    if (m != 0 && static_cast<double>(m) / 1e9 == a)
-      return nano_scientific(p, v < 0, static_cast<std::uint32_t>(m));
   }
   return nullptr;
+}
+
+// The same below 1e-4 (nano_scientific); kept out of nano_fixed, which is
+// inlined where every line's doubles are written.
+inline char* small_nano(char* p, double v) {
+  const double a = v < 0 ? -v : v;
+  if (!(a >= 1e-9 && a < 1e-4)) return nullptr;
+  const double scaled = a * 1e9;  // [1, 1e5)
+  const auto m = static_cast<std::uint64_t>((scaled + 0x1p52) - 0x1p52);
+  if (m == 0 || static_cast<double>(m) / 1e9 != a) return nullptr;
+  return nano_scientific(p, v < 0, static_cast<std::uint32_t>(m));
 }
 
 // scaled_fixed, any scale in range, in integers only: v = M·2^(e2-52) with M
@@ -385,6 +391,7 @@ inline char* scaled_fixed(char* p, double v) {
 
 // A finite double other than the common ones, as fmt's "{}" writes it.
 [[gnu::noinline]] inline char* uncommon_double(char* p, double v) {
+  if (char* end = small_nano(p, v)) return end;
   if (char* end = scaled_fixed(p, v)) return end;
   return fmt::format_to(p, FMT_COMPILE("{}"), v);
 }
