@@ -63,6 +63,7 @@ using detail::EventLimit;
 using detail::LogRing;
 
 constexpr int kLevels = 6;
+static_assert(detail::LogRing::kLevels == kLevels);
 // Room asked of the queue to format a line in place; longer lines are
 // formatted in the thread's buffer and copied.
 constexpr std::size_t kInPlaceLine = 1024;
@@ -760,8 +761,7 @@ struct SiteCache {
   LogLevel level = LogLevel::kOff;
   std::size_t head_size = 0;  // 0: the event is too long to cache
   char head[kHead] = {};
-  std::size_t keys = 0;
-  Key key[kMaxKeys];
+  Key key[kMaxKeys];  // one per field of the first line; the rest never match
 };
 
 }  // namespace detail
@@ -782,8 +782,7 @@ using detail::SiteCache;
     std::memcpy(cache->head, head.data(), head.size());
     cache->head_size = head.size();
   }
-  cache->keys = std::min(fields.size(), SiteCache::kMaxKeys);
-  for (std::size_t i = 0; i < cache->keys; ++i) {
+  for (std::size_t i = 0; i < std::min(fields.size(), SiteCache::kMaxKeys); ++i) {
     const LogField& f = fields.begin()[i];
     // Only constant keys: their bytes never change, so their address names them.
     if (!f.key_constant() || f.key.size() + 5 > SiteCache::kPiece) continue;
@@ -802,6 +801,22 @@ using detail::SiteCache;
   return expected;  // another thread's, as good
 }
 
+// The current span's ids (DESIGN.md's trace_id, span_id, trace_flags), if a
+// span is current; kTraceIdsSize bytes at most.
+constexpr std::size_t kTraceIdsSize = 94;
+[[gnu::always_inline]] inline char* put_trace_ids(char* p) {
+  detail::TraceIdsHex ids;
+  if (!detail::current_trace_ids(ids)) return p;
+  std::memcpy(p, ",\"trace_id\":\"", 13);
+  std::memcpy(p + 13, ids.trace_id, 32);
+  std::memcpy(p + 45, "\",\"span_id\":\"", 13);
+  std::memcpy(p + 58, ids.span_id, 16);
+  std::memcpy(p + 74, "\",\"trace_flags\":\"", 17);
+  std::memcpy(p + 91, ids.flags, 2);
+  p[93] = '"';
+  return p + kTraceIdsSize;
+}
+
 // The usual line, written with the cursor in a register and no room checks
 // but one per field: the site's cached head applies (the level it last
 // logged at), every string is plain (nothing to escape), every value is a
@@ -818,7 +833,7 @@ char* format_json_common(char* p, char* const end, ThreadState& t, const std::st
   const std::string& context = t.context.rendered_now();
   // Opening, head, trace ids, "}\n", and 16 bytes past each copied string.
   constexpr std::size_t kFixed =
-      sizeof(detail::TimestampOpening::text) + 6 + SiteCache::kHead + 100 + 2 + 4 * 16;
+      sizeof(detail::TimestampOpening::text) + 6 + SiteCache::kHead + kTraceIdsSize + 2 + 4 * 16;
   // Each field: its key's piece and a value other than a string (strings
   // check their own room, past this).
   constexpr std::size_t kField = SiteCache::kPiece + 40;
@@ -836,17 +851,7 @@ char* format_json_common(char* p, char* const end, ThreadState& t, const std::st
     *p++ = '"';
   }
   p = put::raw(p, identity.data(), identity.size());
-  detail::TraceIdsHex ids;
-  if (detail::current_trace_ids(ids)) {
-    std::memcpy(p, ",\"trace_id\":\"", 13);
-    std::memcpy(p + 13, ids.trace_id, 32);
-    std::memcpy(p + 45, "\",\"span_id\":\"", 13);
-    std::memcpy(p + 58, ids.span_id, 16);
-    std::memcpy(p + 74, "\",\"trace_flags\":\"", 17);
-    std::memcpy(p + 91, ids.flags, 2);
-    p[93] = '"';
-    p += 94;
-  }
+  p = put_trace_ids(p);
   if (!context.empty()) p = put::raw(p, context.data(), context.size());
   using K = LogValue::Kind;
   // One cache entry per field (fields past the site's first call's count
@@ -908,62 +913,44 @@ char* format_json_common(char* p, char* const end, ThreadState& t, const std::st
   return p + 2;
 }
 
+// Any line (escapes, any kind of value, any length), without the site's
+// cached pieces: the path for what format_json_common declines.
 void format_json(detail::LineWriter& w, ThreadState& t, const std::string& identity, LogLevel level,
-                 std::int64_t micros, detail::LogSite& site, const SiteCache* cache,
-                 std::string_view msg, std::initializer_list<LogField> fields) {
-  w.need(sizeof(detail::TimestampOpening::text) + 6 + SiteCache::kHead);
+                 std::int64_t micros, std::string_view event, std::string_view msg,
+                 std::initializer_list<LogField> fields) {
+  w.need(sizeof(detail::TimestampOpening::text) + 6 + sizeof(LevelPiece::text));
   w.timestamp_opening(t.opening, micros);
-  if (cache->level == level && cache->head_size != 0) [[likely]] {
-    std::memcpy(w.cursor(), cache->head, SiteCache::kHead);
-    w.advance(cache->head_size);
-  } else {
-    const LevelPiece& piece = kLevelPieces[static_cast<std::size_t>(level)];
-    std::memcpy(w.cursor(), piece.text, sizeof piece.text);
-    w.advance(piece.size);
-    w.escaped(site.event);
-    w.put('"');
-  }
+  const LevelPiece& piece = kLevelPieces[static_cast<std::size_t>(level)];
+  std::memcpy(w.cursor(), piece.text, sizeof piece.text);
+  w.advance(piece.size);
+  w.escaped(event);
+  w.put('"');
   if (!msg.empty()) {
     w.literal(",\"msg\":\"");
     w.escaped(msg);
     w.put('"');
   }
   w.raw(identity);
-  detail::TraceIdsHex ids;
-  if (detail::current_trace_ids(ids)) {
-    w.need(100);
-    w.literal(",\"trace_id\":\"");
-    w.raw(std::string_view(ids.trace_id, 32));
-    w.literal("\",\"span_id\":\"");
-    w.raw(std::string_view(ids.span_id, 16));
-    w.literal("\",\"trace_flags\":\"");
-    w.raw(std::string_view(ids.flags, 2));
-    w.put('"');
-  }
+  w.need(kTraceIdsSize);
+  w.advance(static_cast<std::size_t>(put_trace_ids(w.cursor()) - w.cursor()));
   if (const std::string& context = t.context.rendered_now(); !context.empty()) w.raw(context);
   using K = LogValue::Kind;
-  const SiteCache::Key* key = cache->key;
-  const SiteCache::Key* const keys_end = key + cache->keys;
   for (const LogField& f : fields) {
-    w.need(SiteCache::kPiece);
-    if (key != keys_end && key->data == f.key.data() && key->size == f.key.size()) [[likely]] {
-      std::memcpy(w.cursor(), key->piece, SiteCache::kPiece);
-      w.advance(key->piece_size);
-    } else {
-      w.literal(",\"");
-      w.escaped(f.key);
-      w.literal("\":");
-    }
-    if (key != keys_end) ++key;
+    w.need(0);
+    w.literal(",\"");
+    w.escaped(f.key);
+    w.literal("\":");
     const LogValue& v = f.value;
     switch (v.kind()) {
       case K::kString:
         w.json_string(v.str());
         break;
       case K::kInt:
+        w.need(24);
         w.signed_integer(v.i());
         break;
       case K::kUint:
+        w.need(24);
         w.unsigned_integer(v.u());
         break;
       case K::kDouble:
@@ -1061,21 +1048,20 @@ void log_emit(LogSite& site, LogLevel level, std::string_view msg,
       const std::string& identity = log.identity();
       LogRing& ring = log.ring_for(t);
       char* region = ring.reserve(kInPlaceLine);
+      std::size_t in_region = 0;  // the line's size when it is at `region`
       if (region) [[likely]] {
         if (char* end = format_json_common(region, region + kInPlaceLine, t, identity, level,
-                                           micros, *cache, msg, fields)) [[likely]] {
-          ring.publish(static_cast<std::uint8_t>(level), static_cast<std::uint32_t>(end - region));
-          log.queued(ring);
-          if (level == LogLevel::kFatal) log.flush();
-          return;
-        }
+                                           micros, *cache, msg, fields)) [[likely]]
+          in_region = static_cast<std::size_t>(end - region);
       }
-      detail::LineWriter w =
-          region ? detail::LineWriter(b, region, kInPlaceLine) : detail::LineWriter(b);
-      format_json(w, t, identity, level, micros, site, cache, msg, fields);
-      if (w.finish()) {
-        ring.publish(static_cast<std::uint8_t>(level),
-                     static_cast<std::uint32_t>(w.in_region_size()));
+      if (in_region == 0) {
+        detail::LineWriter w =
+            region ? detail::LineWriter(b, region, kInPlaceLine) : detail::LineWriter(b);
+        format_json(w, t, identity, level, micros, site.event, msg, fields);
+        if (w.finish()) in_region = w.in_region_size();
+      }
+      if (in_region != 0) {
+        ring.publish(static_cast<std::uint8_t>(level), in_region);
         log.queued(ring);
       } else {
         log.submit(t, static_cast<std::uint8_t>(level), b.view());
