@@ -1,5 +1,7 @@
 #include "watch/promql/format.h"
 
+#include "watch/model/text.h"
+
 #include <charconv>
 #include <cmath>
 #include <system_error>
@@ -55,16 +57,6 @@ std::string format_value(double v) {
 }
 
 namespace {
-
-bool equal_fold(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char c = a[i];
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    if (c != b[i]) return false;
-  }
-  return true;
-}
 
 bool is_digit(char c) {
   return c >= '0' && c <= '9';

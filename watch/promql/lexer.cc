@@ -1,5 +1,6 @@
 #include "watch/promql/lexer.h"
 
+#include "watch/model/text.h"
 #include "watch/promql/format.h"
 
 #include <array>
@@ -58,16 +59,6 @@ constexpr std::array<Keyword, 24> kKeywords = {{
     {"group_right", Tok::kGroupRight},
     {"bool", Tok::kBool},
 }};
-
-bool equal_fold(std::string_view a, std::string_view lower) {
-  if (a.size() != lower.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char c = a[i];
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    if (c != lower[i]) return false;
-  }
-  return true;
-}
 
 // Go's %q of one character (a rune): 'x', '\n', '\x00'.
 std::string quote_char(std::string_view s, std::size_t i) {

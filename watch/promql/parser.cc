@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "watch/model/text.h"
 #include "watch/promql/format.h"
 #include "watch/promql/label_matcher.h"
 #include "watch/promql/lexer.h"
@@ -105,9 +106,7 @@ std::optional<AggregateOp> aggregate_op(std::string_view word) {
       {"topk", AggregateOp::kTopk},         {"bottomk", AggregateOp::kBottomk},
       {"quantile", AggregateOp::kQuantile}, {"count_values", AggregateOp::kCountValues},
   };
-  std::string lower(word);
-  for (auto& c : lower)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  const std::string lower = ascii_lower(word);
   for (const auto& [name, op] : kOps)
     if (name == lower) return op;
   return std::nullopt;

@@ -3,12 +3,12 @@
 // and scoped to them by a matcher on `job`. The noise guards of DESIGN.md are
 // written down next to each alert; docs/alerts.md explains them to operators.
 #include "watch/rulepack/rule_pack.h"
+#include "watch/model/text.h"
 #include "watch/rulepack/yaml_text.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cctype>
 #include <functional>
 #include <map>
 #include <string>
@@ -57,12 +57,6 @@ std::string promql_string_body(std::string_view s) {
     }
     out += c;
   }
-  return out;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
 }
 
@@ -191,8 +185,8 @@ class Renderer {
     out += "        annotations:\n";
     out += "          summary: " + yaml_quote(r.summary) + "\n";
     out += "          description: " + yaml_quote(r.description) + "\n";
-    out += "          runbook_url: " + yaml_quote(options_.runbook_base_url + "#" + lower(r.name)) +
-           "\n";
+    out += "          runbook_url: " +
+           yaml_quote(options_.runbook_base_url + "#" + ascii_lower(r.name)) + "\n";
   }
 
   const RulePackOptions& options_;

@@ -16,24 +16,12 @@
 #include <utility>
 
 #include "firebreak/log.h"
+#include "watch/model/text.h"
 
 namespace watch::scrape {
 namespace {
 
 using Ms = std::chrono::milliseconds;
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return out;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 double seconds_between(firebreak::Clock::MonoTime a, firebreak::Clock::MonoTime b) {
   return std::chrono::duration<double>(b - a).count();
@@ -131,7 +119,7 @@ std::optional<std::string> validate(const TargetConfig& c) {
 std::string instance_of(std::string_view url) {
   const auto sep = url.find("://");
   if (sep == std::string_view::npos) return {};
-  const std::string scheme = lower(url.substr(0, sep));
+  const std::string scheme = ascii_lower(url.substr(0, sep));
   std::string_view authority = url.substr(sep + 3);
   authority = authority.substr(0, authority.find_first_of("/?#"));
   if (const auto at = authority.rfind('@'); at != std::string_view::npos)
@@ -254,7 +242,7 @@ std::string ScrapeLoop::fetch(std::string& body, std::string& content_type) {
   if (!res.error.empty()) return std::move(res.error);
   if (res.status < 200 || res.status > 299) return status_reason(res.status);
   content_type = std::string(res.header("Content-Type"));
-  const std::string encoding = lower(trim(res.header("Content-Encoding")));
+  const std::string encoding = ascii_lower(trim_blanks(res.header("Content-Encoding")));
   if (encoding.empty() || encoding == "identity") {
     body = std::move(res.body);
     return {};
