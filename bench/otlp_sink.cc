@@ -130,10 +130,23 @@ std::uint64_t SpanIdCounter::feed(std::string_view piece) {
     for (std::size_t i = 0; i < tail_size_; ++i)
       if (j.substr(i, n) == kNeedle) ++count_;
   }
-  // The needle cannot overlap itself, so non-overlapping matches are all.
-  for (auto pos = piece.find(kNeedle); pos != std::string_view::npos;
-       pos = piece.find(kNeedle, pos + n))
-    ++count_;
+  // Matches wholly in this piece. Searching for the needle's first byte, a
+  // quote, would stop at every JSON string; its 'I' occurs three times a
+  // span (traceId, spanId, parentSpanId), so memchr for it and compare
+  // around each hit.
+  constexpr std::size_t kAnchor = kNeedle.find('I');
+  static_assert(kAnchor != std::string_view::npos);
+  const char* const begin = piece.data();
+  const char* const end = begin + piece.size();
+  for (const char* p = begin + kAnchor; p < end;) {
+    const auto* hit =
+        static_cast<const char*>(std::memchr(p, 'I', static_cast<std::size_t>(end - p)));
+    if (hit == nullptr) break;
+    const char* start = hit - kAnchor;
+    if (static_cast<std::size_t>(end - start) >= n && std::memcmp(start, kNeedle.data(), n) == 0)
+      ++count_;
+    p = hit + 1;
+  }
   // Keep the last n - 1 bytes of everything fed so far.
   if (piece.size() >= n - 1) {
     std::memcpy(tail_, piece.data() + piece.size() - (n - 1), n - 1);

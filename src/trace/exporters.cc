@@ -8,6 +8,7 @@
 
 #include "firebreak/http_client.h"
 #include "firebreak/trace.h"
+#include "trace/otlp_json.h"
 
 namespace firebreak {
 
@@ -51,7 +52,7 @@ struct OtlpHttpExporter::Impl {
   OtlpHttpOptions opt;
   HttpClient client;
   HttpHeaders headers;
-  std::string body;
+  detail::LineBuffer body;
   std::string compressed;
 };
 
@@ -67,10 +68,10 @@ OtlpHttpExporter::~OtlpHttpExporter() = default;
 ExportResult OtlpHttpExporter::export_spans(std::span<const SpanData> spans) {
   if (spans.empty()) return {};
   Impl& x = *impl_;
-  encode_otlp_json(spans, x.opt.resource, x.body);
-  std::string_view payload = x.body;
+  detail::encode_otlp_json(spans, x.opt.resource, x.body);
+  std::string_view payload = x.body.view();
   if (x.opt.gzip) {
-    if (!gzip(x.body, x.compressed))
+    if (!gzip(payload, x.compressed))
       return {ExportResult::Status::kFailed, {}, "gzip compression failed"};
     payload = x.compressed;
   }

@@ -28,45 +28,25 @@ namespace {
 constexpr std::uint32_t kHasIsRemote = 0x100;
 constexpr std::uint32_t kIsRemote = 0x200;
 
-// Appends into a std::string's whole size, tracking the used length itself;
-// finish() trims the string to it. The `Out` of detail::append_json_string.
+// A LineBuffer (grown by doubling, never zero-filled: an export's buffer is
+// reused batch after batch) with the literal appends the encoder uses. The
+// `Out` of detail::append_json_string.
 class StringOut {
  public:
-  explicit StringOut(std::string& s) : s_(s) {
-    s_.resize(s_.capacity());
-    p_ = s_.data();
-  }
-  void reserve_more(std::size_t n) {
-    if (s_.size() - n_ < n) [[unlikely]]
-      grow(n);
-  }
-  void push_back(char c) {
-    reserve_more(1);
-    p_[n_++] = c;
-  }
-  void append(const char* s, std::size_t n) {
-    reserve_more(n);
-    detail::copy_short(p_ + n_, s, n);
-    n_ += n;
-  }
-  void append(std::string_view s) { append(s.data(), s.size()); }
+  explicit StringOut(detail::LineBuffer& b) : b_(b) {}
+  void reserve_more(std::size_t n) { b_.reserve_more(n); }
+  void push_back(char c) { b_.push_back(c); }
+  void append(const char* s, std::size_t n) { b_.append(s, n); }
+  void append(std::string_view s) { b_.append(s); }
   template <std::size_t N>
   void lit(const char (&s)[N]) {
-    append(s, N - 1);
+    b_.append(s, N - 1);
   }
-  char* tail() { return p_ + n_; }
-  void commit(std::size_t n) { n_ += n; }
-  void finish() { s_.resize(n_); }
+  char* tail() { return b_.tail(); }
+  void commit(std::size_t n) { b_.commit(n); }
 
  private:
-  [[gnu::noinline]] void grow(std::size_t n) {
-    s_.resize(std::max(s_.size() * 2, n_ + n + 1024));
-    p_ = s_.data();
-  }
-
-  std::string& s_;
-  char* p_;
-  std::size_t n_ = 0;
+  detail::LineBuffer& b_;
 };
 
 // "key": — keys are literals, never escaped.
@@ -282,11 +262,13 @@ void encode_span(StringOut& out, const SpanData& s) {
 
 }  // namespace
 
+namespace detail {
+
 void encode_otlp_json(std::span<const SpanData> spans, const ResourceAttributes& resource,
-                      std::string& out) {
+                      LineBuffer& out) {
   out.clear();
   // A server span with a handful of attributes takes ≈ 450 bytes.
-  out.reserve(1024 + spans.size() * 512);
+  out.reserve_more(1024 + spans.size() * 512);
   StringOut w(out);
   w.lit("{\"resourceSpans\":[{\"resource\":{\"attributes\":[");
   for (std::size_t i = 0; i < resource.size(); ++i) {
@@ -294,14 +276,22 @@ void encode_otlp_json(std::span<const SpanData> spans, const ResourceAttributes&
     key_value(w, resource[i].first, AttributeValue(resource[i].second));
   }
   w.lit("]},\"scopeSpans\":[{\"scope\":{\"name\":\"firebreak\",\"version\":");
-  detail::append_json_string(w, detail::kFirebreakVersion);
+  append_json_string(w, kFirebreakVersion);
   w.lit("},\"spans\":[");
   for (std::size_t i = 0; i < spans.size(); ++i) {
     if (i) w.push_back(',');
     encode_span(w, spans[i]);
   }
   w.lit("]}]}]}");
-  w.finish();
+}
+
+}  // namespace detail
+
+void encode_otlp_json(std::span<const SpanData> spans, const ResourceAttributes& resource,
+                      std::string& out) {
+  detail::LineBuffer buffer;
+  detail::encode_otlp_json(spans, resource, buffer);
+  out.assign(buffer.view());
 }
 
 }  // namespace firebreak

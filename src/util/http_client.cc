@@ -11,6 +11,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/http/span_body.hpp>
 #include <boost/url/parse.hpp>
 
 #include <cctype>
@@ -106,6 +107,10 @@ bool valid_http_url(std::string_view url, std::string* why) {
   return ok;
 }
 
+// The request body is the caller's bytes, sent as they lie: an export batch
+// of some hundreds of kilobytes is not copied per request.
+using Request = http::request<http::span_body<const char>>;
+
 struct HttpClient::Impl {
   explicit Impl(HttpClientOptions o) : opt(std::move(o)) {}
 
@@ -129,8 +134,8 @@ struct HttpClient::Impl {
 
   // One exchange on the kept connection (made first unless `reused`). Sets
   // `retry` when a reused connection failed before any of the response came.
-  asio::awaitable<void> exchange(const Target& t, http::request<http::string_body>& req,
-                                 bool reused, std::chrono::steady_clock::time_point deadline,
+  asio::awaitable<void> exchange(const Target& t, Request& req, bool reused,
+                                 std::chrono::steady_clock::time_point deadline,
                                  std::chrono::milliseconds timeout, HttpResponse& out,
                                  bool& retry) {
     constexpr auto tok = asio::as_tuple(asio::use_awaitable);
@@ -232,7 +237,7 @@ HttpResponse HttpClient::request(std::string_view method, std::string_view url,
   }
   if (timeout.count() <= 0) timeout = impl_->opt.timeout;
 
-  http::request<http::string_body> req;
+  Request req;
   const auto verb = http::string_to_verb(method);
   if (verb != http::verb::unknown)
     req.method(verb);
@@ -249,7 +254,7 @@ HttpResponse HttpClient::request(std::string_view method, std::string_view url,
   if (!has_agent && !impl_->opt.user_agent.empty())
     req.set(http::field::user_agent, impl_->opt.user_agent);
   for (const auto& [k, v] : headers) req.insert(k, v);
-  req.body() = std::string(body);
+  req.body() = boost::span<const char>(body.data(), body.size());
   req.prepare_payload();
   req.keep_alive(impl_->opt.keep_alive);
 
