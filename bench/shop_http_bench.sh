@@ -138,9 +138,10 @@ to_ms() {
     printf "%.3f", n }'
 }
 
-# A counter's value on a mode's /metrics (0 when absent).
+# A counter's value on a mode's /metrics (0 when absent), as an integer: awk
+# would print a million and more in exponent form, which $(( )) refuses.
 counter() {
-  curl -s "http://${api_admin[$1]}/metrics" | awk -v n="$2" '$1 == n {v = $2} END {print v + 0}'
+  curl -s "http://${api_admin[$1]}/metrics" | awk -v n="$2" '$1 == n {v = $2} END {printf "%.0f\n", v}'
 }
 
 results="$work/results.tsv"

@@ -442,6 +442,8 @@ struct SpanLimits {
 };
 
 namespace detail {
+class LineBuffer;  // src/util/line_buffer.h
+
 // Inline storage of a recording span: this many attributes, and this many
 // bytes for its strings (name, keys, string values); more goes to the heap.
 inline constexpr std::size_t kInlineAttributes = 8;
@@ -750,7 +752,7 @@ class JsonLinesFileExporter final : public SpanExporter {
   std::FILE* file_;
   bool owned_;
   ResourceAttributes resource_;
-  std::string buf_;
+  std::unique_ptr<detail::LineBuffer> buf_;  // reused batch after batch
 };
 
 // Keeps copies of everything exported, for tests of instrumented code.

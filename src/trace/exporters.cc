@@ -95,13 +95,19 @@ ExportResult OtlpHttpExporter::export_spans(std::span<const SpanData> spans) {
 // ---------------------------------------------------------------------------
 
 JsonLinesFileExporter::JsonLinesFileExporter(const std::string& path, ResourceAttributes resource)
-    : file_(std::fopen(path.c_str(), "a")), owned_(true), resource_(std::move(resource)) {
+    : file_(std::fopen(path.c_str(), "a")),
+      owned_(true),
+      resource_(std::move(resource)),
+      buf_(std::make_unique<detail::LineBuffer>()) {
   if (!file_)
     throw TraceConfigError("cannot open traces file \"" + path + "\": " + std::strerror(errno));
 }
 
 JsonLinesFileExporter::JsonLinesFileExporter(std::FILE* stream, ResourceAttributes resource)
-    : file_(stream), owned_(false), resource_(std::move(resource)) {}
+    : file_(stream),
+      owned_(false),
+      resource_(std::move(resource)),
+      buf_(std::make_unique<detail::LineBuffer>()) {}
 
 JsonLinesFileExporter::~JsonLinesFileExporter() {
   if (owned_ && file_) std::fclose(file_);
@@ -109,15 +115,16 @@ JsonLinesFileExporter::~JsonLinesFileExporter() {
 
 ExportResult JsonLinesFileExporter::export_spans(std::span<const SpanData> spans) {
   if (spans.empty()) return {};
-  encode_otlp_json(spans, resource_, buf_);
-  buf_ += '\n';
+  detail::encode_otlp_json(spans, resource_, *buf_);
+  buf_->push_back('\n');
+  const std::string_view line = buf_->view();
   // One write(2) per line, past stdio's buffer: with O_APPEND, lines from
   // several processes appending to one file do not interleave.
   std::fflush(file_);
   const int fd = ::fileno(file_);
   std::size_t done = 0;
-  while (done < buf_.size()) {
-    const ssize_t n = ::write(fd, buf_.data() + done, buf_.size() - done);
+  while (done < line.size()) {
+    const ssize_t n = ::write(fd, line.data() + done, line.size() - done);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0)
       return {

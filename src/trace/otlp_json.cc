@@ -4,9 +4,9 @@
 // strings, doubles as numbers (NaN and infinities as the strings proto3 JSON
 // uses).
 //
-// Written straight into the output string's storage (sized once, grown by
-// doubling, trimmed at the end): no per-field capacity check of std::string's
-// operator+=, no fmt call for integers, ids hex-encoded in place.
+// Written into a detail::LineBuffer (reserved once, grown by doubling, never
+// zero-filled, so an exporter reuses one batch after batch): no fmt call for
+// integers, ids hex-encoded in place.
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -28,30 +28,9 @@ namespace {
 constexpr std::uint32_t kHasIsRemote = 0x100;
 constexpr std::uint32_t kIsRemote = 0x200;
 
-// A LineBuffer (grown by doubling, never zero-filled: an export's buffer is
-// reused batch after batch) with the literal appends the encoder uses. The
-// `Out` of detail::append_json_string.
-class StringOut {
- public:
-  explicit StringOut(detail::LineBuffer& b) : b_(b) {}
-  void reserve_more(std::size_t n) { b_.reserve_more(n); }
-  void push_back(char c) { b_.push_back(c); }
-  void append(const char* s, std::size_t n) { b_.append(s, n); }
-  void append(std::string_view s) { b_.append(s); }
-  template <std::size_t N>
-  void lit(const char (&s)[N]) {
-    b_.append(s, N - 1);
-  }
-  char* tail() { return b_.tail(); }
-  void commit(std::size_t n) { b_.commit(n); }
-
- private:
-  detail::LineBuffer& b_;
-};
-
 // "key": — keys are literals, never escaped.
 template <std::size_t N>
-void key(StringOut& out, const char (&k)[N]) {
+void key(detail::LineBuffer& out, const char (&k)[N]) {
   out.reserve_more(N + 2);
   char* p = out.tail();
   *p++ = '"';
@@ -63,7 +42,7 @@ void key(StringOut& out, const char (&k)[N]) {
 }
 
 template <std::size_t N>
-void hex_field(StringOut& out, const char (&k)[N], const auto& id) {
+void hex_field(detail::LineBuffer& out, const char (&k)[N], const auto& id) {
   constexpr std::size_t hex = std::remove_cvref_t<decltype(id)>::kHexSize;
   key(out, k);
   out.reserve_more(hex + 2);
@@ -75,39 +54,39 @@ void hex_field(StringOut& out, const char (&k)[N], const auto& id) {
 }
 
 template <class Int>
-void integer(StringOut& out, Int v) {
+void integer(detail::LineBuffer& out, Int v) {
   out.reserve_more(24);
   char* p = out.tail();
   const auto r = std::to_chars(p, p + 24, v);
   out.commit(static_cast<std::size_t>(r.ptr - p));
 }
 
-void int64_string(StringOut& out, std::int64_t v) {
+void int64_string(detail::LineBuffer& out, std::int64_t v) {
   out.push_back('"');
   integer(out, v);
   out.push_back('"');
 }
 
-void any_value(StringOut& out, const AttributeValue& v) {
+void any_value(detail::LineBuffer& out, const AttributeValue& v) {
   switch (v.type()) {
     case AttributeValue::Type::kString:
-      out.lit("{\"stringValue\":");
+      out.append("{\"stringValue\":");
       detail::append_json_string(out, v.as_string());
       break;
     case AttributeValue::Type::kInt:
-      out.lit("{\"intValue\":");
+      out.append("{\"intValue\":");
       int64_string(out, v.as_int());
       break;
     case AttributeValue::Type::kDouble: {
-      out.lit("{\"doubleValue\":");
+      out.append("{\"doubleValue\":");
       const double d = v.as_double();
       if (std::isnan(d)) {
-        out.lit("\"NaN\"");
+        out.append("\"NaN\"");
       } else if (std::isinf(d)) {
         if (d > 0)
-          out.lit("\"Infinity\"");
+          out.append("\"Infinity\"");
         else
-          out.lit("\"-Infinity\"");
+          out.append("\"-Infinity\"");
       } else {
         out.reserve_more(32);
         char* p = out.tail();
@@ -117,25 +96,25 @@ void any_value(StringOut& out, const AttributeValue& v) {
       break;
     }
     case AttributeValue::Type::kBool:
-      out.lit("{\"boolValue\":");
+      out.append("{\"boolValue\":");
       if (v.as_bool())
-        out.lit("true");
+        out.append("true");
       else
-        out.lit("false");
+        out.append("false");
       break;
   }
   out.push_back('}');
 }
 
-void key_value(StringOut& out, std::string_view k, const AttributeValue& v) {
-  out.lit("{\"key\":");
+void key_value(detail::LineBuffer& out, std::string_view k, const AttributeValue& v) {
+  out.append("{\"key\":");
   detail::append_json_string(out, k);
-  out.lit(",\"value\":");
+  out.append(",\"value\":");
   any_value(out, v);
   out.push_back('}');
 }
 
-void owned_attributes(StringOut& out, const std::vector<Attribute>& attributes) {
+void owned_attributes(detail::LineBuffer& out, const std::vector<Attribute>& attributes) {
   key(out, "attributes");
   out.push_back('[');
   for (std::size_t i = 0; i < attributes.size(); ++i) {
@@ -145,7 +124,7 @@ void owned_attributes(StringOut& out, const std::vector<Attribute>& attributes) 
   out.push_back(']');
 }
 
-void encode_span(StringOut& out, const SpanData& s) {
+void encode_span(detail::LineBuffer& out, const SpanData& s) {
   out.push_back('{');
   hex_field(out, "traceId", s.trace_id());
   out.push_back(',');
@@ -257,7 +236,7 @@ void encode_span(StringOut& out, const SpanData& s) {
   }
   key(out, "code");
   integer(out, static_cast<int>(s.status_code()));
-  out.lit("}}");
+  out.append("}}");
 }
 
 }  // namespace
@@ -269,20 +248,19 @@ void encode_otlp_json(std::span<const SpanData> spans, const ResourceAttributes&
   out.clear();
   // A server span with a handful of attributes takes ≈ 450 bytes.
   out.reserve_more(1024 + spans.size() * 512);
-  StringOut w(out);
-  w.lit("{\"resourceSpans\":[{\"resource\":{\"attributes\":[");
+  out.append("{\"resourceSpans\":[{\"resource\":{\"attributes\":[");
   for (std::size_t i = 0; i < resource.size(); ++i) {
-    if (i) w.push_back(',');
-    key_value(w, resource[i].first, AttributeValue(resource[i].second));
+    if (i) out.push_back(',');
+    key_value(out, resource[i].first, AttributeValue(resource[i].second));
   }
-  w.lit("]},\"scopeSpans\":[{\"scope\":{\"name\":\"firebreak\",\"version\":");
-  append_json_string(w, kFirebreakVersion);
-  w.lit("},\"spans\":[");
+  out.append("]},\"scopeSpans\":[{\"scope\":{\"name\":\"firebreak\",\"version\":");
+  append_json_string(out, kFirebreakVersion);
+  out.append("},\"spans\":[");
   for (std::size_t i = 0; i < spans.size(); ++i) {
-    if (i) w.push_back(',');
-    encode_span(w, spans[i]);
+    if (i) out.push_back(',');
+    encode_span(out, spans[i]);
   }
-  w.lit("]}]}]}");
+  out.append("]}]}]}");
 }
 
 }  // namespace detail

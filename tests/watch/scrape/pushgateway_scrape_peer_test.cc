@@ -42,6 +42,16 @@ class PushgatewayScrapeTest : public ::testing::Test {
     ASSERT_TRUE(r.ok()) << r.status << " " << r.error << " " << r.body;
   }
 
+  // A scrape loop on the gateway's /metrics, into head_.
+  ScrapeLoop gateway_loop(bool honor_labels) {
+    return ScrapeLoop({.name = "pushgateway",
+                       .metrics_url = base_ + "/metrics",
+                       .interval_ms = 1000,
+                       .timeout_ms = 1000,
+                       .honor_labels = honor_labels},
+                      head_);
+  }
+
   // The value of the newest sample of the one series matching `labels`.
   std::optional<double> value(const std::vector<Matcher>& matchers) const {
     std::optional<double> out;
@@ -63,12 +73,7 @@ class PushgatewayScrapeTest : public ::testing::Test {
 };
 
 TEST_F(PushgatewayScrapeTest, WithHonorLabelsPushedGroupsKeepTheirJobAndInstance) {
-  ScrapeLoop loop({.name = "pushgateway",
-                   .metrics_url = base_ + "/metrics",
-                   .interval_ms = 1000,
-                   .timeout_ms = 1000,
-                   .honor_labels = true},
-                  head_);
+  ScrapeLoop loop = gateway_loop(/*honor_labels=*/true);
   const ScrapeReport r = loop.scrape_once(1'767'225'600'000);
   ASSERT_TRUE(r.up) << r.error;
   EXPECT_GT(r.samples_scraped, 2u);
@@ -97,12 +102,7 @@ TEST_F(PushgatewayScrapeTest, WithHonorLabelsPushedGroupsKeepTheirJobAndInstance
 }
 
 TEST_F(PushgatewayScrapeTest, WithoutHonorLabelsScrapedJobBecomesExportedJob) {
-  ScrapeLoop loop({.name = "pushgateway",
-                   .metrics_url = base_ + "/metrics",
-                   .interval_ms = 1000,
-                   .timeout_ms = 1000,
-                   .honor_labels = false},
-                  head_);
+  ScrapeLoop loop = gateway_loop(/*honor_labels=*/false);
   const ScrapeReport r = loop.scrape_once(1'767'225'600'000);
   ASSERT_TRUE(r.up) << r.error;
   using Op = Matcher::Op;
@@ -114,12 +114,7 @@ TEST_F(PushgatewayScrapeTest, WithoutHonorLabelsScrapedJobBecomesExportedJob) {
 }
 
 TEST_F(PushgatewayScrapeTest, ADeletedGroupGoesStaleAtTheNextScrape) {
-  ScrapeLoop loop({.name = "pushgateway",
-                   .metrics_url = base_ + "/metrics",
-                   .interval_ms = 1000,
-                   .timeout_ms = 1000,
-                   .honor_labels = true},
-                  head_);
+  ScrapeLoop loop = gateway_loop(/*honor_labels=*/true);
   ASSERT_TRUE(loop.scrape_once(1'767'225'600'000).up);
   ASSERT_EQ(client_.request("DELETE", base_ + "/metrics/job/nightly/instance/db1").status, 202);
   const ScrapeReport r = loop.scrape_once(1'767'225'601'000);
