@@ -160,7 +160,7 @@ PushResult PushStore::push(PushMethod method, std::string_view path, std::string
 
   if (method == PushMethod::kDelete) {
     std::lock_guard lock(mu_);
-    groups_.erase(grouping);
+    if (groups_.erase(grouping)) changed_.insert(grouping);
     return PushResult{202, ""};
   }
 
@@ -230,6 +230,7 @@ PushResult PushStore::push(PushMethod method, std::string_view path, std::string
     it = groups_.emplace(grouping, Group{}).first;
   }
   Group& group = it->second;
+  changed_.insert(grouping);
   if (failure) {
     group.push_failure_time = now;
     return *failure;
@@ -266,6 +267,36 @@ std::vector<SeriesSample> PushStore::snapshot() const {
 std::size_t PushStore::group_count() const {
   std::lock_guard lock(mu_);
   return groups_.size();
+}
+
+std::vector<PushGroupSnapshot> PushStore::take_changes() {
+  std::lock_guard lock(mu_);
+  std::vector<PushGroupSnapshot> out;
+  out.reserve(changed_.size());
+  for (const LabelSet& key : changed_) {
+    PushGroupSnapshot snap;
+    snap.key = key;
+    auto it = groups_.find(key);
+    if (it == groups_.end()) {
+      snap.deleted = true;
+    } else {
+      snap.families = it->second.families;
+      snap.push_time = it->second.push_time;
+      snap.push_failure_time = it->second.push_failure_time;
+    }
+    out.push_back(std::move(snap));
+  }
+  changed_.clear();
+  return out;
+}
+
+void PushStore::restore(std::vector<PushGroupSnapshot> groups) {
+  std::lock_guard lock(mu_);
+  for (PushGroupSnapshot& g : groups) {
+    if (g.deleted) continue;
+    if (!groups_.contains(g.key) && groups_.size() >= options_.max_groups) continue;
+    groups_[g.key] = Group{std::move(g.families), g.push_time, g.push_failure_time};
+  }
 }
 
 }  // namespace watch::checkin

@@ -32,8 +32,12 @@
 // - Limits: body size, samples per push, groups in the store. A push over a
 //   limit is refused with 400 (413 for the body size).
 //
+// Persistence (as Pushgateway's --persistence.file, but per change): the
+// groups a push or delete changed are listed by take_changes() for the
+// caller to save, and restore() puts saved groups back at start.
+//
 // Not done: protobuf bodies (refused with 415; clients fall back to text when
-// told), type consistency checks across groups, persistence.
+// told), type consistency checks across groups.
 //
 // Thread-safety: all methods may be called from any thread; one mutex.
 #pragma once
@@ -42,6 +46,7 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -63,6 +68,22 @@ struct PushResult {
   int http_status = 200;  // 200 (PUT/POST; Pushgateway answers 200), 202 (DELETE), 400, 413, 415
   std::string error;
   bool ok() const { return http_status < 300; }
+};
+
+// One pushed sample, with its grouping labels.
+struct PushedSample {
+  LabelSet labels;
+  double value = 0;
+};
+
+// A group as saved and restored: its grouping key, its metrics by family
+// name, and its push times. `deleted`: the group is gone (remove it).
+struct PushGroupSnapshot {
+  LabelSet key;
+  bool deleted = false;
+  std::map<std::string, std::vector<PushedSample>, std::less<>> families;
+  double push_time = 0;
+  double push_failure_time = 0;
 };
 
 class PushStore {
@@ -88,11 +109,14 @@ class PushStore {
 
   std::size_t group_count() const;
 
+  // The groups changed since the last call (deleted ones with `deleted`
+  // set), and forgets them.
+  std::vector<PushGroupSnapshot> take_changes();
+  // Puts saved groups back (at start, before pushes arrive); replaces groups
+  // of the same key. Groups beyond max_groups are left out.
+  void restore(std::vector<PushGroupSnapshot> groups);
+
  private:
-  struct PushedSample {
-    LabelSet labels;  // with the grouping labels
-    double value = 0;
-  };
   struct Group {
     std::map<std::string, std::vector<PushedSample>, std::less<>> families;  // by family name
     double push_time = 0;
@@ -103,6 +127,7 @@ class PushStore {
   Options options_;
   mutable std::mutex mu_;
   std::map<LabelSet, Group> groups_;  // guarded by mu_
+  std::set<LabelSet> changed_;        // guarded by mu_: keys since take_changes()
 };
 
 }  // namespace watch::checkin

@@ -290,6 +290,7 @@ class Loader {
     while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
     result_.config.dir = dir;
     result_.config.storage_path = resolve("firebreak-watch.db");
+    result_.config.tsdb_path = resolve("firebreak-watch-tsdb");
   }
 
   LoadResult run(std::string_view text) {
@@ -607,7 +608,9 @@ class Loader {
 
   void load_storage(const YAML::Node& n) {
     Fields f;
-    if (!fields(n, "storage", {"path", "retention", "max_series"}, f)) return;
+    if (!fields(n, "storage",
+                {"path", "tsdb_path", "checkpoint_interval", "retention", "max_series"}, f))
+      return;
     Config& c = result_.config;
     std::string path;
     if (scalar(f.get("path"), "storage.path", path)) {
@@ -615,10 +618,19 @@ class Loader {
         error(pos_of(*f.get("path")), "storage.path", "must not be empty");
       } else if (path == ":memory:") {
         c.storage_path = path;
+        c.tsdb_path.clear();  // nothing on disk unless tsdb_path says so
       } else {
         c.storage_path = resolve(path);
       }
     }
+    path.clear();
+    if (scalar(f.get("tsdb_path"), "storage.tsdb_path", path)) {
+      if (path.empty())
+        error(pos_of(*f.get("tsdb_path")), "storage.tsdb_path", "must not be empty");
+      else
+        c.tsdb_path = path == ":memory:" ? "" : resolve(path);
+    }
+    duration(f.get("checkpoint_interval"), "storage.checkpoint_interval", c.checkpoint_interval_ms);
     if (duration(f.get("retention"), "storage.retention", c.retention_ms))
       retention_pos_ = pos_of(*f.get("retention"));
     if (count(f.get("max_series"), "storage.max_series", c.max_series) && c.max_series == 0) {
@@ -1072,6 +1084,10 @@ std::string summary(const Config& c) {
   std::string out;
   out += fmt::format("listen {}; storage {} (head retention {}, at most {} series)\n", c.listen,
                      c.storage_path, format_duration(c.retention_ms), c.max_series);
+  out += fmt::format("samples in {}\n", c.tsdb_path.empty()
+                                            ? std::string("memory only (lost at a restart)")
+                                            : c.tsdb_path + " (checkpoint every " +
+                                                  format_duration(c.checkpoint_interval_ms) + ")");
   out += fmt::format("scrape every {} (timeout {}, body limit {}), evaluate every {}\n",
                      format_duration(c.scrape_interval_ms), format_duration(c.scrape_timeout_ms),
                      size_text(c.body_size_limit), format_duration(c.evaluation_interval_ms));

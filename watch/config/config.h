@@ -89,8 +89,13 @@ struct Config {
   std::string dir;   // absolute directory that relative paths are resolved against
   std::string listen = "127.0.0.1:9095";  // HOST:PORT ([v6]:PORT); port 0 picks one
   std::string storage_path;  // absolute (dir + "firebreak-watch.db" by default), or ":memory:"
-  std::int64_t retention_ms = 26 * 3'600'000;  // in-memory head, > 0
-  std::size_t max_series = 1'000'000;          // > 0
+  // The head's directory (WAL, chunk files, checkpoints): absolute (dir +
+  // "firebreak-watch-tsdb" by default), or "" to keep samples in memory only
+  // (the default when storage_path is ":memory:").
+  std::string tsdb_path;
+  std::int64_t checkpoint_interval_ms = 30 * 60'000;  // > 0
+  std::int64_t retention_ms = 26 * 3'600'000;         // the head's, > 0
+  std::size_t max_series = 1'000'000;                 // > 0
   std::int64_t scrape_interval_ms = 15'000;
   std::int64_t scrape_timeout_ms = 10'000;  // <= scrape_interval_ms
   std::int64_t evaluation_interval_ms = 15'000;

@@ -51,6 +51,38 @@ std::string default_external_url(const config::Config& config) {
   return "http://" + config.listen;
 }
 
+std::int64_t wall_ms_of(const firebreak::Clock& clock) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(clock.wall_now().time_since_epoch())
+      .count();
+}
+
+// The head, with what its directory holds replayed.
+std::unique_ptr<tsdb::Db> open_db(const config::Config& config, const firebreak::Clock& clock,
+                                  tsdb::RecoveryReport& report) {
+  std::string error;
+  auto db = tsdb::Db::open(tsdb::DbOptions{.dir = config.tsdb_path,
+                                           .head = {.max_series = config.max_series,
+                                                    .retention_ms = config.retention_ms}},
+                           wall_ms_of(clock), &error, &report);
+  if (!db)
+    throw std::runtime_error("cannot open the head's directory (storage.tsdb_path) " +
+                             config.tsdb_path + ": " + error);
+  for (const std::string& problem : report.problems)
+    FB_LOG_WARN("tsdb_recovery_problem", "damaged data dropped at start-up", {"problem", problem},
+                {"dir", config.tsdb_path});
+  if (db->durable())
+    FB_LOG_INFO("tsdb_recovered", "head restored", {"dir", config.tsdb_path},
+                {"series", static_cast<std::int64_t>(report.series)},
+                {"samples_replayed", static_cast<std::int64_t>(report.samples_replayed)},
+                {"chunks", static_cast<std::int64_t>(report.chunks_loaded)},
+                {"wal_bytes", static_cast<std::int64_t>(report.wal_bytes)},
+                {"from_checkpoint", report.from_checkpoint}, {"seconds", report.seconds});
+  return db;
+}
+
+// How often the WAL and chunk files are fsync'ed (docs/config.md, storage).
+constexpr std::int64_t kSyncIntervalMs = 10'000;
+
 }  // namespace
 
 std::vector<scrape::TargetConfig> scrape_targets(const config::Config& config) {
@@ -104,8 +136,8 @@ struct Runtime::GroupState {
 Runtime::Runtime(config::Config config, RuntimeOptions options)
     : options_(std::move(options)),
       clock_(*options_.clock),
-      head_(
-          tsdb::HeadOptions{.max_series = config.max_series, .retention_ms = config.retention_ms}),
+      db_(open_db(config, clock_, recovery_)),
+      head_(db_->head()),
       storage_(head_),
       engine_(storage_),
       tracker_(clock_),
@@ -141,6 +173,37 @@ Runtime::Runtime(config::Config config, RuntimeOptions options)
                                     .labels = {"rule_group"}});
     reg->gauge_callback({.name = "watch_head_series", .help = "Series in the in-memory head."},
                         [this] { return static_cast<double>(head_.num_series()); });
+    auto db_stat = [this](auto field) {
+      return [this, field] { return static_cast<double>(db_->stats().*field); };
+    };
+    reg->counter_callback({.name = "watch_tsdb_wal_written_bytes_total",
+                           .help = "Bytes written to the head's write-ahead log."},
+                          db_stat(&tsdb::DbStats::wal_bytes_written));
+    reg->counter_callback({.name = "watch_tsdb_wal_write_failures_total",
+                           .help = "Writes to the write-ahead log that failed (a full disk): "
+                                   "their samples are in memory but not durable."},
+                          db_stat(&tsdb::DbStats::wal_write_failures));
+    reg->counter_callback({.name = "watch_tsdb_chunk_write_failures_total",
+                           .help = "Completed chunks that could not be written to chunk files "
+                                   "and stay in memory."},
+                          db_stat(&tsdb::DbStats::chunk_write_failures));
+    reg->counter_callback({.name = "watch_tsdb_checkpoints_total", .help = "Checkpoints written."},
+                          db_stat(&tsdb::DbStats::checkpoints));
+    reg->counter_callback({.name = "watch_tsdb_checkpoint_failures_total",
+                           .help = "Checkpoints that could not be written (the WAL is kept)."},
+                          db_stat(&tsdb::DbStats::checkpoint_failures));
+    reg->gauge_callback({.name = "watch_tsdb_wal_size_bytes",
+                         .help = "Bytes of WAL a restart would replay after the checkpoint."},
+                        db_stat(&tsdb::DbStats::wal_bytes));
+    reg->gauge_callback(
+        {.name = "watch_tsdb_chunk_files_size_bytes", .help = "Bytes of completed chunks on disk."},
+        db_stat(&tsdb::DbStats::chunk_file_bytes));
+    reg->gauge_callback({.name = "watch_tsdb_checkpoint_duration_seconds",
+                         .help = "How long the last checkpoint took."},
+                        db_stat(&tsdb::DbStats::checkpoint_seconds));
+    reg->gauge_callback({.name = "watch_tsdb_recovery_duration_seconds",
+                         .help = "How long the start-up replay of the head took."},
+                        [this] { return recovery_.seconds; });
     reg->gauge_callback({.name = "watch_checkin_jobs", .help = "Jobs that check in."}, [this] {
       std::lock_guard lock(mu_);
       return static_cast<double>(config_.jobs.size());
@@ -158,6 +221,10 @@ Runtime::Runtime(config::Config config, RuntimeOptions options)
   // survive a crash, or restarts would keep a job that never runs from
   // ever being late.
   save_checkins();
+  restore_errors.clear();
+  pushes_.restore(store_->load_push_groups(&restore_errors));
+  for (const auto& e : restore_errors)
+    FB_LOG_WARN("push_restore_failed", "a pushed group was not restored", {"error", e});
   scraper_->apply(scrape_targets(config));
   configure_receivers(config);
   config_ = std::move(config);
@@ -285,6 +352,7 @@ void Runtime::add_http(firebreak::AdminServer& server) {
   web::add_checkin_api(server, tracker_, pushes_, [this] {
     checkins_dirty_.store(true);
     save_checkins();
+    save_pushes();
     control_cv_.notify_all();
   });
 }
@@ -315,10 +383,16 @@ void Runtime::build_groups(const std::vector<rules::GroupSpec>& specs, bool rest
   for (const rules::GroupSpec& spec : specs) {
     rules::GroupDeps deps{
         .query = rules::engine_query_fn(engine_),
-        .notify = [this](const std::vector<rules::Notification>& n) { delivery_->push(n); },
+        // Held until the group's state is saved (evaluate()): a crash in
+        // between must not leave a page sent for a state the store lacks.
+        .notify =
+            [this](const std::vector<rules::Notification>& n) {
+              held_notifications_.insert(held_notifications_.end(), n.begin(), n.end());
+            },
         .append =
             [this](const std::vector<rules::OutputSample>& samples) {
-              for (const auto& s : samples) head_.append(s.labels, s.sample.t, s.sample.v);
+              tsdb::Appender app(head_);
+              for (const auto& s : samples) app.append(s.labels, s.sample.t, s.sample.v);
             },
     };
     rules::GroupOptions group_options{.default_interval_ms = config_.evaluation_interval_ms};
@@ -346,9 +420,15 @@ void Runtime::start() {
     if (running_) return;
     running_ = true;
   }
+  {
+    std::lock_guard lock(mu_);
+    started_ms_ = wall_ms();
+    first_scrapes_seen_ = false;
+  }
   delivery_->start();
   scraper_->start();
   eval_thread_ = std::thread([this] { eval_loop(); });
+  housekeeping_thread_ = std::thread([this] { housekeeping_loop(); });
   FB_LOG_INFO("watch_started", "", {"targets", static_cast<std::int64_t>(targets().size())},
               {"rule_groups", static_cast<std::int64_t>(groups().size())});
 }
@@ -363,13 +443,19 @@ void Runtime::stop() {
   if (was_running) {
     control_cv_.notify_all();
     if (eval_thread_.joinable()) eval_thread_.join();
-    scraper_->stop();
+    if (housekeeping_thread_.joinable()) housekeeping_thread_.join();
+    scraper_->shutdown();  // no staleness markers: the targets are not gone
     delivery_->stop();
   }
   std::lock_guard eval(eval_mu_);
   std::lock_guard lock(mu_);
   for (auto& g : groups_) store_->save_alerts(g->group->name(), g->group->export_state());
   save_checkins();
+  // The snapshot a fast start reads.
+  std::string error;
+  if (!db_->checkpoint(&error))
+    FB_LOG_ERROR("tsdb_shutdown_checkpoint_failed", "the next start replays the WAL",
+                 {"error", error});
 }
 
 std::vector<std::string> Runtime::reload(config::Config config) {
@@ -407,16 +493,23 @@ void Runtime::save_checkins() {
     FB_LOG_ERROR("checkin_save_failed", "check-in history not saved", {"error", error});
 }
 
+void Runtime::save_pushes() {
+  std::string error;
+  if (!store_->save_push_groups(pushes_.take_changes(), &error))
+    FB_LOG_ERROR("push_save_failed", "pushed groups not saved", {"error", error});
+}
+
 void Runtime::publish_checkins(std::int64_t t_ms) {
   // Requires mu_.
-  for (const auto& s : tracker_.collect()) head_.append(s.labels, t_ms, s.sample.v);
+  tsdb::Appender app(head_);
+  for (const auto& s : tracker_.collect()) app.append(s.labels, t_ms, s.sample.v);
   std::set<LabelSet> now;
   for (const auto& s : pushes_.snapshot()) {
-    head_.append(s.labels, t_ms, s.sample.v);
+    app.append(s.labels, t_ms, s.sample.v);
     now.insert(s.labels);
   }
   for (const LabelSet& gone : published_pushes_)
-    if (!now.contains(gone)) head_.append(gone, t_ms, stale_nan());
+    if (!now.contains(gone)) app.append(gone, t_ms, stale_nan());
   published_pushes_ = std::move(now);
   last_published_ms_ = t_ms;
 }
@@ -453,6 +546,10 @@ void Runtime::evaluate(std::int64_t t_ms, bool force) {
     if (!store_->save_alerts(g->group->name(), g->group->export_state(), &error))
       FB_LOG_ERROR("alert_state_save_failed", "", {"rule_group", g->group->name()},
                    {"error", error});
+    if (!held_notifications_.empty()) {
+      delivery_->push(held_notifications_);
+      held_notifications_.clear();
+    }
   }
 }
 
@@ -461,11 +558,48 @@ std::int64_t Runtime::wall_ms() const {
       .count();
 }
 
+bool Runtime::first_scrapes_done(std::int64_t now_ms) {
+  // Eval thread. Every target scraped once since the start, or the bound passed.
+  std::int64_t bound = 0;
+  std::vector<std::string> waiting;
+  for (const scrape::TargetStatus& t : scraper_->statuses()) {
+    bound = std::max(bound, t.config.interval_ms + t.config.timeout_ms);
+    if (t.scrapes == 0) waiting.push_back(t.config.name);
+  }
+  std::lock_guard lock(mu_);
+  if (waiting.empty()) {
+    first_scrapes_seen_ = true;
+    return true;
+  }
+  if (now_ms - started_ms_ < bound + 1000) return false;
+  std::string names;
+  for (const auto& n : waiting) names += (names.empty() ? "" : ", ") + n;
+  FB_LOG_WARN("rule_evaluation_started_without_scrapes",
+              "targets not scraped within their interval and timeout of the start; evaluating "
+              "rules anyway",
+              {"targets", names});
+  first_scrapes_seen_ = true;
+  return true;
+}
+
+bool Runtime::waiting_for_first_scrapes() const {
+  std::lock_guard lock(mu_);
+  return !first_scrapes_seen_;
+}
+
 void Runtime::eval_loop() {
-  std::int64_t last_gc_ms = wall_ms();
   std::unique_lock control(control_mu_);
   while (running_) {
     const std::int64_t now = wall_ms();
+    if (waiting_for_first_scrapes()) {
+      control.unlock();
+      const bool done = first_scrapes_done(now);
+      control.lock();
+      if (!done) {
+        control_cv_.wait_for(control, std::chrono::milliseconds(50));
+        continue;
+      }
+    }
     std::int64_t due = now + 1000;
     {
       std::lock_guard lock(mu_);
@@ -486,12 +620,47 @@ void Runtime::eval_loop() {
     control.unlock();
     checkins_dirty_.store(false);
     evaluate(wall_ms());
-    if (wall_ms() - last_gc_ms > 60'000) {
-      last_gc_ms = wall_ms();
-      head_.gc(last_gc_ms);
-      delivery_->prune_log(last_gc_ms - 7 * 24 * 3'600'000LL);
-    }
     control.lock();
+  }
+}
+
+void Runtime::housekeeping_loop() {
+  std::unique_lock control(control_mu_);
+  const std::int64_t start = wall_ms();
+  last_sync_ms_ = last_gc_ms_ = last_checkpoint_ms_ = start;
+  while (running_) {
+    control_cv_.wait_for(control, std::chrono::milliseconds(1000));
+    if (!running_) break;
+    control.unlock();
+    housekeeping(wall_ms());
+    control.lock();
+  }
+}
+
+void Runtime::housekeeping(std::int64_t now_ms) {
+  // Housekeeping thread: fsync, retention, checkpoints, none of which may
+  // delay a rule evaluation.
+  if (now_ms - last_sync_ms_ >= kSyncIntervalMs) {
+    last_sync_ms_ = now_ms;
+    std::string error;
+    const bool ok = db_->sync(&error);
+    if (!ok && !sync_failing_)
+      FB_LOG_ERROR("tsdb_sync_failed", "fsync of the head's files failed", {"error", error});
+    sync_failing_ = !ok;
+  }
+  if (now_ms - last_gc_ms_ >= 60'000) {
+    last_gc_ms_ = now_ms;
+    db_->gc(now_ms);
+    delivery_->prune_log(now_ms - 7 * 24 * 3'600'000LL);
+  }
+  std::int64_t interval;
+  {
+    std::lock_guard lock(mu_);
+    interval = config_.checkpoint_interval_ms;
+  }
+  if (now_ms - last_checkpoint_ms_ >= interval) {
+    last_checkpoint_ms_ = now_ms;
+    db_->checkpoint();  // logs its own failure
   }
 }
 

@@ -25,11 +25,19 @@
 // is seen within one scrape interval plus one evaluation interval, and fires
 // after the rule's `for`; delivery starts at once (no grouping wait).
 //
-// Restarts: alert states (pending/firing, active-since, keep_firing_for) are
-// saved after each evaluation that changed them and restored by group name at
-// start, so a restart neither re-pages nor resets a `for` timer; pending
-// notifications and the notification log survive too (alerting/delivery.h);
-// check-in history and open runs are saved after each ping and restored.
+// Restarts: samples live in a durable head (tsdb/db.h: WAL, chunk files,
+// a checkpoint every storage.checkpoint_interval and at stop), so windows
+// (rates, the day-over-day baseline) span a restart. Alert states
+// (pending/firing, active-since, keep_firing_for) are saved after each
+// evaluation, before its notifications are handed to delivery, and restored
+// by group name at start, so a restart neither re-pages nor resets a `for`
+// timer; pending notifications and the notification log survive too
+// (alerting/delivery.h); check-in history, open runs and pushed groups are
+// saved as they change and restored. After a start, rule groups wait until
+// every target has been scraped once (at most the longest scrape interval
+// plus its timeout) before their first evaluation, so no alert resolves or
+// fires for lack of data that is on its way. A stop writes no staleness
+// markers: the series go on after the restart.
 //
 // Thread-safety: all member functions are thread-safe. evaluate() is for
 // tests and tools that move a ManualClock; start() runs it on its own thread.
@@ -57,6 +65,7 @@
 #include "watch/rules/group.h"
 #include "watch/scrape/scraper.h"
 #include "watch/store/store.h"
+#include "watch/tsdb/db.h"
 #include "watch/tsdb/head.h"
 #include "watch/tsdb/queryable.h"
 
@@ -98,10 +107,11 @@ struct GroupStatus {
 
 class Runtime {
  public:
-  // Opens the store (config.storage_path) and restores alert states, pending
-  // notifications and check-in history. Throws std::runtime_error with a
-  // message a user can act on when the store cannot be opened or the rule
-  // groups do not build.
+  // Opens the store (config.storage_path) and the head (config.tsdb_path,
+  // replaying what it holds), and restores alert states, pending
+  // notifications, check-in history and pushed groups. Throws
+  // std::runtime_error with a message a user can act on when either cannot
+  // be opened or the rule groups do not build.
   Runtime(config::Config config, RuntimeOptions options = {});
   // stop().
   ~Runtime();
@@ -113,8 +123,9 @@ class Runtime {
 
   // Starts scraping, the evaluation thread and delivery. Idempotent.
   void start();
-  // Stops them: series of every target get stale markers, alert state is
-  // saved, sends in flight finish (pending ones stay in the store). Idempotent.
+  // Stops them: alert state is saved, the head writes a checkpoint, sends in
+  // flight finish (pending ones stay in the store). No staleness markers are
+  // written (see Restarts above). Idempotent.
   void stop();
 
   // Applies a new configuration without a restart: targets (added, removed,
@@ -132,6 +143,12 @@ class Runtime {
   std::size_t deliver_due() { return delivery_->run_due(); }
 
   tsdb::Head& head() { return head_; }
+  tsdb::Db& db() { return *db_; }
+  // What the head's start-up replay found.
+  const tsdb::RecoveryReport& recovery() const { return recovery_; }
+  // Whether rule groups are still waiting for the first scrape of every
+  // target after a start (see Restarts above).
+  bool waiting_for_first_scrapes() const;
   const promql::Engine& engine() const { return engine_; }
   checkin::Tracker& tracker() { return tracker_; }
   std::vector<scrape::TargetStatus> targets() const { return scraper_->statuses(); }
@@ -147,12 +164,18 @@ class Runtime {
   void configure_receivers(const config::Config& config);
   void publish_checkins(std::int64_t t_ms);
   void save_checkins();
+  void save_pushes();
   void eval_loop();
+  void housekeeping_loop();
+  void housekeeping(std::int64_t now_ms);
+  bool first_scrapes_done(std::int64_t now_ms);
   std::int64_t wall_ms() const;
 
   RuntimeOptions options_;
   const firebreak::Clock& clock_;
-  tsdb::Head head_;
+  tsdb::RecoveryReport recovery_;
+  std::unique_ptr<tsdb::Db> db_;
+  tsdb::Head& head_;
   tsdb::HeadQueryable storage_;
   promql::Engine engine_;
   checkin::Tracker tracker_;
@@ -166,12 +189,23 @@ class Runtime {
   std::vector<std::unique_ptr<GroupState>> groups_;
   std::set<LabelSet> published_pushes_;  // push series of the last publication, for staleness
   std::int64_t last_published_ms_ = 0;
+  std::int64_t started_ms_ = 0;     // of the last start(); 0 before
+  bool first_scrapes_seen_ = true;  // rule groups may evaluate (false right after start())
+  // Evaluation: notifications of the group being evaluated, pushed to
+  // delivery once its state is saved. Guarded by mu_.
+  std::vector<rules::Notification> held_notifications_;
+  // Housekeeping thread only.
+  std::int64_t last_sync_ms_ = 0;
+  std::int64_t last_gc_ms_ = 0;
+  std::int64_t last_checkpoint_ms_ = 0;
+  bool sync_failing_ = false;
 
   std::mutex eval_mu_;  // serialises evaluate() passes
   std::mutex control_mu_;
   std::condition_variable control_cv_;
   bool running_ = false;  // guarded by control_mu_
   std::thread eval_thread_;
+  std::thread housekeeping_thread_;
   std::atomic<bool> checkins_dirty_{false};
 
   firebreak::HistogramFamily* eval_duration_ = nullptr;

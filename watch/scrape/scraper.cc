@@ -316,10 +316,10 @@ void ScrapeLoop::append(tsdb::SeriesRef& ref, const LabelSet& labels, std::int64
     return true;
   };
   if (ref == 0 && !create()) return;
-  auto st = head_.append(ref, t_ms, v);
+  auto st = appender_.append(ref, t_ms, v);
   if (st == tsdb::AppendStatus::kUnknownSeries) {  // the head dropped it (retention)
     if (!create()) return;
-    st = head_.append(ref, t_ms, v);
+    st = appender_.append(ref, t_ms, v);
   }
   count(st);
 }
@@ -343,7 +343,7 @@ void ScrapeLoop::finish_staleness(std::unordered_set<tsdb::SeriesRef> current, s
                                   ScrapeReport& report) {
   for (tsdb::SeriesRef ref : previous_) {
     if (current.count(ref)) continue;
-    const auto st = head_.append(ref, t_ms, stale_nan());
+    const auto st = appender_.append(ref, t_ms, stale_nan());
     if (st == tsdb::AppendStatus::kOk) ++report.stale_markers;
     // Refused markers (the series has a later sample, or was dropped) need no retry.
   }
@@ -439,11 +439,12 @@ ScrapeReport ScrapeLoop::scrape_once(std::int64_t t_ms) {
     // A reload dropped the ready_url: the probe series end here.
     for (Report r : {kProbeSuccess, kProbeDuration}) {
       if (!report_written_[r]) continue;
-      if (head_.append(report_refs_[r], t_ms, stale_nan()) == tsdb::AppendStatus::kOk)
+      if (appender_.append(report_refs_[r], t_ms, stale_nan()) == tsdb::AppendStatus::kOk)
         ++report.stale_markers;
       report_written_[r] = false;
     }
   }
+  appender_.commit();  // one WAL record for the whole scrape
   log_outcome(report);
   return report;
 }
@@ -473,11 +474,12 @@ std::size_t ScrapeLoop::mark_stale(std::int64_t t_ms) {
   finish_staleness({}, t_ms, report);
   for (int i = 0; i < kReportSeries; ++i) {
     if (!report_written_[i]) continue;
-    if (head_.append(report_refs_[i], t_ms, stale_nan()) == tsdb::AppendStatus::kOk)
+    if (appender_.append(report_refs_[i], t_ms, stale_nan()) == tsdb::AppendStatus::kOk)
       ++report.stale_markers;
     report_written_[i] = false;
   }
   cache_.clear();
+  appender_.commit();
   return report.stale_markers;
 }
 
@@ -785,11 +787,20 @@ void ScrapeManager::start() {
 }
 
 void ScrapeManager::stop() {
+  halt(/*mark_stale=*/true);
+}
+
+void ScrapeManager::shutdown() {
+  halt(/*mark_stale=*/false);
+}
+
+void ScrapeManager::halt(bool mark_stale) {
   std::lock_guard control(control_mu_);
   started_ = false;
   const auto runners = targets_->snapshot();
   for (auto& r : runners) signal_runner(*r);
   for (auto& r : runners) join_runner(*r);
+  if (!mark_stale) return;
   const std::int64_t now = wall_ms();
   for (auto& r : runners) r->loop->mark_stale(now);
 }

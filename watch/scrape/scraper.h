@@ -233,6 +233,7 @@ class ScrapeLoop {
 
   TargetConfig config_;
   tsdb::Head& head_;
+  tsdb::Appender appender_{head_};  // a scrape's samples go to the WAL as one record
   ScrapeLoopOptions options_;
   LabelSet target_labels_;
   std::string instance_;
@@ -331,6 +332,10 @@ class ScrapeManager {
   // Stops and joins every thread, then marks every target's series stale at
   // the clock's time. Idempotent; start() may follow.
   void stop();
+  // Stops like stop() but writes no staleness markers: at a shutdown the
+  // targets are not gone, watch is; after a restart their series continue
+  // where they were (as Prometheus ends its scrape loops at shutdown).
+  void shutdown();
 
   // In the order given to apply().
   std::vector<TargetStatus> statuses() const;
@@ -344,6 +349,7 @@ class ScrapeManager {
   static void signal_runner(Runner& r);  // asks its thread to stop
   static void join_runner(Runner& r);    // no-op when not running
   void run(Runner& r);
+  void halt(bool mark_stale);
   std::int64_t wall_ms() const;
 
   tsdb::Head& head_;

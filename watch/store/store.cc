@@ -3,6 +3,8 @@
 #include <sqlite3.h>
 
 #include <nlohmann/json.hpp>
+
+#include <bit>
 #include <utility>
 
 namespace watch::store {
@@ -49,6 +51,13 @@ CREATE TABLE pending (
     R"sql(
 CREATE TABLE checkin_jobs (
   job TEXT PRIMARY KEY,
+  snapshot TEXT NOT NULL
+);
+)sql",
+    // 4: pushed groups (the Pushgateway API), one JSON image per group.
+    R"sql(
+CREATE TABLE push_groups (
+  grouping TEXT PRIMARY KEY,
   snapshot TEXT NOT NULL
 );
 )sql",
@@ -461,6 +470,78 @@ std::vector<checkin::JobSnapshot> Store::load_checkins(std::vector<std::string>*
     }
   }
   return jobs;
+}
+
+namespace {
+
+// Values by their bits: NaN and the infinities survive JSON.
+nlohmann::json push_group_json(const checkin::PushGroupSnapshot& g) {
+  nlohmann::json families = nlohmann::json::object();
+  for (const auto& [name, samples] : g.families) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& s : samples)
+      list.push_back({labels_json(s.labels.labels()), std::bit_cast<std::uint64_t>(s.value)});
+    families[name] = std::move(list);
+  }
+  return {{"key", labels_json(g.key.labels())},
+          {"families", std::move(families)},
+          {"push_time", std::bit_cast<std::uint64_t>(g.push_time)},
+          {"push_failure_time", std::bit_cast<std::uint64_t>(g.push_failure_time)}};
+}
+
+checkin::PushGroupSnapshot push_group_from(const nlohmann::json& j) {
+  checkin::PushGroupSnapshot g;
+  g.key = LabelSet::from(labels_from_json(j.at("key").get<std::string>()));
+  for (const auto& [name, list] : j.at("families").items())
+    for (const auto& e : list)
+      g.families[name].push_back({LabelSet::from(labels_from_json(e.at(0).get<std::string>())),
+                                  std::bit_cast<double>(e.at(1).get<std::uint64_t>())});
+  g.push_time = std::bit_cast<double>(j.at("push_time").get<std::uint64_t>());
+  g.push_failure_time = std::bit_cast<double>(j.at("push_failure_time").get<std::uint64_t>());
+  return g;
+}
+
+}  // namespace
+
+bool Store::save_push_groups(const std::vector<checkin::PushGroupSnapshot>& changed,
+                             std::string* error) {
+  if (changed.empty()) return true;
+  std::lock_guard lock(mu_);
+  if (!exec("BEGIN IMMEDIATE", error)) return false;
+  for (const auto& g : changed) {
+    const std::string key = labels_json(g.key.labels());
+    Stmt s(db_, g.deleted
+                    ? "DELETE FROM push_groups WHERE grouping = ?"
+                    : "INSERT OR REPLACE INTO push_groups (grouping, snapshot) VALUES (?, ?)");
+    s.bind(1, key);
+    if (!g.deleted)
+      s.bind(2, push_group_json(g).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    if (s.step() != SQLITE_DONE) {
+      set_error(error, db_, "save pushed group");
+      exec("ROLLBACK", nullptr);
+      return false;
+    }
+  }
+  if (!exec("COMMIT", error)) {
+    exec("ROLLBACK", nullptr);
+    return false;
+  }
+  return true;
+}
+
+std::vector<checkin::PushGroupSnapshot> Store::load_push_groups(
+    std::vector<std::string>* errors) const {
+  std::lock_guard lock(mu_);
+  std::vector<checkin::PushGroupSnapshot> out;
+  Stmt s(db_, "SELECT grouping, snapshot FROM push_groups ORDER BY grouping");
+  while (s.step() == SQLITE_ROW) {
+    try {
+      out.push_back(push_group_from(nlohmann::json::parse(s.text(1))));
+    } catch (const std::exception& e) {  // a damaged row loses that group, not the rest
+      if (errors) errors->push_back("pushed group " + s.text(0) + ": " + e.what());
+    }
+  }
+  return out;
 }
 
 }  // namespace watch::store

@@ -1,7 +1,7 @@
 // The store: SQLite (WAL mode) for what watch must keep across a restart:
 // alert states of the rules engine, the notification log (what each receiver
-// was sent, so a restart neither re-pages nor loses a resolve) and the queue
-// of notifications not delivered yet.
+// was sent, so a restart neither re-pages nor loses a resolve), the queue
+// of notifications not delivered yet, check-in history and pushed groups.
 //
 //   std::string error;
 //   auto store = watch::store::Store::open("/var/lib/firebreak/watch.db", &error);
@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "watch/checkin/push_store.h"
 #include "watch/checkin/tracker.h"
 #include "watch/rules/group.h"
 
@@ -31,7 +32,7 @@ struct sqlite3;
 namespace watch::store {
 
 // The schema version this build writes.
-inline constexpr int kSchemaVersion = 3;
+inline constexpr int kSchemaVersion = 4;
 
 // A notification waiting for delivery to one receiver. `payload` is opaque
 // to the store (the alerting module's serialised notification).
@@ -96,6 +97,14 @@ class Store {
   bool save_checkins(const std::vector<checkin::JobSnapshot>& jobs, std::string* error = nullptr);
   // Every saved job; a row that cannot be read is skipped and named in `errors`.
   std::vector<checkin::JobSnapshot> load_checkins(std::vector<std::string>* errors = nullptr) const;
+
+  // Pushed groups (checkin::PushStore::take_changes()): saves the changed
+  // ones and removes the deleted ones, in one transaction.
+  bool save_push_groups(const std::vector<checkin::PushGroupSnapshot>& changed,
+                        std::string* error = nullptr);
+  // Every saved group; a row that cannot be read is skipped and named in `errors`.
+  std::vector<checkin::PushGroupSnapshot> load_push_groups(
+      std::vector<std::string>* errors = nullptr) const;
 
  private:
   explicit Store(sqlite3* db) : db_(db) {}

@@ -137,8 +137,9 @@ SealedChunk ChunkAppender::seal() const {
   c.bits = static_cast<std::uint32_t>(bits_);
   c.count = count_;
   const std::size_t n = (bits_ + 63) / 64;
-  c.words = std::make_unique_for_overwrite<std::uint64_t[]>(n);
-  if (n) std::memcpy(c.words.get(), words_.data(), n * 8);
+  c.owned = std::make_unique_for_overwrite<std::uint64_t[]>(n);
+  if (n) std::memcpy(c.owned.get(), words_.data(), n * 8);
+  c.words = c.owned.get();
   return c;
 }
 

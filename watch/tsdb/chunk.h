@@ -28,15 +28,19 @@
 
 namespace watch::tsdb {
 
-// An immutable chunk: the bit stream in 64-bit words, most significant bit first.
+// An immutable chunk: the bit stream in 64-bit words, most significant bit
+// first. The words are either owned (heap) or live elsewhere (a chunk file's
+// mapping, chunk_files.h) for as long as the chunk is used.
 struct SealedChunk {
   std::int64_t min_t = 0;
   std::int64_t max_t = 0;
-  std::unique_ptr<std::uint64_t[]> words;
+  const std::uint64_t* words = nullptr;
+  std::unique_ptr<std::uint64_t[]> owned;  // null when the words live elsewhere
   std::uint32_t bits = 0;
   std::uint16_t count = 0;
 
   std::size_t bytes() const { return (bits + 63) / 64 * 8; }
+  bool in_memory() const { return owned != nullptr; }
 };
 
 // The open chunk of a series: appends samples, then seals.
@@ -82,7 +86,7 @@ class ChunkIterator {
  public:
   ChunkIterator(const std::uint64_t* words, std::size_t bits, std::uint32_t count)
       : words_(words), bits_(bits), remaining_(count) {}
-  explicit ChunkIterator(const SealedChunk& c) : ChunkIterator(c.words.get(), c.bits, c.count) {}
+  explicit ChunkIterator(const SealedChunk& c) : ChunkIterator(c.words, c.bits, c.count) {}
   explicit ChunkIterator(const ChunkAppender& a) : ChunkIterator(a.words(), a.bits(), a.count()) {}
 
   // Moves to the next sample; false after the last.

@@ -121,6 +121,23 @@ class Head::Index {
     return ref;
   }
 
+  // A restored series with its own ref, which may be below refs already
+  // added (a restore sees them in log order). Requires mu exclusively.
+  void add_with_ref(SeriesRef ref, const LabelSet& labels) {
+    auto insert = [ref](std::vector<SeriesRef>& list) {
+      if (list.empty() || list.back() < ref)
+        list.push_back(ref);
+      else
+        list.insert(std::lower_bound(list.begin(), list.end(), ref), ref);
+    };
+    insert(all_);
+    for (const auto& l : labels) insert(postings_[l.name][l.value]);
+    last_ref_ = std::max(last_ref_, ref);
+  }
+
+  void reserve(SeriesRef ref) { last_ref_ = std::max(last_ref_, ref); }  // requires mu
+  SeriesRef last_ref() const { return last_ref_; }                       // requires mu
+
   // Removes series; `refs` sorted. Requires mu exclusively.
   void remove(const std::vector<std::pair<SeriesRef, const LabelSet*>>& removed) {
     std::vector<SeriesRef> refs;
@@ -275,6 +292,9 @@ SeriesResult Head::get_or_create(const LabelSet& labels) {
     series->ref = index_->add(labels);
   }
   const SeriesRef ref = series->ref;
+  // Logged while the series cannot be found yet: no sample of it can be
+  // logged before this.
+  if (log_) log_->log_series(ref, labels);
   hs.by_hash.emplace(hash, series.get());
   {
     RefStripe& rs = ref_stripes_[ref & stripe_mask_];
@@ -294,6 +314,15 @@ std::optional<SeriesRef> Head::find(const LabelSet& labels) const {
 }
 
 AppendStatus Head::append(SeriesRef ref, std::int64_t t, double v) {
+  const AppendStatus st = append_unlogged(ref, t, v);
+  if (st == AppendStatus::kOk && log_) {
+    const RefSample sample{ref, t, v};
+    log_->log_samples(std::span<const RefSample>(&sample, 1));
+  }
+  return st;
+}
+
+AppendStatus Head::append_unlogged(SeriesRef ref, std::int64_t t, double v) {
   RefStripe& rs = ref_stripes_[ref & stripe_mask_];
   std::shared_lock stripe_lock(rs.mu);
   auto it = rs.series.find(ref);
@@ -318,7 +347,18 @@ AppendStatus Head::append(SeriesRef ref, std::int64_t t, double v) {
     return AppendStatus::kOk;
   }
   if (s.open.count() >= options_.samples_per_chunk) {
-    s.sealed.push_back(s.open.seal());
+    const std::uint64_t* stored = log_ ? log_->store_chunk(ref, s.open) : nullptr;
+    if (stored) {
+      SealedChunk c;
+      c.min_t = s.open.min_t();
+      c.max_t = s.open.max_t();
+      c.words = stored;
+      c.bits = static_cast<std::uint32_t>(s.open.bits());
+      c.count = s.open.count();
+      s.sealed.push_back(std::move(c));
+    } else {
+      s.sealed.push_back(s.open.seal());
+    }
     s.open.reset();
   }
   s.open.append(t, v);
@@ -330,20 +370,20 @@ AppendStatus Head::append(SeriesRef ref, std::int64_t t, double v) {
 }
 
 SeriesResult Head::append(const LabelSet& labels, std::int64_t t, double v) {
-  // Refuse before creating: no series is left behind without a sample.
-  if (!labels.empty() && t < min_valid_t_.load(std::memory_order_relaxed)) {
-    counters_.out_of_bounds.fetch_add(1, std::memory_order_relaxed);
-    return {AppendStatus::kOutOfBounds, 0, false};
+  Appender appender(*this);
+  return appender.append(labels, t, v);  // committed by the destructor
+}
+
+template <class Fn>
+void Head::for_each_series(Fn&& fn) const {
+  for (std::size_t i = 0; i <= stripe_mask_; ++i) {
+    RefStripe& rs = ref_stripes_[i];
+    std::shared_lock stripe_lock(rs.mu);
+    for (auto& [ref, sp] : rs.series) {
+      std::lock_guard series_lock(sp->mu);
+      fn(ref, *sp);
+    }
   }
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    SeriesResult r = get_or_create(labels);
-    if (r.status != AppendStatus::kOk) return r;
-    r.status = append(r.ref, t, v);
-    // A series created empty can be collected by a concurrent truncate()
-    // before its first sample lands: create it again, once.
-    if (r.status != AppendStatus::kUnknownSeries) return r;
-  }
-  return {AppendStatus::kUnknownSeries, 0, false};
 }
 
 template <class Fn>
@@ -458,30 +498,23 @@ std::size_t Head::truncate(std::int64_t mint) {
   // Pass 1, stripe by stripe under read locks: drop old chunks, note series
   // left empty.
   std::vector<std::pair<SeriesRef, std::uint64_t>> candidates;
-  for (std::size_t i = 0; i <= stripe_mask_; ++i) {
-    RefStripe& rs = ref_stripes_[i];
-    std::shared_lock stripe_lock(rs.mu);
-    for (auto& [ref, sp] : rs.series) {
-      Series& s = *sp;
-      std::lock_guard series_lock(s.mu);
-      auto keep =
-          std::lower_bound(s.sealed.begin(), s.sealed.end(), mint,
-                           [](const SealedChunk& c, std::int64_t t) { return c.max_t < t; });
-      if (keep != s.sealed.begin()) {
-        s.sealed.erase(s.sealed.begin(), keep);
-        if (s.sealed.capacity() > 2 * s.sealed.size() + 4) s.sealed.shrink_to_fit();
-      }
-      if (!s.open.empty() && s.open.max_t() < mint) s.open.release();
-      if (!s.empty()) continue;
-      if (s.has_last) {
-        candidates.emplace_back(ref, s.hash);
-      } else if (!s.seen_empty_at) {
-        s.seen_empty_at = mint;  // created, never written: its creator may be about to
-      } else if (mint > *s.seen_empty_at) {
-        candidates.emplace_back(ref, s.hash);  // still empty after the cutoff moved on
-      }
+  for_each_series([&](SeriesRef ref, Series& s) {
+    auto keep = std::lower_bound(s.sealed.begin(), s.sealed.end(), mint,
+                                 [](const SealedChunk& c, std::int64_t t) { return c.max_t < t; });
+    if (keep != s.sealed.begin()) {
+      s.sealed.erase(s.sealed.begin(), keep);
+      if (s.sealed.capacity() > 2 * s.sealed.size() + 4) s.sealed.shrink_to_fit();
     }
-  }
+    if (!s.open.empty() && s.open.max_t() < mint) s.open.release();
+    if (!s.empty()) return;
+    if (s.has_last) {
+      candidates.emplace_back(ref, s.hash);
+    } else if (!s.seen_empty_at) {
+      s.seen_empty_at = mint;  // created, never written: its creator may be about to
+    } else if (mint > *s.seen_empty_at) {
+      candidates.emplace_back(ref, s.hash);  // still empty after the cutoff moved on
+    }
+  });
 
   // Pass 2: unlink the empty series (hash stripe, then ref stripe), checking
   // again under the locks: an append may have landed meanwhile.
@@ -553,7 +586,12 @@ HeadStats Head::stats() const {
       for (const auto& c : s.sealed) {
         st.samples += c.count;
         st.chunk_bytes += c.bytes();
-        mem += alloc_cost(c.bytes());
+        if (c.in_memory()) {
+          mem += alloc_cost(c.bytes());
+          ++st.memory_chunks;
+        } else {
+          st.mapped_chunk_bytes += c.bytes();
+        }
         ++st.chunks;
       }
       if (!s.open.empty()) {
@@ -589,6 +627,131 @@ HeadStats Head::stats() const {
   st.out_of_bounds = counters_.out_of_bounds.load(std::memory_order_relaxed);
   st.duplicates_ignored = counters_.duplicates_ignored.load(std::memory_order_relaxed);
   return st;
+}
+
+// ---------------------------------------------------------------------------
+// Restoring
+
+SeriesRef Head::restore_series(SeriesRef ref, const LabelSet& labels) {
+  if (labels.empty() || ref == 0) return 0;
+  if (auto existing = find(labels)) return *existing;
+  const std::uint64_t hash = labels.hash();
+  HashStripe& hs = hash_stripes_[hash & stripe_mask_];
+  RefStripe& rs = ref_stripes_[ref & stripe_mask_];
+  std::unique_lock hash_lock(hs.mu);
+  std::unique_lock ref_lock(rs.mu);
+  if (rs.series.contains(ref)) return 0;  // the ref is taken by other labels: corrupt input
+  auto series = std::make_unique<Series>(labels, hash);
+  series->ref = ref;
+  {
+    std::unique_lock index_lock(index_->mu);
+    index_->add_with_ref(ref, labels);
+  }
+  hs.by_hash.emplace(hash, series.get());
+  rs.series.emplace(ref, std::move(series));
+  num_series_.fetch_add(1, std::memory_order_relaxed);
+  counters_.series_created.fetch_add(1, std::memory_order_relaxed);
+  return ref;
+}
+
+bool Head::restore_chunk(SeriesRef ref, std::int64_t min_t, std::int64_t max_t, std::uint32_t bits,
+                         std::uint16_t count, const std::uint64_t* words) {
+  RefStripe& rs = ref_stripes_[ref & stripe_mask_];
+  std::shared_lock stripe_lock(rs.mu);
+  auto it = rs.series.find(ref);
+  if (it == rs.series.end()) return false;
+  Series& s = *it->second;
+  std::lock_guard series_lock(s.mu);
+  if (s.has_last && min_t <= s.last_t) return false;
+  if (!s.open.empty()) return false;  // chunks come before loose samples
+  SealedChunk c;
+  c.min_t = min_t;
+  c.max_t = max_t;
+  c.words = words;
+  c.bits = bits;
+  c.count = count;
+  // The last sample's value, for the duplicate check of the next append.
+  ChunkIterator last(c);
+  while (last.next()) {
+  }
+  s.last_t = last.t();
+  s.last_v_bits = std::bit_cast<std::uint64_t>(last.v());
+  s.has_last = true;
+  s.sealed.push_back(std::move(c));
+  return true;
+}
+
+void Head::reserve_refs(SeriesRef ref) {
+  std::unique_lock index_lock(index_->mu);
+  index_->reserve(ref);
+}
+
+SeriesRef Head::last_ref() const {
+  std::shared_lock index_lock(index_->mu);
+  return index_->last_ref();
+}
+
+void Head::set_min_valid_time(std::int64_t t) {
+  std::lock_guard truncate_lock(truncate_mu_);
+  if (t > min_valid_t_.load(std::memory_order_relaxed))
+    min_valid_t_.store(t, std::memory_order_relaxed);
+}
+
+std::size_t Head::store_memory_chunks() {
+  std::size_t left = 0;
+  for_each_series([&](SeriesRef ref, Series& s) {
+    for (SealedChunk& c : s.sealed) {
+      if (!c.in_memory()) continue;
+      // Re-encoded through an appender: store_chunk takes the open form.
+      ChunkAppender a;
+      for (ChunkIterator it(c); it.next();) a.append(it.t(), it.v());
+      const std::uint64_t* stored = log_ ? log_->store_chunk(ref, a) : nullptr;
+      if (!stored) {
+        ++left;
+        continue;
+      }
+      c.words = stored;
+      c.owned.reset();
+    }
+  });
+  return left;
+}
+
+void Head::visit_series(const SeriesStateVisitor& fn) const {
+  for_each_series([&](SeriesRef ref, const Series& s) { fn(ref, s.labels, s.open); });
+}
+
+// ---------------------------------------------------------------------------
+// Appender
+
+AppendStatus Appender::append(SeriesRef ref, std::int64_t t_ms, double v) {
+  const AppendStatus st = head_.append_unlogged(ref, t_ms, v);
+  if (st == AppendStatus::kOk && head_.log_) pending_.push_back({ref, t_ms, v});
+  return st;
+}
+
+SeriesResult Appender::append(const LabelSet& labels, std::int64_t t_ms, double v) {
+  // Refuse before creating: no series is left behind without a sample.
+  if (!labels.empty() && t_ms < head_.min_valid_time()) {
+    head_.counters_.out_of_bounds.fetch_add(1, std::memory_order_relaxed);
+    return {AppendStatus::kOutOfBounds, 0, false};
+  }
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    SeriesResult r = head_.get_or_create(labels);
+    if (r.status != AppendStatus::kOk) return r;
+    r.status = append(r.ref, t_ms, v);
+    // A series created empty can be collected by a concurrent truncate()
+    // before its first sample lands: create it again, once.
+    if (r.status != AppendStatus::kUnknownSeries) return r;
+  }
+  return {AppendStatus::kUnknownSeries, 0, false};
+}
+
+void Appender::commit() {
+  if (pending_.empty()) return;
+  if (head_.log_) head_.log_->log_samples(pending_);
+  pending_.clear();
+  if (pending_.capacity() > 65536) pending_.shrink_to_fit();
 }
 
 }  // namespace watch::tsdb

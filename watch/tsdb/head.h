@@ -33,6 +33,12 @@
 // series); concurrent appends to one series are safe but their order is
 // whichever takes the series' mutex first. A select() visitor runs with its
 // series' stripe read-locked: it must not call back into the Head.
+//
+// Durability: a Head alone lives in memory. Given a HeadLog (db.h gives it
+// one), it reports each new series before any of its samples, the samples
+// it accepts (an Appender batches one scrape's into one record), and each
+// chunk it seals, which the log may move out of memory (a chunk file's
+// mapping). The restore_* functions rebuild a head from what was logged.
 #pragma once
 
 #include <atomic>
@@ -49,7 +55,9 @@
 #include <vector>
 
 #include "watch/model/model.h"
+#include "watch/tsdb/chunk.h"
 #include "watch/tsdb/matcher.h"
+#include "watch/tsdb/records.h"
 
 namespace watch::tsdb {
 
@@ -99,6 +107,10 @@ struct HeadStats {
   std::size_t samples = 0;      // stored now
   std::size_t chunks = 0;       // sealed and open
   std::size_t chunk_bytes = 0;  // compressed sample data, sealed chunks plus open chunks' buffers
+  // Of chunk_bytes, sealed chunks whose words live outside the heap (chunk
+  // files' mappings: page cache, not counted in memory_bytes).
+  std::size_t mapped_chunk_bytes = 0;
+  std::size_t memory_chunks = 0;  // sealed chunks still on the heap
   // Estimated bytes the head holds in total: series, labels, chunks, index.
   std::size_t memory_bytes = 0;
   std::int64_t min_t = 0;  // oldest and newest sample (0, 0 when empty)
@@ -122,6 +134,22 @@ struct HeadStats {
 // Called once per selected series with the labels and samples; return false
 // to stop. Both live only for the call.
 using SeriesVisitor = std::function<bool(const LabelSet& labels, std::span<const Sample> samples)>;
+
+// Where a durable head sends what it must keep (db.h implements it). Called
+// with the series' locks held: implementations must not call back into the
+// Head, and should be quick.
+class HeadLog {
+ public:
+  virtual ~HeadLog() = default;
+  // A series was created; called before any sample of it is logged.
+  virtual void log_series(std::uint64_t ref, const LabelSet& labels) = 0;
+  // Samples the head accepted, in the order they were accepted per series.
+  virtual void log_samples(std::span<const RefSample> samples) = 0;
+  // A chunk the head is sealing: returns where its words now live (they must
+  // stay valid until the head drops the chunk), or nullptr to keep it on
+  // the heap.
+  virtual const std::uint64_t* store_chunk(std::uint64_t ref, const ChunkAppender& chunk) = 0;
+};
 
 class Head {
  public:
@@ -179,6 +207,37 @@ class Head {
   // truncate(now_ms - retention_ms).
   std::size_t gc(std::int64_t now_ms) { return truncate(now_ms - options_.retention_ms); }
 
+  // Sets (or clears, with nullptr) where the head logs; set it before
+  // appends start (not synchronised with them). The log must outlive its use.
+  void set_log(HeadLog* log) { log_ = log; }
+
+  // Restoring (db.h), before appends start; not for concurrent use.
+  // The series of these labels with this ref, created if new. When the
+  // labels already have a series under another ref, returns that ref (a
+  // series collected and created again); 0 for an empty label set.
+  SeriesRef restore_series(SeriesRef ref, const LabelSet& labels);
+  // Adds a sealed chunk after the series' others, its words living
+  // elsewhere. False when the ref is unknown or the chunk does not start
+  // after the series' last sample (it is then ignored).
+  bool restore_chunk(SeriesRef ref, std::int64_t min_t, std::int64_t max_t, std::uint32_t bits,
+                     std::uint16_t count, const std::uint64_t* words);
+  // New series get refs above `ref` from now on.
+  void reserve_refs(SeriesRef ref);
+  SeriesRef last_ref() const;
+  // The cutoff of the last truncate() (INT64_MIN before any), and setting
+  // it (a restore); it never moves back.
+  std::int64_t min_valid_time() const { return min_valid_t_.load(std::memory_order_relaxed); }
+  void set_min_valid_time(std::int64_t t);
+
+  // Offers every sealed chunk still on the heap to the log's store_chunk()
+  // (those a full disk kept there); returns how many stay on the heap.
+  std::size_t store_memory_chunks();
+  // Calls `fn` for every series with its open chunk, the series locked (for
+  // a checkpoint; `fn` must be quick and not call back into the Head).
+  using SeriesStateVisitor =
+      std::function<void(SeriesRef ref, const LabelSet& labels, const ChunkAppender& open)>;
+  void visit_series(const SeriesStateVisitor& fn) const;
+
   // Walks every series (O(series)): for monitoring and benchmarks.
   HeadStats stats() const;
   std::size_t num_series() const { return num_series_.load(std::memory_order_relaxed); }
@@ -190,10 +249,17 @@ class Head {
   struct HashStripe;
   class Index;
 
+  friend class Appender;
+  // append() without logging the sample.
+  AppendStatus append_unlogged(SeriesRef ref, std::int64_t t_ms, double v);
   std::vector<SeriesRef> matching_refs(const MatcherSet& matchers) const;
   // Calls fn(series) with the series locked; false if the ref is unknown.
   template <class Fn>
   bool with_series(SeriesRef ref, Fn&& fn) const;
+  // Calls fn(ref, series) for every series, its stripe read-locked and the
+  // series locked.
+  template <class Fn>
+  void for_each_series(Fn&& fn) const;
 
   HeadOptions options_;
   std::size_t stripe_mask_;
@@ -214,6 +280,35 @@ class Head {
     std::atomic<std::uint64_t> duplicates_ignored{0};
   } counters_;
   std::mutex truncate_mu_;  // one truncate() at a time
+  HeadLog* log_ = nullptr;
+};
+
+// Appends samples to a head and logs them as one record at commit(): the
+// scrape loop's way to append a scrape (one write(2) for all of it instead of
+// one per sample). A sample is visible to readers when append() returns;
+// commit() hands the batch to the head's log. Without a log, an Appender is
+// a plain head.append().
+//
+//   watch::tsdb::Appender app(head);
+//   for (...) app.append(ref, t_ms, v);
+//   app.commit();                       // also on destruction
+//
+// Thread-safety: one thread at a time; the head may be shared.
+class Appender {
+ public:
+  explicit Appender(Head& head) : head_(head) {}
+  ~Appender() { commit(); }
+  Appender(const Appender&) = delete;
+  Appender& operator=(const Appender&) = delete;
+
+  AppendStatus append(SeriesRef ref, std::int64_t t_ms, double v);
+  SeriesResult append(const LabelSet& labels, std::int64_t t_ms, double v);
+  void commit();
+  Head& head() { return head_; }
+
+ private:
+  Head& head_;
+  std::vector<RefSample> pending_;
 };
 
 }  // namespace watch::tsdb

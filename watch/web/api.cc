@@ -289,7 +289,8 @@ void add_checkin_api(firebreak::AdminServer& server, checkin::Tracker& tracker,
           std::string_view content_type = r.header("Content-Type");
           if (content_type.empty()) content_type = "text/plain; version=0.0.4";
           const checkin::PushResult result = pushes.push(method, r.path, r.body, content_type);
-          if (result.ok() && changed) changed();
+          // A refused body changes the group too (push_failure_time).
+          if (changed) changed();
           return AdminResponse{.status = result.http_status,
                                .body = result.error.empty() ? std::string() : result.error + "\n"};
         });

@@ -42,8 +42,9 @@ void add_query_api(firebreak::AdminServer& server, const promql::Engine& engine,
                    const tsdb::Head& head, const firebreak::Clock& clock,
                    QueryApiOptions options = {});
 
-// `changed` (optional) runs after each accepted ping or push, so the caller
-// can publish the new series at once instead of at its next tick.
+// `changed` (optional) runs after each accepted ping and after each push
+// (a refused one sets push_failure_time), so the caller can publish the new
+// series at once instead of at its next tick, and save what changed.
 void add_checkin_api(firebreak::AdminServer& server, checkin::Tracker& tracker,
                      checkin::PushStore& pushes, std::function<void()> changed = {});
 

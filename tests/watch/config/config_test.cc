@@ -539,6 +539,26 @@ TEST(WatchConfigFileTest, RelativePathsResolveAgainstTheConfigDirectory) {
   EXPECT_EQ(abs.config.storage_path, "/var/lib/fb/w.db");
   const LoadResult mem = parse_config("storage: {path: ':memory:'}\n", kFile);
   EXPECT_EQ(mem.config.storage_path, ":memory:");
+  EXPECT_EQ(mem.config.tsdb_path, "");  // a test configuration keeps nothing
+}
+
+TEST(WatchConfigFileTest, TheTsdbDirectoryDefaultsNextToTheStoreAndCanBeSet) {
+  const LoadResult def = parse_config("", "/etc/fb/x.yaml");
+  EXPECT_EQ(def.config.tsdb_path, "/etc/fb/firebreak-watch-tsdb");
+  EXPECT_EQ(def.config.checkpoint_interval_ms, 30 * 60'000);
+  const LoadResult set = parse_config(
+      "storage: {tsdb_path: ../data/tsdb, checkpoint_interval: 5m}\n", "/etc/fb/x.yaml");
+  ASSERT_TRUE(set.ok()) << all_errors(set);
+  EXPECT_EQ(set.config.tsdb_path, "/etc/data/tsdb");
+  EXPECT_EQ(set.config.checkpoint_interval_ms, 5 * 60'000);
+  const LoadResult mem =
+      parse_config("storage: {path: ':memory:', tsdb_path: /var/lib/t}\n", "/etc/fb/x.yaml");
+  EXPECT_EQ(mem.config.tsdb_path, "/var/lib/t");
+  const LoadResult bad =
+      parse_config("storage: {tsdb_path: '', checkpoint_interval: 0s}\n", "/etc/fb/x.yaml");
+  ASSERT_EQ(bad.errors.size(), 2u);
+  EXPECT_EQ(bad.errors[0].key, "storage.tsdb_path");
+  EXPECT_EQ(bad.errors[1].key, "storage.checkpoint_interval");
 }
 
 TEST(WatchConfigFileTest, GlobsExpandSortedAndUnique) {
@@ -619,6 +639,9 @@ TEST(WatchConfigFileTest, ExampleConfigLoadsWithoutErrors) {
   EXPECT_EQ(summary(c),
             "listen 127.0.0.1:9095; storage " + cwd() +
                 "/examples/firebreak-watch.db (head retention 1d2h, at most 1000000 series)\n"
+                "samples in " +
+                cwd() +
+                "/examples/firebreak-watch-tsdb (checkpoint every 30m)\n"
                 "scrape every 15s (timeout 10s, body limit 16MiB), evaluate every 15s\n"
                 "2 targets: shop-api (api, every 5s), shop-worker (worker, every 15s)\n"
                 "1 job: shop-daily (\"15 0 * * *\" UTC, grace 1h)\n"

@@ -117,6 +117,11 @@ TEST_F(PushgatewayScrapeTest, ADeletedGroupGoesStaleAtTheNextScrape) {
   ScrapeLoop loop = gateway_loop(/*honor_labels=*/true);
   ASSERT_TRUE(loop.scrape_once(1'767'225'600'000).up);
   ASSERT_EQ(client_.request("DELETE", base_ + "/metrics/job/nightly/instance/db1").status, 202);
+  // 202: the gateway queues the deletion; wait until its /metrics shows it.
+  for (int i = 0; i < 250; ++i) {
+    if (client_.get(base_ + "/metrics").body.find("items_processed{") == std::string::npos) break;
+    std::this_thread::sleep_for(20ms);
+  }
   const ScrapeReport r = loop.scrape_once(1'767'225'601'000);
   ASSERT_TRUE(r.up) << r.error;
   EXPECT_GT(r.stale_markers, 0u);
