@@ -25,7 +25,7 @@ WebhookReceiver::WebhookReceiver()
       if (body.at("version") != "4") throw std::runtime_error("version");
       for (const auto& a : body.at("alerts"))
         alerts_.push_back({a.at("labels").value("alertname", ""), a.at("status"), a.at("labels"),
-                           now, std::chrono::system_clock::now()});
+                           a.value("startsAt", ""), now, std::chrono::system_clock::now()});
     } catch (const std::exception&) {
       malformed_.push_back(r.body);
     }

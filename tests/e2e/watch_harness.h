@@ -25,6 +25,7 @@ struct HookAlert {
   std::string alertname;
   std::string status;  // "firing" or "resolved"
   nlohmann::json labels;
+  std::string starts_at;  // the firing episode ("startsAt")
   SteadyTime arrived;
   std::chrono::system_clock::time_point arrived_wall;
 };
