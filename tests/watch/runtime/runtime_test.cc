@@ -225,6 +225,65 @@ TEST_F(RuntimeTest, PushedSeriesArePublishedAndGoStaleWhenDeleted) {
   EXPECT_EQ(client.get(base + "/ping/nope").status, 404);
 }
 
+TEST_F(RuntimeTest, SamplesAndPushedGroupsSurviveARestart) {
+  firebreak::HttpClient client;
+  auto count_over_time = [&](const std::string& base) {
+    const auto r = client.get(base + "/api/v1/query?query=count_over_time(items_processed%5B1h%5D)");
+    const auto at = r.body.find("\"value\":[");
+    return at == std::string::npos ? std::string("none: ") + r.body
+                                   : r.body.substr(r.body.find(",\"", at) + 2, 2);
+  };
+  std::string before;
+  {
+    Runtime rt(config(), {.clock = &clock_});
+    firebreak::AdminServer server({.address = "127.0.0.1:0", .max_body_bytes = 1 << 20});
+    rt.add_http(server);
+    server.start();
+    const std::string base = "http://" + server.address();
+    ASSERT_EQ(client.put(base + "/metrics/job/nightly", "items_processed 7\n").status, 200);
+    run_for(rt, 10min);  // 40 publications
+    before = count_over_time(base);
+    EXPECT_EQ(before, "40");
+  }
+  clock_.advance(30s);
+  Runtime rt(config(), {.clock = &clock_});
+  EXPECT_TRUE(rt.db().durable());
+  EXPECT_EQ(rt.recovery().series, rt.head().num_series());
+  EXPECT_TRUE(rt.recovery().from_checkpoint) << "a clean stop leaves a checkpoint";
+  firebreak::AdminServer server({.address = "127.0.0.1:0", .max_body_bytes = 1 << 20});
+  rt.add_http(server);
+  server.start();
+  const std::string base = "http://" + server.address();
+  EXPECT_EQ(count_over_time(base), before) << "the samples from before the restart";
+  run_for(rt, 15s);  // the pushed group is still there: published again
+  EXPECT_EQ(count_over_time(base), "41");
+}
+
+TEST_F(RuntimeTest, RulesWaitForTheFirstScrapeOfEveryTargetAfterAStart) {
+  firebreak::AdminServer target({.address = "127.0.0.1:0"});
+  target.add_handler("GET", "/metrics", [](const firebreak::AdminRequest&) {
+    std::this_thread::sleep_for(400ms);  // a slow first scrape
+    return firebreak::AdminResponse{.body = "up_for_test 1\n"};
+  });
+  target.start();
+  auto cfg = config("", "[extra.yml]");
+  cfg.targets.push_back({.name = "slow",
+                         .metrics_url = "http://" + target.address() + "/metrics",
+                         .interval_ms = 1000,
+                         .timeout_ms = 900});
+  Runtime rt(cfg);  // the real clock: scrapes run on it
+  rt.start();
+  EXPECT_TRUE(rt.waiting_for_first_scrapes());
+  std::this_thread::sleep_for(300ms);
+  for (const auto& g : rt.groups()) EXPECT_EQ(g.last_eval_ms, 0) << g.name << " evaluated early";
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (rt.waiting_for_first_scrapes() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(20ms);
+  EXPECT_FALSE(rt.waiting_for_first_scrapes());
+  EXPECT_GE(rt.targets().at(0).scrapes, 1u);
+  rt.stop();
+}
+
 TEST_F(RuntimeTest, StatusApisListTargetsRulesAndAlerts) {
   // A real target, scraped on the real clock.
   firebreak::Registry registry;
