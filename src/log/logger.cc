@@ -467,7 +467,7 @@ void Logger::configure(const LogOptions& options) {
       throw std::runtime_error(
           fmt::format("cannot open log file {}: {}", options.file, std::strerror(errno)));
     }
-    write_out_locked();
+    drain_locked();  // lines already queued go where they were meant to
     if (fd_ != STDOUT_FILENO) ::close(fd_);
     fd_ = fd;
     file_ = options.file;
@@ -477,7 +477,7 @@ void Logger::configure(const LogOptions& options) {
     sa.sa_flags = SA_RESTART;
     sigaction(SIGHUP, &sa, nullptr);
   } else if (options.file.empty() && fd_ != STDOUT_FILENO) {
-    write_out_locked();
+    drain_locked();
     ::close(fd_);
     fd_ = STDOUT_FILENO;
     file_.clear();

@@ -387,6 +387,20 @@ TEST_F(LogTest, FatalIsWrittenBeforeTheCallReturns) {
   EXPECT_EQ(read_lines(file_).size(), 1u);
 }
 
+TEST_F(LogTest, LinesQueuedBeforeAReconfigurationGoWhereTheyWereMeantTo) {
+  FB_LOG_INFO("to_the_first_file", "");  // queued, not flushed
+  const fs::path second = dir_ / "second.log";
+  configure_logging({.format = LogFormat::kJson, .file = second.string(), .clock = &clock_});
+  FB_LOG_INFO("to_the_second_file", "");
+  flush_logs();
+  const auto first = read_lines(file_);
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_THAT(first[0], ::testing::HasSubstr("to_the_first_file"));
+  const auto then = read_lines(second);
+  ASSERT_EQ(then.size(), 1u);
+  EXPECT_THAT(then[0], ::testing::HasSubstr("to_the_second_file"));
+}
+
 TEST_F(LogTest, ReopensTheFileOnSighupForRotation) {
   FB_LOG_INFO("before_rotation", "");
   flush_logs();

@@ -173,6 +173,9 @@ Runtime::Runtime(config::Config config, RuntimeOptions options)
                                     .labels = {"rule_group"}});
     reg->gauge_callback({.name = "watch_head_series", .help = "Series in the in-memory head."},
                         [this] { return static_cast<double>(head_.num_series()); });
+    reg->counter_callback(
+        {.name = "watch_tsdb_head_samples_appended_total", .help = "Samples stored in the head."},
+        [this] { return static_cast<double>(head_.samples_appended()); });
     auto db_stat = [this](auto field) {
       return [this, field] { return static_cast<double>(db_->stats().*field); };
     };

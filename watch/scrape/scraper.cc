@@ -191,9 +191,11 @@ std::string_view to_string(TargetHealth health) {
 // ScrapeLoop
 
 struct ScrapeLoop::CacheEntry {
-  tsdb::SeriesRef ref = 0;  // 0 until the first commit creates the series
-  LabelSet labels;          // final labels, target labels merged
-  std::uint64_t seen = 0;   // iteration that last saw it
+  tsdb::SeriesRef ref = 0;    // 0 until the first commit creates the series
+  tsdb::SeriesHandle series;  // the head series, once created
+  LabelSet labels;            // final labels, target labels merged
+  std::uint64_t seen = 0;     // iteration that last saw it (staleness walks only)
+  std::string_view key;       // the cache's key for it (map nodes do not move)
 };
 
 namespace {
@@ -279,8 +281,8 @@ LabelSet ScrapeLoop::sample_labels(const ExpositionParser& parser) const {
   return out;
 }
 
-void ScrapeLoop::append(tsdb::SeriesRef& ref, const LabelSet& labels, std::int64_t t_ms, double v,
-                        ScrapeReport& report) {
+bool ScrapeLoop::append(tsdb::SeriesRef& ref, tsdb::SeriesHandle& series, const LabelSet& labels,
+                        std::int64_t t_ms, double v, ScrapeReport& report) {
   auto count = [&](tsdb::AppendStatus st) {
     switch (st) {
       case tsdb::AppendStatus::kOk:
@@ -306,6 +308,7 @@ void ScrapeLoop::append(tsdb::SeriesRef& ref, const LabelSet& labels, std::int64
         break;
     }
   };
+  bool created = false;
   auto create = [&]() {
     const auto r = head_.get_or_create(labels);
     if (r.status != tsdb::AppendStatus::kOk) {
@@ -313,15 +316,18 @@ void ScrapeLoop::append(tsdb::SeriesRef& ref, const LabelSet& labels, std::int64
       return false;
     }
     ref = r.ref;
+    series = head_.handle(r.ref);
+    created = true;
     return true;
   };
-  if (ref == 0 && !create()) return;
-  auto st = appender_.append(ref, t_ms, v);
+  if (!series && !create()) return created;
+  auto st = appender_.append(series, t_ms, v);
   if (st == tsdb::AppendStatus::kUnknownSeries) {  // the head dropped it (retention)
-    if (!create()) return;
-    st = appender_.append(ref, t_ms, v);
+    if (!create()) return created;
+    st = appender_.append(series, t_ms, v);
   }
   count(st);
+  return created;
 }
 
 void ScrapeLoop::append_report(Report which, std::int64_t t_ms, double v, ScrapeReport& report) {
@@ -330,8 +336,8 @@ void ScrapeLoop::append_report(Report which, std::int64_t t_ms, double v, Scrape
       "probe_duration_seconds"};
   // The report series never count as scraped samples.
   ScrapeReport scratch;
-  append(report_refs_[which], target_labels_.with(kMetricNameLabel, kNames[which]), t_ms, v,
-         scratch);
+  append(report_refs_[which], report_series_[which],
+         target_labels_.with(kMetricNameLabel, kNames[which]), t_ms, v, scratch);
   report_written_[which] = true;
   report.out_of_order += scratch.out_of_order;
   report.duplicate_timestamp += scratch.duplicate_timestamp;
@@ -339,15 +345,21 @@ void ScrapeLoop::append_report(Report which, std::int64_t t_ms, double v, Scrape
   report.series_limit += scratch.series_limit;
 }
 
-void ScrapeLoop::finish_staleness(std::unordered_set<tsdb::SeriesRef> current, std::int64_t t_ms,
-                                  ScrapeReport& report) {
-  for (tsdb::SeriesRef ref : previous_) {
-    if (current.count(ref)) continue;
-    const auto st = appender_.append(ref, t_ms, stale_nan());
-    if (st == tsdb::AppendStatus::kOk) ++report.stale_markers;
+void ScrapeLoop::mark_all_stale(std::int64_t t_ms, ScrapeReport& report) {
+  ++iteration_;
+  for (const Slot& slot : slots_) {
+    CacheEntry& e = *slot.entry;
+    if (e.seen == iteration_) continue;  // a series listed twice gets one marker
+    e.seen = iteration_;
     // Refused markers (the series has a later sample, or was dropped) need no retry.
+    if (slot.tracked && e.ref != 0 &&
+        appender_.append(e.ref, t_ms, stale_nan()) == tsdb::AppendStatus::kOk)
+      ++report.stale_markers;
   }
-  previous_ = std::move(current);
+  slots_.clear();
+  keys_.clear();
+  key_ends_.clear();
+  cache_.clear();
 }
 
 std::string ScrapeLoop::ingest(std::string_view body, std::string_view content_type,
@@ -359,41 +371,93 @@ std::string ScrapeLoop::ingest(std::string_view body, std::string_view content_t
   po.body_size_limit = config_.body_size_limit;
   po.sample_limit = config_.sample_limit;
 
-  struct Pending {
-    CacheEntry* entry;
-    double v;
-    std::int64_t t;
-    bool tracked;  // takes part in staleness (no explicit timestamp)
-  };
-  std::vector<Pending> pending;
+  // The scrape cache, as Prometheus's: each line's series key leads to its
+  // head series without building labels. Exporters write their series in
+  // the same order every time, so the line at the same position in the last
+  // scrape is tried first: its key is compared with the last scrape's keys,
+  // laid end to end in one string (read in order, no hashing), and its
+  // series handle moves along with it (no map lookup, no lookup by ref).
+  // When the whole body matched the last one line for line, nothing went
+  // missing and the staleness walk is skipped.
   ++iteration_;
+  next_slots_.clear();
+  next_keys_.clear();
+  next_key_ends_.clear();
+  values_.clear();
   std::size_t added = 0;
+  bool same_order = true;
   ExpositionParser parser(body, *format, po);
   while (parser.next()) {
-    auto it = cache_.find(parser.series_key());
-    if (it == cache_.end()) {
-      it = cache_.emplace(std::string(parser.series_key()), CacheEntry{0, sample_labels(parser), 0})
-               .first;
-      ++added;
-    }
-    it->second.seen = iteration_;
+    const std::string_view key = parser.series_key();
+    const std::size_t at = next_slots_.size();
     const auto ts = parser.timestamp_ms();
     const bool explicit_ts = config_.honor_timestamps && ts.has_value();
-    pending.push_back({&it->second, parser.value(), explicit_ts ? *ts : t_ms, !explicit_ts});
+    if (at < slots_.size() &&
+        std::string_view(keys_).substr(at ? key_ends_[at - 1] : 0,
+                                       key_ends_[at] - (at ? key_ends_[at - 1] : 0)) == key) {
+      Slot& old = slots_[at];
+      next_slots_.push_back({old.entry, std::move(old.series), !explicit_ts});
+    } else {
+      if (same_order) {
+        // The first line out of place: the keys so far are the last scrape's.
+        next_keys_.assign(keys_, 0, at ? key_ends_[at - 1] : 0);
+        next_key_ends_.assign(key_ends_.begin(), key_ends_.begin() + at);
+      }
+      same_order = false;
+      auto it = cache_.find(key);
+      if (it == cache_.end()) {
+        it = cache_.emplace(std::string(key), CacheEntry{0, {}, sample_labels(parser)}).first;
+        it->second.key = it->first;
+        ++added;
+      }
+      next_slots_.push_back({&it->second, it->second.series, !explicit_ts});
+    }
+    if (!same_order) {
+      next_keys_.append(key);
+      next_key_ends_.push_back(static_cast<std::uint32_t>(next_keys_.size()));
+    }
+    values_.push_back({parser.value(), explicit_ts ? *ts : t_ms});
   }
   if (parser.error()) return parser.error()->to_string();
 
   // The body is good: commit it.
   report.samples_scraped = parser.samples_read();
   report.series_added = added;
-  std::unordered_set<tsdb::SeriesRef> current;
-  current.reserve(pending.size());
-  for (const auto& p : pending) {
-    append(p.entry->ref, p.entry->labels, p.t, p.v, report);
-    if (p.tracked && p.entry->ref != 0) current.insert(p.entry->ref);
+  const std::size_t n = next_slots_.size();
+  for (std::size_t i = 0; i < n; ++i) {
+    // A scrape's series are scattered in memory: fetch them ahead.
+    if (i + 16 < n) tsdb::Appender::prefetch_series(next_slots_[i + 16].series);
+    if (i + 8 < n) tsdb::Appender::prefetch_tail(next_slots_[i + 8].series);
+    Slot& slot = next_slots_[i];
+    CacheEntry& e = *slot.entry;
+    if (append(e.ref, slot.series, e.labels, values_[i].t, values_[i].v, report))
+      e.series = slot.series;  // created (again): the entry keeps it for map lookups
   }
-  finish_staleness(std::move(current), t_ms, report);
-  std::erase_if(cache_, [&](const auto& kv) { return kv.second.seen != iteration_; });
+  if (!same_order || next_slots_.size() != slots_.size()) {
+    // Series of the last scrape missing from this one get their marker and
+    // leave the cache.
+    for (const Slot& slot : next_slots_) slot.entry->seen = iteration_;
+    std::vector<std::string_view> gone;
+    for (const Slot& slot : slots_) {
+      CacheEntry& e = *slot.entry;
+      if (e.seen == iteration_) continue;
+      e.seen = iteration_;  // listed twice: one marker, one erase
+      if (slot.tracked && e.ref != 0 &&
+          appender_.append(e.ref, t_ms, stale_nan()) == tsdb::AppendStatus::kOk)
+        ++report.stale_markers;
+      gone.push_back(e.key);
+    }
+    for (std::string_view key : gone) cache_.erase(cache_.find(key));
+  }
+  if (same_order && next_slots_.size() < slots_.size()) {
+    // A prefix of the last scrape: its keys are the first ones.
+    keys_.resize(next_slots_.empty() ? 0 : key_ends_[next_slots_.size() - 1]);
+    key_ends_.resize(next_slots_.size());
+  } else if (!same_order) {
+    keys_.swap(next_keys_);
+    key_ends_.swap(next_key_ends_);
+  }
+  slots_.swap(next_slots_);
   return {};
 }
 
@@ -423,8 +487,7 @@ ScrapeReport ScrapeLoop::scrape_once(std::int64_t t_ms) {
     // the previous successful scrape goes stale.
     report = ScrapeReport{.t_ms = t_ms, .duration_seconds = report.duration_seconds};
     report.error = std::move(error);
-    finish_staleness({}, t_ms, report);
-    cache_.clear();
+    mark_all_stale(t_ms, report);
   } else {
     report.up = true;
   }
@@ -471,14 +534,13 @@ std::size_t ScrapeLoop::mark_stale(std::int64_t t_ms) {
   if (last_t_ms_ && t_ms <= *last_t_ms_) t_ms = *last_t_ms_ + 1;
   last_t_ms_ = t_ms;
   ScrapeReport report;
-  finish_staleness({}, t_ms, report);
+  mark_all_stale(t_ms, report);
   for (int i = 0; i < kReportSeries; ++i) {
     if (!report_written_[i]) continue;
     if (appender_.append(report_refs_[i], t_ms, stale_nan()) == tsdb::AppendStatus::kOk)
       ++report.stale_markers;
     report_written_[i] = false;
   }
-  cache_.clear();
   appender_.commit();
   return report.stale_markers;
 }
@@ -489,13 +551,19 @@ bool ScrapeLoop::take_over(ScrapeLoop& previous) {
       previous.config_.honor_labels != config_.honor_labels ||
       previous.target_labels_ != target_labels_)
     return false;
+  // Map nodes keep their addresses through a move: the order's pointers stay valid.
   cache_ = std::move(previous.cache_);
   previous.cache_.clear();
   iteration_ = previous.iteration_;
-  previous_ = std::move(previous.previous_);
-  previous.previous_.clear();
+  slots_ = std::move(previous.slots_);
+  keys_ = std::move(previous.keys_);
+  key_ends_ = std::move(previous.key_ends_);
+  previous.slots_.clear();
+  previous.keys_.clear();
+  previous.key_ends_.clear();
   for (int i = 0; i < kReportSeries; ++i) {
     report_refs_[i] = previous.report_refs_[i];
+    report_series_[i] = previous.report_series_[i];
     report_written_[i] = previous.report_written_[i];
     previous.report_written_[i] = false;
   }

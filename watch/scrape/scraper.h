@@ -71,7 +71,6 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include "firebreak/clock.h"
@@ -222,13 +221,14 @@ class ScrapeLoop {
                      ScrapeReport& report);
   void probe(ScrapeReport& report);
   LabelSet sample_labels(const ExpositionParser& parser) const;
-  // Appends, recreating the series when the head dropped it; counts refusals.
-  void append(tsdb::SeriesRef& ref, const LabelSet& labels, std::int64_t t_ms, double v,
-              ScrapeReport& report);
+  // Appends through `series`, creating it (again, when the head dropped it)
+  // from `labels` and setting `ref`; counts refusals. True when it created.
+  bool append(tsdb::SeriesRef& ref, tsdb::SeriesHandle& series, const LabelSet& labels,
+              std::int64_t t_ms, double v, ScrapeReport& report);
   void append_report(Report which, std::int64_t t_ms, double v, ScrapeReport& report);
-  // Stale markers for the previous scrape's series not in `current`.
-  void finish_staleness(std::unordered_set<tsdb::SeriesRef> current, std::int64_t t_ms,
-                        ScrapeReport& report);
+  // Stale markers at t_ms for every tracked series of the last successful
+  // scrape; empties the cache.
+  void mark_all_stale(std::int64_t t_ms, ScrapeReport& report);
   void log_outcome(const ScrapeReport& report);
 
   TargetConfig config_;
@@ -241,10 +241,30 @@ class ScrapeLoop {
   firebreak::HttpClient metrics_client_;
   firebreak::HttpClient probe_client_;
 
+  // One line of a scrape, in body order.
+  struct Slot {
+    CacheEntry* entry;
+    tsdb::SeriesHandle series;  // moved from scrape to scrape along with the line
+    bool tracked;               // takes part in staleness (no explicit timestamp)
+  };
+  struct Value {
+    double v;
+    std::int64_t t;
+  };
+
   std::unordered_map<std::string, CacheEntry, StringHash, std::equal_to<>> cache_;
   std::uint64_t iteration_ = 0;
-  std::unordered_set<tsdb::SeriesRef> previous_;  // tracked series of the last successful scrape
+  // The last successful scrape's lines, and their keys end to end.
+  std::vector<Slot> slots_;
+  std::string keys_;
+  std::vector<std::uint32_t> key_ends_;
+  // Scratch for the scrape being ingested.
+  std::vector<Slot> next_slots_;
+  std::string next_keys_;
+  std::vector<std::uint32_t> next_key_ends_;
+  std::vector<Value> values_;
   tsdb::SeriesRef report_refs_[kReportSeries] = {};
+  tsdb::SeriesHandle report_series_[kReportSeries];
   bool report_written_[kReportSeries] = {};
   std::optional<std::int64_t> last_t_ms_;  // see last_write_ms()
   std::string last_error_;                 // of the previous scrape, for logging changes

@@ -32,19 +32,29 @@ std::string_view to_string(AppendStatus status) {
 // ---------------------------------------------------------------------------
 // Series and stripes
 
-struct Head::Series {
-  Series(const LabelSet& l, std::uint64_t h) : labels(l), hash(h) {}
+}  // namespace watch::tsdb
+
+namespace watch::tsdb::detail {
+
+// What an append touches comes first, in the first two cache lines, so a
+// scrape that appends to thousands of series in turn pays as few misses as
+// it can (and a writer can prefetch them: Appender::prefetch).
+struct alignas(64) MemSeries {
+  MemSeries(const LabelSet& l, std::uint64_t h) : labels(l), hash(h) {}
+
+  mutable std::mutex mu;
+  std::int64_t last_t = 0;        // guarded by mu
+  std::uint64_t last_v_bits = 0;  // guarded by mu
+  bool has_last = false;          // guarded by mu: ever written to
+  bool removed = false;           // guarded by mu: collected; appends through handles refuse
+  // Where the next append writes, for prefetching only (read without mu).
+  std::atomic<const std::uint64_t*> write_hint{nullptr};
+  ChunkAppender open;  // guarded by mu
 
   const LabelSet labels;
   const std::uint64_t hash;
-  SeriesRef ref = 0;  // set before the series is published
-
-  mutable std::mutex mu;
+  SeriesRef ref = 0;                // set before the series is published
   std::vector<SealedChunk> sealed;  // guarded by mu; oldest first
-  ChunkAppender open;               // guarded by mu
-  std::int64_t last_t = 0;          // guarded by mu
-  std::uint64_t last_v_bits = 0;    // guarded by mu
-  bool has_last = false;            // guarded by mu: ever written to
   // Never written: the cutoff of the truncate() that first saw it empty.
   std::optional<std::int64_t> seen_empty_at;  // guarded by mu
 
@@ -89,9 +99,13 @@ struct Head::Series {
   }
 };
 
+}  // namespace watch::tsdb::detail
+
+namespace watch::tsdb {
+
 struct alignas(64) Head::RefStripe {
   mutable std::shared_mutex mu;
-  std::unordered_map<SeriesRef, std::unique_ptr<Series>> series;  // guarded by mu
+  std::unordered_map<SeriesRef, std::shared_ptr<Series>> series;  // guarded by mu
   std::atomic<std::uint64_t> appended{0};  // per stripe: no counter shared by all writers
 };
 
@@ -286,7 +300,7 @@ SeriesResult Head::get_or_create(const LabelSet& labels) {
     counters_.series_limit_rejections.fetch_add(1, std::memory_order_relaxed);
     return {AppendStatus::kSeriesLimit, 0, false};
   }
-  auto series = std::make_unique<Series>(labels, hash);
+  auto series = std::make_shared<Series>(labels, hash);
   {
     std::unique_lock index_lock(index_->mu);
     series->ref = index_->add(labels);
@@ -327,13 +341,27 @@ AppendStatus Head::append_unlogged(SeriesRef ref, std::int64_t t, double v) {
   std::shared_lock stripe_lock(rs.mu);
   auto it = rs.series.find(ref);
   if (it == rs.series.end()) return AppendStatus::kUnknownSeries;
+  return append_to(*it->second, t, v);
+}
+
+SeriesHandle Head::handle(SeriesRef ref) const {
+  const RefStripe& rs = ref_stripes_[ref & stripe_mask_];
+  std::shared_lock stripe_lock(rs.mu);
+  auto it = rs.series.find(ref);
+  return it == rs.series.end() ? SeriesHandle() : SeriesHandle(it->second);
+}
+
+AppendStatus Head::append_to(Series& s, std::int64_t t, double v) {
   if (t < min_valid_t_.load(std::memory_order_relaxed)) {
     counters_.out_of_bounds.fetch_add(1, std::memory_order_relaxed);
     return AppendStatus::kOutOfBounds;
   }
-  Series& s = *it->second;
+  const SeriesRef ref = s.ref;
   const auto bits = std::bit_cast<std::uint64_t>(v);
   std::lock_guard series_lock(s.mu);
+  // Collected (truncate() sets this under the same lock): the caller holds a
+  // handle to a series the head no longer has.
+  if (s.removed) return AppendStatus::kUnknownSeries;
   if (s.has_last && t <= s.last_t) {
     if (t < s.last_t) {
       counters_.out_of_order.fetch_add(1, std::memory_order_relaxed);
@@ -365,7 +393,8 @@ AppendStatus Head::append_unlogged(SeriesRef ref, std::int64_t t, double v) {
   s.last_t = t;
   s.last_v_bits = bits;
   s.has_last = true;
-  rs.appended.fetch_add(1, std::memory_order_relaxed);
+  s.write_hint.store(s.open.words() + s.open.bits() / 64, std::memory_order_relaxed);
+  ref_stripes_[ref & stripe_mask_].appended.fetch_add(1, std::memory_order_relaxed);
   return AppendStatus::kOk;
 }
 
@@ -518,7 +547,7 @@ std::size_t Head::truncate(std::int64_t mint) {
 
   // Pass 2: unlink the empty series (hash stripe, then ref stripe), checking
   // again under the locks: an append may have landed meanwhile.
-  std::vector<std::unique_ptr<Series>> removed;
+  std::vector<std::shared_ptr<Series>> removed;
   for (const auto& [ref, hash] : candidates) {
     HashStripe& hs = hash_stripes_[hash & stripe_mask_];
     RefStripe& rs = ref_stripes_[ref & stripe_mask_];
@@ -529,6 +558,7 @@ std::size_t Head::truncate(std::int64_t mint) {
     {
       std::lock_guard series_lock(it->second->mu);
       if (!it->second->empty()) continue;
+      it->second->removed = true;  // handles held elsewhere now refuse appends
     }
     auto [b, e] = hs.by_hash.equal_range(hash);
     for (auto h = b; h != e; ++h) {
@@ -564,6 +594,13 @@ std::size_t alloc_cost(std::size_t n) {
 }
 
 }  // namespace
+
+std::uint64_t Head::samples_appended() const {
+  std::uint64_t n = 0;
+  for (std::size_t i = 0; i <= stripe_mask_; ++i)
+    n += ref_stripes_[i].appended.load(std::memory_order_relaxed);
+  return n;
+}
 
 HeadStats Head::stats() const {
   HeadStats st;
@@ -641,7 +678,7 @@ SeriesRef Head::restore_series(SeriesRef ref, const LabelSet& labels) {
   std::unique_lock hash_lock(hs.mu);
   std::unique_lock ref_lock(rs.mu);
   if (rs.series.contains(ref)) return 0;  // the ref is taken by other labels: corrupt input
-  auto series = std::make_unique<Series>(labels, hash);
+  auto series = std::make_shared<Series>(labels, hash);
   series->ref = ref;
   {
     std::unique_lock index_lock(index_->mu);
@@ -727,6 +764,26 @@ void Head::visit_series(const SeriesStateVisitor& fn) const {
 AppendStatus Appender::append(SeriesRef ref, std::int64_t t_ms, double v) {
   const AppendStatus st = head_.append_unlogged(ref, t_ms, v);
   if (st == AppendStatus::kOk && head_.log_) pending_.push_back({ref, t_ms, v});
+  return st;
+}
+
+void Appender::prefetch_series(const SeriesHandle& series) {
+  if (!series) return;
+  const auto* p = reinterpret_cast<const char*>(series.s_.get());
+  __builtin_prefetch(p, 1);
+  __builtin_prefetch(p + 64, 1);
+}
+
+void Appender::prefetch_tail(const SeriesHandle& series) {
+  if (!series) return;
+  if (const std::uint64_t* tail = series.s_->write_hint.load(std::memory_order_relaxed))
+    __builtin_prefetch(tail, 1);
+}
+
+AppendStatus Appender::append(const SeriesHandle& series, std::int64_t t_ms, double v) {
+  if (!series) return AppendStatus::kUnknownSeries;
+  const AppendStatus st = head_.append_to(*series.s_, t_ms, v);
+  if (st == AppendStatus::kOk && head_.log_) pending_.push_back({series.s_->ref, t_ms, v});
   return st;
 }
 

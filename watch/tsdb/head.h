@@ -135,6 +135,27 @@ struct HeadStats {
 // to stop. Both live only for the call.
 using SeriesVisitor = std::function<bool(const LabelSet& labels, std::span<const Sample> samples)>;
 
+namespace detail {
+struct MemSeries;
+}
+
+// A series held by a writer (the scrape cache): appending through it skips
+// the lookup by ref. It keeps the series' memory alive, not its data: once
+// the head collects the series, appends through the handle return
+// kUnknownSeries (create the series again). Copying costs an atomic
+// increment; moving costs nothing.
+class SeriesHandle {
+ public:
+  SeriesHandle() = default;
+  explicit operator bool() const { return s_ != nullptr; }
+
+ private:
+  friend class Head;
+  friend class Appender;
+  explicit SeriesHandle(std::shared_ptr<detail::MemSeries> s) : s_(std::move(s)) {}
+  std::shared_ptr<detail::MemSeries> s_;
+};
+
 // Where a durable head sends what it must keep (db.h implements it). Called
 // with the series' locks held: implementations must not call back into the
 // Head, and should be quick.
@@ -163,6 +184,8 @@ class Head {
   SeriesResult get_or_create(const LabelSet& labels);
   // The series' ref, without creating it.
   std::optional<SeriesRef> find(const LabelSet& labels) const;
+  // A handle to the series (empty when the ref is unknown).
+  SeriesHandle handle(SeriesRef ref) const;
 
   // Appends one sample to a series. Cost: a stripe read lock, the series'
   // mutex, ~10-30 ns of encoding; allocates only when a chunk's buffer grows
@@ -241,10 +264,12 @@ class Head {
   // Walks every series (O(series)): for monitoring and benchmarks.
   HeadStats stats() const;
   std::size_t num_series() const { return num_series_.load(std::memory_order_relaxed); }
+  // Samples stored since construction (cheap: one load per stripe).
+  std::uint64_t samples_appended() const;
   const HeadOptions& options() const { return options_; }
 
  private:
-  struct Series;
+  using Series = detail::MemSeries;
   struct RefStripe;
   struct HashStripe;
   class Index;
@@ -252,6 +277,8 @@ class Head {
   friend class Appender;
   // append() without logging the sample.
   AppendStatus append_unlogged(SeriesRef ref, std::int64_t t_ms, double v);
+  // The same, to a series held (its mutex not yet taken).
+  AppendStatus append_to(Series& s, std::int64_t t_ms, double v);
   std::vector<SeriesRef> matching_refs(const MatcherSet& matchers) const;
   // Calls fn(series) with the series locked; false if the ref is unknown.
   template <class Fn>
@@ -302,8 +329,15 @@ class Appender {
   Appender& operator=(const Appender&) = delete;
 
   AppendStatus append(SeriesRef ref, std::int64_t t_ms, double v);
+  AppendStatus append(const SeriesHandle& series, std::int64_t t_ms, double v);
   SeriesResult append(const LabelSet& labels, std::int64_t t_ms, double v);
   void commit();
+
+  // Memory prefetches for a writer that knows which series it appends to
+  // next: the series itself some appends ahead, then (once that has
+  // arrived) where its next sample goes. Hints only: no effect on results.
+  static void prefetch_series(const SeriesHandle& series);
+  static void prefetch_tail(const SeriesHandle& series);
   Head& head() { return head_; }
 
  private:

@@ -579,7 +579,7 @@ TEST(ScrapeLoop, LogsFailuresOncePerReasonAndRecovery) {
     if (line.find("\"event\":\"scrape_recovered\"") != std::string::npos) recovered.push_back(line);
   }
   fs::remove(file);
-  ASSERT_EQ(failed.size(), 2u);
+  ASSERT_EQ(failed.size(), 2u) << ::testing::PrintToString(failed);
   EXPECT_THAT(failed[0], HasSubstr("\"level\":\"warn\""));
   EXPECT_THAT(failed[0], HasSubstr("\"target\":\"svc\""));
   EXPECT_THAT(failed[0], HasSubstr("\"error\":\"server returned HTTP status 500\""));
