@@ -518,8 +518,10 @@ class Loader {
   void load_root(const YAML::Node& root) {
     if (!root || root.IsNull()) return;  // an empty file: every default, nothing to watch
     Fields f;
-    if (!fields(root, "",
-                {"listen", "storage", "global", "targets", "jobs", "rule_files", "receivers"}, f))
+    if (!fields(
+            root, "",
+            {"listen", "storage", "query", "global", "targets", "jobs", "rule_files", "receivers"},
+            f))
       return;
     Config& c = result_.config;
     if (const YAML::Node* n = f.get("listen")) {
@@ -533,6 +535,7 @@ class Loader {
       }
     }
     if (const YAML::Node* n = f.get("storage")) load_storage(*n);
+    if (const YAML::Node* n = f.get("query")) load_query(*n);
     if (const YAML::Node* n = f.get("global")) load_global(*n);
     std::map<std::string, int> target_lines;
     each(f.get("targets"), "targets", [&](const YAML::Node& n, const std::string& key) {
@@ -637,6 +640,18 @@ class Loader {
       error(pos_of(*f.get("max_series")), "storage.max_series", "must be greater than 0");
       c.max_series = Config{}.max_series;
     }
+  }
+
+  void load_query(const YAML::Node& n) {
+    Fields f;
+    if (!fields(n, "query", {"max_samples", "timeout"}, f)) return;
+    Config& c = result_.config;
+    if (count(f.get("max_samples"), "query.max_samples", c.query_max_samples) &&
+        c.query_max_samples == 0) {
+      error(pos_of(*f.get("max_samples")), "query.max_samples", "must be greater than 0");
+      c.query_max_samples = Config{}.query_max_samples;
+    }
+    duration(f.get("timeout"), "query.timeout", c.query_timeout_ms);
   }
 
   void load_global(const YAML::Node& n) {

@@ -96,6 +96,10 @@ struct Config {
   std::int64_t checkpoint_interval_ms = 30 * 60'000;  // > 0
   std::int64_t retention_ms = 26 * 3'600'000;         // the head's, > 0
   std::size_t max_series = 1'000'000;                 // > 0
+  // A query (API or rule) that would load more samples fails, as
+  // Prometheus's --query.max-samples; both taken at start.
+  std::size_t query_max_samples = 50'000'000;  // > 0
+  std::int64_t query_timeout_ms = 2 * 60'000;  // > 0
   std::int64_t scrape_interval_ms = 15'000;
   std::int64_t scrape_timeout_ms = 10'000;  // <= scrape_interval_ms
   std::int64_t evaluation_interval_ms = 15'000;

@@ -46,7 +46,10 @@ std::string_view LabelSet::get(std::string_view name) const {
 }
 
 LabelSet LabelSet::with(std::string_view name, std::string_view value) const {
-  LabelSet out = without(name);
+  LabelSet out;
+  out.labels_.reserve(labels_.size() + 1);  // exactly: label sets are kept by the million
+  for (const auto& l : labels_)
+    if (l.name != name) out.labels_.push_back(l);
   if (value.empty()) return out;
   auto it = std::lower_bound(out.labels_.begin(), out.labels_.end(), name,
                              [](const Label& l, std::string_view n) { return l.name < n; });

@@ -39,6 +39,16 @@ class LabelSet {
   static LabelSet from(std::initializer_list<std::pair<std::string_view, std::string_view>> labels);
 
   const std::vector<Label>& labels() const { return labels_; }
+
+  // For decoders that reuse storage (the head unpacking its compact form):
+  // takes labels already sorted by name, names unique, values non-empty
+  // (not checked), and gives the vector back.
+  static LabelSet adopt_sorted(std::vector<Label> labels) {
+    LabelSet out;
+    out.labels_ = std::move(labels);
+    return out;
+  }
+  std::vector<Label> release() && { return std::move(labels_); }
   std::size_t size() const { return labels_.size(); }
   bool empty() const { return labels_.empty(); }
   auto begin() const { return labels_.begin(); }

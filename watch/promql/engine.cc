@@ -1220,6 +1220,9 @@ class Evaluator {
   std::unordered_map<const VectorSelector*, LoadedSelector> data_;
   std::unordered_map<std::string, RegexResult> regex_cache_;
   std::size_t samples_ = 0;
+
+ public:
+  std::size_t samples() const { return samples_; }
 };
 
 Clock::time_point deadline_for(const EngineOptions& e, const QueryOptions& q) {
@@ -1276,6 +1279,7 @@ QueryResult Engine::instant_query(const Expr& expr, std::int64_t t_ms,
         r.value = std::move(m);
       }
     }
+    r.samples = ev.samples();
     return r;
   } catch (const EvalError& e) {
     return error_result(e.kind, e.message);
@@ -1344,6 +1348,7 @@ QueryResult Engine::range_query(const Expr& expr, std::int64_t start_ms, std::in
               [](const Series& a, const Series& b) { return a.labels < b.labels; });
     QueryResult r;
     r.value = std::move(out);
+    r.samples = ev.samples();
     return r;
   } catch (const EvalError& e) {
     return error_result(e.kind, e.message);

@@ -68,6 +68,9 @@ struct Error {
 struct QueryResult {
   std::optional<Value> value;  // set when ok()
   std::optional<Error> error;  // set when not ok()
+  // Samples the query loaded from storage and points it produced (what
+  // EngineOptions::max_samples bounds): how much memory it took.
+  std::size_t samples = 0;
   bool ok() const { return value.has_value(); }
 };
 

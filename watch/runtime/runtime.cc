@@ -1,5 +1,7 @@
 #include "watch/runtime/runtime.h"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <chrono>
 #include <stdexcept>
@@ -139,7 +141,9 @@ Runtime::Runtime(config::Config config, RuntimeOptions options)
       db_(open_db(config, clock_, recovery_)),
       head_(db_->head()),
       storage_(head_),
-      engine_(storage_),
+      engine_(storage_,
+              promql::EngineOptions{.max_samples = config.query_max_samples,
+                                    .timeout = std::chrono::milliseconds(config.query_timeout_ms)}),
       tracker_(clock_),
       pushes_(clock_) {
   if (options_.external_url.empty()) options_.external_url = default_external_url(config);
@@ -468,6 +472,12 @@ std::vector<std::string> Runtime::reload(config::Config config) {
     if (config.listen != config_.listen)
       errors.push_back("listen: changing the listen address (" + config_.listen + " -> " +
                        config.listen + ") needs a restart");
+    if (config.query_max_samples != config_.query_max_samples ||
+        config.query_timeout_ms != config_.query_timeout_ms)
+      errors.push_back("query: changing max_samples or timeout needs a restart");
+    if (config.tsdb_path != config_.tsdb_path)
+      errors.push_back("storage.tsdb_path: changing the head's directory (" + config_.tsdb_path +
+                       " -> " + config.tsdb_path + ") needs a restart");
     if (config.storage_path != config_.storage_path)
       errors.push_back("storage.path: changing the store (" + config_.storage_path + " -> " +
                        config.storage_path + ") needs a restart");
@@ -655,6 +665,10 @@ void Runtime::housekeeping(std::int64_t now_ms) {
     last_gc_ms_ = now_ms;
     db_->gc(now_ms);
     delivery_->prune_log(now_ms - 7 * 24 * 3'600'000LL);
+    // Memory freed by collected series, a first scrape's scratch or a heavy
+    // query stays with glibc otherwise (its free pages inside the heap are
+    // not returned by free()): hand it back, once a minute.
+    ::malloc_trim(0);
   }
   std::int64_t interval;
   {

@@ -190,14 +190,6 @@ std::string_view to_string(TargetHealth health) {
 // ---------------------------------------------------------------------------
 // ScrapeLoop
 
-struct ScrapeLoop::CacheEntry {
-  tsdb::SeriesRef ref = 0;    // 0 until the first commit creates the series
-  tsdb::SeriesHandle series;  // the head series, once created
-  LabelSet labels;            // final labels, target labels merged
-  std::uint64_t seen = 0;     // iteration that last saw it (staleness walks only)
-  std::string_view key;       // the cache's key for it (map nodes do not move)
-};
-
 namespace {
 
 firebreak::HttpClientOptions client_options(std::size_t limit, const std::string& agent,
@@ -281,7 +273,7 @@ LabelSet ScrapeLoop::sample_labels(const ExpositionParser& parser) const {
   return out;
 }
 
-bool ScrapeLoop::append(tsdb::SeriesRef& ref, tsdb::SeriesHandle& series, const LabelSet& labels,
+bool ScrapeLoop::append(tsdb::SeriesRef& ref, tsdb::SeriesHandle& series, const LabelSet* labels,
                         std::int64_t t_ms, double v, ScrapeReport& report) {
   auto count = [&](tsdb::AppendStatus st) {
     switch (st) {
@@ -310,7 +302,8 @@ bool ScrapeLoop::append(tsdb::SeriesRef& ref, tsdb::SeriesHandle& series, const 
   };
   bool created = false;
   auto create = [&]() {
-    const auto r = head_.get_or_create(labels);
+    // Created again (the head dropped it): the old series still has its labels.
+    const auto r = head_.get_or_create(labels ? *labels : series.labels());
     if (r.status != tsdb::AppendStatus::kOk) {
       count(r.status);
       return false;
@@ -336,8 +329,8 @@ void ScrapeLoop::append_report(Report which, std::int64_t t_ms, double v, Scrape
       "probe_duration_seconds"};
   // The report series never count as scraped samples.
   ScrapeReport scratch;
-  append(report_refs_[which], report_series_[which],
-         target_labels_.with(kMetricNameLabel, kNames[which]), t_ms, v, scratch);
+  const LabelSet labels = target_labels_.with(kMetricNameLabel, kNames[which]);
+  append(report_refs_[which], report_series_[which], &labels, t_ms, v, scratch);
   report_written_[which] = true;
   report.out_of_order += scratch.out_of_order;
   report.duplicate_timestamp += scratch.duplicate_timestamp;
@@ -346,20 +339,45 @@ void ScrapeLoop::append_report(Report which, std::int64_t t_ms, double v, Scrape
 }
 
 void ScrapeLoop::mark_all_stale(std::int64_t t_ms, ScrapeReport& report) {
-  ++iteration_;
   for (const Slot& slot : slots_) {
-    CacheEntry& e = *slot.entry;
-    if (e.seen == iteration_) continue;  // a series listed twice gets one marker
-    e.seen = iteration_;
-    // Refused markers (the series has a later sample, or was dropped) need no retry.
-    if (slot.tracked && e.ref != 0 &&
-        appender_.append(e.ref, t_ms, stale_nan()) == tsdb::AppendStatus::kOk)
+    // Refused markers (the series has a later sample, was dropped, or is
+    // listed twice and already marked) need no retry.
+    if (slot.tracked && slot.ref != 0 &&
+        appender_.append(slot.ref, t_ms, stale_nan()) == tsdb::AppendStatus::kOk)
       ++report.stale_markers;
   }
   slots_.clear();
   keys_.clear();
   key_ends_.clear();
-  cache_.clear();
+  index_.clear();
+}
+
+std::string_view ScrapeLoop::key_of(std::size_t slot) const {
+  const std::uint32_t begin = slot ? key_ends_[slot - 1] : 0;
+  return std::string_view(keys_).substr(begin, key_ends_[slot] - begin);
+}
+
+void ScrapeLoop::build_index() {
+  std::size_t size = 16;
+  while (size < 2 * slots_.size()) size *= 2;
+  index_.assign(size, 0);
+  const std::size_t mask = size - 1;
+  for (std::size_t i = 0; i < slots_.size(); ++i) {
+    std::size_t at = std::hash<std::string_view>{}(key_of(i)) & mask;
+    while (index_[at] != 0) at = (at + 1) & mask;
+    index_[at] = static_cast<std::uint32_t>(i + 1);
+  }
+}
+
+std::optional<std::size_t> ScrapeLoop::find_slot(std::string_view key) const {
+  if (index_.empty()) return std::nullopt;
+  const std::size_t mask = index_.size() - 1;
+  for (std::size_t at = std::hash<std::string_view>{}(key)&mask; index_[at] != 0;
+       at = (at + 1) & mask) {
+    const std::size_t slot = index_[at] - 1;
+    if (key_of(slot) == key) return slot;
+  }
+  return std::nullopt;
 }
 
 std::string ScrapeLoop::ingest(std::string_view body, std::string_view content_type,
@@ -372,18 +390,20 @@ std::string ScrapeLoop::ingest(std::string_view body, std::string_view content_t
   po.sample_limit = config_.sample_limit;
 
   // The scrape cache, as Prometheus's: each line's series key leads to its
-  // head series without building labels. Exporters write their series in
-  // the same order every time, so the line at the same position in the last
-  // scrape is tried first: its key is compared with the last scrape's keys,
-  // laid end to end in one string (read in order, no hashing), and its
-  // series handle moves along with it (no map lookup, no lookup by ref).
+  // head series without building labels. It holds no node per series: the
+  // last scrape's lines (slots_, each with its series handle) and their keys
+  // end to end (keys_). Exporters write their series in the same order every
+  // time, so the line at the same position in the last scrape is tried
+  // first: one comparison, no hashing, and its handle moves along. Only a
+  // line out of place is looked up (index_, a hash table over the slots).
   // When the whole body matched the last one line for line, nothing went
   // missing and the staleness walk is skipped.
-  ++iteration_;
   next_slots_.clear();
   next_keys_.clear();
   next_key_ends_.clear();
   values_.clear();
+  new_labels_.clear();
+  consumed_.clear();
   std::size_t added = 0;
   bool same_order = true;
   ExpositionParser parser(body, *format, po);
@@ -392,70 +412,81 @@ std::string ScrapeLoop::ingest(std::string_view body, std::string_view content_t
     const std::size_t at = next_slots_.size();
     const auto ts = parser.timestamp_ms();
     const bool explicit_ts = config_.honor_timestamps && ts.has_value();
-    if (at < slots_.size() &&
-        std::string_view(keys_).substr(at ? key_ends_[at - 1] : 0,
-                                       key_ends_[at] - (at ? key_ends_[at - 1] : 0)) == key) {
+    if (same_order && at < slots_.size() && key_of(at) == key) {
       Slot& old = slots_[at];
-      next_slots_.push_back({old.entry, std::move(old.series), !explicit_ts});
+      next_slots_.push_back({old.ref, std::move(old.series), !explicit_ts});
     } else {
       if (same_order) {
-        // The first line out of place: the keys so far are the last scrape's.
+        // The first line out of place: the lines so far are the last scrape's.
+        same_order = false;
         next_keys_.assign(keys_, 0, at ? key_ends_[at - 1] : 0);
         next_key_ends_.assign(key_ends_.begin(), key_ends_.begin() + at);
+        consumed_.assign(slots_.size(), false);
+        std::fill(consumed_.begin(), consumed_.begin() + std::min(at, slots_.size()), true);
+        if (index_.size() < slots_.size()) build_index();
       }
-      same_order = false;
-      auto it = cache_.find(key);
-      if (it == cache_.end()) {
-        it = cache_.emplace(std::string(key), CacheEntry{0, {}, sample_labels(parser)}).first;
-        it->second.key = it->first;
-        ++added;
+      const auto old = find_slot(key);
+      if (old && !consumed_[*old]) {
+        consumed_[*old] = true;
+        next_slots_.push_back({slots_[*old].ref, std::move(slots_[*old].series), !explicit_ts});
+      } else {
+        next_slots_.push_back({0, {}, !explicit_ts});
+        if (!old) ++added;
       }
-      next_slots_.push_back({&it->second, it->second.series, !explicit_ts});
     }
     if (!same_order) {
       next_keys_.append(key);
       next_key_ends_.push_back(static_cast<std::uint32_t>(next_keys_.size()));
     }
+    // A series not created yet (new, or refused last time) needs its labels.
+    if (!next_slots_.back().series) new_labels_.push_back({at, sample_labels(parser)});
     values_.push_back({parser.value(), explicit_ts ? *ts : t_ms});
   }
+  // Nothing appended; the caller marks the last scrape's series stale (by
+  // ref: the handles moved out of slots_ are not needed for that).
   if (parser.error()) return parser.error()->to_string();
 
   // The body is good: commit it.
   report.samples_scraped = parser.samples_read();
   report.series_added = added;
   const std::size_t n = next_slots_.size();
+  std::size_t next_new = 0;
   for (std::size_t i = 0; i < n; ++i) {
     // A scrape's series are scattered in memory: fetch them ahead.
     if (i + 16 < n) tsdb::Appender::prefetch_series(next_slots_[i + 16].series);
     if (i + 8 < n) tsdb::Appender::prefetch_tail(next_slots_[i + 8].series);
     Slot& slot = next_slots_[i];
-    CacheEntry& e = *slot.entry;
-    if (append(e.ref, slot.series, e.labels, values_[i].t, values_[i].v, report))
-      e.series = slot.series;  // created (again): the entry keeps it for map lookups
+    const LabelSet* labels = nullptr;
+    if (next_new < new_labels_.size() && new_labels_[next_new].first == i)
+      labels = &new_labels_[next_new++].second;
+    append(slot.ref, slot.series, labels, values_[i].t, values_[i].v, report);
   }
-  if (!same_order || next_slots_.size() != slots_.size()) {
-    // Series of the last scrape missing from this one get their marker and
-    // leave the cache.
-    for (const Slot& slot : next_slots_) slot.entry->seen = iteration_;
-    std::vector<std::string_view> gone;
-    for (const Slot& slot : slots_) {
-      CacheEntry& e = *slot.entry;
-      if (e.seen == iteration_) continue;
-      e.seen = iteration_;  // listed twice: one marker, one erase
-      if (slot.tracked && e.ref != 0 &&
-          appender_.append(e.ref, t_ms, stale_nan()) == tsdb::AppendStatus::kOk)
-        ++report.stale_markers;
-      gone.push_back(e.key);
+  // The new series' labels live in the head now; a first scrape of many
+  // series must not keep a second copy of them all until the next scrape.
+  new_labels_.clear();
+  if (new_labels_.capacity() > 1024) new_labels_.shrink_to_fit();
+  if (!same_order || n != slots_.size()) {
+    // Series of the last scrape missing from this one get their marker.
+    if (same_order) {
+      consumed_.assign(slots_.size(), false);
+      std::fill(consumed_.begin(), consumed_.begin() + std::min(n, slots_.size()), true);
     }
-    for (std::string_view key : gone) cache_.erase(cache_.find(key));
+    for (std::size_t i = 0; i < slots_.size(); ++i) {
+      const Slot& slot = slots_[i];
+      if (consumed_[i] || !slot.tracked || slot.ref == 0) continue;
+      if (appender_.append(slot.ref, t_ms, stale_nan()) == tsdb::AppendStatus::kOk)
+        ++report.stale_markers;
+    }
   }
-  if (same_order && next_slots_.size() < slots_.size()) {
+  if (same_order && n < slots_.size()) {
     // A prefix of the last scrape: its keys are the first ones.
-    keys_.resize(next_slots_.empty() ? 0 : key_ends_[next_slots_.size() - 1]);
-    key_ends_.resize(next_slots_.size());
+    keys_.resize(n ? key_ends_[n - 1] : 0);
+    key_ends_.resize(n);
+    index_.clear();
   } else if (!same_order) {
     keys_.swap(next_keys_);
     key_ends_.swap(next_key_ends_);
+    index_.clear();  // rebuilt when a later scrape needs it
   }
   slots_.swap(next_slots_);
   return {};
@@ -552,10 +583,9 @@ bool ScrapeLoop::take_over(ScrapeLoop& previous) {
       previous.target_labels_ != target_labels_)
     return false;
   // Map nodes keep their addresses through a move: the order's pointers stay valid.
-  cache_ = std::move(previous.cache_);
-  previous.cache_.clear();
-  iteration_ = previous.iteration_;
   slots_ = std::move(previous.slots_);
+  index_ = std::move(previous.index_);
+  previous.index_.clear();
   keys_ = std::move(previous.keys_);
   key_ends_ = std::move(previous.key_ends_);
   previous.slots_.clear();
@@ -683,6 +713,14 @@ ScrapeManager::~ScrapeManager() {
   stop();
 }
 
+std::int64_t scrape_timestamp_ms(std::int64_t now_ms, std::int64_t slot_ms,
+                                 std::int64_t interval_ms) {
+  if (interval_ms > 100 * kScrapeTimestampToleranceMs && now_ms >= slot_ms &&
+      now_ms - slot_ms <= kScrapeTimestampToleranceMs)
+    return slot_ms;
+  return now_ms;
+}
+
 std::int64_t ScrapeManager::wall_ms() const {
   return std::chrono::duration_cast<Ms>(clock_.wall_now().time_since_epoch()).count();
 }
@@ -744,7 +782,7 @@ void ScrapeManager::run(Runner& r) {
       continue;
     }
     lock.unlock();
-    const ScrapeReport report = r.loop->scrape_once(now);
+    const ScrapeReport report = r.loop->scrape_once(scrape_timestamp_ms(now, next, interval));
     r.scrapes.inc();
     if (!report.up) r.failures.inc();
     r.duration.observe(report.duration_seconds);

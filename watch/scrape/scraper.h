@@ -121,6 +121,15 @@ LabelSet target_labels(const TargetConfig& config);
 // two watch replicas different seeds to have them scrape at different
 // instants), so it is stable across restarts and reloads; in [0, interval_ms).
 std::int64_t scrape_offset_ms(const TargetConfig& config, std::uint64_t seed = 0);
+// The time a scrape's samples get, as Prometheus's scrape.timestamp-tolerance
+// (on by default in 2.42): the scheduled slot when the scrape started at most
+// kScrapeTimestampToleranceMs after it (and the interval is over 100 times
+// that), else the start time itself. Timestamps a whole interval apart
+// compress to one bit each (chunk.h), and rate() reads exact intervals.
+inline constexpr std::int64_t kScrapeTimestampToleranceMs = 2;
+std::int64_t scrape_timestamp_ms(std::int64_t now_ms, std::int64_t slot_ms,
+                                 std::int64_t interval_ms);
+
 // The first time >= now_ms at which t mod interval_ms == offset_ms.
 std::int64_t next_scrape_time_ms(std::int64_t now_ms, std::int64_t interval_ms,
                                  std::int64_t offset_ms);
@@ -198,13 +207,6 @@ class ScrapeLoop {
   const LabelSet& labels() const { return target_labels_; }
 
  private:
-  struct CacheEntry;
-  struct StringHash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const noexcept {
-      return std::hash<std::string_view>{}(s);
-    }
-  };
   enum Report : std::uint8_t {
     kUp,
     kDuration,
@@ -222,13 +224,19 @@ class ScrapeLoop {
   void probe(ScrapeReport& report);
   LabelSet sample_labels(const ExpositionParser& parser) const;
   // Appends through `series`, creating it (again, when the head dropped it)
-  // from `labels` and setting `ref`; counts refusals. True when it created.
-  bool append(tsdb::SeriesRef& ref, tsdb::SeriesHandle& series, const LabelSet& labels,
+  // from `labels` (null: the series' own) and setting `ref`; counts
+  // refusals. True when it created.
+  bool append(tsdb::SeriesRef& ref, tsdb::SeriesHandle& series, const LabelSet* labels,
               std::int64_t t_ms, double v, ScrapeReport& report);
   void append_report(Report which, std::int64_t t_ms, double v, ScrapeReport& report);
   // Stale markers at t_ms for every tracked series of the last successful
   // scrape; empties the cache.
   void mark_all_stale(std::int64_t t_ms, ScrapeReport& report);
+  // The key of the last scrape's line `slot`.
+  std::string_view key_of(std::size_t slot) const;
+  // index_ over slots_ (open addressing, linear probing).
+  void build_index();
+  std::optional<std::size_t> find_slot(std::string_view key) const;
   void log_outcome(const ScrapeReport& report);
 
   TargetConfig config_;
@@ -241,9 +249,9 @@ class ScrapeLoop {
   firebreak::HttpClient metrics_client_;
   firebreak::HttpClient probe_client_;
 
-  // One line of a scrape, in body order.
+  // One line of a scrape, in body order: the scrape cache's entry for it.
   struct Slot {
-    CacheEntry* entry;
+    tsdb::SeriesRef ref;        // 0 until its series is created
     tsdb::SeriesHandle series;  // moved from scrape to scrape along with the line
     bool tracked;               // takes part in staleness (no explicit timestamp)
   };
@@ -252,17 +260,19 @@ class ScrapeLoop {
     std::int64_t t;
   };
 
-  std::unordered_map<std::string, CacheEntry, StringHash, std::equal_to<>> cache_;
-  std::uint64_t iteration_ = 0;
-  // The last successful scrape's lines, and their keys end to end.
+  // The last successful scrape's lines, their keys end to end, and a hash
+  // table over them (slot + 1; 0 is empty) built when a body's order changes.
   std::vector<Slot> slots_;
   std::string keys_;
   std::vector<std::uint32_t> key_ends_;
+  std::vector<std::uint32_t> index_;
   // Scratch for the scrape being ingested.
   std::vector<Slot> next_slots_;
   std::string next_keys_;
   std::vector<std::uint32_t> next_key_ends_;
   std::vector<Value> values_;
+  std::vector<std::pair<std::size_t, LabelSet>> new_labels_;  // lines whose series is to create
+  std::vector<bool> consumed_;                                // last scrape's lines seen again
   tsdb::SeriesRef report_refs_[kReportSeries] = {};
   tsdb::SeriesHandle report_series_[kReportSeries];
   bool report_written_[kReportSeries] = {};

@@ -47,15 +47,22 @@ std::uint64_t sign_extend(std::uint64_t v, unsigned n) {
 //                                  (64 as 0) + meaningful bits
 // All arithmetic on timestamps wraps (unsigned), so any int64 round-trips.
 
+void ChunkAppender::add_word(std::uint64_t w) {
+  // Grown 8 words at a time, not doubled: a head holds an open chunk per
+  // series, and doubling would leave up to half of each unused.
+  if (words_.size() == words_.capacity()) words_.reserve(words_.size() + 8);
+  words_.push_back(w);
+}
+
 void ChunkAppender::write_bits(std::uint64_t v, unsigned n) {
   if (n < 64) v &= (std::uint64_t{1} << n) - 1;
   const unsigned off = static_cast<unsigned>(bits_ & 63);
-  if (off == 0) words_.push_back(0);
+  if (off == 0) add_word(0);
   if (off + n <= 64) {
     words_.back() |= v << (64 - off - n);
   } else {
     words_.back() |= v >> (off + n - 64);
-    words_.push_back(v << (128 - off - n));
+    add_word(v << (128 - off - n));
   }
   bits_ += n;
 }
@@ -96,7 +103,6 @@ void ChunkAppender::append(std::int64_t t, double v) {
   const auto ut = static_cast<std::uint64_t>(t);
   const auto vb = std::bit_cast<std::uint64_t>(v);
   if (count_ == 0) {
-    if (words_.capacity() == 0) words_.reserve(8);
     write_varint(zigzag(ut));
     write_bits(vb, 64);
     min_t_ = t;

@@ -66,19 +66,21 @@ class ChunkAppender {
   void release();
 
  private:
+  void add_word(std::uint64_t w);
   void write_bits(std::uint64_t v, unsigned n);
   void write_varint(std::uint64_t v);
   void write_value(std::uint64_t bits);
 
+  // 64 bytes: a head keeps one per series.
   std::vector<std::uint64_t> words_;
-  std::uint64_t bits_ = 0;
   std::int64_t min_t_ = 0;
   std::int64_t t_ = 0;
-  std::uint64_t delta_ = 0;      // t_ - previous t, wrapping
-  std::uint64_t v_bits_ = 0;     // previous value's bits
+  std::uint64_t delta_ = 0;   // t_ - previous t, wrapping
+  std::uint64_t v_bits_ = 0;  // previous value's bits
+  std::uint32_t bits_ = 0;    // a chunk of 65535 samples of 64-bit deltas stays below 2^32
+  std::uint16_t count_ = 0;
   std::uint8_t leading_ = 0xff;  // window of the previous XOR (0xff: none yet)
   std::uint8_t trailing_ = 0;
-  std::uint16_t count_ = 0;
 };
 
 // Reads a chunk's samples in order.

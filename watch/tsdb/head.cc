@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cstring>
 #include <map>
 #include <unordered_map>
 
@@ -36,27 +37,144 @@ std::string_view to_string(AppendStatus status) {
 
 namespace watch::tsdb::detail {
 
+// A label set packed in one allocation: each name and value as a varint
+// length and its bytes, in order. A fifth of a LabelSet's memory (which
+// spends 64 bytes a label before any string outgrows its inline buffer);
+// unpacked only for readers.
+class PackedLabels {
+ public:
+  explicit PackedLabels(const LabelSet& labels) {
+    std::size_t n = 0;
+    for (const Label& l : labels) n += l.name.size() + l.value.size() + 4;
+    std::string buf;
+    buf.reserve(n);
+    for (const Label& l : labels) {
+      put(buf, l.name);
+      put(buf, l.value);
+    }
+    size_ = static_cast<std::uint32_t>(buf.size());
+    data_ = std::make_unique_for_overwrite<char[]>(size_);
+    std::memcpy(data_.get(), buf.data(), size_);
+  }
+
+  // fn(name, value) for each label, in order.
+  template <class Fn>
+  void for_each(Fn&& fn) const {
+    const char* p = data_.get();
+    const char* end = p + size_;
+    while (p < end) {
+      const std::string_view name = get(p);
+      const std::string_view value = get(p);
+      fn(name, value);
+    }
+  }
+
+  bool equals(const LabelSet& labels) const {
+    auto it = labels.begin();
+    const char* p = data_.get();
+    const char* end = p + size_;
+    while (p < end) {
+      if (it == labels.end() || get(p) != it->name || get(p) != it->value) return false;
+      ++it;
+    }
+    return it == labels.end();
+  }
+
+  // Into `out`, reusing its strings' storage.
+  void unpack_into(std::vector<Label>& out) const {
+    std::size_t i = 0;
+    for_each([&](std::string_view name, std::string_view value) {
+      if (i == out.size()) out.emplace_back();
+      out[i].name.assign(name);
+      out[i].value.assign(value);
+      ++i;
+    });
+    out.resize(i);
+  }
+  LabelSet unpack() const {
+    std::vector<Label> v;
+    unpack_into(v);
+    return LabelSet::adopt_sorted(std::move(v));
+  }
+  std::size_t bytes() const { return size_; }
+
+ private:
+  static void put(std::string& out, std::string_view s) {
+    std::size_t n = s.size();
+    while (n >= 0x80) {
+      out.push_back(static_cast<char>(n | 0x80));
+      n >>= 7;
+    }
+    out.push_back(static_cast<char>(n));
+    out.append(s);
+  }
+  static std::string_view get(const char*& p) {
+    std::size_t n = 0;
+    for (unsigned shift = 0;; shift += 7) {
+      const auto b = static_cast<unsigned char>(*p++);
+      n |= static_cast<std::size_t>(b & 0x7f) << shift;
+      if (!(b & 0x80)) break;
+    }
+    const std::string_view s(p, n);
+    p += n;
+    return s;
+  }
+
+  std::unique_ptr<char[]> data_;
+  std::uint32_t size_ = 0;
+};
+
+// A series' lock: held for one append or while one reader decodes the
+// series, so rarely contended; four bytes where std::mutex takes forty (a
+// head holds a million of them). Spins briefly, then sleeps on the word
+// (a futex).
+class SeriesMutex {
+ public:
+  void lock() {
+    for (int spins = 0;; ++spins) {
+      if (state_.exchange(1, std::memory_order_acquire) == 0) return;
+      if (spins < 64) {
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+        continue;
+      }
+      state_.wait(1, std::memory_order_relaxed);
+    }
+  }
+  void unlock() {
+    state_.store(0, std::memory_order_release);
+    state_.notify_one();
+  }
+
+ private:
+  std::atomic<std::uint32_t> state_{0};
+};
+
 // What an append touches comes first, in the first two cache lines, so a
 // scrape that appends to thousands of series in turn pays as few misses as
-// it can (and a writer can prefetch them: Appender::prefetch).
-struct alignas(64) MemSeries {
+// it can (and a writer can prefetch them: Appender::prefetch_series). 160
+// bytes: with its shared_ptr control block, one 192-byte allocation.
+struct MemSeries {
   MemSeries(const LabelSet& l, std::uint64_t h) : labels(l), hash(h) {}
 
-  mutable std::mutex mu;
-  std::int64_t last_t = 0;        // guarded by mu
-  std::uint64_t last_v_bits = 0;  // guarded by mu
+  static constexpr std::int64_t kNeverSeenEmpty = INT64_MIN;
+
+  mutable SeriesMutex mu;
   bool has_last = false;          // guarded by mu: ever written to
   bool removed = false;           // guarded by mu: collected; appends through handles refuse
+  std::int64_t last_t = 0;        // guarded by mu
+  std::uint64_t last_v_bits = 0;  // guarded by mu
   // Where the next append writes, for prefetching only (read without mu).
   std::atomic<const std::uint64_t*> write_hint{nullptr};
   ChunkAppender open;  // guarded by mu
 
-  const LabelSet labels;
+  const PackedLabels labels;
   const std::uint64_t hash;
   SeriesRef ref = 0;                // set before the series is published
   std::vector<SealedChunk> sealed;  // guarded by mu; oldest first
   // Never written: the cutoff of the truncate() that first saw it empty.
-  std::optional<std::int64_t> seen_empty_at;  // guarded by mu
+  std::int64_t seen_empty_at = kNeverSeenEmpty;  // guarded by mu
 
   bool empty() const { return sealed.empty() && open.empty(); }
 
@@ -99,6 +217,8 @@ struct alignas(64) MemSeries {
   }
 };
 
+static_assert(sizeof(MemSeries) <= 168, "a series should stay within one 192-byte allocation");
+
 }  // namespace watch::tsdb::detail
 
 namespace watch::tsdb {
@@ -116,7 +236,7 @@ struct alignas(64) Head::HashStripe {
   Series* find(const LabelSet& labels, std::uint64_t hash) const {  // requires mu
     auto [b, e] = by_hash.equal_range(hash);
     for (auto it = b; it != e; ++it)
-      if (it->second->labels == labels) return it->second;
+      if (it->second->labels.equals(labels)) return it->second;
     return nullptr;
   }
 };
@@ -153,7 +273,7 @@ class Head::Index {
   SeriesRef last_ref() const { return last_ref_; }                       // requires mu
 
   // Removes series; `refs` sorted. Requires mu exclusively.
-  void remove(const std::vector<std::pair<SeriesRef, const LabelSet*>>& removed) {
+  void remove(const std::vector<std::pair<SeriesRef, const detail::PackedLabels*>>& removed) {
     std::vector<SeriesRef> refs;
     refs.reserve(removed.size());
     for (const auto& [ref, labels] : removed) refs.push_back(ref);
@@ -170,7 +290,9 @@ class Head::Index {
     // Only the lists of the removed series' labels change.
     std::map<std::pair<std::string_view, std::string_view>, bool> touched;
     for (const auto& [ref, labels] : removed)
-      for (const auto& l : *labels) touched.emplace(std::pair{l.name, l.value}, true);
+      labels->for_each([&](std::string_view name, std::string_view value) {
+        touched.emplace(std::pair{name, value}, true);
+      });
     for (const auto& [key, unused] : touched) {
       auto name_it = postings_.find(key.first);
       if (name_it == postings_.end()) continue;
@@ -344,6 +466,10 @@ AppendStatus Head::append_unlogged(SeriesRef ref, std::int64_t t, double v) {
   return append_to(*it->second, t, v);
 }
 
+LabelSet SeriesHandle::labels() const {
+  return s_->labels.unpack();
+}
+
 SeriesHandle Head::handle(SeriesRef ref) const {
   const RefStripe& rs = ref_stripes_[ref & stripe_mask_];
   std::shared_lock stripe_lock(rs.mu);
@@ -435,6 +561,7 @@ void Head::select(const MatcherSet& matchers, std::int64_t mint, std::int64_t ma
   if (mint > maxt) return;
   const std::vector<SeriesRef> refs = matching_refs(matchers);
   std::vector<Sample> buffer;
+  std::vector<Label> scratch;  // the visited series' labels, unpacked into reused strings
   for (SeriesRef ref : refs) {
     const RefStripe& rs = ref_stripes_[ref & stripe_mask_];
     std::shared_lock stripe_lock(rs.mu);
@@ -447,7 +574,11 @@ void Head::select(const MatcherSet& matchers, std::int64_t mint, std::int64_t ma
       s.read(mint, maxt, buffer);
     }
     if (buffer.empty()) continue;
-    if (!visit(s.labels, std::span<const Sample>(buffer))) return;
+    s.labels.unpack_into(scratch);
+    LabelSet labels = LabelSet::adopt_sorted(std::move(scratch));
+    const bool more = visit(labels, std::span<const Sample>(buffer));
+    scratch = std::move(labels).release();
+    if (!more) return;
   }
 }
 
@@ -461,7 +592,7 @@ std::vector<SeriesSamples> Head::select(const MatcherSet& matchers, std::int64_t
     with_series(ref, [&](const Series& s) {
       std::lock_guard series_lock(s.mu);
       s.read(mint, maxt, ss.samples);
-      if (!ss.samples.empty()) ss.labels = s.labels;
+      if (!ss.samples.empty()) ss.labels = s.labels.unpack();
     });
     if (ss.samples.empty()) continue;
     ss.ref = ref;
@@ -481,7 +612,7 @@ std::vector<LabelSet> Head::series(const MatcherSet& matchers, std::int64_t mint
   for (SeriesRef ref : refs) {
     with_series(ref, [&](const Series& s) {
       std::lock_guard series_lock(s.mu);
-      if (all_time ? !s.empty() : s.has_sample_in(mint, maxt)) out.push_back(s.labels);
+      if (all_time ? !s.empty() : s.has_sample_in(mint, maxt)) out.push_back(s.labels.unpack());
     });
   }
   std::sort(out.begin(), out.end());
@@ -538,9 +669,9 @@ std::size_t Head::truncate(std::int64_t mint) {
     if (!s.empty()) return;
     if (s.has_last) {
       candidates.emplace_back(ref, s.hash);
-    } else if (!s.seen_empty_at) {
+    } else if (s.seen_empty_at == Series::kNeverSeenEmpty) {
       s.seen_empty_at = mint;  // created, never written: its creator may be about to
-    } else if (mint > *s.seen_empty_at) {
+    } else if (mint > s.seen_empty_at) {
       candidates.emplace_back(ref, s.hash);  // still empty after the cutoff moved on
     }
   });
@@ -572,7 +703,7 @@ std::size_t Head::truncate(std::int64_t mint) {
     num_series_.fetch_sub(1, std::memory_order_relaxed);
   }
   if (!removed.empty()) {
-    std::vector<std::pair<SeriesRef, const LabelSet*>> gone;
+    std::vector<std::pair<SeriesRef, const detail::PackedLabels*>> gone;
     gone.reserve(removed.size());
     for (const auto& s : removed) gone.emplace_back(s->ref, &s->labels);
     std::unique_lock index_lock(index_->mu);
@@ -583,10 +714,6 @@ std::size_t Head::truncate(std::int64_t mint) {
 }
 
 namespace {
-
-std::size_t string_heap(const std::string& s) {
-  return s.size() > 15 ? s.capacity() + 1 : 0;
-}
 
 // Rough heap cost of one allocation of n bytes with glibc malloc.
 std::size_t alloc_cost(std::size_t n) {
@@ -616,9 +743,7 @@ HeadStats Head::stats() const {
       ++st.series;
       // The series object and its map nodes (by ref and by hash).
       std::size_t mem = alloc_cost(sizeof(Series)) + 2 * alloc_cost(32);
-      mem += alloc_cost(s.labels.labels().capacity() * sizeof(Label));
-      for (const auto& l : s.labels)
-        mem += alloc_cost(string_heap(l.name)) + alloc_cost(string_heap(l.value));
+      mem += alloc_cost(s.labels.bytes());
       mem += alloc_cost(s.sealed.capacity() * sizeof(SealedChunk));
       for (const auto& c : s.sealed) {
         st.samples += c.count;
@@ -755,7 +880,13 @@ std::size_t Head::store_memory_chunks() {
 }
 
 void Head::visit_series(const SeriesStateVisitor& fn) const {
-  for_each_series([&](SeriesRef ref, const Series& s) { fn(ref, s.labels, s.open); });
+  std::vector<Label> scratch;
+  for_each_series([&](SeriesRef ref, const Series& s) {
+    s.labels.unpack_into(scratch);
+    LabelSet labels = LabelSet::adopt_sorted(std::move(scratch));
+    fn(ref, labels, s.open);
+    scratch = std::move(labels).release();
+  });
 }
 
 // ---------------------------------------------------------------------------
@@ -772,6 +903,7 @@ void Appender::prefetch_series(const SeriesHandle& series) {
   const auto* p = reinterpret_cast<const char*>(series.s_.get());
   __builtin_prefetch(p, 1);
   __builtin_prefetch(p + 64, 1);
+  __builtin_prefetch(p + 95, 1);  // the end of `open`: the hot part may straddle three lines
 }
 
 void Appender::prefetch_tail(const SeriesHandle& series) {

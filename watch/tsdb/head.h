@@ -148,6 +148,8 @@ class SeriesHandle {
  public:
   SeriesHandle() = default;
   explicit operator bool() const { return s_ != nullptr; }
+  // The series' labels (requires a non-empty handle).
+  LabelSet labels() const;
 
  private:
   friend class Head;

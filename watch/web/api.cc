@@ -1,5 +1,7 @@
 #include "watch/web/api.h"
 
+#include <malloc.h>
+
 #include <chrono>
 #include <set>
 #include <string>
@@ -80,8 +82,24 @@ std::optional<promql::QueryOptions> query_options(const Params& p, std::string& 
   return options;
 }
 
-AdminResponse answer(const promql::QueryResult& r) {
-  return json(promql::http_status(r), promql::render_query_result(r));
+// Queries that loaded more than this many samples hand their memory back to
+// the system when they are done (see answer()).
+constexpr std::size_t kTrimAfterSamples = 1'000'000;
+
+// The answer to a query; takes the result so that its memory is freed here.
+// A heavy query's working memory is freed before the answer is sent, and
+// glibc keeps freed memory for reuse, so RSS would stay at the heaviest
+// query's peak: malloc_trim returns it (measured in bench/RESULTS.md).
+AdminResponse answer(promql::QueryResult&& result) {
+  AdminResponse response;
+  std::size_t samples = 0;
+  {
+    const promql::QueryResult r = std::move(result);
+    response = json(promql::http_status(r), promql::render_query_result(r));
+    samples = r.samples;
+  }  // the result's memory goes back to malloc here
+  if (samples > kTrimAfterSamples) ::malloc_trim(0);
+  return response;
 }
 
 // The matcher sets of every match[]; nullopt (and *error) when one is malformed.

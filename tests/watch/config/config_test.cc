@@ -297,7 +297,7 @@ TEST(WatchConfigErrorTest, KeysFromTheFileAreEscapedAndShortened) {
 }
 
 TEST(WatchConfigErrorTest, UnknownKeyFarFromAnyListsTheKnownKeys) {
-  one_error("zzzzzz: 1\n", 1, "zzzzzz", "expected one of: listen, storage, global");
+  one_error("zzzzzz: 1\n", 1, "zzzzzz", "expected one of: listen, storage, query, global");
 }
 
 TEST(WatchConfigErrorTest, RepeatedKey) {
@@ -540,6 +540,21 @@ TEST(WatchConfigFileTest, RelativePathsResolveAgainstTheConfigDirectory) {
   const LoadResult mem = parse_config("storage: {path: ':memory:'}\n", kFile);
   EXPECT_EQ(mem.config.storage_path, ":memory:");
   EXPECT_EQ(mem.config.tsdb_path, "");  // a test configuration keeps nothing
+}
+
+TEST(WatchConfigFileTest, QueryLimitsDefaultAsPrometheusAndCanBeSet) {
+  const LoadResult def = parse_config("", "/etc/fb/x.yaml");
+  EXPECT_EQ(def.config.query_max_samples, 50'000'000u);
+  EXPECT_EQ(def.config.query_timeout_ms, 120'000);
+  const LoadResult set =
+      parse_config("query: {max_samples: 1000, timeout: 10s}\n", "/etc/fb/x.yaml");
+  ASSERT_TRUE(set.ok()) << all_errors(set);
+  EXPECT_EQ(set.config.query_max_samples, 1000u);
+  EXPECT_EQ(set.config.query_timeout_ms, 10'000);
+  const LoadResult bad = parse_config("query: {max_samples: 0, timeout: x}\n", "/etc/fb/x.yaml");
+  ASSERT_EQ(bad.errors.size(), 2u);
+  EXPECT_EQ(bad.errors[0].key, "query.max_samples");
+  EXPECT_EQ(bad.errors[1].key, "query.timeout");
 }
 
 TEST(WatchConfigFileTest, TheTsdbDirectoryDefaultsNextToTheStoreAndCanBeSet) {

@@ -106,6 +106,18 @@ TEST(Jitter, NextScrapeTimeIsAlignedToTheOffset) {
   }
 }
 
+TEST(ScrapeTimestamp, WithinTheToleranceTheSlotElseTheStart) {
+  constexpr std::int64_t kSlot = 1'767'225'600'000;
+  EXPECT_EQ(scrape_timestamp_ms(kSlot, kSlot, 15'000), kSlot);
+  EXPECT_EQ(scrape_timestamp_ms(kSlot + 1, kSlot, 15'000), kSlot);
+  EXPECT_EQ(scrape_timestamp_ms(kSlot + 2, kSlot, 15'000), kSlot);  // Prometheus's 2 ms
+  EXPECT_EQ(scrape_timestamp_ms(kSlot + 3, kSlot, 15'000), kSlot + 3);
+  EXPECT_EQ(scrape_timestamp_ms(kSlot + 900, kSlot, 15'000), kSlot + 900);
+  // Intervals of 200 ms and less are never aligned, as in Prometheus.
+  EXPECT_EQ(scrape_timestamp_ms(kSlot + 1, kSlot, 200), kSlot + 1);
+  EXPECT_EQ(scrape_timestamp_ms(kSlot + 1, kSlot, 201), kSlot);
+}
+
 TEST(TargetHealth, Names) {
   EXPECT_EQ(to_string(TargetHealth::kUnknown), "unknown");
   EXPECT_EQ(to_string(TargetHealth::kUp), "up");
