@@ -10,11 +10,18 @@
 #include <benchmark/benchmark.h>
 #include <malloc.h>
 
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <ctime>
+#include <filesystem>
 #include <memory>
 #include <random>
 #include <span>
@@ -25,6 +32,7 @@
 #include "firebreak/metrics.h"
 #include "watch/scrape/parser.h"
 #include "watch/tsdb/chunk.h"
+#include "watch/tsdb/db.h"
 #include "watch/tsdb/head.h"
 
 namespace {
@@ -425,6 +433,142 @@ void BM_Select_100Series_1h(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(samples));
 }
 BENCHMARK(BM_Select_100Series_1h)->Unit(benchmark::kMicrosecond);
+
+// ---------------------------------------------------------------------------
+// A restart: 100,000 series with 2 hours of 15 s samples (48 M samples,
+// one commit a scrape), written by a process that then dies by SIGKILL, read
+// back by Db::open: from the WAL and the chunk files (a crash), and from a
+// checkpoint (after a clean stop). Baseline in the same run: reading the
+// same files' bytes, the I/O floor of any replay.
+
+struct ReplayData {
+  std::string crash_dir;       // WAL + chunk files, no checkpoint
+  std::string checkpoint_dir;  // the same after a clean close
+  std::uint64_t samples = 0;
+  std::uint64_t wal_bytes = 0;
+  std::uint64_t chunk_bytes = 0;
+  std::uint64_t checkpoint_bytes = 0;
+};
+
+std::uint64_t dir_bytes(const std::string& dir) {
+  std::uint64_t n = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir))
+    if (e.is_regular_file()) n += e.file_size();
+  return n;
+}
+
+void write_2h(const std::string& dir, int series, bool clean_close) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    auto db = watch::tsdb::Db::open({.dir = dir}, 7200 * 1000);
+    std::vector<watch::tsdb::SeriesHandle> handles;
+    std::vector<Generator> gens;
+    for (int i = 0; i < series; ++i) {
+      const auto r = db->head().get_or_create(series_labels(i));
+      handles.push_back(db->head().handle(r.ref));
+      gens.emplace_back(i % 4, static_cast<std::uint64_t>(i) + 1);
+    }
+    for (int step = 0; step < 480; ++step) {
+      watch::tsdb::Appender app(db->head());
+      for (int i = 0; i < series; ++i)
+        app.append(handles[i], step * std::int64_t{15000}, gens[i].next());
+    }
+    if (clean_close) {
+      db->close();
+      ::_exit(0);
+    }
+    ::kill(::getpid(), SIGKILL);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+}
+
+const ReplayData& replay_data(int series) {
+  static ReplayData data = [series] {
+    ReplayData d;
+    char a[] = "/tmp/fb-replay-crash-XXXXXX";
+    char b[] = "/tmp/fb-replay-checkpoint-XXXXXX";
+    d.crash_dir = ::mkdtemp(a);
+    d.checkpoint_dir = ::mkdtemp(b);
+    write_2h(d.crash_dir, series, false);
+    write_2h(d.checkpoint_dir, series, true);
+    d.samples = static_cast<std::uint64_t>(series) * 480;
+    d.wal_bytes = dir_bytes(d.crash_dir + "/wal");
+    d.chunk_bytes = dir_bytes(d.crash_dir + "/chunks_head");
+    for (const auto& e : std::filesystem::directory_iterator(d.checkpoint_dir))
+      if (e.path().filename().string().starts_with("checkpoint."))
+        d.checkpoint_bytes += dir_bytes(e.path().string());
+    std::atexit([] {
+      std::filesystem::remove_all(replay_data(0).crash_dir);
+      std::filesystem::remove_all(replay_data(0).checkpoint_dir);
+    });
+    return d;
+  }();
+  return data;
+}
+
+void replay(benchmark::State& state, bool from_checkpoint) {
+  const ReplayData& d = replay_data(static_cast<int>(state.range(0)));
+  const std::string& dir = from_checkpoint ? d.checkpoint_dir : d.crash_dir;
+  watch::tsdb::RecoveryReport report;
+  for (auto _ : state) {
+    // A copy each time: opening repairs and writes (a new WAL segment).
+    state.PauseTiming();
+    const std::string copy = dir + "-run";
+    std::filesystem::remove_all(copy);
+    std::filesystem::copy(dir, copy, std::filesystem::copy_options::recursive);
+    state.ResumeTiming();
+    {
+      auto db = watch::tsdb::Db::open({.dir = copy}, 7200 * 1000, nullptr, &report);
+      benchmark::DoNotOptimize(db->head().num_series());
+      state.PauseTiming();
+      db.reset();  // a clean close: not part of the start
+      state.ResumeTiming();
+    }
+    state.PauseTiming();
+    std::filesystem::remove_all(copy);
+    state.ResumeTiming();
+  }
+  if (report.series != static_cast<std::size_t>(state.range(0)))
+    state.SkipWithError("replay lost series");
+  state.counters["samples"] = static_cast<double>(d.samples);
+  state.counters["wal_bytes_per_sample"] =
+      static_cast<double>(d.wal_bytes) / static_cast<double>(d.samples);
+  state.counters["chunk_bytes_per_sample"] =
+      static_cast<double>(d.chunk_bytes) / static_cast<double>(d.samples);
+  state.counters["checkpoint_bytes"] = static_cast<double>(d.checkpoint_bytes);
+  state.counters["samples_replayed"] = static_cast<double>(report.samples_replayed);
+}
+
+void BM_Db_Replay_Crash_2h(benchmark::State& state) {
+  replay(state, false);
+}
+BENCHMARK(BM_Db_Replay_Crash_2h)->Arg(100000)->Unit(benchmark::kMillisecond)->Iterations(3);
+
+void BM_Db_Replay_Checkpoint_2h(benchmark::State& state) {
+  replay(state, true);
+}
+BENCHMARK(BM_Db_Replay_Checkpoint_2h)->Arg(100000)->Unit(benchmark::kMillisecond)->Iterations(3);
+
+// Reading every byte the crash replay reads (WAL and chunk files).
+void BM_Baseline_ReadReplayFiles_2h(benchmark::State& state) {
+  const ReplayData& d = replay_data(static_cast<int>(state.range(0)));
+  std::vector<char> buf(1 << 20);
+  for (auto _ : state) {
+    std::uint64_t n = 0;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(d.crash_dir)) {
+      if (!e.is_regular_file()) continue;
+      std::FILE* f = std::fopen(e.path().c_str(), "rb");
+      while (const std::size_t got = std::fread(buf.data(), 1, buf.size(), f)) n += got;
+      std::fclose(f);
+    }
+    benchmark::DoNotOptimize(n);
+  }
+}
+BENCHMARK(BM_Baseline_ReadReplayFiles_2h)
+    ->Arg(100000)
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(3);
 
 }  // namespace
 

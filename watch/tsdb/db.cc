@@ -106,18 +106,22 @@ bool Db::recover(std::int64_t now_ms, RecoveryReport& report, std::string* error
       },
       &report.problems);
 
-  // Refs of the log that name a series the head holds under another ref.
-  std::unordered_map<SeriesRef, SeriesRef> alias;
-  auto resolve = [&](SeriesRef ref) {
-    auto it = alias.find(ref);
-    return it == alias.end() ? ref : it->second;
+  // Every logged ref (an alias too: a ref naming a series the head holds
+  // under another, collected and created again) with its series and the
+  // newest sample its chunk files hold: replayed samples up to that are
+  // already there and are skipped without a lookup in the head.
+  struct Replayed {
+    SeriesHandle series;
+    std::int64_t chunks_max_t = INT64_MIN;
   };
+  std::unordered_map<SeriesRef, Replayed> replayed_series;
   std::uint64_t replayed = 0;
-  auto append_samples_of = [&](SeriesRef ref, const PendingChunk& c) {
-    for (ChunkIterator it(c.words, c.bits, c.count); it.next();)
-      if (head_.append(ref, it.t(), it.v()) == AppendStatus::kOk) ++replayed;
+  Appender app(head_);  // nothing is logged while replaying_
+  auto replay_sample = [&](Replayed& r, std::int64_t t, double v) {
+    if (t <= r.chunks_max_t) return;
+    if (app.append(r.series, t, v) == AppendStatus::kOk) ++replayed;
   };
-  auto add_series = [&](SeriesRef logged, const LabelSet& labels) -> SeriesRef {
+  auto add_series = [&](SeriesRef logged, const LabelSet& labels) -> Replayed* {
     max_ref = std::max(max_ref, logged);
     const SeriesRef ref = head_.restore_series(logged, labels);
     if (ref == 0) {
@@ -125,18 +129,32 @@ bool Db::recover(std::int64_t now_ms, RecoveryReport& report, std::string* error
           fmt::format("series ref {} is logged twice with different labels; "
                       "the second ({}) is ignored",
                       logged, labels.to_string()));
-      return 0;
+      return nullptr;
     }
-    if (ref != logged) alias[logged] = ref;
+    Replayed& r = replayed_series[logged];
+    r.series = head_.handle(ref);
+    if (ref != logged) {
+      if (auto own = replayed_series.find(ref); own != replayed_series.end())
+        r.chunks_max_t = own->second.chunks_max_t;
+    }
     auto it = on_disk.find(logged);
-    if (it == on_disk.end()) return ref;
-    std::sort(it->second.begin(), it->second.end(),
+    if (it == on_disk.end()) return &r;
+    auto& chunks = it->second;
+    std::sort(chunks.begin(), chunks.end(),
               [](const PendingChunk& a, const PendingChunk& b) { return a.min_t < b.min_t; });
-    for (const PendingChunk& c : it->second)
-      if (!head_.restore_chunk(ref, c.min_t, c.max_t, c.bits, c.count, c.words))
-        append_samples_of(ref, c);  // overlaps what the series has: sample by sample
+    for (std::size_t i = 0; i < chunks.size(); ++i) {
+      const PendingChunk& c = chunks[i];
+      if (head_.restore_chunk(ref, c.min_t, c.max_t, c.bits, c.count, c.words,
+                              i + 1 == chunks.size())) {
+        r.chunks_max_t = std::max(r.chunks_max_t, c.max_t);
+        continue;
+      }
+      // Overlaps what the series has: sample by sample.
+      for (ChunkIterator s(c.words, c.bits, c.count); s.next();) replay_sample(r, s.t(), s.v());
+    }
     on_disk.erase(it);
-    return ref;
+    if (ref != logged) replayed_series[ref].chunks_max_t = r.chunks_max_t;
+    return &r;
   };
 
   // 2. The newest checkpoint.
@@ -173,7 +191,7 @@ bool Db::recover(std::int64_t now_ms, RecoveryReport& report, std::string* error
           report.problems.push_back(cp_dir + ": malformed series record; the rest is ignored");
           break;
         }
-        const SeriesRef at = add_series(ref, LabelSet::from(std::move(labels)));
+        Replayed* at = add_series(ref, LabelSet::from(std::move(labels)));
         if (count == 0) continue;
         std::uint64_t min_t = 0, bits = 0;
         std::span<const std::uint8_t> raw;
@@ -184,10 +202,11 @@ bool Db::recover(std::int64_t now_ms, RecoveryReport& report, std::string* error
         }
         std::vector<std::uint64_t> words((bits + 63) / 64);
         for (std::size_t i = 0; i < words.size(); ++i) words[i] = file::get_u64(raw.data() + 8 * i);
-        if (at == 0) continue;
+        if (!at) continue;
         for (ChunkIterator it(words.data(), bits, static_cast<std::uint32_t>(count)); it.next();)
-          if (head_.append(at, it.t(), it.v()) == AppendStatus::kOk) ++replayed;
+          replay_sample(*at, it.t(), it.v());
       }
+      app.commit();  // (logs nothing: it only empties the appender's batch)
     }
     if (reader.corruption()) {
       // A checkpoint is renamed into place whole: damage is the disk's.
@@ -219,6 +238,7 @@ bool Db::recover(std::int64_t now_ms, RecoveryReport& report, std::string* error
                           "series record",
                           rec->segment, rec->offset));
         for (const RefSeries& s : series) add_series(s.ref, s.labels);
+        app.commit();
       } else if (rec->type == kRecordSamples) {
         samples.clear();
         if (!decode_samples(rec->payload, samples))
@@ -226,8 +246,11 @@ bool Db::recover(std::int64_t now_ms, RecoveryReport& report, std::string* error
               fmt::format("WAL segment {:08d} at offset {}: malformed "
                           "samples record",
                           rec->segment, rec->offset));
-        for (const RefSample& s : samples)
-          if (head_.append(resolve(s.ref), s.t, s.v) == AppendStatus::kOk) ++replayed;
+        for (const RefSample& s : samples) {
+          auto it = replayed_series.find(s.ref);
+          if (it != replayed_series.end()) replay_sample(it->second, s.t, s.v);
+        }
+        app.commit();
       }
     }
     report.wal_bytes = reader.bytes_read();

@@ -817,7 +817,7 @@ SeriesRef Head::restore_series(SeriesRef ref, const LabelSet& labels) {
 }
 
 bool Head::restore_chunk(SeriesRef ref, std::int64_t min_t, std::int64_t max_t, std::uint32_t bits,
-                         std::uint16_t count, const std::uint64_t* words) {
+                         std::uint16_t count, const std::uint64_t* words, bool last) {
   RefStripe& rs = ref_stripes_[ref & stripe_mask_];
   std::shared_lock stripe_lock(rs.mu);
   auto it = rs.series.find(ref);
@@ -832,12 +832,14 @@ bool Head::restore_chunk(SeriesRef ref, std::int64_t min_t, std::int64_t max_t, 
   c.words = words;
   c.bits = bits;
   c.count = count;
-  // The last sample's value, for the duplicate check of the next append.
-  ChunkIterator last(c);
-  while (last.next()) {
+  s.last_t = max_t;
+  if (last) {
+    // The last sample's value, for the duplicate check of the next append.
+    ChunkIterator it(c);
+    while (it.next()) {
+    }
+    s.last_v_bits = std::bit_cast<std::uint64_t>(it.v());
   }
-  s.last_t = last.t();
-  s.last_v_bits = std::bit_cast<std::uint64_t>(last.v());
   s.has_last = true;
   s.sealed.push_back(std::move(c));
   return true;

@@ -243,9 +243,11 @@ class Head {
   SeriesRef restore_series(SeriesRef ref, const LabelSet& labels);
   // Adds a sealed chunk after the series' others, its words living
   // elsewhere. False when the ref is unknown or the chunk does not start
-  // after the series' last sample (it is then ignored).
+  // after the series' last sample (it is then ignored). `last`: no chunk of
+  // this series follows (its last value is decoded, for the duplicate check
+  // of later appends; for the others it is not needed).
   bool restore_chunk(SeriesRef ref, std::int64_t min_t, std::int64_t max_t, std::uint32_t bits,
-                     std::uint16_t count, const std::uint64_t* words);
+                     std::uint16_t count, const std::uint64_t* words, bool last = true);
   // New series get refs above `ref` from now on.
   void reserve_refs(SeriesRef ref);
   SeriesRef last_ref() const;
