@@ -14,6 +14,13 @@ and reports, as watch/Prometheus ratios:
   query's time.
 
   scripts/bench footprint [--series 10000] [--warmup 60] [--seconds 120] [--interval 1]
+  scripts/bench footprint --watch-only --series 1000000 --interval 15 --restart
+
+--watch-only leaves Prometheus out (a size only watch is measured at) and
+reports whether scrapes and rule evaluations kept their interval, memory
+per series, bytes per sample on disk; --restart then stops watch (SIGTERM)
+and starts it again, and kills it (SIGKILL) and starts it again, timing
+each start until watch answers and reporting its replay.
 
 The synthetic target shares the two cores; it serves both scrapers the same
 body, so it weighs on both alike. Prints a Markdown table for
@@ -66,12 +73,14 @@ def get(url, timeout=600):
         return r.read().decode()
 
 
-def counter(url, name):
+def counter(url, name, default=None):
     total = None
     for line in get(url).splitlines():
         if line.startswith(name) and (line[len(name)] in " {"):
             total = (total or 0) + float(line.rsplit(" ", 1)[1])
     if total is None:
+        if default is not None:
+            return default
         raise RuntimeError(f"{name} not found at {url}")
     return total
 
@@ -113,6 +122,8 @@ def main():
     ap.add_argument("--seconds", type=float, default=120)
     ap.add_argument("--interval", type=int, default=1)
     ap.add_argument("--keep", action="store_true", help="keep the data directory")
+    ap.add_argument("--watch-only", action="store_true", help="no Prometheus beside watch")
+    ap.add_argument("--restart", action="store_true", help="time restarts (SIGTERM, SIGKILL)")
     args = ap.parse_args()
 
     work = tempfile.mkdtemp(prefix="fb-footprint-")
@@ -131,25 +142,34 @@ def main():
                     f"evaluation_interval: 15s}}\n"
                     f"scrape_configs:\n  - job_name: synthetic\n"
                     f"    static_configs: [{{targets: ['127.0.0.1:{tport}']}}]\n")
-        prom = subprocess.Popen(["prometheus", f"--config.file={work}/prometheus.yml",
-                                 f"--storage.tsdb.path={work}/prometheus",
-                                 f"--web.listen-address=127.0.0.1:{pport}",
-                                 "--log.level=warn"],
-                                stdout=subprocess.DEVNULL, stderr=open(f"{work}/prom.err", "w"))
-        procs.append(prom)
+        prom = None
+        if not args.watch_only:
+            prom = subprocess.Popen(["prometheus", f"--config.file={work}/prometheus.yml",
+                                     f"--storage.tsdb.path={work}/prometheus",
+                                     f"--web.listen-address=127.0.0.1:{pport}",
+                                     "--log.level=warn"],
+                                    stdout=subprocess.DEVNULL, stderr=open(f"{work}/prom.err", "w"))
+            procs.append(prom)
         with open(os.path.join(work, "firebreak.yaml"), "w") as f:
             f.write(f"listen: 127.0.0.1:{wport}\n"
                     f"storage: {{path: watch.db}}\n"
-                    f"global: {{scrape_interval: {iv}, scrape_timeout: {iv}}}\n"
+                    f"global: {{scrape_interval: {iv}, scrape_timeout: {iv}, body_size_limit: 0}}\n"
                     f"targets:\n  - name: synthetic\n"
                     f"    metrics_url: http://127.0.0.1:{tport}/metrics\n")
-        watch = subprocess.Popen([os.path.join(BIN, "firebreak"), "watch", "--config",
+        def start_watch():
+            p = subprocess.Popen([os.path.join(BIN, "firebreak"), "watch", "--config",
                                   f"{work}/firebreak.yaml"],
-                                 stdout=subprocess.DEVNULL, stderr=open(f"{work}/watch.err", "w"))
-        procs.append(watch)
+                                 stdout=subprocess.DEVNULL, stderr=open(f"{work}/watch.err", "a"))
+            procs.append(p)
+            return p
+
+        watch = start_watch()
         pbase, wbase = f"http://127.0.0.1:{pport}", f"http://127.0.0.1:{wport}"
-        wait_up(f"{pbase}/-/ready", "prometheus", prom)
+        if prom:
+            wait_up(f"{pbase}/-/ready", "prometheus", prom)
         wait_up(f"{wbase}/readyz", "firebreak watch", watch)
+        if args.watch_only:
+            return watch_only(args, work, wbase, watch, start_watch)
 
         print(f"footprint: {args.series} series every {iv}; warm-up {args.warmup:.0f} s, "
               f"measuring {args.seconds:.0f} s; data in {work}", file=sys.stderr)
@@ -214,6 +234,74 @@ def main():
                 p.kill()
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def dir_bytes(path):
+    total = 0
+    for root, _, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.path.getsize(os.path.join(root, name))
+            except OSError:
+                pass
+    return total
+
+
+def watch_only(args, work, wbase, watch, start_watch):
+    """watch alone at a size: does it keep its intervals, what does it cost."""
+    metrics = f"{wbase}/metrics"
+    print(f"footprint (watch only): {args.series} series every {args.interval}s; warm-up "
+          f"{args.warmup:.0f} s, measuring {args.seconds:.0f} s; data in {work}", file=sys.stderr)
+    time.sleep(args.warmup)
+    b = {"cpu": cpu_seconds(watch.pid), "n": counter(metrics, "watch_tsdb_head_samples_appended_total"),
+         "scrapes": counter(metrics, "watch_scrapes_total"),
+         "evals": counter(metrics, "watch_rule_group_evaluations_total", 0), "t": time.time()}
+    time.sleep(args.seconds)
+    a = {"cpu": cpu_seconds(watch.pid), "n": counter(metrics, "watch_tsdb_head_samples_appended_total"),
+         "scrapes": counter(metrics, "watch_scrapes_total"),
+         "evals": counter(metrics, "watch_rule_group_evaluations_total", 0), "t": time.time()}
+    span = a["t"] - b["t"]
+    targets = json.loads(get(f"{wbase}/api/v1/targets"))["data"]["activeTargets"]
+    groups = json.loads(get(f"{wbase}/api/v1/rules"))["data"]["groups"]
+    mem = memory(watch.pid)
+    head_series = counter(metrics, "watch_head_series")
+    samples_held = (a["n"])  # every sample appended since start is still held (no retention yet)
+    disk = dir_bytes(os.path.join(work, "firebreak-watch-tsdb"))
+    wal = dir_bytes(os.path.join(work, "firebreak-watch-tsdb", "wal"))
+    chunks = dir_bytes(os.path.join(work, "firebreak-watch-tsdb", "chunks_head"))
+    print(f"\n### watch alone: {args.series} series every {args.interval}s "
+          f"({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})\n")
+    print("| figure | value |")
+    print("|---|---:|")
+    print(f"| series in the head | {head_series:.0f} |")
+    print(f"| scrapes in {span:.0f} s (on time: {span / args.interval:.1f}) | "
+          f"{a['scrapes'] - b['scrapes']:.0f} |")
+    print(f"| last scrape took | {targets[0]['lastScrapeDuration'] * 1000:.0f} ms |")
+    evals = a["evals"] - b["evals"]
+    expect = sum(span / g["interval"] for g in groups)
+    print(f"| rule group evaluations in {span:.0f} s (on time: {expect:.1f}) | {evals:.0f} |")
+    print(f"| slowest rule group evaluation | "
+          f"{max(g['evaluationTime'] for g in groups) * 1000:.0f} ms |")
+    print(f"| CPU per stored sample | "
+          f"{(a['cpu'] - b['cpu']) / max(a['n'] - b['n'], 1) * 1e6:.3f} µs |")
+    print(f"| RSS | {mem['VmRSS'] / 1048576:.0f} MiB (anon {mem['RssAnon'] / 1048576:.0f}) |")
+    print(f"| RSS per series | {mem['VmRSS'] / max(head_series, 1):.0f} B |")
+    print(f"| bytes per sample on disk (WAL + chunk files + checkpoint) | "
+          f"{disk / max(samples_held, 1):.2f} (WAL {wal / max(samples_held, 1):.2f}, "
+          f"chunks {chunks / max(samples_held, 1):.2f}) |")
+    if args.restart:
+        for how, sig in (("SIGTERM (checkpoint at stop)", signal.SIGTERM),
+                         ("SIGKILL (WAL replay)", signal.SIGKILL)):
+            watch.send_signal(sig)
+            watch.wait(timeout=600)
+            start = time.time()
+            watch = start_watch()
+            wait_up(f"{wbase}/readyz", "firebreak watch", watch, timeout=1200)
+            took = time.time() - start
+            replay = counter(metrics, "watch_tsdb_recovery_duration_seconds")
+            print(f"| restart after {how}: answering after | {took:.1f} s (replay {replay:.1f} s) |")
+            time.sleep(2 * args.interval)
+    return 0
 
 
 if __name__ == "__main__":

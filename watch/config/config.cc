@@ -612,7 +612,9 @@ class Loader {
   void load_storage(const YAML::Node& n) {
     Fields f;
     if (!fields(n, "storage",
-                {"path", "tsdb_path", "checkpoint_interval", "retention", "max_series"}, f))
+                {"path", "tsdb_path", "checkpoint_interval", "evict_idle_after", "retention",
+                 "max_series"},
+                f))
       return;
     Config& c = result_.config;
     std::string path;
@@ -634,6 +636,7 @@ class Loader {
         c.tsdb_path = path == ":memory:" ? "" : resolve(path);
     }
     duration(f.get("checkpoint_interval"), "storage.checkpoint_interval", c.checkpoint_interval_ms);
+    duration(f.get("evict_idle_after"), "storage.evict_idle_after", c.evict_idle_after_ms);
     if (duration(f.get("retention"), "storage.retention", c.retention_ms))
       retention_pos_ = pos_of(*f.get("retention"));
     if (count(f.get("max_series"), "storage.max_series", c.max_series) && c.max_series == 0) {

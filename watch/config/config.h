@@ -94,8 +94,11 @@ struct Config {
   // (the default when storage_path is ":memory:").
   std::string tsdb_path;
   std::int64_t checkpoint_interval_ms = 30 * 60'000;  // > 0
-  std::int64_t retention_ms = 26 * 3'600'000;         // the head's, > 0
-  std::size_t max_series = 1'000'000;                 // > 0
+  // A series without samples this long leaves the head's memory for a cold
+  // file (queryable until the retention); > 0.
+  std::int64_t evict_idle_after_ms = 2 * 3'600'000;
+  std::int64_t retention_ms = 26 * 3'600'000;  // the head's, > 0
+  std::size_t max_series = 1'000'000;          // > 0
   // A query (API or rule) that would load more samples fails, as
   // Prometheus's --query.max-samples; both taken at start.
   std::size_t query_max_samples = 50'000'000;  // > 0

@@ -64,7 +64,8 @@ std::unique_ptr<tsdb::Db> open_db(const config::Config& config, const firebreak:
   std::string error;
   auto db = tsdb::Db::open(tsdb::DbOptions{.dir = config.tsdb_path,
                                            .head = {.max_series = config.max_series,
-                                                    .retention_ms = config.retention_ms}},
+                                                    .retention_ms = config.retention_ms},
+                                           .evict_idle_after_ms = config.evict_idle_after_ms},
                            wall_ms_of(clock), &error, &report);
   if (!db)
     throw std::runtime_error("cannot open the head's directory (storage.tsdb_path) " +
@@ -140,7 +141,7 @@ Runtime::Runtime(config::Config config, RuntimeOptions options)
       clock_(*options_.clock),
       db_(open_db(config, clock_, recovery_)),
       head_(db_->head()),
-      storage_(head_),
+      storage_(*db_),
       engine_(storage_,
               promql::EngineOptions{.max_samples = config.query_max_samples,
                                     .timeout = std::chrono::milliseconds(config.query_timeout_ms)}),
@@ -208,6 +209,13 @@ Runtime::Runtime(config::Config config, RuntimeOptions options)
     reg->gauge_callback({.name = "watch_tsdb_checkpoint_duration_seconds",
                          .help = "How long the last checkpoint took."},
                         db_stat(&tsdb::DbStats::checkpoint_seconds));
+    reg->gauge_callback({.name = "watch_tsdb_cold_series",
+                         .help = "Series that left the head for cold files (idle for "
+                                 "storage.evict_idle_after), until the retention."},
+                        db_stat(&tsdb::DbStats::cold_series));
+    reg->counter_callback({.name = "watch_tsdb_series_evicted_total",
+                           .help = "Idle series moved out of the head's memory."},
+                          db_stat(&tsdb::DbStats::series_evicted));
     reg->gauge_callback({.name = "watch_tsdb_recovery_duration_seconds",
                          .help = "How long the start-up replay of the head took."},
                         [this] { return recovery_.seconds; });
@@ -284,7 +292,7 @@ firebreak::AdminResponse success_json(nlohmann::json data) {
 }  // namespace
 
 void Runtime::add_http(firebreak::AdminServer& server) {
-  web::add_query_api(server, engine_, head_, clock_, {.version = options_.version});
+  web::add_query_api(server, engine_, *db_, clock_, {.version = options_.version});
   // Prometheus's status APIs, with watch's readiness probe in each target.
   server.add_handler("GET", "/api/v1/targets", [this](const firebreak::AdminRequest&) {
     nlohmann::json active = nlohmann::json::array();

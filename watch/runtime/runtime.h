@@ -176,7 +176,7 @@ class Runtime {
   tsdb::RecoveryReport recovery_;
   std::unique_ptr<tsdb::Db> db_;
   tsdb::Head& head_;
-  tsdb::HeadQueryable storage_;
+  tsdb::DbQueryable storage_;
   promql::Engine engine_;
   checkin::Tracker tracker_;
   checkin::PushStore pushes_;

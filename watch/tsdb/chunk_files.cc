@@ -259,6 +259,7 @@ const std::uint64_t* ChunkFiles::write(std::uint64_t ref, std::int64_t min_t, st
 }
 
 std::size_t ChunkFiles::truncate_before(std::int64_t mint) {
+  std::unique_lock unmap(unmap_mu_);
   std::lock_guard lock(mu_);
   std::size_t removed = 0;
   for (auto it = files_.begin(); it != files_.end();) {
@@ -273,6 +274,29 @@ std::size_t ChunkFiles::truncate_before(std::int64_t mint) {
   }
   if (removed) file::sync_dir(dir_, nullptr);
   return removed;
+}
+
+std::optional<ChunkLocation> ChunkFiles::locate(const std::uint64_t* words) const {
+  const auto* p = reinterpret_cast<const std::uint8_t*>(words);
+  std::lock_guard lock(mu_);
+  for (const auto& f : files_) {
+    if (f->base && p >= f->base + kMagicBytes + kHeaderBytes && p < f->base + f->size)
+      return ChunkLocation{f->index, static_cast<std::uint64_t>(p - f->base)};
+  }
+  return std::nullopt;
+}
+
+const std::uint64_t* ChunkFiles::words_at(ChunkLocation at, std::uint32_t bits) const {
+  std::lock_guard lock(mu_);
+  auto it = std::lower_bound(
+      files_.begin(), files_.end(), at.file,
+      [](const std::unique_ptr<File>& f, std::uint32_t i) { return f->index < i; });
+  if (it == files_.end() || (*it)->index != at.file || !(*it)->base) return nullptr;
+  const File& f = **it;
+  if (at.offset % 8 != 0 || at.offset < kMagicBytes + kHeaderBytes ||
+      at.offset + words_for(bits) * 8 > f.size)
+    return nullptr;
+  return reinterpret_cast<const std::uint64_t*>(f.base + at.offset);
 }
 
 bool ChunkFiles::sync(std::string* error) {

@@ -30,6 +30,8 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
@@ -37,6 +39,13 @@ namespace watch::tsdb {
 
 struct ChunkFilesOptions {
   std::size_t max_file_size = 128u << 20;
+};
+
+// Where a chunk's words are on disk: its file's index and their offset in it.
+struct ChunkLocation {
+  std::uint32_t file = 0;
+  std::uint64_t offset = 0;
+  friend bool operator==(const ChunkLocation&, const ChunkLocation&) = default;
 };
 
 class ChunkFiles {
@@ -72,8 +81,19 @@ class ChunkFiles {
                              std::string* error = nullptr);
 
   // Removes the files (not the one being written) whose chunks all end
-  // before `mint`. Returns how many.
+  // before `mint`. Returns how many. Waits for every ReadGuard.
   std::size_t truncate_before(std::int64_t mint);
+
+  // Where words returned by write() or replay() lie; nullopt for words that
+  // are not in a chunk file (a chunk kept in memory).
+  std::optional<ChunkLocation> locate(const std::uint64_t* words) const;
+  // The words at a location, or nullptr when its file is gone (retention)
+  // or the location is not in it. Valid while a ReadGuard is held.
+  const std::uint64_t* words_at(ChunkLocation at, std::uint32_t bits) const;
+  // Keeps every mapped file mapped while held (truncate_before waits): for
+  // readers that reach chunks by location, not through the head.
+  using ReadGuard = std::shared_lock<std::shared_mutex>;
+  ReadGuard read_guard() const { return ReadGuard(unmap_mu_); }
   // fsync of every file written since the last sync.
   bool sync(std::string* error = nullptr);
 
@@ -88,6 +108,7 @@ class ChunkFiles {
 
   const std::string dir_;
   const ChunkFilesOptions options_;
+  mutable std::shared_mutex unmap_mu_;  // held exclusively to unmap a file
   mutable std::mutex mu_;
   std::vector<std::unique_ptr<File>> files_;  // guarded by mu_; oldest first
   File* current_ = nullptr;                   // guarded by mu_: where writes go; null until one

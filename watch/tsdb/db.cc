@@ -267,7 +267,9 @@ bool Db::recover(std::int64_t now_ms, RecoveryReport& report, std::string* error
   for (std::uint32_t s : wal_segments(wal_dir))
     if (s < first_segment) file::remove(wal_segment_path(wal_dir, s), nullptr);
 
+  head_.finish_restore();
   head_.reserve_refs(max_ref);
+  load_cold(report);
   head_.truncate(now_ms - options_.head.retention_ms);
   chunks_->truncate_before(now_ms - options_.head.retention_ms);
   report.samples_replayed = replayed;
@@ -437,8 +439,225 @@ bool Db::sync(std::string* error) {
 
 std::size_t Db::gc(std::int64_t now_ms) {
   const std::size_t removed = head_.gc(now_ms);
-  if (chunks_) chunks_->truncate_before(head_.min_valid_time());
+  const std::int64_t cutoff = head_.min_valid_time();
+  {
+    std::unique_lock lock(cold_mu_);
+    std::erase_if(cold_, [&](const std::unique_ptr<ColdFile>& f) {
+      if (f->max_t() >= cutoff) return false;
+      file::remove(f->path(), nullptr);
+      return true;
+    });
+  }
+  if (chunks_) chunks_->truncate_before(cutoff);
+  if (chunks_ && options_.evict_idle_after_ms > 0) evict(now_ms - options_.evict_idle_after_ms);
   return removed;
+}
+
+void Db::load_cold(RecoveryReport& report) {
+  const std::string dir = options_.dir + "/cold";
+  std::vector<std::pair<std::uint32_t, std::string>> files;
+  for (const std::string& name : file::list_dir(dir)) {
+    if (name.ends_with(".tmp")) {
+      file::remove(dir + "/" + name, nullptr);  // a write a crash interrupted
+      continue;
+    }
+    if (name.size() != 6 || !std::all_of(name.begin(), name.end(), ::isdigit)) continue;
+    files.emplace_back(static_cast<std::uint32_t>(std::stoul(name)), dir + "/" + name);
+  }
+  std::sort(files.begin(), files.end());
+  std::unique_lock lock(cold_mu_);
+  for (const auto& [index, path] : files) {
+    next_cold_ = std::max(next_cold_, index + 1);
+    std::string error;
+    if (auto f = ColdFile::open(path, &error)) {
+      cold_.push_back(std::move(f));
+    } else {
+      report.problems.push_back(error + "; its series are not readable");
+    }
+  }
+}
+
+std::size_t Db::evict(std::int64_t cutoff) {
+  std::lock_guard evicting(evict_mu_);
+  constexpr std::size_t kBatch = 100'000;
+  std::size_t total = 0;
+  for (;;) {
+    std::vector<IdleSeries> idle = head_.idle_series(cutoff, kBatch);
+    if (idle.empty()) break;
+    const bool more = idle.size() == kBatch;
+    std::vector<ColdSeries> cold;
+    cold.reserve(idle.size());
+    std::vector<IdleSeries> going;
+    for (IdleSeries& s : idle) {
+      ColdSeries c{s.labels, {}};
+      bool ok = true;
+      for (const ChunkMeta& m : s.chunks) {
+        const auto at = chunks_->locate(m.words);
+        if (!at) {
+          ok = false;
+          break;
+        }
+        c.chunks.push_back({*at, m.min_t, m.max_t, m.bits, m.count});
+      }
+      if (!ok) continue;
+      cold.push_back(std::move(c));
+      going.push_back(std::move(s));
+    }
+    if (going.empty()) break;
+    std::string path;
+    {
+      std::unique_lock lock(cold_mu_);
+      path = fmt::format("{}/cold/{:06d}", options_.dir, next_cold_++);
+    }
+    std::string error;
+    if (!file::make_dirs(options_.dir + "/cold", &error) ||
+        !write_cold_file(path, std::move(cold), &error)) {
+      std::lock_guard log_lock(log_mu_);
+      note_write_failure("cold series file", error);
+      break;
+    }
+    auto f = ColdFile::open(path, &error);
+    if (!f) {
+      FB_LOG_ERROR("tsdb_cold_file_unreadable", "a cold file just written does not read back",
+                   {"error", error});
+      break;
+    }
+    {
+      std::unique_lock lock(cold_mu_);
+      cold_.push_back(std::move(f));
+    }
+    // Readable from the cold file first, then gone from the head: a query
+    // meanwhile sees the series twice and merges it.
+    const std::size_t removed = head_.remove_idle(going);
+    total += removed;
+    dirty_ = true;  // the next checkpoint leaves them out
+    if (!more) break;
+  }
+  evicted_.fetch_add(total, std::memory_order_relaxed);
+  return total;
+}
+
+std::map<LabelSet, std::vector<Sample>> Db::cold_select(const MatcherSet& matchers,
+                                                        std::int64_t mint,
+                                                        std::int64_t maxt) const {
+  std::map<LabelSet, std::vector<Sample>> out;
+  std::shared_lock lock(cold_mu_);
+  if (cold_.empty() || !chunks_) return out;
+  const std::int64_t floor = std::max(mint, head_.min_valid_time());
+  const auto guard = chunks_->read_guard();  // no chunk file unmapped while reading
+  bool several = false;
+  for (const auto& f : cold_) {
+    if (f->max_t() < floor || f->min_t() > maxt) continue;
+    f->select(matchers, [&](const LabelSet& labels, std::span<const ColdChunk> chunks) {
+      std::vector<Sample>* samples = nullptr;
+      for (const ColdChunk& c : chunks) {
+        if (c.max_t < floor || c.min_t > maxt) continue;
+        const std::uint64_t* words = chunks_->words_at(c.at, c.bits);
+        if (!words) continue;  // its file went with the retention
+        if (!samples) {
+          auto [it, inserted] = out.try_emplace(labels);
+          several |= !inserted;
+          samples = &it->second;
+        }
+        for (ChunkIterator it(words, c.bits, c.count); it.next();) {
+          if (it.t() < floor) continue;
+          if (it.t() > maxt) break;
+          samples->push_back(it.sample());
+        }
+      }
+      return true;
+    });
+  }
+  if (several) {
+    for (auto& [labels, samples] : out) {
+      std::stable_sort(samples.begin(), samples.end(),
+                       [](const Sample& a, const Sample& b) { return a.t < b.t; });
+      samples.erase(std::unique(samples.begin(), samples.end(),
+                                [](const Sample& a, const Sample& b) { return a.t == b.t; }),
+                    samples.end());
+    }
+  }
+  return out;
+}
+
+namespace {
+
+// Cold samples then the head's, in time order, each time once.
+std::vector<Sample> merge_samples(const std::vector<Sample>& cold, std::span<const Sample> head) {
+  std::vector<Sample> out;
+  out.reserve(cold.size() + head.size());
+  std::size_t i = 0, j = 0;
+  while (i < cold.size() || j < head.size()) {
+    if (j == head.size() || (i < cold.size() && cold[i].t < head[j].t)) {
+      out.push_back(cold[i++]);
+    } else {
+      if (i < cold.size() && cold[i].t == head[j].t) ++i;
+      out.push_back(head[j++]);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+void Db::select(const MatcherSet& matchers, std::int64_t mint, std::int64_t maxt,
+                const SeriesVisitor& visit) const {
+  if (mint > maxt) return;
+  auto cold = cold_select(matchers, mint, maxt);
+  if (cold.empty()) return head_.select(matchers, mint, maxt, visit);
+  bool stopped = false;
+  head_.select(matchers, mint, maxt, [&](const LabelSet& labels, std::span<const Sample> samples) {
+    auto it = cold.find(labels);
+    if (it == cold.end()) return !(stopped = !visit(labels, samples));
+    const std::vector<Sample> merged = merge_samples(it->second, samples);
+    cold.erase(it);
+    return !(stopped = !visit(labels, merged));
+  });
+  if (stopped) return;
+  for (const auto& [labels, samples] : cold)
+    if (!samples.empty() && !visit(labels, samples)) return;
+}
+
+std::vector<LabelSet> Db::series(const MatcherSet& matchers, std::int64_t mint,
+                                 std::int64_t maxt) const {
+  std::vector<LabelSet> out = head_.series(matchers, mint, maxt);
+  auto cold = cold_select(matchers, mint, maxt);
+  if (cold.empty()) return out;
+  for (auto& [labels, samples] : cold)
+    if (!samples.empty()) out.push_back(labels);
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+std::vector<std::string> Db::label_names(const MatcherSet& matchers, std::int64_t mint,
+                                         std::int64_t maxt) const {
+  {
+    std::shared_lock lock(cold_mu_);
+    if (cold_.empty()) return head_.label_names(matchers, mint, maxt);
+  }
+  std::vector<std::string> out;
+  for (const LabelSet& ls : series(matchers, mint, maxt))
+    for (const auto& l : ls) out.push_back(l.name);
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+std::vector<std::string> Db::label_values(std::string_view name, const MatcherSet& matchers,
+                                          std::int64_t mint, std::int64_t maxt) const {
+  {
+    std::shared_lock lock(cold_mu_);
+    if (cold_.empty()) return head_.label_values(name, matchers, mint, maxt);
+  }
+  std::vector<std::string> out;
+  for (const LabelSet& ls : series(matchers, mint, maxt)) {
+    const std::string_view v = ls.get(name);
+    if (!v.empty()) out.emplace_back(v);
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
 }
 
 bool Db::close(std::string* error) {
@@ -475,6 +694,12 @@ DbStats Db::stats() const {
     st.chunk_files = chunks_->files();
     st.chunk_file_bytes = chunks_->bytes();
   }
+  {
+    std::shared_lock lock(cold_mu_);
+    st.cold_files = cold_.size();
+    for (const auto& f : cold_) st.cold_series += f->series_count();
+  }
+  st.series_evicted = evicted_.load(std::memory_order_relaxed);
   return st;
 }
 

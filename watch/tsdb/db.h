@@ -5,6 +5,7 @@
 //   wal/            write-ahead log of new series and accepted samples (wal.h)
 //   chunks_head/    every completed chunk, memory-mapped (chunk_files.h)
 //   checkpoint.N/   the head's series and open chunks as of WAL segment N
+//   cold/           series that left the head, until the retention (cold.h)
 //
 //   std::string error;
 //   watch::tsdb::RecoveryReport report;
@@ -36,7 +37,15 @@
 // segment fills. A failed write (a full disk) is counted and logged once per
 // episode; the samples stay in memory and the head keeps working.
 //
-// With an empty dir the Db is a plain in-memory Head (nothing written).
+// Head garbage collection (gc()): a series that received no sample for
+// DbOptions::evict_idle_after_ms leaves the head, its index and its memory
+// (its open chunk sealed into a chunk file), for a cold file that keeps it
+// queryable until the retention: select() and the series and label
+// functions read the head and the cold files as one (a series found in
+// both, because it came back, is merged, samples in time order, each once).
+//
+// With an empty dir the Db is a plain in-memory Head (nothing written, no
+// cold files).
 //
 // Thread-safety: head() is as thread-safe as Head; checkpoint(), gc(),
 // sync() and stats() may be called from any thread; close() once, after
@@ -45,12 +54,15 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
 #include "watch/tsdb/chunk_files.h"
+#include "watch/tsdb/cold.h"
 #include "watch/tsdb/head.h"
 #include "watch/tsdb/wal.h"
 
@@ -59,6 +71,8 @@ namespace watch::tsdb {
 struct DbOptions {
   std::string dir;  // "" keeps everything in memory
   HeadOptions head = {};
+  // A series idle this long leaves the head for a cold file (0: never).
+  std::int64_t evict_idle_after_ms = 0;
   WalOptions wal = {};
   ChunkFilesOptions chunks = {};
 };
@@ -90,6 +104,9 @@ struct DbStats {
   std::uint64_t checkpoint_bytes = 0;  // of the last one
   double checkpoint_seconds = 0;       // of the last one
   std::int64_t last_checkpoint_ms = 0;
+  std::size_t cold_files = 0;
+  std::size_t cold_series = 0;       // in cold files (a series there twice counts twice)
+  std::uint64_t series_evicted = 0;  // moved out of the head since start
 };
 
 class Db final : private HeadLog {
@@ -114,9 +131,24 @@ class Db final : private HeadLog {
   bool checkpoint(std::string* error = nullptr);
   // fsync of the WAL and the chunk files.
   bool sync(std::string* error = nullptr);
-  // Retention: head.gc(now_ms), then the chunk files it no longer needs.
-  // Returns the series removed.
+  // Retention: head.gc(now_ms), then the cold files and chunk files it no
+  // longer needs; then idle series leave the head for a cold file (see
+  // above). Returns the series removed by the retention.
   std::size_t gc(std::int64_t now_ms);
+
+  // Reading the head and the cold files as one (the engine's storage: see
+  // DbQueryable in queryable.h; the API's series and label lists). Same
+  // contracts as Head's.
+  void select(const MatcherSet& matchers, std::int64_t mint_ms, std::int64_t maxt_ms,
+              const SeriesVisitor& visit) const;
+  std::vector<LabelSet> series(const MatcherSet& matchers, std::int64_t mint_ms = INT64_MIN,
+                               std::int64_t maxt_ms = INT64_MAX) const;
+  std::vector<std::string> label_names(const MatcherSet& matchers = {},
+                                       std::int64_t mint_ms = INT64_MIN,
+                                       std::int64_t maxt_ms = INT64_MAX) const;
+  std::vector<std::string> label_values(std::string_view name, const MatcherSet& matchers = {},
+                                        std::int64_t mint_ms = INT64_MIN,
+                                        std::int64_t maxt_ms = INT64_MAX) const;
   // A checkpoint (the snapshot a fast start reads), then closes the files.
   // The head stays readable; appends are no longer logged.
   bool close(std::string* error = nullptr);
@@ -127,6 +159,12 @@ class Db final : private HeadLog {
   explicit Db(DbOptions options);
   bool recover(std::int64_t now_ms, RecoveryReport& report, std::string* error);
   bool write_checkpoint(std::uint32_t segment, std::uint64_t* bytes, std::string* error);
+  void load_cold(RecoveryReport& report);
+  std::size_t evict(std::int64_t cutoff);
+  // Cold series matching, each with its samples in [mint, maxt], sorted by
+  // time, each time once.
+  std::map<LabelSet, std::vector<Sample>> cold_select(const MatcherSet& matchers, std::int64_t mint,
+                                                      std::int64_t maxt) const;
   void note_write_failure(const std::string& what, const std::string& error);
 
   // HeadLog
@@ -145,6 +183,12 @@ class Db final : private HeadLog {
   std::vector<std::uint8_t> pending_series_;  // guarded by log_mu_: encoded, not yet written
   std::vector<std::uint8_t> samples_buf_;     // guarded by log_mu_
   bool failing_ = false;                      // guarded by log_mu_: in a write-failure episode
+
+  mutable std::shared_mutex cold_mu_;
+  std::vector<std::unique_ptr<ColdFile>> cold_;  // guarded by cold_mu_; oldest first
+  std::uint32_t next_cold_ = 1;                  // guarded by cold_mu_
+  std::atomic<std::uint64_t> evicted_{0};
+  std::mutex evict_mu_;  // one eviction at a time
 
   mutable std::mutex checkpoint_mu_;      // one checkpoint (or close) at a time
   std::uint32_t checkpoint_segment_ = 0;  // guarded by checkpoint_mu_

@@ -256,17 +256,21 @@ class Head::Index {
   }
 
   // A restored series with its own ref, which may be below refs already
-  // added (a restore sees them in log order). Requires mu exclusively.
+  // added (a restore sees them in log order): appended, and the lists are
+  // sorted once by finish_restore(). Requires mu exclusively.
   void add_with_ref(SeriesRef ref, const LabelSet& labels) {
-    auto insert = [ref](std::vector<SeriesRef>& list) {
-      if (list.empty() || list.back() < ref)
-        list.push_back(ref);
-      else
-        list.insert(std::lower_bound(list.begin(), list.end(), ref), ref);
-    };
-    insert(all_);
-    for (const auto& l : labels) insert(postings_[l.name][l.value]);
+    if (ref < last_ref_) unsorted_ = true;
+    all_.push_back(ref);
+    for (const auto& l : labels) postings_[l.name][l.value].push_back(ref);
     last_ref_ = std::max(last_ref_, ref);
+  }
+
+  void finish_restore() {  // requires mu exclusively
+    if (!unsorted_) return;
+    std::sort(all_.begin(), all_.end());
+    for (auto& [name, values] : postings_)
+      for (auto& [value, refs] : values) std::sort(refs.begin(), refs.end());
+    unsorted_ = false;
   }
 
   void reserve(SeriesRef ref) { last_ref_ = std::max(last_ref_, ref); }  // requires mu
@@ -391,6 +395,7 @@ class Head::Index {
       postings_;
   std::vector<SeriesRef> all_;  // sorted: refs are issued in increasing order under mu
   SeriesRef last_ref_ = 0;
+  bool unsorted_ = false;  // restored out of order, not sorted yet
 };
 
 // ---------------------------------------------------------------------------
@@ -676,8 +681,16 @@ std::size_t Head::truncate(std::int64_t mint) {
     }
   });
 
-  // Pass 2: unlink the empty series (hash stripe, then ref stripe), checking
-  // again under the locks: an append may have landed meanwhile.
+  // Pass 2: unlink the empty series, checking again under the locks: an
+  // append may have landed meanwhile.
+  return unlink_series(candidates, [](const Series& s) { return s.empty(); });
+}
+
+template <class Still>
+std::size_t Head::unlink_series(const std::vector<std::pair<SeriesRef, std::uint64_t>>& candidates,
+                                Still&& still) {
+  // Hash stripe, then ref stripe, then the series: the order get_or_create
+  // takes them in.
   std::vector<std::shared_ptr<Series>> removed;
   for (const auto& [ref, hash] : candidates) {
     HashStripe& hs = hash_stripes_[hash & stripe_mask_];
@@ -688,7 +701,7 @@ std::size_t Head::truncate(std::int64_t mint) {
     if (it == rs.series.end()) continue;
     {
       std::lock_guard series_lock(it->second->mu);
-      if (!it->second->empty()) continue;
+      if (!still(*it->second)) continue;
       it->second->removed = true;  // handles held elsewhere now refuse appends
     }
     auto [b, e] = hs.by_hash.equal_range(hash);
@@ -711,6 +724,51 @@ std::size_t Head::truncate(std::int64_t mint) {
   }
   counters_.series_removed.fetch_add(removed.size(), std::memory_order_relaxed);
   return removed.size();
+}
+
+std::vector<IdleSeries> Head::idle_series(std::int64_t cutoff, std::size_t limit) {
+  std::vector<IdleSeries> out;
+  for_each_series([&](SeriesRef ref, Series& s) {
+    if (out.size() >= limit || s.removed || !s.has_last || s.last_t >= cutoff) return;
+    if (!s.open.empty()) {
+      // Sealed early: the cold store reaches chunks in chunk files only.
+      const std::uint64_t* stored = log_ ? log_->store_chunk(ref, s.open) : nullptr;
+      if (!stored) return;
+      SealedChunk c;
+      c.min_t = s.open.min_t();
+      c.max_t = s.open.max_t();
+      c.words = stored;
+      c.bits = static_cast<std::uint32_t>(s.open.bits());
+      c.count = s.open.count();
+      s.sealed.push_back(std::move(c));
+      s.open.release();
+      s.write_hint.store(nullptr, std::memory_order_relaxed);
+    }
+    IdleSeries idle;
+    for (const SealedChunk& c : s.sealed) {
+      if (c.in_memory()) return;  // a full disk kept it here: the series stays
+      idle.chunks.push_back({c.words, c.min_t, c.max_t, c.bits, c.count});
+    }
+    idle.ref = ref;
+    idle.hash = s.hash;
+    idle.last_t = s.last_t;
+    idle.labels = s.labels.unpack();
+    out.push_back(std::move(idle));
+  });
+  return out;
+}
+
+std::size_t Head::remove_idle(std::span<const IdleSeries> series) {
+  std::vector<std::pair<SeriesRef, std::uint64_t>> candidates;
+  std::unordered_map<SeriesRef, std::int64_t> last_t;
+  candidates.reserve(series.size());
+  for (const IdleSeries& s : series) {
+    candidates.emplace_back(s.ref, s.hash);
+    last_t[s.ref] = s.last_t;
+  }
+  // Gone only when nothing arrived since idle_series() saw it.
+  return unlink_series(
+      candidates, [&](const Series& s) { return s.open.empty() && s.last_t == last_t[s.ref]; });
 }
 
 namespace {
@@ -843,6 +901,11 @@ bool Head::restore_chunk(SeriesRef ref, std::int64_t min_t, std::int64_t max_t, 
   s.has_last = true;
   s.sealed.push_back(std::move(c));
   return true;
+}
+
+void Head::finish_restore() {
+  std::unique_lock index_lock(index_->mu);
+  index_->finish_restore();
 }
 
 void Head::reserve_refs(SeriesRef ref) {

@@ -158,6 +158,26 @@ class SeriesHandle {
   std::shared_ptr<detail::MemSeries> s_;
 };
 
+// A sealed chunk as the head holds it: its words (in a chunk file's mapping)
+// and what it spans.
+struct ChunkMeta {
+  const std::uint64_t* words = nullptr;
+  std::int64_t min_t = 0;
+  std::int64_t max_t = 0;
+  std::uint32_t bits = 0;
+  std::uint16_t count = 0;
+};
+
+// A series that received nothing for a while, on its way out of the head
+// (Head::idle_series, db.h).
+struct IdleSeries {
+  std::uint64_t ref = 0;
+  std::uint64_t hash = 0;
+  std::int64_t last_t = 0;
+  LabelSet labels;
+  std::vector<ChunkMeta> chunks;  // oldest first, all in chunk files
+};
+
 // Where a durable head sends what it must keep (db.h implements it). Called
 // with the series' locks held: implementations must not call back into the
 // Head, and should be quick.
@@ -250,6 +270,9 @@ class Head {
                      std::uint16_t count, const std::uint64_t* words, bool last = true);
   // New series get refs above `ref` from now on.
   void reserve_refs(SeriesRef ref);
+  // Ends a restore: puts the index in order (restore_series adds in log
+  // order). Required before the head is read.
+  void finish_restore();
   SeriesRef last_ref() const;
   // The cutoff of the last truncate() (INT64_MIN before any), and setting
   // it (a restore); it never moves back.
@@ -264,6 +287,16 @@ class Head {
   using SeriesStateVisitor =
       std::function<void(SeriesRef ref, const LabelSet& labels, const ChunkAppender& open)>;
   void visit_series(const SeriesStateVisitor& fn) const;
+
+  // Series whose every sample is older than `cutoff`, at most `limit`, for
+  // the cold store (cold.h): each with its labels and chunks, its open chunk
+  // first sealed through the log's store_chunk (a series that cannot have
+  // all its chunks in chunk files is left out). They stay in the head until
+  // remove_idle().
+  std::vector<IdleSeries> idle_series(std::int64_t cutoff, std::size_t limit);
+  // Removes those series from the head (index, memory), each unless a
+  // sample reached it since idle_series() saw it. Returns how many went.
+  std::size_t remove_idle(std::span<const IdleSeries> series);
 
   // Walks every series (O(series)): for monitoring and benchmarks.
   HeadStats stats() const;
@@ -291,6 +324,11 @@ class Head {
   // series locked.
   template <class Fn>
   void for_each_series(Fn&& fn) const;
+  // Unlinks the candidates (ref, hash) for which still(series) holds under
+  // its lock; returns how many went.
+  template <class Still>
+  std::size_t unlink_series(const std::vector<std::pair<SeriesRef, std::uint64_t>>& candidates,
+                            Still&& still);
 
   HeadOptions options_;
   std::size_t stripe_mask_;

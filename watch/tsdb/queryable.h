@@ -1,5 +1,5 @@
 // The head as the PromQL engine's storage: watch::promql::Queryable over a
-// watch::tsdb::Head.
+// watch::tsdb::Head, or over a Db (the head and its cold series).
 //
 //   watch::tsdb::Head head;
 //   watch::tsdb::HeadQueryable storage(head);
@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "watch/promql/storage.h"
+#include "watch/tsdb/db.h"
 #include "watch/tsdb/head.h"
 
 namespace watch::tsdb {
@@ -36,6 +37,22 @@ class HeadQueryable final : public promql::Queryable {
 
  private:
   const Head& head_;
+};
+
+// The same over a Db: the head and its cold series as one (db.h).
+class DbQueryable final : public promql::Queryable {
+ public:
+  explicit DbQueryable(const Db& db) : db_(db) {}
+
+  void select(const std::vector<Matcher>& matchers, std::int64_t mint_ms, std::int64_t maxt_ms,
+              const promql::SeriesVisitor& visit) const override {
+    const auto set = MatcherSet::compile(matchers, nullptr);
+    if (!set) return;
+    db_.select(*set, mint_ms, maxt_ms, visit);
+  }
+
+ private:
+  const Db& db_;
 };
 
 }  // namespace watch::tsdb

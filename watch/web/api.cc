@@ -170,7 +170,7 @@ void add_get_and_post(firebreak::AdminServer& server, const std::string& path,
 }  // namespace
 
 void add_query_api(firebreak::AdminServer& server, const promql::Engine& engine,
-                   const tsdb::Head& head, const firebreak::Clock& clock, QueryApiOptions options) {
+                   const tsdb::Db& head, const firebreak::Clock& clock, QueryApiOptions options) {
   add_get_and_post(server, "/api/v1/query", [&engine, &clock](const AdminRequest& r) {
     const Params p = request_params(r);
     std::string error;

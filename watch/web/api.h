@@ -16,7 +16,7 @@
 // Answers and errors are Prometheus's, Pushgateway's and healthchecks'
 // (e.g. {"status":"error","errorType":"bad_data","error":"1:5: parse error: ..."}).
 //
-//   watch::web::add_query_api(server, engine, head, clock);
+//   watch::web::add_query_api(server, engine, db, clock);
 //   watch::web::add_checkin_api(server, tracker, pushes, [&] { wake_rules(); });
 //
 // Thread-safety: the handlers run on the server's threads; engine, head,
@@ -30,7 +30,7 @@
 #include "watch/checkin/push_store.h"
 #include "watch/checkin/tracker.h"
 #include "watch/promql/engine.h"
-#include "watch/tsdb/head.h"
+#include "watch/tsdb/db.h"
 
 namespace watch::web {
 
@@ -38,9 +38,8 @@ struct QueryApiOptions {
   std::string version = "0.1.0";  // /api/v1/status/buildinfo
 };
 
-void add_query_api(firebreak::AdminServer& server, const promql::Engine& engine,
-                   const tsdb::Head& head, const firebreak::Clock& clock,
-                   QueryApiOptions options = {});
+void add_query_api(firebreak::AdminServer& server, const promql::Engine& engine, const tsdb::Db& db,
+                   const firebreak::Clock& clock, QueryApiOptions options = {});
 
 // `changed` (optional) runs after each accepted ping and after each push
 // (a refused one sets push_failure_time), so the caller can publish the new

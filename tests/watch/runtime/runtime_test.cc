@@ -228,7 +228,8 @@ TEST_F(RuntimeTest, PushedSeriesArePublishedAndGoStaleWhenDeleted) {
 TEST_F(RuntimeTest, SamplesAndPushedGroupsSurviveARestart) {
   firebreak::HttpClient client;
   auto count_over_time = [&](const std::string& base) {
-    const auto r = client.get(base + "/api/v1/query?query=count_over_time(items_processed%5B1h%5D)");
+    const auto r =
+        client.get(base + "/api/v1/query?query=count_over_time(items_processed%5B1h%5D)");
     const auto at = r.body.find("\"value\":[");
     return at == std::string::npos ? std::string("none: ") + r.body
                                    : r.body.substr(r.body.find(",\"", at) + 2, 2);
@@ -257,6 +258,25 @@ TEST_F(RuntimeTest, SamplesAndPushedGroupsSurviveARestart) {
   EXPECT_EQ(count_over_time(base), before) << "the samples from before the restart";
   run_for(rt, 15s);  // the pushed group is still there: published again
   EXPECT_EQ(count_over_time(base), "41");
+}
+
+TEST_F(RuntimeTest, AQueryOverItsSampleBudgetFailsWithPrometheusError) {
+  Runtime rt(config("query: {max_samples: 100}\n"), {.clock = &clock_});
+  firebreak::AdminServer server({.address = "127.0.0.1:0", .max_body_bytes = 1 << 20});
+  rt.add_http(server);
+  server.start();
+  firebreak::HttpClient client;
+  const std::string base = "http://" + server.address();
+  ASSERT_EQ(client.put(base + "/metrics/job/nightly", "a 1\nb 2\nc 3\n").status, 200);
+  run_for(rt, 15min);  // 60 publications of 5 series: 300 samples
+  const auto small = client.get(base + "/api/v1/query?query=count_over_time(a%5B5m%5D)");
+  EXPECT_EQ(small.status, 200) << small.body;
+  const auto big =
+      client.get(base + "/api/v1/query?query=count_over_time(%7Bjob%3D%22nightly%22%7D%5B15m%5D)");
+  EXPECT_EQ(big.status, 422) << big.body;
+  EXPECT_NE(big.body.find("query processing would load too many samples into memory"),
+            std::string::npos)
+      << big.body;
 }
 
 TEST_F(RuntimeTest, RulesWaitForTheFirstScrapeOfEveryTargetAfterAStart) {

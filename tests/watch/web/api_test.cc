@@ -17,7 +17,7 @@ using namespace std::chrono_literals;
 
 class ApiTest : public ::testing::Test {
  protected:
-  ApiTest() : storage_(head_), engine_(storage_), tracker_(clock_), pushes_(clock_) {}
+  ApiTest() : storage_(*db_), engine_(storage_), tracker_(clock_), pushes_(clock_) {}
 
   void SetUp() override {
     // 2026-01-01T00:00:00Z is the ManualClock's start: samples every 15 s before it.
@@ -30,7 +30,7 @@ class ApiTest : public ::testing::Test {
     tracker_.configure({{.name = "backup",
                          .schedule = checkin::Schedule::every(std::chrono::hours(1)).value(),
                          .grace = std::chrono::minutes(5)}});
-    add_query_api(server_, engine_, head_, clock_, {.version = "9.9.9"});
+    add_query_api(server_, engine_, *db_, clock_, {.version = "9.9.9"});
     add_checkin_api(server_, tracker_, pushes_, [this] { ++changes_; });
     server_.start();
     base_ = "http://" + server_.address();
@@ -42,8 +42,9 @@ class ApiTest : public ::testing::Test {
 
   static constexpr std::int64_t kNow = 1767225600000;
   firebreak::ManualClock clock_;
-  tsdb::Head head_;
-  tsdb::HeadQueryable storage_;
+  std::unique_ptr<tsdb::Db> db_ = tsdb::Db::open({}, kNow);  // in memory
+  tsdb::Head& head_ = db_->head();
+  tsdb::DbQueryable storage_;
   promql::Engine engine_;
   checkin::Tracker tracker_;
   checkin::PushStore pushes_;
