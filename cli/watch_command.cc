@@ -1,4 +1,5 @@
 // `firebreak watch`: the monitor, its config check and its rule unit tests.
+#include <malloc.h>
 #include <signal.h>
 
 #include <atomic>
@@ -80,6 +81,11 @@ void reload(watch::runtime::Runtime& runtime, const std::string& path) {
 int run_watch(const std::string& path) {
   auto config = load(path);
   if (!config) return 1;
+  // A fixed threshold: buffers of a megabyte and more (a scrape's scratch, a
+  // query's samples) are mapped and unmapped, so memory they free goes back
+  // to the system. glibc's default raises the threshold as such buffers are
+  // freed, after which they stay in the heap and RSS stays at its peak.
+  ::mallopt(M_MMAP_THRESHOLD, 1 << 20);
   firebreak::ServiceOptions options{
       .name = "firebreak-watch",
       .version = kVersion,

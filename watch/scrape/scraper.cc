@@ -489,6 +489,12 @@ std::string ScrapeLoop::ingest(std::string_view body, std::string_view content_t
     index_.clear();  // rebuilt when a later scrape needs it
   }
   slots_.swap(next_slots_);
+  // The scratch is as large as the scrape (tens of bytes a series): given
+  // back between scrapes rather than held for the whole interval.
+  next_slots_ = {};
+  next_keys_ = {};
+  next_key_ends_ = {};
+  values_ = {};
   return {};
 }
 

@@ -335,7 +335,7 @@ void Db::log_samples(std::span<const RefSample> samples) {
     note_write_failure("wal", error);
   }
   pending_series_.clear();
-  if (samples_buf_.capacity() > (4u << 20)) std::vector<std::uint8_t>().swap(samples_buf_);
+  if (samples_buf_.capacity() > (256u << 10)) std::vector<std::uint8_t>().swap(samples_buf_);
 }
 
 const std::uint64_t* Db::store_chunk(std::uint64_t ref, const ChunkAppender& chunk) {

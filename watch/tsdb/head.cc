@@ -223,21 +223,122 @@ static_assert(sizeof(MemSeries) <= 168, "a series should stay within one 192-byt
 
 namespace watch::tsdb {
 
+namespace {
+
+// splitmix64's finalizer: the stripes pick series by their low bits, so
+// within a stripe those are all alike; the tables below need them mixed.
+std::uint64_t mix(std::uint64_t x) {
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ull;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+// An open-addressing table of pointers (linear probing, deletion by
+// backward shift, at most half full): one pointer a slot and no node per
+// element, where a node-based map spends 40 to 60 bytes a series.
+// HashOf(element) gives an element's hash.
+template <class Ptr, class HashOf>
+class FlatTable {
+ public:
+  std::size_t size() const { return size_; }
+  std::size_t capacity() const { return slots_.size(); }
+
+  // The first element from `hash`'s home for which match(element) holds.
+  template <class Match>
+  Ptr* find(std::uint64_t hash, Match&& match) {
+    if (slots_.empty()) return nullptr;
+    for (std::size_t i = hash & mask(); slots_[i]; i = (i + 1) & mask())
+      if (match(slots_[i])) return &slots_[i];
+    return nullptr;
+  }
+  template <class Match>
+  const Ptr* find(std::uint64_t hash, Match&& match) const {
+    return const_cast<FlatTable*>(this)->find(hash, std::forward<Match>(match));
+  }
+
+  void insert(Ptr p) {
+    if ((size_ + 1) * 2 > slots_.size()) grow();
+    place(std::move(p));
+    ++size_;
+  }
+
+  // Removes the element `at` points to (from find()) and returns it.
+  Ptr erase(Ptr* at) {
+    std::size_t hole = static_cast<std::size_t>(at - slots_.data());
+    Ptr out = std::move(slots_[hole]);
+    slots_[hole] = Ptr();
+    for (std::size_t j = (hole + 1) & mask(); slots_[j]; j = (j + 1) & mask()) {
+      const std::size_t home = HashOf{}(slots_[j]) & mask();
+      // It may fill the hole unless its home lies cyclically in (hole, j].
+      if (((j - home) & mask()) >= ((j - hole) & mask())) {
+        slots_[hole] = std::move(slots_[j]);
+        slots_[j] = Ptr();
+        hole = j;
+      }
+    }
+    --size_;
+    return out;
+  }
+
+  template <class Fn>
+  void for_each(Fn&& fn) const {
+    for (const Ptr& p : slots_)
+      if (p) fn(p);
+  }
+
+ private:
+  std::size_t mask() const { return slots_.size() - 1; }
+  void place(Ptr p) {
+    std::size_t i = HashOf{}(p)&mask();
+    while (slots_[i]) i = (i + 1) & mask();
+    slots_[i] = std::move(p);
+  }
+  void grow() {
+    std::vector<Ptr> old = std::move(slots_);
+    slots_ = std::vector<Ptr>(std::max<std::size_t>(16, old.size() * 2));
+    for (Ptr& p : old)
+      if (p) place(std::move(p));
+  }
+
+  std::vector<Ptr> slots_;
+  std::size_t size_ = 0;
+};
+
+struct RefHash {
+  std::uint64_t operator()(const std::shared_ptr<detail::MemSeries>& s) const {
+    return mix(s->ref);
+  }
+};
+struct LabelsHash {
+  std::uint64_t operator()(const detail::MemSeries* s) const { return mix(s->hash); }
+};
+
+}  // namespace
+
 struct alignas(64) Head::RefStripe {
   mutable std::shared_mutex mu;
-  std::unordered_map<SeriesRef, std::shared_ptr<Series>> series;  // guarded by mu
+  FlatTable<std::shared_ptr<Series>, RefHash> series;  // guarded by mu
   std::atomic<std::uint64_t> appended{0};  // per stripe: no counter shared by all writers
+
+  // Requires mu. Null when the ref is not here.
+  std::shared_ptr<Series>* find(SeriesRef ref) {
+    return series.find(mix(ref), [ref](const std::shared_ptr<Series>& s) { return s->ref == ref; });
+  }
+  const std::shared_ptr<Series>* find(SeriesRef ref) const {
+    return const_cast<RefStripe*>(this)->find(ref);
+  }
 };
 
 struct alignas(64) Head::HashStripe {
   mutable std::shared_mutex mu;
-  std::unordered_multimap<std::uint64_t, Series*> by_hash;  // guarded by mu
+  FlatTable<Series*, LabelsHash> by_hash;  // guarded by mu
 
   Series* find(const LabelSet& labels, std::uint64_t hash) const {  // requires mu
-    auto [b, e] = by_hash.equal_range(hash);
-    for (auto it = b; it != e; ++it)
-      if (it->second->labels.equals(labels)) return it->second;
-    return nullptr;
+    Series* const* found = by_hash.find(
+        mix(hash), [&](Series* s) { return s->hash == hash && s->labels.equals(labels); });
+    return found ? *found : nullptr;
   }
 };
 
@@ -436,11 +537,11 @@ SeriesResult Head::get_or_create(const LabelSet& labels) {
   // Logged while the series cannot be found yet: no sample of it can be
   // logged before this.
   if (log_) log_->log_series(ref, labels);
-  hs.by_hash.emplace(hash, series.get());
+  hs.by_hash.insert(series.get());
   {
     RefStripe& rs = ref_stripes_[ref & stripe_mask_];
     std::unique_lock ref_lock(rs.mu);
-    rs.series.emplace(ref, std::move(series));
+    rs.series.insert(std::move(series));
   }
   counters_.series_created.fetch_add(1, std::memory_order_relaxed);
   return {AppendStatus::kOk, ref, true};
@@ -466,9 +567,9 @@ AppendStatus Head::append(SeriesRef ref, std::int64_t t, double v) {
 AppendStatus Head::append_unlogged(SeriesRef ref, std::int64_t t, double v) {
   RefStripe& rs = ref_stripes_[ref & stripe_mask_];
   std::shared_lock stripe_lock(rs.mu);
-  auto it = rs.series.find(ref);
-  if (it == rs.series.end()) return AppendStatus::kUnknownSeries;
-  return append_to(*it->second, t, v);
+  const auto* found = rs.find(ref);
+  if (!found) return AppendStatus::kUnknownSeries;
+  return append_to(**found, t, v);
 }
 
 LabelSet SeriesHandle::labels() const {
@@ -478,8 +579,8 @@ LabelSet SeriesHandle::labels() const {
 SeriesHandle Head::handle(SeriesRef ref) const {
   const RefStripe& rs = ref_stripes_[ref & stripe_mask_];
   std::shared_lock stripe_lock(rs.mu);
-  auto it = rs.series.find(ref);
-  return it == rs.series.end() ? SeriesHandle() : SeriesHandle(it->second);
+  const auto* found = rs.find(ref);
+  return found ? SeriesHandle(*found) : SeriesHandle();
 }
 
 AppendStatus Head::append_to(Series& s, std::int64_t t, double v) {
@@ -539,10 +640,10 @@ void Head::for_each_series(Fn&& fn) const {
   for (std::size_t i = 0; i <= stripe_mask_; ++i) {
     RefStripe& rs = ref_stripes_[i];
     std::shared_lock stripe_lock(rs.mu);
-    for (auto& [ref, sp] : rs.series) {
+    rs.series.for_each([&](const std::shared_ptr<Series>& sp) {
       std::lock_guard series_lock(sp->mu);
-      fn(ref, *sp);
-    }
+      fn(sp->ref, *sp);
+    });
   }
 }
 
@@ -550,9 +651,9 @@ template <class Fn>
 bool Head::with_series(SeriesRef ref, Fn&& fn) const {
   const RefStripe& rs = ref_stripes_[ref & stripe_mask_];
   std::shared_lock stripe_lock(rs.mu);
-  auto it = rs.series.find(ref);
-  if (it == rs.series.end()) return false;
-  fn(static_cast<const Series&>(*it->second));
+  const auto* found = rs.find(ref);
+  if (!found) return false;
+  fn(static_cast<const Series&>(**found));
   return true;
 }
 
@@ -570,9 +671,9 @@ void Head::select(const MatcherSet& matchers, std::int64_t mint, std::int64_t ma
   for (SeriesRef ref : refs) {
     const RefStripe& rs = ref_stripes_[ref & stripe_mask_];
     std::shared_lock stripe_lock(rs.mu);
-    auto it = rs.series.find(ref);
-    if (it == rs.series.end()) continue;  // removed since the index was read
-    const Series& s = *it->second;
+    const auto* found = rs.find(ref);
+    if (!found) continue;  // removed since the index was read
+    const Series& s = **found;
     buffer.clear();
     {
       std::lock_guard series_lock(s.mu);
@@ -697,22 +798,17 @@ std::size_t Head::unlink_series(const std::vector<std::pair<SeriesRef, std::uint
     RefStripe& rs = ref_stripes_[ref & stripe_mask_];
     std::unique_lock hash_lock(hs.mu);
     std::unique_lock ref_lock(rs.mu);
-    auto it = rs.series.find(ref);
-    if (it == rs.series.end()) continue;
+    auto* found = rs.find(ref);
+    if (!found) continue;
+    Series* series = found->get();
     {
-      std::lock_guard series_lock(it->second->mu);
-      if (!still(*it->second)) continue;
-      it->second->removed = true;  // handles held elsewhere now refuse appends
+      std::lock_guard series_lock(series->mu);
+      if (!still(*series)) continue;
+      series->removed = true;  // handles held elsewhere now refuse appends
     }
-    auto [b, e] = hs.by_hash.equal_range(hash);
-    for (auto h = b; h != e; ++h) {
-      if (h->second == it->second.get()) {
-        hs.by_hash.erase(h);
-        break;
-      }
-    }
-    removed.push_back(std::move(it->second));
-    rs.series.erase(it);
+    if (Series** by_hash = hs.by_hash.find(mix(hash), [&](Series* s) { return s == series; }))
+      hs.by_hash.erase(by_hash);
+    removed.push_back(rs.series.erase(found));
     num_series_.fetch_sub(1, std::memory_order_relaxed);
   }
   if (!removed.empty()) {
@@ -794,13 +890,13 @@ HeadStats Head::stats() const {
     const RefStripe& rs = ref_stripes_[i];
     std::shared_lock stripe_lock(rs.mu);
     st.samples_appended += rs.appended.load(std::memory_order_relaxed);
-    st.memory_bytes += rs.series.bucket_count() * sizeof(void*);
-    for (const auto& [ref, sp] : rs.series) {
+    st.memory_bytes += rs.series.capacity() * sizeof(std::shared_ptr<Series>);
+    rs.series.for_each([&](const std::shared_ptr<Series>& sp) {
       const Series& s = *sp;
       std::lock_guard series_lock(s.mu);
       ++st.series;
-      // The series object and its map nodes (by ref and by hash).
-      std::size_t mem = alloc_cost(sizeof(Series)) + 2 * alloc_cost(32);
+      // The series object with its control block.
+      std::size_t mem = alloc_cost(sizeof(Series) + 16);
       mem += alloc_cost(s.labels.bytes());
       mem += alloc_cost(s.sealed.capacity() * sizeof(SealedChunk));
       for (const auto& c : s.sealed) {
@@ -827,12 +923,12 @@ HeadStats Head::stats() const {
         if (first || s.last_t > st.max_t) st.max_t = s.last_t;
         first = false;
       }
-    }
+    });
   }
   for (std::size_t i = 0; i <= stripe_mask_; ++i) {
     const HashStripe& hs = hash_stripes_[i];
     std::shared_lock lock(hs.mu);
-    st.memory_bytes += hs.by_hash.bucket_count() * sizeof(void*);
+    st.memory_bytes += hs.by_hash.capacity() * sizeof(Series*);
   }
   {
     std::shared_lock lock(index_->mu);
@@ -860,15 +956,15 @@ SeriesRef Head::restore_series(SeriesRef ref, const LabelSet& labels) {
   RefStripe& rs = ref_stripes_[ref & stripe_mask_];
   std::unique_lock hash_lock(hs.mu);
   std::unique_lock ref_lock(rs.mu);
-  if (rs.series.contains(ref)) return 0;  // the ref is taken by other labels: corrupt input
+  if (rs.find(ref)) return 0;  // the ref is taken by other labels: corrupt input
   auto series = std::make_shared<Series>(labels, hash);
   series->ref = ref;
   {
     std::unique_lock index_lock(index_->mu);
     index_->add_with_ref(ref, labels);
   }
-  hs.by_hash.emplace(hash, series.get());
-  rs.series.emplace(ref, std::move(series));
+  hs.by_hash.insert(series.get());
+  rs.series.insert(std::move(series));
   num_series_.fetch_add(1, std::memory_order_relaxed);
   counters_.series_created.fetch_add(1, std::memory_order_relaxed);
   return ref;
@@ -878,9 +974,9 @@ bool Head::restore_chunk(SeriesRef ref, std::int64_t min_t, std::int64_t max_t, 
                          std::uint16_t count, const std::uint64_t* words, bool last) {
   RefStripe& rs = ref_stripes_[ref & stripe_mask_];
   std::shared_lock stripe_lock(rs.mu);
-  auto it = rs.series.find(ref);
-  if (it == rs.series.end()) return false;
-  Series& s = *it->second;
+  auto* found = rs.find(ref);
+  if (!found) return false;
+  Series& s = **found;
   std::lock_guard series_lock(s.mu);
   if (s.has_last && min_t <= s.last_t) return false;
   if (!s.open.empty()) return false;  // chunks come before loose samples

@@ -204,7 +204,7 @@ bool Wal::log(std::span<const Entry> records, std::string* error) {
   }
   segment_bytes_ += buffer_.size();
   written_ += buffer_.size();
-  if (buffer_.capacity() > (4u << 20)) std::vector<std::uint8_t>().swap(buffer_);
+  if (buffer_.capacity() > (256u << 10)) std::vector<std::uint8_t>().swap(buffer_);
   return true;
 }
 

@@ -6,6 +6,7 @@
 
 #include <bit>
 #include <cmath>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -346,6 +347,39 @@ TEST(Head, StatsCountBytesPerSample) {
   EXPECT_GT(st.bytes_per_sample(), 0.2);
   EXPECT_LT(st.bytes_per_sample(), 0.6);
   EXPECT_GT(st.memory_bytes, st.chunk_bytes);
+}
+
+}  // namespace
+}  // namespace watch::tsdb
+
+namespace watch::tsdb {
+namespace {
+
+// The stripes' tables (open addressing, deletion by backward shift) under
+// random removals: what stays is found by labels and by ref, what went is not.
+TEST(Head, RandomRemovalsLeaveEveryOtherSeriesFindable) {
+  Head head({.retention_ms = 1000, .stripes = 4});  // few stripes: long probe runs
+  std::mt19937 rng(7);
+  std::vector<bool> old(20000);
+  for (int i = 0; i < 20000; ++i) {
+    old[i] = rng() % 2;
+    const auto labels = LabelSet::from({{"__name__", "m"}, {"i", std::to_string(i)}});
+    ASSERT_EQ(head.append(labels, old[i] ? 0 : 10'000, 1).status, AppendStatus::kOk);
+  }
+  head.truncate(5'000);  // the old ones have no sample left
+  std::size_t kept = 0;
+  for (int i = 0; i < 20000; ++i) {
+    const auto labels = LabelSet::from({{"__name__", "m"}, {"i", std::to_string(i)}});
+    const auto ref = head.find(labels);
+    EXPECT_EQ(ref.has_value(), !old[i]) << i;
+    if (ref) {
+      ++kept;
+      EXPECT_TRUE(head.handle(*ref)) << i;
+      EXPECT_EQ(head.append(*ref, 20'000, 2), AppendStatus::kOk) << i;
+    }
+  }
+  EXPECT_EQ(head.num_series(), kept);
+  EXPECT_EQ(head.series(MatcherSet()).size(), kept);
 }
 
 }  // namespace
