@@ -175,6 +175,7 @@ void Delivery::push(const std::vector<rules::Notification>& notifications) {
 }
 
 std::size_t Delivery::run_due() {
+  log_.flush();  // deliveries a full disk kept from the store, once it takes writes again
   std::vector<std::shared_ptr<Receiver>> rs;
   {
     std::lock_guard lock(mu_);

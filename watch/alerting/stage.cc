@@ -47,27 +47,54 @@ bool NotificationLog::contains(std::string_view receiver, const Message& m) cons
 }
 
 void NotificationLog::record(std::string_view receiver, const Message& m, std::int64_t sent_ms) {
-  {
-    std::lock_guard lock(mu_);
-    sent_[Key(std::string(receiver), m.fingerprint, m.notification.resolved,
-              m.notification.starts_at_ms)] = sent_ms;
-  }
+  std::lock_guard lock(mu_);
+  sent_[Key(std::string(receiver), m.fingerprint, m.notification.resolved,
+            m.notification.starts_at_ms)] = sent_ms;
   if (!store_) return;
+  // In order: an earlier record the store refused goes first.
+  unsaved_.push_back({m.id, std::string(receiver), m.fingerprint, m.notification.resolved,
+                      m.notification.starts_at_ms, sent_ms});
+  flush_locked();
+}
+
+std::size_t NotificationLog::flush() {
+  std::lock_guard lock(mu_);
+  return flush_locked();
+}
+
+std::size_t NotificationLog::flush_locked() {
+  if (!store_) return 0;
+  std::size_t done = 0;
   std::string error;
-  if (!store_->mark_delivered(m.id,
-                              {.receiver = std::string(receiver),
-                               .fingerprint = fingerprint_string(m.fingerprint),
-                               .resolved = m.notification.resolved,
-                               .starts_at_ms = m.notification.starts_at_ms,
-                               .sent_at_ms = sent_ms},
-                              &error))
-    FB_LOG_ERROR("notification_log_write_failed", "", {"receiver", receiver}, {"error", error});
+  for (; done < unsaved_.size(); ++done) {
+    const Unsaved& u = unsaved_[done];
+    if (!store_->mark_delivered(u.pending_id,
+                                {.receiver = u.receiver,
+                                 .fingerprint = fingerprint_string(u.fingerprint),
+                                 .resolved = u.resolved,
+                                 .starts_at_ms = u.starts_at_ms,
+                                 .sent_at_ms = u.sent_at_ms},
+                                &error))
+      break;
+  }
+  unsaved_.erase(unsaved_.begin(), unsaved_.begin() + static_cast<std::ptrdiff_t>(done));
+  if (!unsaved_.empty() && !reported_) {
+    // Kept in memory, written when the store takes writes again: a restart
+    // before that may send these states once more.
+    FB_LOG_ERROR("notification_log_write_failed",
+                 "deliveries kept in memory until the store "
+                 "takes writes again",
+                 {"unsaved", static_cast<std::int64_t>(unsaved_.size())}, {"error", error});
+  }
+  reported_ = !unsaved_.empty();
+  return unsaved_.size();
 }
 
 std::size_t NotificationLog::prune(std::int64_t before_ms) {
   std::size_t n = 0;
   {
     std::lock_guard lock(mu_);
+    flush_locked();
     n = std::erase_if(sent_, [&](const auto& e) { return e.second < before_ms; });
   }
   if (store_) store_->prune_log(before_ms);

@@ -86,13 +86,30 @@ class NotificationLog {
   void record(std::string_view receiver, const Message& m, std::int64_t sent_ms);
   // Forgets deliveries sent before `before_ms` (here and in the store), as
   // Alertmanager's notification log retention; returns how many were dropped.
+  // Also retries writing records a failed store write (a full disk) left
+  // in memory only.
   std::size_t prune(std::int64_t before_ms);
+  // Writes the records a failed store write left in memory only; returns
+  // how many are still unwritten. record() and prune() call it too.
+  std::size_t flush();
 
  private:
+  std::size_t flush_locked();  // requires mu_
   using Key = std::tuple<std::string, std::uint64_t, bool, std::int64_t>;
   store::Store* store_;
   mutable std::mutex mu_;
   std::map<Key, std::int64_t> sent_;  // guarded by mu_: key -> sent at (Unix ms)
+  // Deliveries the store refused, retried in order.
+  struct Unsaved {
+    std::int64_t pending_id;
+    std::string receiver;
+    std::uint64_t fingerprint;
+    bool resolved;
+    std::int64_t starts_at_ms;
+    std::int64_t sent_at_ms;
+  };
+  std::vector<Unsaved> unsaved_;  // guarded by mu_
+  bool reported_ = false;         // guarded by mu_
 };
 
 // Drops a message whose state for that alert (and firing episode) the

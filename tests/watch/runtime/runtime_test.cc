@@ -4,9 +4,11 @@
 #include "watch/runtime/runtime.h"
 
 #include <gtest/gtest.h>
+#include <sys/mount.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -258,6 +260,52 @@ TEST_F(RuntimeTest, SamplesAndPushedGroupsSurviveARestart) {
   EXPECT_EQ(count_over_time(base), before) << "the samples from before the restart";
   run_for(rt, 15s);  // the pushed group is still there: published again
   EXPECT_EQ(count_over_time(base), "41");
+}
+
+// watch's whole storage (SQLite and the head's directory) on a small tmpfs
+// that fills up: evaluation and delivery go on from memory, the failures are
+// counted, and once there is room again nothing of the alert's state is lost
+// to a restart.
+TEST_F(RuntimeTest, AFullDiskIsCountedAndLosesNoAlertState) {
+  const std::string disk = dir_ + "/disk";
+  std::filesystem::create_directories(disk);
+  if (::mount("tmpfs", disk.c_str(), "tmpfs", 0, "size=2m") != 0)
+    GTEST_SKIP() << "cannot mount a tmpfs here (needs root): " << std::strerror(errno);
+  struct Unmount {
+    std::string path;
+    ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }
+  } unmount{disk};
+  auto cfg = config();
+  cfg.storage_path = disk + "/watch.db";
+  cfg.tsdb_path = disk + "/tsdb";
+  {
+    Runtime rt(cfg, {.clock = &clock_});
+    run_for(rt, 67min);
+    ASSERT_TRUE(has_alert(rt, "BackupDown", rules::AlertState::kFiring));
+    ASSERT_EQ(receiver_.count("BackupDown", "firing"), 1u);
+    {
+      std::ofstream filler(disk + "/filler", std::ios::binary);
+      const std::string block(4096, 'x');
+      while (filler.write(block.data(), static_cast<std::streamsize>(block.size())) &&
+             filler.flush()) {
+      }
+    }
+    run_for(rt, 5min);  // the disk is full
+    EXPECT_TRUE(has_alert(rt, "BackupDown", rules::AlertState::kFiring));
+    EXPECT_GT(rt.db().stats().wal_write_failures, 0u);
+    ASSERT_TRUE(rt.tracker().ping({.job = "backup", .kind = checkin::PingKind::kSuccess}).ok());
+    run_for(rt, 30s);
+    EXPECT_FALSE(has_alert(rt, "BackupDown", rules::AlertState::kFiring));
+    EXPECT_EQ(receiver_.count("BackupDown", "resolved"), 1u) << "delivered from memory";
+    std::filesystem::remove(disk + "/filler");
+    run_for(rt, 1min);  // room again: the state is saved
+  }
+  clock_.advance(30s);
+  Runtime rt(cfg, {.clock = &clock_});
+  run_for(rt, 1min);
+  EXPECT_FALSE(has_alert(rt, "BackupDown", rules::AlertState::kFiring));
+  EXPECT_EQ(receiver_.count("BackupDown", "firing"), 1u) << "no second page";
+  EXPECT_EQ(receiver_.count("BackupDown", "resolved"), 1u) << "no second resolve";
 }
 
 TEST_F(RuntimeTest, AQueryOverItsSampleBudgetFailsWithPrometheusError) {
