@@ -169,9 +169,12 @@ void ChunkAppender::release() {
 std::uint64_t ChunkIterator::read_bits(unsigned n) {
   const std::size_t w = pos_ >> 6;
   const unsigned off = static_cast<unsigned>(pos_ & 63);
-  std::uint64_t v = words_[w] << off;
-  if (off + n > 64) v |= words_[w + 1] >> (64 - off);
   pos_ += n;
+  // A damaged chunk (its count or bits wrong) reads zeros past its words,
+  // never the memory after them.
+  if (w >= words_count_) return 0;
+  std::uint64_t v = words_[w] << off;
+  if (off + n > 64 && w + 1 < words_count_) v |= words_[w + 1] >> (64 - off);
   return n == 64 ? v : v >> (64 - n);
 }
 

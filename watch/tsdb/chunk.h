@@ -13,7 +13,8 @@
 // Every (t, v) round-trips exactly, bit for bit: NaN payloads (so the
 // staleness marker stays the staleness marker), ±Inf, -0, any int64
 // timestamp, equal or decreasing timestamps (the head refuses those, the
-// encoding does not care).
+// encoding does not care). A damaged chunk (from a damaged file) decodes to
+// wrong samples, never reads past its words.
 //
 // Thread-safety: an appender is used by one thread at a time; a SealedChunk
 // is immutable and can be read from any number of threads.
@@ -87,7 +88,7 @@ class ChunkAppender {
 class ChunkIterator {
  public:
   ChunkIterator(const std::uint64_t* words, std::size_t bits, std::uint32_t count)
-      : words_(words), bits_(bits), remaining_(count) {}
+      : words_(words), words_count_((bits + 63) / 64), bits_(bits), remaining_(count) {}
   explicit ChunkIterator(const SealedChunk& c) : ChunkIterator(c.words, c.bits, c.count) {}
   explicit ChunkIterator(const ChunkAppender& a) : ChunkIterator(a.words(), a.bits(), a.count()) {}
 
@@ -104,6 +105,7 @@ class ChunkIterator {
   void read_value();
 
   const std::uint64_t* words_;
+  std::size_t words_count_;  // words that may be read: (bits + 63) / 64
   std::size_t bits_;
   std::size_t pos_ = 0;
   std::uint32_t remaining_;

@@ -275,7 +275,9 @@ bool Db::recover(std::int64_t now_ms, RecoveryReport& report, std::string* error
   report.samples_replayed = replayed;
   report.series = head_.num_series();
 
-  wal_ = Wal::open(wal_dir, options_.wal, error);
+  // Past the newest checkpoint's number even when its segments are gone: a
+  // later checkpoint must get a new, higher number.
+  wal_ = Wal::open(wal_dir, options_.wal, error, first_segment + 1);
   if (!wal_) {
     head_.set_log(nullptr);
     return false;

@@ -119,11 +119,12 @@ std::optional<WalRecord> WalReader::next() {
 // ---------------------------------------------------------------------------
 // Writer
 
-std::unique_ptr<Wal> Wal::open(const std::string& dir, WalOptions options, std::string* error) {
+std::unique_ptr<Wal> Wal::open(const std::string& dir, WalOptions options, std::string* error,
+                               std::uint32_t min_segment) {
   if (!file::make_dirs(dir, error)) return nullptr;
   std::unique_ptr<Wal> wal(new Wal(dir, options));
   const auto existing = wal_segments(dir);
-  const std::uint32_t next = existing.empty() ? 0 : existing.back() + 1;
+  const std::uint32_t next = std::max(existing.empty() ? 0 : existing.back() + 1, min_segment);
   std::lock_guard lock(wal->mu_);
   if (!wal->open_segment(next, error)) return nullptr;
   return wal;

@@ -111,10 +111,12 @@ class WalReader {
 
 class Wal {
  public:
-  // Opens (creating) `dir` and starts a new segment after the last one.
-  // nullptr and `error` set when the directory cannot be created or written.
+  // Opens (creating) `dir` and starts a new segment after the last one, and
+  // at `min_segment` at least (a checkpoint's number: segments never go
+  // back below what a checkpoint covers). nullptr and `error` set when the
+  // directory cannot be created or written.
   static std::unique_ptr<Wal> open(const std::string& dir, WalOptions options = {},
-                                   std::string* error = nullptr);
+                                   std::string* error = nullptr, std::uint32_t min_segment = 0);
   ~Wal();  // close()
   Wal(const Wal&) = delete;
   Wal& operator=(const Wal&) = delete;

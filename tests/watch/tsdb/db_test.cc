@@ -219,6 +219,27 @@ TEST(Db, AWalCutAtEveryByteOfItsLastSegmentStillStarts) {
   EXPECT_EQ(previous, expected(3, 300).size());
 }
 
+// A checkpoint whose WAL segments are gone (removed by hand, or a lost
+// directory): the next checkpoint still gets a newer number, so a restart
+// reads it and not the old one.
+TEST(Db, CheckpointsKeepNumberingAfterTheWalIsGone) {
+  TempDir dir;
+  {
+    auto db = Db::open({.dir = dir.path}, kNow);
+    scrape(db->head(), 5, 0, 100);
+    ASSERT_TRUE(db->close());
+  }
+  ASSERT_TRUE(file::remove_all(dir.path + "/wal", nullptr));
+  {
+    auto db = Db::open({.dir = dir.path}, kNow);
+    scrape(db->head(), 5, 100, 100);
+    std::string error;
+    ASSERT_TRUE(db->checkpoint(&error)) << error;
+  }
+  auto db = Db::open({.dir = dir.path}, kNow);
+  EXPECT_EQ(dump(db->head()), expected(5, 200));
+}
+
 TEST(Db, ASeriesCollectedAndCreatedAgainIsOneSeriesAfterARestart) {
   TempDir dir;
   const DbOptions options{.dir = dir.path, .head = {.retention_ms = 100'000}};
