@@ -683,7 +683,12 @@ void Runtime::housekeeping(std::int64_t now_ms) {
     std::lock_guard lock(mu_);
     interval = config_.checkpoint_interval_ms;
   }
-  if (now_ms - last_checkpoint_ms_ >= interval) {
+  // Also early when the WAL outgrows twice the last checkpoint (and 256
+  // MiB): what a crash would replay stays bounded on a busy watch.
+  const tsdb::DbStats st = db_->stats();
+  const bool wal_large =
+      st.wal_bytes > std::max<std::uint64_t>(256u << 20, 2 * st.checkpoint_bytes);
+  if (now_ms - last_checkpoint_ms_ >= interval || wal_large) {
     last_checkpoint_ms_ = now_ms;
     db_->checkpoint();  // logs its own failure
   }

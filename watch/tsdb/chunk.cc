@@ -194,6 +194,7 @@ void ChunkIterator::read_value() {
     leading_ = static_cast<std::uint8_t>(read_bits(5));
     unsigned sig = static_cast<unsigned>(read_bits(6));
     if (sig == 0) sig = 64;
+    if (leading_ + sig > 64) sig = 64u - leading_;  // a damaged chunk: stay inside the word
     trailing_ = static_cast<std::uint8_t>(64 - leading_ - sig);
   }
   const unsigned sig = 64u - leading_ - trailing_;

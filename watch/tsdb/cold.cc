@@ -133,7 +133,8 @@ std::unique_ptr<ColdFile> ColdFile::open(const std::string& path, std::string* e
   const std::uint64_t end = size - kFooterBytes;
   if (f->series_start_ != sizeof kMagic || f->postings_start_ < f->series_start_ ||
       f->table_start_ < f->postings_start_ || f->table_start_ > end ||
-      (end - f->table_start_) / 8 != f->pair_count_ || (end - f->table_start_) % 8 != 0)
+      (end - f->table_start_) / 8 != f->pair_count_ || (end - f->table_start_) % 8 != 0 ||
+      f->series_count_ > (f->postings_start_ - f->series_start_) / 2)
     return bad("malformed footer");
   return f;
 }
