@@ -20,6 +20,7 @@ namespace {
 
 constexpr std::size_t kMaxExprBytes = 32 * 1024;
 constexpr const char* kProbeLastSuccess = "firebreak:probe_last_success_timestamp_seconds";
+constexpr const char* kReadyLast = "firebreak:service_ready_last_timestamp_seconds";
 constexpr const char* kLatencyBucket = "http_server_request_duration_seconds_bucket";
 constexpr const char* kLatencyCount = "http_server_request_duration_seconds_count";
 constexpr const char* kNot5xx = "http_response_status_code!~\"5..\"";
@@ -282,6 +283,19 @@ void target_rules(const std::vector<const TargetSpec*>& targets, const Renderer&
                                ")",
                                sel("probe_success", all), sel(kProbeLastSuccess, all))});
 
+  // The last time service_ready was 1, carried forward the same way: "was
+  // it ever ready in this process" for a service that exports service_ready
+  // but not the kit's service_time_to_ready_seconds (a hand-made gauge).
+  g.rules.push_back(Rule{.recording = true,
+                         .name = kReadyLast,
+                         .expr = fmt::format("timestamp({0} == 1)\n"
+                                             "  or on(job, instance)\n"
+                                             "(\n"
+                                             "  {1}\n"
+                                             "    and on(job, instance) {0}\n"
+                                             ")",
+                                             sel("service_ready", all), sel(kReadyLast, all))});
+
   std::vector<Branch> b;
   for (const auto& s :
        scopes(targets, [](const Thresholds& t) { return key_of({double(t.down_for_ms)}); })) {
@@ -301,14 +315,14 @@ void target_rules(const std::vector<const TargetSpec*>& targets, const Renderer&
   // Scoped to the current process: its age comes from
   // process_start_time_seconds, and "ever ready" from
   // service_time_to_ready_seconds (set once, by the kit, when this process
-  // first got ready) or, without the kit, from the last successful probe
-  // being after the process start. A restart that gets ready within its
-  // budget never pages; one that never does, pages even if the previous
-  // process was ready. The budget is in the expression; `for` (a quarter of
-  // it) only rides out one odd scrape. A target that is down is TargetDown's
-  // alone: the probe-only branches require up == 1. Start times read from
-  // /proc in whole seconds (prometheus_client) may be up to 1 s early, so a
-  // probe success counts for this process only from 1 s after its start.
+  // first got ready), or from service_ready seen 1 after the process start
+  // (a service with a hand-made readiness gauge), or, with no
+  // service_ready at all, from the last successful probe being after it. A restart that gets ready
+  // within its budget never pages; one that never does, pages even if the previous process was
+  // ready. The budget is in the expression; `for` (a quarter of it) only rides out one odd scrape.
+  // A target that is down is TargetDown's alone: the probe-only branches require up == 1. Start
+  // times read from /proc in whole seconds (prometheus_client) may be up to 1 s early, so a probe
+  // success counts for this process only from 1 s after its start.
   b.clear();
   for (const auto& s :
        scopes(targets, [](const Thresholds& t) { return key_of({double(t.startup_budget_ms)}); })) {
@@ -319,11 +333,14 @@ void target_rules(const std::vector<const TargetSpec*>& targets, const Renderer&
         "(time() - " + sel("process_start_time_seconds", m) + " > " + budget + ")";
     b.push_back(
         {fmt::format(
-             "# kit services: service_ready, and service_time_to_ready_seconds once ready\n"
+             "# services with service_ready: ready once in this process if the kit's\n"
+             "# service_time_to_ready_seconds says so, or service_ready was seen 1 since\n"
+             "# the start\n"
              "(\n"
              "  {0}\n"
              "    and on(job, instance) ({1} == 0)\n"
              "    unless on(job, instance) {2}\n"
+             "    unless on(job, instance) ({8} >= on(job, instance) ({5} + 1))\n"
              ")\n"
              "or\n"
              "# other services: the readiness probe; ready if it succeeded since the start\n"
@@ -346,7 +363,7 @@ void target_rules(const std::vector<const TargetSpec*>& targets, const Renderer&
              age, sel("service_ready", m), sel("service_time_to_ready_seconds", m),
              sel("probe_success", m), sel(kProbeLastSuccess, m),
              sel("process_start_time_seconds", m), prom_duration(th.startup_budget_ms),
-             sel("up", m)),
+             sel("up", m), sel(kReadyLast, m)),
          r.hold(th.startup_budget_ms / 4)});
   }
   add_merged(g, b, [](std::int64_t) {
@@ -366,22 +383,29 @@ void target_rules(const std::vector<const TargetSpec*>& targets, const Renderer&
        scopes(targets, [](const Thresholds& t) { return key_of({double(t.not_ready_for_ms)}); })) {
     const Thresholds& th = s.first->thresholds;
     const std::string m = s.matcher;
-    b.push_back({fmt::format("(\n"
-                             "  {0} == 0\n"
-                             "    and on(job, instance) {1}\n"
-                             ")\n"
-                             "or\n"
-                             "(\n"
-                             "  {2} == 0\n"
-                             "    and on(job, instance) ({5} == 1)\n"
-                             "    unless on(job, instance) {0}\n"
-                             "    and on(job, instance) {3}\n"
-                             "    unless on(job, instance) (({4} + 1) > on(job, instance) {3})\n"
-                             ")",
-                             sel("service_ready", m), sel("service_time_to_ready_seconds", m),
-                             sel("probe_success", m), sel(kProbeLastSuccess, m),
-                             sel("process_start_time_seconds", m), sel("up", m)),
-                 r.hold(th.not_ready_for_ms), th.not_ready_for_ms / 5});
+    b.push_back(
+        {fmt::format("# was ready in this process: the kit says so, or service_ready was\n"
+                     "# seen 1 since the start (or at all, with no start time)\n"
+                     "(\n"
+                     "  {0} == 0\n"
+                     "    and on(job, instance) (\n"
+                     "      {1}\n"
+                     "        or on(job, instance) ({6} >= on(job, instance) ({4} + 1))\n"
+                     "        or on(job, instance) ({6} unless on(job, instance) {4})\n"
+                     "    )\n"
+                     ")\n"
+                     "or\n"
+                     "(\n"
+                     "  {2} == 0\n"
+                     "    and on(job, instance) ({5} == 1)\n"
+                     "    unless on(job, instance) {0}\n"
+                     "    and on(job, instance) {3}\n"
+                     "    unless on(job, instance) (({4} + 1) > on(job, instance) {3})\n"
+                     ")",
+                     sel("service_ready", m), sel("service_time_to_ready_seconds", m),
+                     sel("probe_success", m), sel(kProbeLastSuccess, m),
+                     sel("process_start_time_seconds", m), sel("up", m), sel(kReadyLast, m)),
+         r.hold(th.not_ready_for_ms), th.not_ready_for_ms / 5});
   }
   add_merged(g, b, [](std::int64_t for_ms) {
     return Rule{

@@ -134,8 +134,8 @@ TEST(RulePack, TargetsSharingThresholdsShareOneRule) {
   ASSERT_TRUE(loaded.ok());
   std::size_t rules = 0;
   for (const auto& g : loaded.file.groups) rules += g.rules.size();
-  // 4 per target group (1 recording), 4 api, 3 worker, 3 job: a constant.
-  EXPECT_EQ(rules, 14u);
+  // 5 per target group (2 recording), 4 api, 3 worker, 3 job: a constant.
+  EXPECT_EQ(rules, 15u);
   EXPECT_LT(yaml.size(), 64u * 1024);
 }
 
