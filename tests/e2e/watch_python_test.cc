@@ -388,6 +388,29 @@ TEST_F(WatchPythonTest, AFailingJobPagesThenResolvesWhenARunSucceedsAndItsPushes
   expect_only("JobFailed", "py-job");
 }
 
+// A job that never pings, only pushes with prometheus_client's
+// push_to_gateway (issue 12): its pushed success is its check-in, so running
+// on time it is never missing; its pushed failure pages JobFailed.
+TEST_F(WatchPythonTest, AJobThatOnlyPushesIsNotMissingAndItsFailurePages) {
+  start_watch();
+  auto job = start_service(
+      "py-job", 0,
+      {"--mode", "job", "--job", "py-job", "--pushgateway-url", watch_->url(), "--every", "2"});
+  // Five schedule periods (3 s, grace 2 s): without its pushes counting it
+  // would be down after 5 s.
+  std::this_thread::sleep_for(15s);
+  for (const auto& a : hook_.alerts())
+    if (a.labels.value("job", "") == "py-job")
+      ADD_FAILURE() << "a push-only job running on time paged " << a.alertname << " " << a.status;
+  EXPECT_EQ(query_value("job_checkin_state{job=\"py-job\"}"), 0);
+  const SteadyTime broken = std::chrono::steady_clock::now();
+  ASSERT_EQ(job.set_fault(R"({"fail": true})"), 200);
+  ASSERT_TRUE(expect_page("py_job_push_only_fail", "JobFailed", "py-job", broken, broken));
+  ASSERT_EQ(job.set_fault(R"({"fail": false})"), 200);
+  expect_resolved("JobFailed", "py-job");
+  expect_only("JobFailed", "py-job");
+}
+
 TEST_F(WatchPythonTest, AKilledApiPagesTargetDownAndNothingElse) {
   start_watch();
   auto api = start_api();

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <utility>
 
 namespace watch::checkin {
@@ -160,7 +161,14 @@ PingResult Tracker::ping(const PingRequest& request) {
                                request.job.substr(0, 128));
     return result;
   }
-  JobSnapshot& s = it->second.state;
+  return record(it->second, request, now);
+}
+
+PingResult Tracker::record(Job& job, const PingRequest& request, std::int64_t clock_now) {
+  PingResult result;
+  // A reported time is never in the future.
+  const std::int64_t now = std::min(request.time_ms.value_or(clock_now), clock_now);
+  JobSnapshot& s = job.state;
   PingKind kind = request.kind;
   if (request.exit_status) kind = *request.exit_status == 0 ? PingKind::kSuccess : PingKind::kFail;
 
@@ -169,7 +177,7 @@ PingResult Tracker::ping(const PingRequest& request) {
                      .rid = request.rid,
                      .exit_status = request.exit_status,
                      .duration_seconds = std::nullopt};
-  s.last_checkin_ms = now;
+  s.last_checkin_ms = std::max(s.last_checkin_ms.value_or(now), now);
   if (kind == PingKind::kStart) {
     s.last_start_ms = now;
     auto& runs = s.open_runs;
@@ -203,6 +211,9 @@ PingResult Tracker::ping(const PingRequest& request) {
       result.duration = milliseconds(took);
       // Drop the closed run and the runs started before it (crashed ones).
       runs.erase(runs.begin(), match + 1);
+    } else if (request.duration_seconds && *request.duration_seconds >= 0) {
+      entry.duration_seconds = request.duration_seconds;
+      s.last_duration_seconds = request.duration_seconds;
     }
     s.last_exit_status = request.exit_status;
     s.last_run_failed = kind == PingKind::kFail;
@@ -246,6 +257,65 @@ JobStatus Tracker::status_of(const Job& job, WallTime now) const {
   }
   st.last_run_failed = s.last_run_failed;
   return st;
+}
+
+int Tracker::report_pushed(std::string_view job_name, const PushedJobMetrics& pushed) {
+  const std::int64_t now = to_ms(clock_.wall_now());
+  std::lock_guard lock(mu_);
+  auto it = jobs_.find(job_name);
+  if (it == jobs_.end()) return 0;
+  Job& job = it->second;
+  const JobSnapshot& s = job.state;
+  auto ms_of = [](double seconds) -> std::optional<std::int64_t> {
+    if (!std::isfinite(seconds) || seconds <= 0 || seconds > 1e11) return std::nullopt;
+    return static_cast<std::int64_t>(std::llround(seconds * 1000));
+  };
+  auto newer = [](std::optional<std::int64_t> t, std::optional<std::int64_t> known) {
+    return t && (!known || *t > *known);
+  };
+  std::vector<PingRequest> events;
+  const auto success = pushed.last_success ? ms_of(*pushed.last_success) : std::nullopt;
+  const auto failure = pushed.last_failure ? ms_of(*pushed.last_failure) : std::nullopt;
+  const auto start = pushed.last_start ? ms_of(*pushed.last_start) : std::nullopt;
+  const std::optional<std::int64_t> finished = std::max(success, failure);
+  const std::optional<double> duration =
+      pushed.last_duration && std::isfinite(*pushed.last_duration) ? pushed.last_duration
+                                                                   : std::nullopt;
+  // A start newer than every finish seen: a run in progress (its finish,
+  // pushed later, closes it).
+  if (newer(start, s.last_start_ms) && (!finished || *start > *finished))
+    events.push_back({.job = std::string(job_name), .kind = PingKind::kStart, .time_ms = start});
+  if (newer(success, s.last_success_ms))
+    events.push_back({.job = std::string(job_name),
+                      .kind = PingKind::kSuccess,
+                      .time_ms = success,
+                      .duration_seconds = success == finished ? duration : std::nullopt});
+  if (newer(failure, s.last_fail_ms))
+    events.push_back({.job = std::string(job_name),
+                      .kind = PingKind::kFail,
+                      .time_ms = failure,
+                      .duration_seconds = failure == finished ? duration : std::nullopt});
+  if (!pushed.last_success && !pushed.last_failure) {
+    // Counts without timestamps: each increase is a finish now.
+    if (pushed.runs_ok && job.pushed_runs_ok && *pushed.runs_ok > *job.pushed_runs_ok)
+      events.push_back({.job = std::string(job_name),
+                        .kind = PingKind::kSuccess,
+                        .time_ms = now,
+                        .duration_seconds = duration});
+    if (pushed.runs_failed && job.pushed_runs_failed &&
+        *pushed.runs_failed > *job.pushed_runs_failed)
+      events.push_back({.job = std::string(job_name),
+                        .kind = PingKind::kFail,
+                        .time_ms = now,
+                        .duration_seconds = duration});
+  }
+  if (pushed.runs_ok) job.pushed_runs_ok = pushed.runs_ok;
+  if (pushed.runs_failed) job.pushed_runs_failed = pushed.runs_failed;
+  std::stable_sort(events.begin(), events.end(), [](const PingRequest& a, const PingRequest& b) {
+    return a.time_ms < b.time_ms;
+  });
+  for (const PingRequest& e : events) record(job, e, now);
+  return static_cast<int>(events.size());
 }
 
 std::vector<JobStatus> Tracker::evaluate(WallTime now) const {

@@ -106,6 +106,23 @@ struct PingRequest {
   PingKind kind = PingKind::kSuccess;
   std::optional<int> exit_status;  // /ping/<job>/<status>: 0 success, else fail
   std::string rid;                 // "" when none
+  // A run reported by a push (Tracker::report_pushed): when it happened
+  // (Unix ms; never later than the clock's now) instead of now, and for a
+  // finish its duration when the push says and no start was seen.
+  std::optional<std::int64_t> time_ms;
+  std::optional<double> duration_seconds;
+};
+
+// What a push (the Pushgateway API, a job pushing with any Prometheus client)
+// says about the job's runs: the kit's job metrics, as the job's own push
+// carries them (seconds since the epoch, and counts).
+struct PushedJobMetrics {
+  std::optional<double> last_start;     // job_last_start_timestamp_seconds
+  std::optional<double> last_success;   // job_last_success_timestamp_seconds
+  std::optional<double> last_failure;   // job_last_failure_timestamp_seconds
+  std::optional<double> last_duration;  // job_last_duration_seconds
+  std::optional<double> runs_ok;        // job_runs_total{outcome="ok" or "success"}
+  std::optional<double> runs_failed;    // job_runs_total{outcome=anything else}
 };
 
 // Parses "/ping/<job>", "/ping/<job>/start", "/ping/<job>/fail",
@@ -178,8 +195,18 @@ class Tracker {
   // removed ones are forgotten (their series get staleness markers).
   void configure(std::vector<JobConfig> jobs);
 
-  // Records a ping at the clock's time.
+  // Records a ping at the clock's time (or request.time_ms).
   PingResult ping(const PingRequest& request);
+
+  // A job that pushes instead of pinging: a push whose job_last_*_timestamp
+  // is newer than what the tracker has for that kind counts as that check-in
+  // (at that time, with job_last_duration_seconds as the duration of a finish
+  // whose start was not seen); without timestamps, an increase of
+  // job_runs_total{outcome} counts as a finish now (the first push after a
+  // start of watch only sets the baseline). So JobMissedRun, JobFailed and
+  // JobRunTooLong work for push-only jobs. Returns the check-ins recorded;
+  // 0 for a job that is not configured.
+  int report_pushed(std::string_view job, const PushedJobMetrics& pushed);
 
   // States at `now` (sorted by job name). Pure: changes nothing.
   std::vector<JobStatus> evaluate(WallTime now) const;
@@ -198,8 +225,13 @@ class Tracker {
   struct Job {
     JobConfig config;
     JobSnapshot state;
+    // job_runs_total by outcome as last pushed (not saved: a restart takes
+    // the next push as the baseline).
+    std::optional<double> pushed_runs_ok, pushed_runs_failed;
   };
   JobStatus status_of(const Job& job, WallTime now) const;
+  // Records a validated ping at `now` (or its time_ms). Requires mu_.
+  PingResult record(Job& job, const PingRequest& request, std::int64_t now);
 
   const firebreak::Clock& clock_;
   Options options_;  // fixed after construction

@@ -366,8 +366,8 @@ void Runtime::add_http(firebreak::AdminServer& server) {
   });
   web::add_checkin_api(server, tracker_, pushes_, [this] {
     checkins_dirty_.store(true);
+    save_pushes();  // first: a push may count as a job's run
     save_checkins();
-    save_pushes();
     control_cv_.notify_all();
   });
 }
@@ -514,9 +514,42 @@ void Runtime::save_checkins() {
     FB_LOG_ERROR("checkin_save_failed", "check-in history not saved", {"error", error});
 }
 
+namespace {
+
+// What a pushed group says about its job's runs (checkin::PushedJobMetrics):
+// the kit's job metrics, by metric name, whatever family they came in.
+checkin::PushedJobMetrics pushed_job_metrics(const checkin::PushGroupSnapshot& group) {
+  checkin::PushedJobMetrics m;
+  for (const auto& [family, samples] : group.families) {
+    for (const checkin::PushedSample& s : samples) {
+      const std::string_view name = s.labels.metric_name();
+      if (name == "job_last_start_timestamp_seconds") {
+        m.last_start = s.value;
+      } else if (name == "job_last_success_timestamp_seconds") {
+        m.last_success = s.value;
+      } else if (name == "job_last_failure_timestamp_seconds") {
+        m.last_failure = s.value;
+      } else if (name == "job_last_duration_seconds") {
+        m.last_duration = s.value;
+      } else if (name == "job_runs_total") {
+        const std::string_view outcome = s.labels.get("outcome");
+        auto& slot = outcome == "ok" || outcome == "success" ? m.runs_ok : m.runs_failed;
+        slot = slot.value_or(0) + s.value;
+      }
+    }
+  }
+  return m;
+}
+
+}  // namespace
+
 void Runtime::save_pushes() {
+  std::vector<checkin::PushGroupSnapshot> changes = pushes_.take_changes();
+  // A job that pushes instead of pinging: its push is its check-in.
+  for (const auto& g : changes)
+    if (!g.deleted) tracker_.report_pushed(g.key.get("job"), pushed_job_metrics(g));
   std::string error;
-  if (!store_->save_push_groups(pushes_.take_changes(), &error))
+  if (!store_->save_push_groups(changes, &error))
     FB_LOG_ERROR("push_save_failed", "pushed groups not saved", {"error", error});
 }
 

@@ -83,7 +83,8 @@ struct RuntimeOptions {
 };
 
 // The scrape targets a configuration describes (config::Target ->
-// scrape::TargetConfig; the workload becomes a `workload` target label).
+// scrape::TargetConfig). The workload is not a label of the target's
+// series: it picks the target's rules in the pack.
 std::vector<scrape::TargetConfig> scrape_targets(const config::Config& config);
 
 // The rule groups a configuration describes: the generated rule pack, then

@@ -439,3 +439,83 @@ TEST(TrackerRestart, RestoreKeepsStateRunsAndHistory) {
 
 }  // namespace
 }  // namespace watch::checkin
+
+namespace watch::checkin {
+namespace {
+
+// Jobs that push their metrics instead of pinging (issue 12).
+class PushedRunsTest : public TrackerTest {};
+
+TEST_F(PushedRunsTest, APushedSuccessIsTheRunsCheckInAtItsTime) {
+  at(hours(2) + minutes(3));  // the run finished at 02:01, pushed at 02:03
+  const double finished = kStart + 2 * 3600 + 60;
+  EXPECT_EQ(tracker.report_pushed("backup", {.last_success = finished, .last_duration = 42}), 1);
+  EXPECT_EQ(state(), JobState::kUp);
+  EXPECT_EQ(status().due, WallTime(seconds(static_cast<std::int64_t>(kStart))) + hours(26));
+  const auto h = tracker.history("backup");
+  ASSERT_EQ(h.size(), 1u);
+  EXPECT_EQ(h[0].time_ms, static_cast<std::int64_t>(finished * 1000));
+  EXPECT_EQ(h[0].kind, PingKind::kSuccess);
+  EXPECT_EQ(h[0].duration_seconds, 42);
+  EXPECT_EQ(status().last_run_failed, false);
+  // The same push again (a job pushes its last values each time): nothing new.
+  EXPECT_EQ(tracker.report_pushed("backup", {.last_success = finished, .last_duration = 42}), 0);
+  EXPECT_EQ(tracker.history("backup").size(), 1u);
+}
+
+TEST_F(PushedRunsTest, APushOnlyJobThatStopsPushingIsDownAfterItsGrace) {
+  at(hours(2) + minutes(1));
+  tracker.report_pushed("backup", {.last_success = kStart + 2 * 3600 + 30});
+  at(hours(26) + minutes(31));  // tomorrow's run never pushed
+  EXPECT_EQ(state(), JobState::kDown);
+}
+
+TEST_F(PushedRunsTest, APushedFailureNewerThanTheLastSuccessFailsTheRun) {
+  at(hours(2) + minutes(1));
+  tracker.report_pushed("backup", {.last_success = kStart + 2 * 3600});
+  at(hours(26) + minutes(1));
+  EXPECT_EQ(tracker.report_pushed("backup", {.last_success = kStart + 2 * 3600,
+                                             .last_failure = kStart + 26 * 3600 + 30}),
+            1);
+  EXPECT_EQ(status().last_run_failed, true);
+  EXPECT_EQ(state(), JobState::kUp) << "a run that failed did not miss its schedule";
+}
+
+TEST_F(PushedRunsTest, APushedStartOpensARunThatAPushedFinishCloses) {
+  at(hours(2) + seconds(5));
+  tracker.report_pushed("backup", {.last_start = kStart + 2 * 3600});
+  EXPECT_TRUE(status().running);
+  at(hours(3) + minutes(5));
+  EXPECT_TRUE(status().run_too_long) << "max_run_time 1h";
+  tracker.report_pushed("backup",
+                        {.last_start = kStart + 2 * 3600, .last_success = kStart + 3 * 3600 + 240});
+  EXPECT_FALSE(status().running);
+  const auto h = tracker.history("backup");
+  ASSERT_EQ(h.size(), 2u);
+  EXPECT_EQ(h[1].duration_seconds, 3600 + 240) << "from the pushed start to the pushed finish";
+}
+
+TEST_F(PushedRunsTest, CountsWithoutTimestampsCountFromTheSecondPush) {
+  at(hours(2));
+  EXPECT_EQ(tracker.report_pushed("backup", {.runs_ok = 7}), 0) << "the baseline";
+  at(hours(2) + minutes(1));
+  EXPECT_EQ(tracker.report_pushed("backup", {.runs_ok = 8}), 1);
+  EXPECT_EQ(state(), JobState::kUp);
+  EXPECT_EQ(tracker.report_pushed("backup", {.runs_ok = 8, .runs_failed = 0}), 0);
+  EXPECT_EQ(tracker.report_pushed("backup", {.runs_ok = 8, .runs_failed = 1}), 1);
+  EXPECT_EQ(status().last_run_failed, true);
+}
+
+TEST_F(PushedRunsTest, AFutureOrAbsurdTimeIsNotBelieved) {
+  at(hours(2));
+  tracker.report_pushed("backup", {.last_success = kStart + 90 * 24 * 3600});  // in 90 days
+  EXPECT_EQ(tracker.history("backup").at(0).time_ms,
+            static_cast<std::int64_t>((kStart + 2 * 3600) * 1000))
+      << "capped at now";
+  EXPECT_EQ(tracker.report_pushed("backup", {.last_success = std::nan("")}), 0);
+  EXPECT_EQ(tracker.report_pushed("backup", {.last_failure = -5}), 0);
+  EXPECT_EQ(tracker.report_pushed("nope", {.last_success = kStart}), 0) << "not a configured job";
+}
+
+}  // namespace
+}  // namespace watch::checkin

@@ -308,6 +308,35 @@ TEST_F(RuntimeTest, AFullDiskIsCountedAndLosesNoAlertState) {
   EXPECT_EQ(receiver_.count("BackupDown", "resolved"), 1u) << "no second resolve";
 }
 
+// A job that only pushes (prometheus_client's push_to_gateway): its pushed
+// success counts as its check-in, so it is not reported missing (issue 12).
+TEST_F(RuntimeTest, APushOnlyJobsPushedSuccessCountsAsItsRun) {
+  Runtime rt(config(), {.clock = &clock_});
+  firebreak::AdminServer server({.address = "127.0.0.1:0", .max_body_bytes = 1 << 20});
+  rt.add_http(server);
+  server.start();
+  firebreak::HttpClient client;
+  const std::string base = "http://" + server.address();
+  run_for(rt, 55min);
+  const std::string body =
+      "# TYPE job_last_success_timestamp_seconds gauge\n"
+      "job_last_success_timestamp_seconds " +
+      std::to_string(now_ms() / 1000 - 20) +
+      "\n# TYPE job_last_duration_seconds gauge\n"
+      "job_last_duration_seconds 20\n";
+  ASSERT_EQ(client.put(base + "/metrics/job/backup", body).status, 200);
+  // Without the push the job (every 1h, grace 5m) is down from 1h05 and
+  // BackupDown pending from then; with it, due again at 1h55.
+  run_for(rt, 20min);
+  EXPECT_FALSE(has_alert(rt, "BackupDown", rules::AlertState::kPending));
+  const auto history = rt.tracker().history("backup");
+  ASSERT_EQ(history.size(), 1u);
+  EXPECT_EQ(history[0].duration_seconds, 20);
+  // It stops pushing: down after its grace, and pages.
+  run_for(rt, 60min);
+  EXPECT_TRUE(has_alert(rt, "BackupDown", rules::AlertState::kFiring));
+}
+
 TEST_F(RuntimeTest, AQueryOverItsSampleBudgetFailsWithPrometheusError) {
   Runtime rt(config("query: {max_samples: 100}\n"), {.clock = &clock_});
   firebreak::AdminServer server({.address = "127.0.0.1:0", .max_body_bytes = 1 << 20});
