@@ -53,6 +53,18 @@ class Receiver {
   std::vector<std::string> bodies_;
 };
 
+// A runtime's HTTP API on an ephemeral port, and a client for it.
+struct Served {
+  explicit Served(Runtime& rt) {
+    rt.add_http(server);
+    server.start();
+    base = "http://" + server.address();
+  }
+  firebreak::AdminServer server{{.address = "127.0.0.1:0", .max_body_bytes = 1 << 20}};
+  firebreak::HttpClient client;
+  std::string base;
+};
+
 class RuntimeTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -209,11 +221,9 @@ TEST_F(RuntimeTest, AReloadKeepsTheStateOfGroupsThatStay) {
 
 TEST_F(RuntimeTest, PushedSeriesArePublishedAndGoStaleWhenDeleted) {
   Runtime rt(config(), {.clock = &clock_});
-  firebreak::AdminServer server({.address = "127.0.0.1:0", .max_body_bytes = 1 << 20});
-  rt.add_http(server);
-  server.start();
-  firebreak::HttpClient client;
-  const std::string base = "http://" + server.address();
+  Served http(rt);
+  auto& client = http.client;
+  const std::string& base = http.base;
   ASSERT_EQ(client.put(base + "/metrics/job/nightly", "items_processed 7\n").status, 200);
   run_for(rt, 15s);
   auto r = client.get(base + "/api/v1/query?query=items_processed");
@@ -239,10 +249,9 @@ TEST_F(RuntimeTest, SamplesAndPushedGroupsSurviveARestart) {
   std::string before;
   {
     Runtime rt(config(), {.clock = &clock_});
-    firebreak::AdminServer server({.address = "127.0.0.1:0", .max_body_bytes = 1 << 20});
-    rt.add_http(server);
-    server.start();
-    const std::string base = "http://" + server.address();
+    Served http(rt);
+    auto& client = http.client;
+    const std::string& base = http.base;
     ASSERT_EQ(client.put(base + "/metrics/job/nightly", "items_processed 7\n").status, 200);
     run_for(rt, 10min);  // 40 publications
     before = count_over_time(base);
@@ -253,10 +262,9 @@ TEST_F(RuntimeTest, SamplesAndPushedGroupsSurviveARestart) {
   EXPECT_TRUE(rt.db().durable());
   EXPECT_EQ(rt.recovery().series, rt.head().num_series());
   EXPECT_TRUE(rt.recovery().from_checkpoint) << "a clean stop leaves a checkpoint";
-  firebreak::AdminServer server({.address = "127.0.0.1:0", .max_body_bytes = 1 << 20});
-  rt.add_http(server);
-  server.start();
-  const std::string base = "http://" + server.address();
+  Served http(rt);
+  auto& client = http.client;
+  const std::string& base = http.base;
   EXPECT_EQ(count_over_time(base), before) << "the samples from before the restart";
   run_for(rt, 15s);  // the pushed group is still there: published again
   EXPECT_EQ(count_over_time(base), "41");
@@ -312,11 +320,9 @@ TEST_F(RuntimeTest, AFullDiskIsCountedAndLosesNoAlertState) {
 // success counts as its check-in, so it is not reported missing (issue 12).
 TEST_F(RuntimeTest, APushOnlyJobsPushedSuccessCountsAsItsRun) {
   Runtime rt(config(), {.clock = &clock_});
-  firebreak::AdminServer server({.address = "127.0.0.1:0", .max_body_bytes = 1 << 20});
-  rt.add_http(server);
-  server.start();
-  firebreak::HttpClient client;
-  const std::string base = "http://" + server.address();
+  Served http(rt);
+  auto& client = http.client;
+  const std::string& base = http.base;
   run_for(rt, 55min);
   const std::string body =
       "# TYPE job_last_success_timestamp_seconds gauge\n"
@@ -339,11 +345,9 @@ TEST_F(RuntimeTest, APushOnlyJobsPushedSuccessCountsAsItsRun) {
 
 TEST_F(RuntimeTest, AQueryOverItsSampleBudgetFailsWithPrometheusError) {
   Runtime rt(config("query: {max_samples: 100}\n"), {.clock = &clock_});
-  firebreak::AdminServer server({.address = "127.0.0.1:0", .max_body_bytes = 1 << 20});
-  rt.add_http(server);
-  server.start();
-  firebreak::HttpClient client;
-  const std::string base = "http://" + server.address();
+  Served http(rt);
+  auto& client = http.client;
+  const std::string& base = http.base;
   ASSERT_EQ(client.put(base + "/metrics/job/nightly", "a 1\nb 2\nc 3\n").status, 200);
   run_for(rt, 15min);  // 60 publications of 5 series: 300 samples
   const auto small = client.get(base + "/api/v1/query?query=count_over_time(a%5B5m%5D)");
