@@ -250,7 +250,6 @@ TEST_F(RuntimeTest, SamplesAndPushedGroupsSurviveARestart) {
   {
     Runtime rt(config(), {.clock = &clock_});
     Served http(rt);
-    auto& client = http.client;
     const std::string& base = http.base;
     ASSERT_EQ(client.put(base + "/metrics/job/nightly", "items_processed 7\n").status, 200);
     run_for(rt, 10min);  // 40 publications
@@ -263,7 +262,6 @@ TEST_F(RuntimeTest, SamplesAndPushedGroupsSurviveARestart) {
   EXPECT_EQ(rt.recovery().series, rt.head().num_series());
   EXPECT_TRUE(rt.recovery().from_checkpoint) << "a clean stop leaves a checkpoint";
   Served http(rt);
-  auto& client = http.client;
   const std::string& base = http.base;
   EXPECT_EQ(count_over_time(base), before) << "the samples from before the restart";
   run_for(rt, 15s);  // the pushed group is still there: published again
