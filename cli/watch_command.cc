@@ -33,6 +33,12 @@ void install_sighup() {
   sigaction(SIGHUP, &sa, nullptr);
 }
 
+void log_warnings(const watch::config::LoadResult& loaded) {
+  for (const auto& w : loaded.warnings)
+    FB_LOG_WARN("config_warning", "a valid but noisy configuration choice",
+                {"warning", w.to_string()});
+}
+
 // Loads and validates; prints each error on stderr. nullopt on errors.
 std::optional<watch::config::Config> load(const std::string& path) {
   watch::config::LoadResult loaded = watch::config::load_config(path);
@@ -40,6 +46,7 @@ std::optional<watch::config::Config> load(const std::string& path) {
     for (const auto& e : loaded.errors) std::cerr << e.to_string() << "\n";
     return std::nullopt;
   }
+  log_warnings(loaded);
   return std::move(loaded.config);
 }
 
@@ -58,7 +65,13 @@ int check_config(const std::string& path) {
     return 1;
   }
   std::cout << watch::config::summary(loaded.config);
-  std::cout << rules.groups.size() << " rule groups\n" << path << ": ok\n";
+  std::cout << rules.groups.size() << " rule groups\n";
+  for (const auto& w : loaded.warnings) std::cout << "warning: " << w.to_string() << "\n";
+  std::cout << path << ": ok";
+  if (!loaded.warnings.empty())
+    std::cout << " (" << loaded.warnings.size() << " warning"
+              << (loaded.warnings.size() == 1 ? "" : "s") << ")";
+  std::cout << "\n";
   return 0;
 }
 
@@ -67,7 +80,10 @@ void reload(watch::runtime::Runtime& runtime, const std::string& path) {
   watch::config::LoadResult loaded = watch::config::load_config(path);
   std::vector<std::string> errors;
   for (const auto& e : loaded.errors) errors.push_back(e.to_string());
-  if (loaded.ok()) errors = runtime.reload(std::move(loaded.config));
+  if (loaded.ok()) {
+    log_warnings(loaded);
+    errors = runtime.reload(std::move(loaded.config));
+  }
   if (errors.empty()) {
     FB_LOG_INFO("config_reloaded", "new configuration applied", {"config", path});
     return;

@@ -18,6 +18,7 @@
 #include <utility>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <yaml-cpp/yaml.h>
 
 #include "firebreak/http_client.h"
@@ -155,8 +156,8 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
   return d[a.size()][b.size()];
 }
 
-std::string unknown_key_message(std::string_view key,
-                                const std::vector<std::string_view>& allowed) {
+// The closest of `allowed` to `key`, when close enough to be a typo.
+std::string_view closest(std::string_view key, const std::vector<std::string_view>& allowed) {
   std::string_view best;
   std::size_t best_distance = std::numeric_limits<std::size_t>::max();
   if (key.size() <= kMaxSuggestLength) {
@@ -169,14 +170,24 @@ std::string unknown_key_message(std::string_view key,
     }
   }
   const std::size_t limit = std::max<std::size_t>(2, best.size() / 3);
-  if (!best.empty() && best_distance <= limit)
-    return fmt::format("unknown key {} (did you mean \"{}\"?)", quote(key), best);
+  return !best.empty() && best_distance <= limit ? best : std::string_view{};
+}
+
+// " (did you mean \"x\"?)" or " (expected one of: a, b)".
+std::string suggestion_suffix(std::string_view key, const std::vector<std::string_view>& allowed) {
+  if (const std::string_view best = closest(key, allowed); !best.empty())
+    return fmt::format(" (did you mean \"{}\"?)", best);
   std::string list;
   for (std::string_view a : allowed) {
     if (!list.empty()) list += ", ";
     list += a;
   }
-  return fmt::format("unknown key {} (expected one of: {})", quote(key), list);
+  return fmt::format(" (expected one of: {})", list);
+}
+
+std::string unknown_key_message(std::string_view key,
+                                const std::vector<std::string_view>& allowed) {
+  return fmt::format("unknown key {}{}", quote(key), suggestion_suffix(key, allowed));
 }
 
 bool valid_object_name(std::string_view name) {
@@ -249,9 +260,11 @@ std::string join_key(const std::string& parent, std::string_view child) {
 
 struct ThresholdField {
   std::string_view key;
-  enum class Kind { kDuration, kSeconds, kNumber } kind;
+  // kFor: an optional `for` or window, 0 allowed (the pack raises it).
+  enum class Kind { kDuration, kSeconds, kNumber, kFor } kind;
   std::int64_t rulepack::Thresholds::*ms = nullptr;
   double rulepack::Thresholds::*value = nullptr;
+  std::optional<std::int64_t> rulepack::Thresholds::*optional_ms = nullptr;
 };
 
 using Th = rulepack::Thresholds;
@@ -259,22 +272,29 @@ using TK = ThresholdField::Kind;
 const ThresholdField kThresholdFields[] = {
     {"down_for", TK::kDuration, &Th::down_for_ms, nullptr},
     {"startup_budget", TK::kDuration, &Th::startup_budget_ms, nullptr},
+    {"never_ready_for", TK::kFor, nullptr, nullptr, &Th::never_ready_for_ms},
     {"not_ready_for", TK::kDuration, &Th::not_ready_for_ms, nullptr},
     {"stall_for", TK::kDuration, &Th::stall_for_ms, nullptr},
+    {"no_progress_for", TK::kFor, nullptr, nullptr, &Th::no_progress_for_ms},
     {"heartbeat_max_age", TK::kDuration, &Th::heartbeat_max_age_ms, nullptr},
+    {"heartbeat_for", TK::kFor, nullptr, nullptr, &Th::heartbeat_for_ms},
     {"queue_lag", TK::kDuration, &Th::queue_lag_ms, nullptr},
     {"queue_lag_for", TK::kDuration, &Th::queue_lag_for_ms, nullptr},
     {"latency_objective", TK::kSeconds, nullptr, &Th::latency_objective_seconds},
     {"latency_for", TK::kDuration, &Th::latency_for_ms, nullptr},
+    {"latency_window", TK::kDuration, nullptr, nullptr, &Th::latency_window_ms},
     {"regression_window", TK::kDuration, &Th::regression_window_ms, nullptr},
+    {"regression_for", TK::kFor, nullptr, nullptr, &Th::regression_for_ms},
     {"regression_baseline_offset", TK::kDuration, &Th::regression_baseline_offset_ms, nullptr},
     {"regression_factor", TK::kNumber, nullptr, &Th::regression_factor},
     {"regression_min_request_rate", TK::kNumber, nullptr, &Th::regression_min_request_rate},
     {"availability_objective", TK::kNumber, nullptr, &Th::availability_objective},
     {"fast_burn_long_window", TK::kDuration, &Th::fast_burn_long_window_ms, nullptr},
     {"fast_burn_short_window", TK::kDuration, &Th::fast_burn_short_window_ms, nullptr},
+    {"fast_burn_for", TK::kFor, nullptr, nullptr, &Th::fast_burn_for_ms},
     {"slow_burn_long_window", TK::kDuration, &Th::slow_burn_long_window_ms, nullptr},
     {"slow_burn_short_window", TK::kDuration, &Th::slow_burn_short_window_ms, nullptr},
+    {"slow_burn_for", TK::kFor, nullptr, nullptr, &Th::slow_burn_for_ms},
 };
 
 class Loader {
@@ -518,10 +538,10 @@ class Loader {
   void load_root(const YAML::Node& root) {
     if (!root || root.IsNull()) return;  // an empty file: every default, nothing to watch
     Fields f;
-    if (!fields(
-            root, "",
-            {"listen", "storage", "query", "global", "targets", "jobs", "rule_files", "receivers"},
-            f))
+    if (!fields(root, "",
+                {"listen", "storage", "query", "global", "rule_pack", "targets", "jobs",
+                 "rule_files", "receivers"},
+                f))
       return;
     Config& c = result_.config;
     if (const YAML::Node* n = f.get("listen")) {
@@ -537,10 +557,17 @@ class Loader {
     if (const YAML::Node* n = f.get("storage")) load_storage(*n);
     if (const YAML::Node* n = f.get("query")) load_query(*n);
     if (const YAML::Node* n = f.get("global")) load_global(*n);
+    if (const YAML::Node* n = f.get("rule_pack")) {
+      std::optional<bool> enabled;
+      load_rule_pack(*n, "rule_pack", enabled, c.rule_pack_alerts, std::nullopt);
+      c.rule_pack_enabled = enabled.value_or(true);
+    }
     std::map<std::string, int> target_lines;
     each(f.get("targets"), "targets", [&](const YAML::Node& n, const std::string& key) {
       Target t;
+      threshold_pos_.clear();
       if (!load_target(n, key, t)) return;
+      warn_noise(t, key);
       if (!t.name.empty()) {
         auto [it, inserted] = target_lines.emplace(t.name, t.line);
         if (!inserted) {
@@ -710,10 +737,11 @@ class Loader {
     t.body_size_limit = c.body_size_limit;
     t.sample_limit = c.sample_limit;
     Fields f;
-    if (!fields(n, key,
-                {"name", "workload", "metrics_url", "ready_url", "interval", "timeout",
-                 "honor_labels", "labels", "thresholds", "body_size_limit", "sample_limit"},
-                f)) {
+    if (!fields(
+            n, key,
+            {"name", "workload", "metrics_url", "ready_url", "interval", "timeout", "honor_labels",
+             "labels", "thresholds", "body_size_limit", "sample_limit", "rule_pack"},
+            f)) {
       return false;
     }
     required_name(f, n, key, t.name);
@@ -757,7 +785,9 @@ class Loader {
     count(f.get("sample_limit"), key + ".sample_limit", t.sample_limit);
     if (const YAML::Node* l = f.get("labels")) load_labels(*l, key + ".labels", t.labels);
     if (const YAML::Node* th = f.get("thresholds"))
-      load_thresholds(*th, key + ".thresholds", t.thresholds);
+      load_thresholds(*th, key + ".thresholds", t.thresholds, &threshold_pos_);
+    if (const YAML::Node* rp = f.get("rule_pack"))
+      load_rule_pack(*rp, key + ".rule_pack", t.rule_pack_enabled, t.rule_pack_alerts, t.workload);
     name_pos_ = name_pos;
     return true;
   }
@@ -800,7 +830,9 @@ class Loader {
     std::sort(out.begin(), out.end());
   }
 
-  void load_thresholds(const YAML::Node& n, const std::string& key, rulepack::Thresholds& t) {
+  // `positions` (when given) gets each key's position, for warnings.
+  void load_thresholds(const YAML::Node& n, const std::string& key, rulepack::Thresholds& t,
+                       std::map<std::string, Pos>* positions = nullptr) {
     std::vector<std::string_view> allowed;
     for (const auto& field : kThresholdFields) allowed.push_back(field.key);
     Fields f;
@@ -809,10 +841,21 @@ class Loader {
       const YAML::Node* v = f.get(field.key);
       if (!v) continue;
       const std::string fkey = join_key(key, field.key);
+      if (positions) (*positions)[std::string(field.key)] = pos_of(*v);
       switch (field.kind) {
         case TK::kDuration:
-          duration(v, fkey, t.*field.ms);
+          if (field.optional_ms) {
+            std::int64_t ms = 0;
+            if (duration(v, fkey, ms)) t.*field.optional_ms = ms;
+          } else {
+            duration(v, fkey, t.*field.ms);
+          }
           break;
+        case TK::kFor: {
+          std::int64_t ms = 0;
+          if (duration(v, fkey, ms, /*allow_zero=*/true)) t.*field.optional_ms = ms;
+          break;
+        }
         case TK::kSeconds: {
           std::string s;
           if (!scalar(v, fkey, s)) break;
@@ -863,6 +906,63 @@ class Loader {
             t.fast_burn_long_window_ms);
     shorter("slow_burn_short_window", t.slow_burn_short_window_ms, "slow_burn_long_window",
             t.slow_burn_long_window_ms);
+  }
+
+  // rule_pack: {enabled, alerts}, globally (workload nullopt: any alert of
+  // the pack) or for a target (only its workload's alerts).
+  void load_rule_pack(const YAML::Node& n, const std::string& key, std::optional<bool>& enabled,
+                      std::optional<std::vector<std::string>>& alerts,
+                      std::optional<rulepack::Workload> workload) {
+    Fields f;
+    if (!fields(n, key, {"enabled", "alerts"}, f)) return;
+    bool on = true;
+    if (boolean(f.get("enabled"), key + ".enabled", on)) enabled = on;
+    const YAML::Node* list = f.get("alerts");
+    if (!list) return;
+    if (!list->IsSequence()) {
+      error(pos_of(*list), key + ".alerts",
+            fmt::format("expected a list, got {}", type_name(*list)));
+      return;
+    }
+    const std::vector<std::string>& known = rulepack::alert_names();
+    std::vector<std::string_view> names(known.begin(), known.end());
+    const std::vector<std::string> own =
+        workload ? rulepack::workload_alerts(*workload) : std::vector<std::string>{};
+    std::vector<std::string> out;
+    each(list, key + ".alerts", [&](const YAML::Node& item, const std::string& ikey) {
+      std::string name;
+      if (!scalar(&item, ikey, name)) return;
+      if (std::find(known.begin(), known.end(), name) == known.end()) {
+        error(pos_of(item), ikey,
+              fmt::format("not an alert of the rule pack: {}{}", quote(name),
+                          suggestion_suffix(name, names)));
+        return;
+      }
+      if (workload && std::find(own.begin(), own.end(), name) == own.end()) {
+        error(pos_of(item), ikey,
+              fmt::format("{} is not an alert of {} targets (they get: {})", name,
+                          rulepack::to_string(*workload), fmt::join(own, ", ")));
+        return;
+      }
+      if (std::find(out.begin(), out.end(), name) == out.end()) out.push_back(name);
+    });
+    alerts = std::move(out);
+  }
+
+  // The pack's noise warnings for a target, at the threshold they are about
+  // (the target's entry when that threshold is a default).
+  void warn_noise(const Target& t, const std::string& key) {
+    rulepack::TargetSpec spec{.name = t.name,
+                              .workload = t.workload,
+                              .thresholds = t.thresholds,
+                              .alerts = effective_alerts(result_.config, t)};
+    for (const auto& w :
+         rulepack::noise_warnings(spec, rule_pack_options(result_.config), t.interval_ms)) {
+      auto at = threshold_pos_.find(w.key);
+      const Pos pos = at != threshold_pos_.end() ? at->second : Pos{t.line, 0};
+      result_.warnings.push_back(
+          {result_.config.path, pos.line, pos.column, key + ".thresholds." + w.key, w.message});
+    }
   }
 
   bool load_job(const YAML::Node& n, const std::string& key, Job& j) {
@@ -1004,6 +1104,7 @@ class Loader {
   LoadResult result_;
   Pos name_pos_;       // of the last entry's name (for duplicate-name errors)
   Pos retention_pos_;  // of storage.retention, when given
+  std::map<std::string, Pos> threshold_pos_;  // the current target's thresholds' keys
   std::size_t work_ = 0;
   bool budget_reported_ = false;
   bool stop_ = false;
@@ -1044,14 +1145,38 @@ std::vector<rulepack::TargetSpec> rule_pack_targets(const Config& config) {
   std::vector<rulepack::TargetSpec> out;
   out.reserve(config.targets.size());
   for (const Target& t : config.targets)
-    out.push_back({.name = t.name, .workload = t.workload, .thresholds = t.thresholds});
+    out.push_back({.name = t.name,
+                   .workload = t.workload,
+                   .thresholds = t.thresholds,
+                   .alerts = effective_alerts(config, t)});
+  return out;
+}
+
+std::vector<std::string> effective_alerts(const Config& config, const Target& target) {
+  const std::vector<std::string> own = rulepack::workload_alerts(target.workload);
+  if (!target.rule_pack_enabled.value_or(config.rule_pack_enabled)) return {};
+  // A target's own list, else the global list, else everything.
+  const std::optional<std::vector<std::string>>& chosen =
+      target.rule_pack_alerts    ? target.rule_pack_alerts
+      : target.rule_pack_enabled ? std::optional<std::vector<std::string>>{}
+                                 : config.rule_pack_alerts;
+  if (!chosen) return own;
+  std::vector<std::string> out;
+  for (const std::string& a : own)
+    if (std::find(chosen->begin(), chosen->end(), a) != chosen->end()) out.push_back(a);
   return out;
 }
 
 rulepack::RulePackOptions rule_pack_options(const Config& config) {
-  return {.evaluation_interval_ms = config.evaluation_interval_ms,
-          .include_job_rules = !config.jobs.empty(),
-          .job_for_ms = config.job_alert_for_ms};
+  rulepack::RulePackOptions o{.evaluation_interval_ms = config.evaluation_interval_ms,
+                              .include_job_rules = !config.jobs.empty() && config.rule_pack_enabled,
+                              .job_for_ms = config.job_alert_for_ms};
+  if (config.rule_pack_alerts) {
+    o.job_alerts.emplace();
+    for (const std::string& a : *config.rule_pack_alerts)
+      if (a.rfind("Job", 0) == 0) o.job_alerts->push_back(a);
+  }
+  return o;
 }
 
 std::vector<checkin::JobConfig> checkin_jobs(const Config& config) {

@@ -31,6 +31,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -58,7 +59,11 @@ struct Target {
   bool honor_labels = false;
   std::vector<watch::Label> labels;  // sorted by name; never job, instance or __*
   rulepack::Thresholds thresholds;   // defaults: DESIGN.md's table
-  int line = 0;                      // of the target's entry in the file
+  // rule_pack: the target's own choice of the pack's alerts; nullopt: the
+  // global one (see rule_pack_targets()).
+  std::optional<bool> rule_pack_enabled;
+  std::optional<std::vector<std::string>> rule_pack_alerts;
+  int line = 0;  // of the target's entry in the file
 };
 
 // One scheduled job that checks in (/ping/<name>).
@@ -109,10 +114,14 @@ struct Config {
   std::size_t body_size_limit = 16 << 20;  // bytes; 0: no limit
   std::size_t sample_limit = 0;            // 0: no limit
   std::int64_t job_alert_for_ms = 60'000;  // `for` of JobMissedRun, JobFailed, JobRunTooLong
-  std::vector<std::string> rule_files;     // absolute, globs expanded, sorted, unique
-  std::vector<Target> targets;             // in file order
-  std::vector<Job> jobs;                   // in file order
-  std::vector<Receiver> receivers;         // in file order
+  // rule_pack: whether the pack is generated, and which of its alerts
+  // (alert names; nullopt: all of them); targets may override both.
+  bool rule_pack_enabled = true;
+  std::optional<std::vector<std::string>> rule_pack_alerts;
+  std::vector<std::string> rule_files;  // absolute, globs expanded, sorted, unique
+  std::vector<Target> targets;          // in file order
+  std::vector<Job> jobs;                // in file order
+  std::vector<Receiver> receivers;      // in file order
 };
 
 struct ConfigError {
@@ -130,6 +139,10 @@ struct ConfigError {
 struct LoadResult {
   Config config;  // complete with defaults even when there are errors (do not run it)
   std::vector<ConfigError> errors;
+  // Valid but noisy choices (a threshold that lets one failed scrape or a
+  // short spike page, a `for` the pack raises): check-config prints them,
+  // watch logs them; they do not make the file invalid.
+  std::vector<ConfigError> warnings;
   bool ok() const { return errors.empty(); }
 };
 
@@ -148,8 +161,12 @@ LoadResult parse_config(std::string_view yaml_text, std::string_view path,
 // unreadable or oversized file is one error in the result.
 LoadResult load_config(const std::string& path, const ParseOptions& options = {});
 
-// The rule pack's view of the targets (name, workload, thresholds).
+// The rule pack's view of the targets (name, workload, thresholds, and the
+// alerts each gets: its own rule_pack, else the global one, each limited to
+// the alerts of its workload).
 std::vector<rulepack::TargetSpec> rule_pack_targets(const Config& config);
+// The pack's alerts `target` gets (names, in alert_names() order).
+std::vector<std::string> effective_alerts(const Config& config, const Target& target);
 // The check-in tracker's jobs, schedules parsed. Jobs whose schedule does not
 // parse (only in a config with errors) are left out.
 std::vector<checkin::JobConfig> checkin_jobs(const Config& config);

@@ -138,11 +138,8 @@ class Renderer {
   std::int64_t hold(std::int64_t ms) const {
     return std::max(ms, 2 * options_.evaluation_interval_ms);
   }
-  // A rate window holds at least four evaluation intervals (as Prometheus
-  // advises four scrape intervals), so rate() always has samples to use.
-  std::int64_t window(std::int64_t ms) const {
-    return std::max(ms, 4 * options_.evaluation_interval_ms);
-  }
+
+  Effective effective(const Thresholds& t) const { return rulepack::effective(t, options_); }
 
   std::string render(const std::vector<GroupOut>& groups) const {
     std::string out;
@@ -192,6 +189,20 @@ class Renderer {
 
   const RulePackOptions& options_;
 };
+
+// Whether `t` gets `alert` (its own list, or its workload's alerts).
+bool has_alert(const TargetSpec& t, std::string_view alert) {
+  if (!t.alerts) return true;  // the caller only asks for its workload's alerts
+  return std::find(t.alerts->begin(), t.alerts->end(), alert) != t.alerts->end();
+}
+
+std::vector<const TargetSpec*> having(const std::vector<const TargetSpec*>& targets,
+                                      std::string_view alert) {
+  std::vector<const TargetSpec*> out;
+  for (const TargetSpec* t : targets)
+    if (has_alert(*t, alert)) out.push_back(t);
+  return out;
+}
 
 std::string key_of(std::initializer_list<double> values) {
   std::string k;
@@ -261,45 +272,53 @@ void add_merged(GroupOut& g, const std::vector<Branch>& branches,
 
 // --- every target --------------------------------------------------------------
 
-void target_rules(const std::vector<const TargetSpec*>& targets, const Renderer& r, GroupOut& g) {
+void target_rules(const std::vector<const TargetSpec*>& all_targets, const Renderer& r,
+                  GroupOut& g) {
+  // The recording rules serve the two readiness alerts.
+  std::vector<const TargetSpec*> targets;
+  for (const TargetSpec* t : all_targets)
+    if (has_alert(*t, "ServiceNeverReady") || has_alert(*t, "ServiceNotReady"))
+      targets.push_back(t);
   const std::string all = job_matcher([&] {
     std::vector<std::string> n;
     for (const auto* t : targets) n.push_back(t->name);
     return n;
   }());
+  if (!targets.empty()) {
+    // The last time the readiness probe succeeded, carried forward by reading
+    // its own previous value (while the target is probed). For a service
+    // without service_ready (not built on the kit), this is how "was it ever
+    // ready in this process" is answered.
+    g.rules.push_back(
+        Rule{.recording = true,
+             .name = kProbeLastSuccess,
+             .expr = fmt::format("timestamp({0} == 1)\n"
+                                 "  or on(job, instance)\n"
+                                 "(\n"
+                                 "  {1}\n"
+                                 "    and on(job, instance) {0}\n"
+                                 ")",
+                                 sel("probe_success", all), sel(kProbeLastSuccess, all))});
 
-  // The last time the readiness probe succeeded, carried forward by reading
-  // its own previous value (while the target is probed). For a service
-  // without service_ready (not built on the kit), this is how "was it ever
-  // ready in this process" is answered.
-  g.rules.push_back(
-      Rule{.recording = true,
-           .name = kProbeLastSuccess,
-           .expr = fmt::format("timestamp({0} == 1)\n"
-                               "  or on(job, instance)\n"
-                               "(\n"
-                               "  {1}\n"
-                               "    and on(job, instance) {0}\n"
-                               ")",
-                               sel("probe_success", all), sel(kProbeLastSuccess, all))});
-
-  // The last time service_ready was 1, carried forward the same way: "was
-  // it ever ready in this process" for a service that exports service_ready
-  // but not the kit's service_time_to_ready_seconds (a hand-made gauge).
-  g.rules.push_back(Rule{.recording = true,
-                         .name = kReadyLast,
-                         .expr = fmt::format("timestamp({0} == 1)\n"
-                                             "  or on(job, instance)\n"
-                                             "(\n"
-                                             "  {1}\n"
-                                             "    and on(job, instance) {0}\n"
-                                             ")",
-                                             sel("service_ready", all), sel(kReadyLast, all))});
+    // The last time service_ready was 1, carried forward the same way: "was
+    // it ever ready in this process" for a service that exports service_ready
+    // but not the kit's service_time_to_ready_seconds (a hand-made gauge).
+    g.rules.push_back(Rule{.recording = true,
+                           .name = kReadyLast,
+                           .expr = fmt::format("timestamp({0} == 1)\n"
+                                               "  or on(job, instance)\n"
+                                               "(\n"
+                                               "  {1}\n"
+                                               "    and on(job, instance) {0}\n"
+                                               ")",
+                                               sel("service_ready", all), sel(kReadyLast, all))});
+  }
 
   std::vector<Branch> b;
-  for (const auto& s :
-       scopes(targets, [](const Thresholds& t) { return key_of({double(t.down_for_ms)}); })) {
-    b.push_back({sel("up", s.matcher) + " == 0", r.hold(s.first->thresholds.down_for_ms)});
+  for (const auto& s : scopes(having(all_targets, "TargetDown"), [](const Thresholds& t) {
+         return key_of({double(t.down_for_ms)});
+       })) {
+    b.push_back({sel("up", s.matcher) + " == 0", r.effective(s.first->thresholds).down_for_ms});
   }
   add_merged(g, b, [](std::int64_t for_ms) {
     return Rule{
@@ -324,8 +343,9 @@ void target_rules(const std::vector<const TargetSpec*>& targets, const Renderer&
   // times read from /proc in whole seconds (prometheus_client) may be up to 1 s early, so a probe
   // success counts for this process only from 1 s after its start.
   b.clear();
-  for (const auto& s :
-       scopes(targets, [](const Thresholds& t) { return key_of({double(t.startup_budget_ms)}); })) {
+  for (const auto& s : scopes(having(all_targets, "ServiceNeverReady"), [&](const Thresholds& t) {
+         return key_of({double(t.startup_budget_ms), double(r.effective(t).never_ready_for_ms)});
+       })) {
     const Thresholds& th = s.first->thresholds;
     const std::string budget = seconds(th.startup_budget_ms);
     const std::string m = s.matcher;
@@ -364,7 +384,7 @@ void target_rules(const std::vector<const TargetSpec*>& targets, const Renderer&
              sel("probe_success", m), sel(kProbeLastSuccess, m),
              sel("process_start_time_seconds", m), prom_duration(th.startup_budget_ms),
              sel("up", m), sel(kReadyLast, m)),
-         r.hold(th.startup_budget_ms / 4)});
+         r.effective(th).never_ready_for_ms});
   }
   add_merged(g, b, [](std::int64_t) {
     return Rule{
@@ -379,8 +399,9 @@ void target_rules(const std::vector<const TargetSpec*>& targets, const Renderer&
 
   // Was ready in this process, then not ready for not_ready_for.
   b.clear();
-  for (const auto& s :
-       scopes(targets, [](const Thresholds& t) { return key_of({double(t.not_ready_for_ms)}); })) {
+  for (const auto& s : scopes(having(all_targets, "ServiceNotReady"), [](const Thresholds& t) {
+         return key_of({double(t.not_ready_for_ms)});
+       })) {
     const Thresholds& th = s.first->thresholds;
     const std::string m = s.matcher;
     b.push_back(
@@ -405,7 +426,7 @@ void target_rules(const std::vector<const TargetSpec*>& targets, const Renderer&
                      sel("service_ready", m), sel("service_time_to_ready_seconds", m),
                      sel("probe_success", m), sel(kProbeLastSuccess, m),
                      sel("process_start_time_seconds", m), sel("up", m), sel(kReadyLast, m)),
-         r.hold(th.not_ready_for_ms), th.not_ready_for_ms / 5});
+         r.effective(th).not_ready_for_ms, th.not_ready_for_ms / 5});
   }
   add_merged(g, b, [](std::int64_t for_ms) {
     return Rule{
@@ -429,8 +450,10 @@ void worker_rules(const std::vector<const TargetSpec*>& targets, const Renderer&
   // is not either (the oldest waiting message must be older than stall_for).
   // No rate window: `for` (a fifth of stall_for) only rides out one scrape.
   std::vector<Branch> b;
-  for (const auto& s :
-       scopes(targets, [](const Thresholds& t) { return key_of({double(t.stall_for_ms)}); })) {
+  const std::vector<const TargetSpec*> stalled = having(targets, "WorkerStalled");
+  for (const auto& s : scopes(stalled, [&](const Thresholds& t) {
+         return key_of({double(t.stall_for_ms), double(r.effective(t).no_progress_for_ms)});
+       })) {
     const Thresholds& th = s.first->thresholds;
     const std::string m = s.matcher;
     const std::string stall = seconds(th.stall_for_ms);
@@ -439,7 +462,7 @@ void worker_rules(const std::vector<const TargetSpec*>& targets, const Renderer&
                              "  and on(job, instance, messaging_destination_name) ({3} > {1})",
                              sel("worker_last_success_timestamp_seconds", m), stall,
                              sel("queue_depth", m), sel("queue_oldest_message_age_seconds", m)),
-                 r.hold(th.stall_for_ms / 5)});
+                 r.effective(th).no_progress_for_ms});
   }
   add_merged(g, b, [](std::int64_t) {
     return Rule{
@@ -454,13 +477,14 @@ void worker_rules(const std::vector<const TargetSpec*>& targets, const Renderer&
   });
   // A dead loop: the heartbeat (every loop turn, work or not) is old.
   b.clear();
-  for (const auto& s : scopes(
-           targets, [](const Thresholds& t) { return key_of({double(t.heartbeat_max_age_ms)}); })) {
+  for (const auto& s : scopes(stalled, [&](const Thresholds& t) {
+         return key_of({double(t.heartbeat_max_age_ms), double(r.effective(t).heartbeat_for_ms)});
+       })) {
     const Thresholds& th = s.first->thresholds;
     b.push_back(
         {fmt::format("time() - {} > {}", sel("worker_heartbeat_timestamp_seconds", s.matcher),
                      seconds(th.heartbeat_max_age_ms)),
-         r.hold(th.heartbeat_max_age_ms / 2)});
+         r.effective(th).heartbeat_for_ms});
   }
   add_merged(g, b, [](std::int64_t) {
     return Rule{.name = "WorkerStalled",
@@ -472,13 +496,16 @@ void worker_rules(const std::vector<const TargetSpec*>& targets, const Renderer&
                     "still answers scrapes."};
   });
   b.clear();
-  for (const auto& s : scopes(targets, [](const Thresholds& t) {
+  for (const auto& s : scopes(having(targets, "QueueLagHigh"), [](const Thresholds& t) {
          return key_of({double(t.queue_lag_ms), double(t.queue_lag_for_ms)});
        })) {
     const Thresholds& th = s.first->thresholds;
-    b.push_back({fmt::format("{} > {}", sel("queue_oldest_message_age_seconds", s.matcher),
-                             seconds(th.queue_lag_ms)),
-                 r.hold(th.queue_lag_for_ms)});
+    // A property of the queue, not of one consumer: every instance of a
+    // service reads the same queue, so one alert per queue and service.
+    b.push_back(
+        {fmt::format("max by (job, messaging_destination_name) ({}) > {}",
+                     sel("queue_oldest_message_age_seconds", s.matcher), seconds(th.queue_lag_ms)),
+         r.effective(th).queue_lag_for_ms});
   }
   add_merged(g, b, [](std::int64_t for_ms) {
     return Rule{
@@ -489,7 +516,7 @@ void worker_rules(const std::vector<const TargetSpec*>& targets, const Renderer&
             "{{ $value | humanizeDuration }}",
         .description = fmt::format(
             "The oldest message waiting on {{{{ $labels.messaging_destination_name }}}} "
-            "(worker {{{{ $labels.job }}}}) is {{{{ $value | humanizeDuration }}}} old, over its "
+            "(service {{{{ $labels.job }}}}) is {{{{ $value | humanizeDuration }}}} old, over its "
             "limit for more than {}: consumers do not keep up.",
             prom_duration(for_ms))};
   });
@@ -514,12 +541,14 @@ void api_rules(const std::vector<const TargetSpec*>& targets, const Renderer& r,
   // up to one window after a burst of slow requests ends, so a burst shorter
   // than for - window (5m by default) never pages.
   std::vector<Branch> b;
-  for (const auto& s : scopes(targets, [](const Thresholds& t) {
-         return key_of({t.latency_objective_seconds, double(t.latency_for_ms)});
+  for (const auto& s : scopes(having(targets, "ApiLatencyHigh"), [&](const Thresholds& t) {
+         const Effective e = r.effective(t);
+         return key_of(
+             {t.latency_objective_seconds, double(e.latency_for_ms), double(e.latency_window_ms)});
        })) {
     const Thresholds& th = s.first->thresholds;
-    const std::int64_t window = r.window(th.latency_for_ms / 2);
-    const std::int64_t for_ms = std::max(r.hold(th.latency_for_ms), window);
+    const std::int64_t window = r.effective(th).latency_window_ms;
+    const std::int64_t for_ms = r.effective(th).latency_for_ms;
     b.push_back(
         {p95(s.matcher, prom_duration(window)) + "\n  > " + num(th.latency_objective_seconds),
          for_ms, for_ms / 5});
@@ -539,9 +568,10 @@ void api_rules(const std::vector<const TargetSpec*>& targets, const Renderer& r,
   // day: same time of day), only with enough traffic for a p95 to mean
   // something. `for` = the window.
   b.clear();
-  for (const auto& s : scopes(targets, [](const Thresholds& t) {
+  for (const auto& s : scopes(having(targets, "ApiLatencyRegression"), [&](const Thresholds& t) {
          return key_of({double(t.regression_window_ms), double(t.regression_baseline_offset_ms),
-                        t.regression_factor, t.regression_min_request_rate});
+                        t.regression_factor, t.regression_min_request_rate,
+                        double(r.effective(t).regression_for_ms)});
        })) {
     const Thresholds& th = s.first->thresholds;
     const std::string w = prom_duration(th.regression_window_ms);
@@ -555,7 +585,7 @@ void api_rules(const std::vector<const TargetSpec*>& targets, const Renderer& r,
                              p95(s.matcher, w, prom_duration(th.regression_baseline_offset_ms)),
                              sel(kLatencyCount, s.matcher, kNot5xx), w,
                              num(th.regression_min_request_rate)),
-                 r.hold(th.regression_window_ms)});
+                 r.effective(th).regression_for_ms});
   }
   add_merged(g, b, [](std::int64_t for_ms) {
     return Rule{
@@ -585,11 +615,12 @@ void api_rules(const std::vector<const TargetSpec*>& targets, const Renderer& r,
   for (const Pair& p : {Pair{"fast", 14.4}, Pair{"slow", 6}}) {
     const bool fast = std::string_view(p.burn) == "fast";
     b.clear();
-    for (const auto& s : scopes(targets, [&](const Thresholds& t) {
+    for (const auto& s : scopes(having(targets, "ApiErrorBudgetBurn"), [&](const Thresholds& t) {
+           const Effective e = r.effective(t);
            return fast ? key_of({t.availability_objective, double(t.fast_burn_long_window_ms),
-                                 double(t.fast_burn_short_window_ms)})
+                                 double(t.fast_burn_short_window_ms), double(e.fast_burn_for_ms)})
                        : key_of({t.availability_objective, double(t.slow_burn_long_window_ms),
-                                 double(t.slow_burn_short_window_ms)});
+                                 double(t.slow_burn_short_window_ms), double(e.slow_burn_for_ms)});
          })) {
       const Thresholds& th = s.first->thresholds;
       const std::int64_t long_ms = fast ? th.fast_burn_long_window_ms : th.slow_burn_long_window_ms;
@@ -605,7 +636,7 @@ void api_rules(const std::vector<const TargetSpec*>& targets, const Renderer& r,
                                ") > {1}",
                                error_ratio(s.matcher, prom_duration(long_ms)), threshold,
                                error_ratio(s.matcher, prom_duration(short_ms))),
-                   r.hold(fast ? short_ms * 2 / 5 : short_ms / 2)});
+                   fast ? r.effective(th).fast_burn_for_ms : r.effective(th).slow_burn_for_ms});
     }
     add_merged(g, b, [&](std::int64_t) {
       return Rule{
@@ -627,38 +658,45 @@ void api_rules(const std::vector<const TargetSpec*>& targets, const Renderer& r,
 
 void job_rules(const RulePackOptions& o, const Renderer& r, GroupOut& g) {
   const std::int64_t for_ms = r.hold(o.job_for_ms);
+  const auto wanted = [&](std::string_view alert) {
+    return !o.job_alerts ||
+           std::find(o.job_alerts->begin(), o.job_alerts->end(), alert) != o.job_alerts->end();
+  };
   // job_checkin_state is 1 (late) between the scheduled time and the ping
   // for every punctual run; 2 only once the grace is over. Value: how long
   // past the expected time.
-  g.rules.push_back(Rule{
-      .name = "JobMissedRun",
-      .expr = "time() - job_checkin_next_expected_timestamp_seconds\n"
-              "  and on(job) (job_checkin_state == 2)",
-      .for_ms = for_ms,
-      .labels = {{"severity", "page"}},
-      .summary = "{{ $labels.job }} missed its scheduled run",
-      .description = "{{ $labels.job }} was expected {{ $value | humanizeDuration }} ago and "
-                     "has not checked in (start, success or fail) within its grace.",
-  });
-  g.rules.push_back(Rule{
-      .name = "JobFailed",
-      .expr = "job_checkin_last_run_failed == 1",
-      .for_ms = for_ms,
-      .labels = {{"severity", "ticket"}},
-      .summary = "{{ $labels.job }}: the last run failed",
-      .description = "The last finished run of {{ $labels.job }} reported a failure (fail ping "
-                     "or non-zero exit status). It clears when a run succeeds.",
-  });
-  g.rules.push_back(Rule{
-      .name = "JobRunTooLong",
-      .expr = "time() - job_checkin_run_started_timestamp_seconds\n"
-              "  and on(job) (job_checkin_run_too_long == 1)",
-      .for_ms = for_ms,
-      .labels = {{"severity", "ticket"}},
-      .summary = "{{ $labels.job }} has run for {{ $value | humanizeDuration }}",
-      .description = "A run of {{ $labels.job }} started {{ $value | humanizeDuration }} ago "
-                     "and has not finished within its maximum run time: hung, or its input grew.",
-  });
+  if (wanted("JobMissedRun"))
+    g.rules.push_back(Rule{
+        .name = "JobMissedRun",
+        .expr = "time() - job_checkin_next_expected_timestamp_seconds\n"
+                "  and on(job) (job_checkin_state == 2)",
+        .for_ms = for_ms,
+        .labels = {{"severity", "page"}},
+        .summary = "{{ $labels.job }} missed its scheduled run",
+        .description = "{{ $labels.job }} was expected {{ $value | humanizeDuration }} ago and "
+                       "has not checked in (start, success or fail) within its grace.",
+    });
+  if (wanted("JobFailed"))
+    g.rules.push_back(Rule{
+        .name = "JobFailed",
+        .expr = "job_checkin_last_run_failed == 1",
+        .for_ms = for_ms,
+        .labels = {{"severity", "ticket"}},
+        .summary = "{{ $labels.job }}: the last run failed",
+        .description = "The last finished run of {{ $labels.job }} reported a failure (fail ping "
+                       "or non-zero exit status). It clears when a run succeeds.",
+    });
+  if (wanted("JobRunTooLong"))
+    g.rules.push_back(Rule{
+        .name = "JobRunTooLong",
+        .expr = "time() - job_checkin_run_started_timestamp_seconds\n"
+                "  and on(job) (job_checkin_run_too_long == 1)",
+        .for_ms = for_ms,
+        .labels = {{"severity", "ticket"}},
+        .summary = "{{ $labels.job }} has run for {{ $value | humanizeDuration }}",
+        .description = "A run of {{ $labels.job }} started {{ $value | humanizeDuration }} ago "
+                       "and has not finished within its maximum run time: hung, or its input grew.",
+    });
 }
 
 }  // namespace
@@ -683,6 +721,105 @@ const std::vector<std::string>& alert_names() {
       "QueueLagHigh",   "JobMissedRun",         "JobFailed",         "JobRunTooLong",
       "ApiLatencyHigh", "ApiLatencyRegression", "ApiErrorBudgetBurn"};
   return names;
+}
+
+std::vector<std::string> workload_alerts(Workload workload) {
+  std::vector<std::string> out = {"TargetDown", "ServiceNeverReady", "ServiceNotReady"};
+  if (workload == Workload::kWorker) out.insert(out.end(), {"WorkerStalled", "QueueLagHigh"});
+  if (workload == Workload::kApi)
+    out.insert(out.end(), {"ApiLatencyHigh", "ApiLatencyRegression", "ApiErrorBudgetBurn"});
+  return out;
+}
+
+Effective effective(const Thresholds& t, const RulePackOptions& o) {
+  // At least two evaluations (no alert fires on one sample); a rate window
+  // of at least four evaluation intervals (as Prometheus advises four scrape
+  // intervals), so rate() always has samples to use.
+  const auto hold = [&](std::int64_t ms) { return std::max(ms, 2 * o.evaluation_interval_ms); };
+  const auto window = [&](std::int64_t ms) { return std::max(ms, 4 * o.evaluation_interval_ms); };
+  Effective e{};
+  e.down_for_ms = hold(t.down_for_ms);
+  e.never_ready_for_ms = hold(t.never_ready_for_ms.value_or(t.startup_budget_ms / 4));
+  e.not_ready_for_ms = hold(t.not_ready_for_ms);
+  e.no_progress_for_ms = hold(t.no_progress_for_ms.value_or(t.stall_for_ms / 5));
+  e.heartbeat_for_ms = hold(t.heartbeat_for_ms.value_or(t.heartbeat_max_age_ms / 2));
+  e.queue_lag_for_ms = hold(t.queue_lag_for_ms);
+  // p95 over half of `for` by default: the condition lasts up to one window
+  // after a burst of slow requests ends, so a burst shorter than
+  // for - window never pages. `for` is at least the window.
+  e.latency_window_ms = window(t.latency_window_ms.value_or(t.latency_for_ms / 2));
+  e.latency_for_ms = std::max(hold(t.latency_for_ms), e.latency_window_ms);
+  e.regression_for_ms = hold(t.regression_for_ms.value_or(t.regression_window_ms));
+  e.fast_burn_for_ms = hold(t.fast_burn_for_ms.value_or(t.fast_burn_short_window_ms * 2 / 5));
+  e.slow_burn_for_ms = hold(t.slow_burn_for_ms.value_or(t.slow_burn_short_window_ms / 2));
+  return e;
+}
+
+std::vector<NoiseWarning> noise_warnings(const TargetSpec& target, const RulePackOptions& options,
+                                         std::int64_t scrape_interval_ms) {
+  std::vector<NoiseWarning> out;
+  const Thresholds& t = target.thresholds;
+  const Effective e = effective(t, options);
+  const std::vector<std::string> alerts = target.alerts.value_or(workload_alerts(target.workload));
+  const auto has = [&](std::string_view a) {
+    return std::find(alerts.begin(), alerts.end(), a) != alerts.end();
+  };
+  const std::string eval = prom_duration(options.evaluation_interval_ms);
+  // A `for` the pack raised to two evaluation intervals.
+  const auto raised = [&](std::string_view alert, std::string_view key,
+                          const std::optional<std::int64_t>& set, std::int64_t used) {
+    if (has(alert) && set && *set < used)
+      out.push_back({std::string(key),
+                     fmt::format("{}: {} {} is raised to {}: an alert holds for at least two "
+                                 "evaluation intervals ({} each)",
+                                 alert, key, prom_duration(*set), prom_duration(used), eval)});
+  };
+  raised("TargetDown", "down_for", t.down_for_ms, e.down_for_ms);
+  raised("ServiceNeverReady", "never_ready_for", t.never_ready_for_ms, e.never_ready_for_ms);
+  raised("ServiceNotReady", "not_ready_for", t.not_ready_for_ms, e.not_ready_for_ms);
+  raised("WorkerStalled", "no_progress_for", t.no_progress_for_ms, e.no_progress_for_ms);
+  raised("WorkerStalled", "heartbeat_for", t.heartbeat_for_ms, e.heartbeat_for_ms);
+  raised("QueueLagHigh", "queue_lag_for", t.queue_lag_for_ms, e.queue_lag_for_ms);
+  raised("ApiLatencyRegression", "regression_for", t.regression_for_ms, e.regression_for_ms);
+  raised("ApiErrorBudgetBurn", "fast_burn_for", t.fast_burn_for_ms, e.fast_burn_for_ms);
+  raised("ApiErrorBudgetBurn", "slow_burn_for", t.slow_burn_for_ms, e.slow_burn_for_ms);
+  if (has("ApiLatencyHigh") && t.latency_window_ms && *t.latency_window_ms < e.latency_window_ms)
+    out.push_back({"latency_window",
+                   fmt::format("ApiLatencyHigh: latency_window {} is raised to {}: a rate window "
+                               "spans at least four evaluation intervals ({} each)",
+                               prom_duration(*t.latency_window_ms),
+                               prom_duration(e.latency_window_ms), eval)});
+  // One failed scrape or probe: up (or probe_success) 0 for one interval.
+  if (has("TargetDown") && e.down_for_ms < 2 * scrape_interval_ms)
+    out.push_back(
+        {"down_for",
+         fmt::format("TargetDown: down_for {} is shorter than two scrape intervals "
+                     "({}): one failed scrape can page",
+                     prom_duration(e.down_for_ms), prom_duration(2 * scrape_interval_ms))});
+  if (has("ServiceNotReady") && e.not_ready_for_ms < 2 * scrape_interval_ms)
+    out.push_back(
+        {"not_ready_for",
+         fmt::format("ServiceNotReady: not_ready_for {} is shorter than two scrape "
+                     "intervals ({}): one failed readiness check can page",
+                     prom_duration(e.not_ready_for_ms), prom_duration(2 * scrape_interval_ms))});
+  // A burst of slow requests keeps the windowed p95 up for about its own
+  // length plus the window: it pages once that reaches `for`.
+  if (has("ApiLatencyHigh") && 2 * e.latency_window_ms > e.latency_for_ms)
+    out.push_back(
+        {t.latency_window_ms ? "latency_window" : "latency_for",
+         fmt::format("ApiLatencyHigh: latency_window {} is more than half of latency_for {}: a "
+                     "burst of slow requests as short as {} can page (the pack keeps the window "
+                     "at most half of `for`)",
+                     prom_duration(e.latency_window_ms), prom_duration(e.latency_for_ms),
+                     prom_duration(e.latency_for_ms - e.latency_window_ms))});
+  if (has("ApiLatencyRegression") && e.regression_for_ms < t.regression_window_ms)
+    out.push_back(
+        {"regression_for",
+         fmt::format("ApiLatencyRegression: regression_for {} is shorter than "
+                     "regression_window {}: a burst of slow requests shorter than the "
+                     "window can page",
+                     prom_duration(e.regression_for_ms), prom_duration(t.regression_window_ms))});
+  return out;
 }
 
 std::string prom_duration(std::int64_t ms) {
@@ -728,6 +865,8 @@ std::string render_rule_pack(const std::vector<TargetSpec>& targets,
     groups.push_back({.name = "firebreak.jobs"});
     job_rules(options, r, groups.back());
   }
+  // A target's alert list may leave a group with nothing to do.
+  std::erase_if(groups, [](const GroupOut& g) { return g.rules.empty(); });
   if (groups.empty()) return "groups: []\n";
   return r.render(groups);
 }

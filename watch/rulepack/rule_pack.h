@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -25,18 +26,26 @@ enum class Workload : std::uint8_t { kApi, kWorker, kJob, kOther };
 std::string_view to_string(Workload workload);
 
 // Per-target thresholds; the defaults are DESIGN.md's table. Durations in
-// milliseconds, as the rules module keeps them.
+// milliseconds, as the rules module keeps them. The optional ones (each
+// alert's `for` and windows where they are not the threshold itself) are
+// derived from the others when unset, as documented next to them; the
+// effective values are what effective() returns.
 struct Thresholds {
   std::int64_t down_for_ms = 2 * 60'000;            // TargetDown
   std::int64_t startup_budget_ms = 2 * 60'000;      // ServiceNeverReady
+  std::optional<std::int64_t> never_ready_for_ms;   // default: startup_budget / 4
   std::int64_t not_ready_for_ms = 5 * 60'000;       // ServiceNotReady
   std::int64_t stall_for_ms = 10 * 60'000;          // WorkerStalled: waiting, none finished
+  std::optional<std::int64_t> no_progress_for_ms;   // default: stall_for / 5
   std::int64_t heartbeat_max_age_ms = 2 * 60'000;   // WorkerStalled: loop heartbeat age
+  std::optional<std::int64_t> heartbeat_for_ms;     // default: heartbeat_max_age / 2
   std::int64_t queue_lag_ms = 10 * 60'000;          // QueueLagHigh: oldest message age
   std::int64_t queue_lag_for_ms = 5 * 60'000;       //
   double latency_objective_seconds = 0.5;           // ApiLatencyHigh: p95 by route
   std::int64_t latency_for_ms = 10 * 60'000;        //
+  std::optional<std::int64_t> latency_window_ms;    // default: latency_for / 2
   std::int64_t regression_window_ms = 30 * 60'000;  // ApiLatencyRegression
+  std::optional<std::int64_t> regression_for_ms;    // default: regression_window
   std::int64_t regression_baseline_offset_ms = 24 * 3'600'000;
   double regression_factor = 1.5;
   double regression_min_request_rate = 1.0;  // requests/s: enough traffic to mean it
@@ -44,21 +53,30 @@ struct Thresholds {
   // Burn-rate windows (long, short) for the fast (14.4x) and slow (6x) pairs.
   std::int64_t fast_burn_long_window_ms = 3'600'000;
   std::int64_t fast_burn_short_window_ms = 5 * 60'000;
+  std::optional<std::int64_t> fast_burn_for_ms;  // default: 2/5 of fast_burn_short_window
   std::int64_t slow_burn_long_window_ms = 6 * 3'600'000;
   std::int64_t slow_burn_short_window_ms = 30 * 60'000;
+  std::optional<std::int64_t> slow_burn_for_ms;  // default: slow_burn_short_window / 2
 };
 
 // One scrape target as the pack sees it. Its series carry job="<name>"
-// (watch and the exported prometheus.yml both set it).
+// (watch and the exported prometheus.yml both set it), one `instance` per
+// process.
 struct TargetSpec {
   std::string name;
   Workload workload = Workload::kOther;
   Thresholds thresholds;
+  // Which of the pack's alerts this target gets (names of alert_names());
+  // nullopt: every alert its workload has. An empty list: none.
+  std::optional<std::vector<std::string>> alerts;
 };
 
 struct RulePackOptions {
   std::int64_t evaluation_interval_ms = 15'000;  // each group's `interval`
   bool include_job_rules = true;                 // JobMissedRun, JobFailed, JobRunTooLong
+  // Which of the Job* alerts to generate (when include_job_rules); nullopt:
+  // all three.
+  std::optional<std::vector<std::string>> job_alerts;
   // How long a check-in condition (state down, last run failed, run too long)
   // must hold before the Job* alerts fire.
   std::int64_t job_for_ms = 60'000;
@@ -66,6 +84,28 @@ struct RulePackOptions {
   // shows it as is: set an absolute URL (the repository's docs/alerts.md).
   std::string runbook_base_url = "docs/alerts.md";
 };
+
+// The values the pack uses for a target: every optional threshold filled in
+// from its default, each `for` raised to two evaluation intervals and each
+// rate window to four (as the rules are rendered).
+struct Effective {
+  std::int64_t down_for_ms, never_ready_for_ms, not_ready_for_ms, no_progress_for_ms,
+      heartbeat_for_ms, queue_lag_for_ms, latency_window_ms, latency_for_ms, regression_for_ms,
+      fast_burn_for_ms, slow_burn_for_ms;
+};
+Effective effective(const Thresholds& thresholds, const RulePackOptions& options);
+
+// A threshold choice that lets a harmless perturbation page, or that the
+// pack overrides: `key` is the threshold's configuration key
+// ("latency_window"), `message` says what can happen, in one line. For
+// `firebreak watch check-config`, which warns but does not refuse.
+struct NoiseWarning {
+  std::string key;
+  std::string message;
+};
+// `scrape_interval_ms`: the target's. The pack's defaults give none.
+std::vector<NoiseWarning> noise_warnings(const TargetSpec& target, const RulePackOptions& options,
+                                         std::int64_t scrape_interval_ms);
 
 // The rule file (YAML text, `groups:`), deterministic for a given input: the
 // same targets in any order give the same text (targets are sorted by name).
@@ -94,6 +134,10 @@ std::string render_rule_pack(const std::vector<TargetSpec>& targets,
 
 // The alert names the pack can contain, in the order of DESIGN.md's table.
 const std::vector<std::string>& alert_names();
+// The alerts a target of this workload gets by default (TargetDown,
+// ServiceNeverReady, ServiceNotReady for every target; the Api* or
+// Worker*/QueueLagHigh ones by workload).
+std::vector<std::string> workload_alerts(Workload workload);
 
 // A duration in Prometheus's notation: 90'000 -> "1m30s", 5'400'000 ->
 // "1h30m", 86'400'000 -> "1d", 250 -> "250ms", 0 -> "0s".

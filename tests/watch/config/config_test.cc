@@ -713,6 +713,84 @@ TEST(WatchConfigViewTest, RulePackOptionsComeFromGlobalAndJobs) {
   one_error("global:\n  job_alert_for: 0\n", 2, "global.job_alert_for", "must be greater than 0");
 }
 
+TEST(WatchConfigViewTest, TheRulePackCanBeTrimmedOrSwitchedOffGloballyOrPerTarget) {
+  const std::string yaml = R"(rule_pack:
+  alerts: [TargetDown, WorkerStalled, ApiLatencyHigh, JobMissedRun]
+targets:
+  - {name: api, workload: api, metrics_url: 'http://127.0.0.1:1/metrics'}
+  - name: worker
+    workload: worker
+    metrics_url: http://127.0.0.1:2/metrics
+    rule_pack: {alerts: [ServiceNotReady, QueueLagHigh]}
+  - name: theirs
+    metrics_url: http://127.0.0.1:3/metrics
+    rule_pack: {enabled: false}
+jobs:
+  - {name: j, schedule: '@daily'}
+)";
+  const LoadResult r = parse_config(yaml, kFile);
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  const auto specs = rule_pack_targets(r.config);
+  ASSERT_EQ(specs.size(), 3u);
+  using V = std::vector<std::string>;
+  EXPECT_EQ(specs[0].alerts, (V{"TargetDown", "ApiLatencyHigh"}));  // the global list, api's part
+  EXPECT_EQ(specs[1].alerts, (V{"ServiceNotReady", "QueueLagHigh"}));  // its own
+  EXPECT_EQ(specs[2].alerts, V{});                                     // none
+  EXPECT_EQ(rule_pack_options(r.config).job_alerts, V{"JobMissedRun"});
+
+  // Off globally: nothing, not even the Job* rules, unless a target asks.
+  const LoadResult off = parse_config(
+      "rule_pack: {enabled: false}\n" + kTarget +
+          "  - {name: b, metrics_url: 'http://127.0.0.1:2/metrics', rule_pack: {enabled: true}}\n"
+          "jobs:\n  - {name: j, schedule: '@daily'}\n",
+      kFile);
+  ASSERT_TRUE(off.ok()) << all_errors(off);
+  EXPECT_EQ(rule_pack_targets(off.config)[0].alerts, V{});
+  EXPECT_EQ(rule_pack_targets(off.config)[1].alerts,
+            (V{"TargetDown", "ServiceNeverReady", "ServiceNotReady"}));
+  EXPECT_FALSE(rule_pack_options(off.config).include_job_rules);
+
+  one_error("rule_pack: {alerts: [TargetDwon]}\n", 1, "rule_pack.alerts[0]",
+            "not an alert of the rule pack: \"TargetDwon\" (did you mean \"TargetDown\"?)");
+  one_error(kTarget + "    rule_pack: {alerts: [WorkerStalled]}\n", 4,
+            "targets[0].rule_pack.alerts[0]",
+            "WorkerStalled is not an alert of other targets (they get: TargetDown, "
+            "ServiceNeverReady, ServiceNotReady)");
+  one_error("rule_pack: {enable: false}\n", 1, "rule_pack.enable", "did you mean \"enabled\"");
+}
+
+TEST(WatchConfigViewTest, EachForAndWindowIsAThresholdAndNoisyChoicesWarn) {
+  const LoadResult r = parse_config(kTarget + R"(    workload: api
+    interval: 30s
+    thresholds:
+      latency_for: 10m
+      latency_window: 8m
+      never_ready_for: 0s
+      down_for: 45s
+)",
+                                    kFile);
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  const rulepack::Thresholds& t = r.config.targets[0].thresholds;
+  EXPECT_EQ(t.latency_window_ms, 8 * 60'000);
+  EXPECT_EQ(t.never_ready_for_ms, 0);
+  EXPECT_FALSE(t.heartbeat_for_ms.has_value());
+  ASSERT_EQ(r.warnings.size(), 3u);
+  std::string all;
+  for (const auto& w : r.warnings) all += w.to_string() + "\n";
+  EXPECT_THAT(all, HasSubstr("firebreak.yaml:10:17: targets[0].thresholds.down_for: TargetDown: "
+                             "down_for 45s is shorter than two scrape intervals (1m)"));
+  EXPECT_THAT(all, HasSubstr("firebreak.yaml:9:24: targets[0].thresholds.never_ready_for: "
+                             "ServiceNeverReady: never_ready_for 0s is raised to 30s"));
+  EXPECT_THAT(all, HasSubstr("firebreak.yaml:8:23: targets[0].thresholds.latency_window: "
+                             "ApiLatencyHigh: latency_window 8m is more than half of "
+                             "latency_for 10m: a burst of slow requests as short as 2m can "
+                             "page"));
+  // The defaults warn of nothing.
+  EXPECT_TRUE(parse_config(kTarget + "    workload: api\n", kFile).warnings.empty());
+  one_error(kTarget + "    thresholds: {latency_window: 0s}\n", 4,
+            "targets[0].thresholds.latency_window", "must be greater than 0");
+}
+
 TEST(WatchConfigViewTest, CheckinJobsHaveParsedSchedules) {
   const std::string yaml = R"(jobs:
   - {name: berlin, schedule: "30 2 * * *", timezone: Europe/Berlin, grace: 10m, max_run_time: 1h}

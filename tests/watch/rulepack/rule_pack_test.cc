@@ -1,5 +1,6 @@
 #include "watch/rulepack/rule_pack.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -162,6 +163,109 @@ TEST(RulePack, PerTargetThresholdsRender) {
   EXPECT_EQ(yaml.find("JobMissedRun"), std::string::npos);
   EXPECT_EQ(yaml.find("WorkerStalled"), std::string::npos);  // no worker target
   EXPECT_NE(yaml.find("runbook_url: 'docs/alerts.md#apilatencyhigh'"), std::string::npos);
+}
+
+// The alert names of a rendered pack, with their `for`s ("ApiLatencyHigh 10m").
+std::multiset<std::string> alerts_of(const std::string& yaml) {
+  const auto loaded = watch::rules::parse_rule_file(yaml, "p.yml");
+  EXPECT_TRUE(loaded.ok()) << yaml;
+  std::multiset<std::string> out;
+  for (const auto& g : loaded.file.groups)
+    for (const auto& r : g.rules)
+      if (r.kind == watch::rules::RuleSpec::Kind::kAlerting)
+        out.insert(r.name + " " + prom_duration(r.for_ms));
+  return out;
+}
+
+TEST(RulePack, EachTargetGetsOnlyTheAlertsItsListNames) {
+  const std::string yaml = render_rule_pack(
+      {{.name = "api",
+        .workload = Workload::kApi,
+        .alerts = std::vector<std::string>{"TargetDown"}},
+       {.name = "mute", .workload = Workload::kWorker, .alerts = std::vector<std::string>{}},
+       {.name = "worker",
+        .workload = Workload::kWorker,
+        .alerts = std::vector<std::string>{"WorkerStalled"}}},
+      {.include_job_rules = true, .job_alerts = std::vector<std::string>{"JobFailed"}});
+  EXPECT_EQ(alerts_of(yaml), (std::multiset<std::string>{"TargetDown 2m", "WorkerStalled 2m",
+                                                         "WorkerStalled 1m", "JobFailed 1m"}));
+  // The readiness alerts' recording rules go with them; no api group at all.
+  EXPECT_EQ(yaml.find("firebreak:probe_last_success_timestamp_seconds"), std::string::npos);
+  EXPECT_EQ(yaml.find("firebreak.api"), std::string::npos);
+  EXPECT_EQ(yaml.find("job=\"mute\""), std::string::npos);
+  EXPECT_NE(yaml.find("up{job=\"api\"}"), std::string::npos);
+  // Nobody gets anything: an empty pack.
+  EXPECT_EQ(render_rule_pack({{.name = "a", .alerts = std::vector<std::string>{}}},
+                             {.include_job_rules = false}),
+            "groups: []\n");
+}
+
+TEST(RulePack, EveryForAndWindowIsTunable) {
+  Thresholds t;
+  t.never_ready_for_ms = 10'000;
+  t.no_progress_for_ms = 50'000;
+  t.heartbeat_for_ms = 20'000;
+  t.latency_window_ms = 2 * 60'000;
+  t.regression_for_ms = 45 * 60'000;
+  t.fast_burn_for_ms = 3 * 60'000;
+  t.slow_burn_for_ms = 20 * 60'000;
+  const RulePackOptions o{.evaluation_interval_ms = 5'000, .include_job_rules = false};
+  const std::string yaml =
+      render_rule_pack({{.name = "api", .workload = Workload::kApi, .thresholds = t},
+                        {.name = "w", .workload = Workload::kWorker, .thresholds = t}},
+                       o);
+  const auto alerts = alerts_of(yaml);
+  for (const char* want : {"ServiceNeverReady 10s", "WorkerStalled 50s", "WorkerStalled 20s",
+                           "ApiLatencyRegression 45m", "ApiErrorBudgetBurn 3m",
+                           "ApiErrorBudgetBurn 20m", "ApiLatencyHigh 10m"})
+    EXPECT_EQ(alerts.count(want), 1u) << want << "\n" << yaml;
+  EXPECT_NE(yaml.find("[2m]"), std::string::npos);  // the latency window
+  const Effective e = effective(t, o);
+  EXPECT_EQ(e.latency_window_ms, 2 * 60'000);
+  EXPECT_EQ(e.heartbeat_for_ms, 20'000);
+  // Unset, each is derived from its threshold as before.
+  const Effective d = effective(Thresholds{}, {});
+  EXPECT_EQ(d.never_ready_for_ms, 30'000);
+  EXPECT_EQ(d.no_progress_for_ms, 2 * 60'000);
+  EXPECT_EQ(d.heartbeat_for_ms, 60'000);
+  EXPECT_EQ(d.latency_window_ms, 5 * 60'000);
+  EXPECT_EQ(d.regression_for_ms, 30 * 60'000);
+  EXPECT_EQ(d.fast_burn_for_ms, 2 * 60'000);
+  EXPECT_EQ(d.slow_burn_for_ms, 15 * 60'000);
+}
+
+TEST(RulePack, NoiseWarningsNameTheChoiceThatLetsASpikePage) {
+  const RulePackOptions o{.evaluation_interval_ms = 15'000};
+  const auto keys = [&](const TargetSpec& t, std::int64_t scrape_ms) {
+    std::vector<std::string> out;
+    for (const auto& w : noise_warnings(t, o, scrape_ms)) out.push_back(w.key + ": " + w.message);
+    return out;
+  };
+  // The defaults: no warning, whatever the workload.
+  for (Workload w : {Workload::kApi, Workload::kWorker, Workload::kJob, Workload::kOther})
+    EXPECT_TRUE(keys({.name = "a", .workload = w}, 15'000).empty());
+  Thresholds t;
+  t.down_for_ms = 45'000;             // one failed 30 s scrape can page
+  t.latency_window_ms = 8 * 60'000;   // a 2m burst can page a 10m `for`
+  t.heartbeat_for_ms = 0;             // raised to 30s
+  t.regression_for_ms = 10 * 60'000;  // shorter than its 30m window
+  const auto w = keys({.name = "a", .workload = Workload::kApi, .thresholds = t}, 30'000);
+  ASSERT_EQ(w.size(), 3u) << ::testing::PrintToString(w);  // heartbeat: not an api alert
+  EXPECT_THAT(w[0], ::testing::HasSubstr("down_for: TargetDown: down_for 45s is shorter than two "
+                                         "scrape intervals (1m): one failed scrape can page"));
+  EXPECT_THAT(w[1], ::testing::HasSubstr("a burst of slow requests as short as 2m can page"));
+  EXPECT_THAT(w[2], ::testing::HasSubstr("regression_for"));
+  const auto ww = keys({.name = "w", .workload = Workload::kWorker, .thresholds = t}, 30'000);
+  ASSERT_EQ(ww.size(), 2u) << ::testing::PrintToString(ww);
+  EXPECT_THAT(ww[0], ::testing::HasSubstr("heartbeat_for: WorkerStalled: heartbeat_for 0s is "
+                                          "raised to 30s"));
+  // An alert the target does not get warns of nothing.
+  EXPECT_TRUE(keys({.name = "a",
+                    .workload = Workload::kApi,
+                    .thresholds = t,
+                    .alerts = std::vector<std::string>{"ServiceNeverReady"}},
+                   15'000)
+                  .empty());
 }
 
 TEST(RulePack, AClassWithAnotherForGetsARuleOfItsOwnWithAForLabel) {
