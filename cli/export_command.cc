@@ -37,6 +37,12 @@ int run_export(const ExportArgs& args) {
                                       .scrape_timeout_ms = t.timeout_ms,
                                       .honor_labels = t.honor_labels};
     for (const auto& l : t.labels) out.labels.emplace_back(l.name, l.value);
+    out.metrics_path = t.metrics_path;
+    out.static_groups = t.static_groups;
+    out.file_sd = t.file_sd;
+    out.dns_sd = t.dns_sd;
+    for (const auto& r : t.relabel_configs) out.relabel_configs.push_back(r.spec());
+    for (const auto& r : t.metric_relabel_configs) out.metric_relabel_configs.push_back(r.spec());
     in.targets.push_back(std::move(out));
   }
   in.extra_rule_files = config.rule_files;

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -114,9 +115,23 @@ int run_watch(const std::string& path) {
   firebreak::Service service(options);
   std::unique_ptr<watch::runtime::Runtime> runtime;
   try {
+    // dns_sd_configs ask the system's resolver; FIREBREAK_DNS_SERVERS
+    // ("host:port,host:port") points them at other servers (tests, a
+    // resolver watch alone should use).
+    std::vector<std::string> dns_servers;
+    if (const char* env = std::getenv("FIREBREAK_DNS_SERVERS")) {
+      std::string_view list = env;
+      while (!list.empty()) {
+        const auto comma = list.find(',');
+        if (comma != 0) dns_servers.emplace_back(list.substr(0, comma));
+        if (comma == std::string_view::npos) break;
+        list.remove_prefix(comma + 1);
+      }
+    }
     runtime = std::make_unique<watch::runtime::Runtime>(
-        *config,
-        watch::runtime::RuntimeOptions{.registry = &service.registry(), .version = kVersion});
+        *config, watch::runtime::RuntimeOptions{.registry = &service.registry(),
+                                                .version = kVersion,
+                                                .dns_servers = std::move(dns_servers)});
   } catch (const std::exception& e) {
     std::cerr << "firebreak watch: " << e.what() << "\n";
     return 1;

@@ -111,6 +111,59 @@ TEST_F(CliTest, ExportWritesAConfigAndRulesPrometheusAccepts) {
       0);
 }
 
+TEST_F(CliTest, ExportOfAServiceWithManyInstancesIsAScrapeConfigPrometheusAccepts) {
+  const std::string config = write("fleet.yaml", R"(targets:
+  - name: api
+    workload: api
+    metrics_path: /m
+    labels: {team: shop}
+    targets: ['10.0.0.1:9464', {address: '10.0.0.2:9464', labels: {zone: b}}]
+    relabel_configs:
+      - {source_labels: [__address__], regex: '([^:]+):.*', target_label: host, replacement: '$1'}
+    metric_relabel_configs:
+      - {source_labels: [__name__], regex: 'go_.*', action: drop}
+  - name: workers
+    workload: worker
+    labels: {team: shop}
+    file_sd_configs: [{files: [targets/*.json], refresh_interval: 1m}]
+    dns_sd_configs: [{names: [_workers._tcp.example.com]}, {names: [w.example.com], type: A, port: 9000}]
+)");
+  const std::string out = dir_.file("prom-fleet");
+  const CommandResult r = run("export prometheus --config " + config + " " + out);
+  ASSERT_EQ(r.status, 0) << r.output;
+  std::ifstream f(out + "/prometheus.yml");
+  const std::string text((std::istreambuf_iterator<char>(f)), {});
+  for (const char* want :
+       {"- targets: ['10.0.0.1:9464']", "- targets: ['10.0.0.2:9464']", "zone: 'b'",
+        "metrics_path: '/m'", "file_sd_configs:", "refresh_interval: 1m",
+        "dns_sd_configs:", "type: A", "port: 9000",
+        "relabel_configs:", "metric_relabel_configs:", "regex: 'go_.*'", "target_label: 'team'"})
+    EXPECT_NE(text.find(want), std::string::npos) << want << "\n" << text;
+  if (std::string(PROMTOOL_PATH).empty()) GTEST_SKIP() << "promtool not installed";
+  EXPECT_EQ(std::system((std::string(PROMTOOL_PATH) + " check config " + out +
+                         "/prometheus.yml >/dev/null 2>&1")
+                            .c_str()),
+            0)
+      << text;
+}
+
+TEST_F(CliTest, CheckConfigPrintsNoiseWarningsAndStillSucceeds) {
+  const std::string path = write("noisy.yaml",
+                                 "targets:\n"
+                                 "  - name: api\n"
+                                 "    metrics_url: http://127.0.0.1:1/metrics\n"
+                                 "    interval: 30s\n"
+                                 "    thresholds: {down_for: 45s}\n");
+  const CommandResult r = run("watch check-config " + path);
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("warning: " + path +
+                          ":5:28: targets[0].thresholds.down_for: TargetDown: down_for 45s is "
+                          "shorter than two scrape intervals (1m): one failed scrape can page"),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find(": ok (1 warning)"), std::string::npos) << r.output;
+}
+
 TEST_F(CliTest, ExportRefusesABadConfig) {
   const std::string path = write("bad.yaml", "targets: 3\n");
   const CommandResult r = run("export prometheus --config " + path + " " + dir_.file("out"));

@@ -12,7 +12,11 @@ Firebreak's signal schema (DESIGN.md), without the kit's service_ready: watch
 learns readiness from probing /readyz.
 
     python_service.py --mode api|worker|job [--port PORT] [--fault NAME[=VALUE]]...
-                      [--every SECONDS --checkin-url URL --pushgateway-url URL --job NAME]
+                      [--ready-gauge]
+                      [--every SECONDS --checkin-url URL --pushgateway-url URL... --job NAME]
+
+--ready-gauge exports a hand-made readiness gauge, service_ready (1 while
+/readyz would answer 200, else 0), as a team without the kit writes one.
 
 Prints "http listening on 127.0.0.1:PORT" once serving (--port 0 picks one).
 
@@ -22,6 +26,7 @@ into the fault switches:
   never_ready (bool)  every mode: /readyz answers 503
   slow_ms (number)    api: each request takes this long (0: a few ms)
   stall (bool)        worker: the loop keeps turning (heartbeat) but consumes nothing
+  hang (bool)         worker: the loop blocks (no heartbeat, nothing consumed)
   idle (bool)         worker: nothing is fed to the queue
   fail (bool)         job: runs fail
 SIGTERM: not ready first, then exits after a short drain.
@@ -61,7 +66,8 @@ QUEUE = "orders"
 # --- fault switches -----------------------------------------------------------
 
 _faults_lock = threading.Lock()
-_faults = {"never_ready": False, "slow_ms": 0, "stall": False, "idle": False, "fail": False}
+_faults = {"never_ready": False, "slow_ms": 0, "stall": False, "hang": False, "idle": False,
+           "fail": False}
 _draining = threading.Event()
 
 
@@ -248,6 +254,10 @@ class Worker:
 
     def consume(self):
         while True:
+            while fault("hang"):
+                # Blocked inside a turn (a deadlock, a call without a
+                # timeout): the heartbeat stops while scrapes go on.
+                time.sleep(0.05)
             self.heartbeat.set_to_current_time()
             if fault("stall"):
                 # The loop turns and the process answers scrapes, but nothing
@@ -274,11 +284,11 @@ class Job:
     style (<checkin_url>/start, then <checkin_url> or <checkin_url>/fail) and
     its job_* families pushed to a Pushgateway after each run."""
 
-    def __init__(self, name, every, checkin_url, pushgateway_url):
+    def __init__(self, name, every, checkin_url, pushgateway_urls):
         self.name = name
         self.every = every
         self.checkin_url = checkin_url.rstrip("/") if checkin_url else ""
-        self.pushgateway_url = pushgateway_url
+        self.pushgateway_urls = pushgateway_urls
         # Its own registry: only the job's families are pushed, not process_*.
         self.registry = CollectorRegistry()
         r = self.registry
@@ -307,12 +317,11 @@ class Job:
             log("warn", "checkin_failed", url=url, error=str(e))
 
     def push(self):
-        if not self.pushgateway_url:
-            return
-        try:
-            push_to_gateway(self.pushgateway_url, job=self.name, registry=self.registry, timeout=5)
-        except (urllib.error.URLError, OSError) as e:
-            log("warn", "push_failed", url=self.pushgateway_url, error=str(e))
+        for url in self.pushgateway_urls:
+            try:
+                push_to_gateway(url, job=self.name, registry=self.registry, timeout=5)
+            except (urllib.error.URLError, OSError) as e:
+                log("warn", "push_failed", url=url, error=str(e))
 
     def run_once(self):
         self.ping("/start")
@@ -429,7 +438,10 @@ def main():
                         help="api: simulated requests a second; worker: messages fed a second")
     parser.add_argument("--every", type=float, default=60.0, help="job: seconds between runs")
     parser.add_argument("--checkin-url", default="", help="job: e.g. http://127.0.0.1:9095/ping/NAME")
-    parser.add_argument("--pushgateway-url", default="", help="job: e.g. http://127.0.0.1:9091")
+    parser.add_argument("--pushgateway-url", action="append", default=[],
+                        help="job: e.g. http://127.0.0.1:9091 (repeat to push to several)")
+    parser.add_argument("--ready-gauge", action="store_true",
+                        help="export service_ready, a hand-made readiness gauge")
     parser.add_argument("--job", default="python-job", help="job: the Pushgateway job name")
     args = parser.parse_args()
 
@@ -447,6 +459,10 @@ def main():
         "deployment_environment": "test",
         "workload": args.mode,
     })
+
+    if args.ready_gauge:
+        Gauge("service_ready", "1 when the service is ready to take traffic.").set_function(
+            lambda: 0 if (_draining.is_set() or fault("never_ready")) else 1)
 
     threads = []
     if args.mode == "api":

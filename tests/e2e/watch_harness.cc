@@ -208,7 +208,14 @@ bool check_detection(const WatchProcess& watch, const HookAlert& hook, const std
   const auto fault_wall =
       hook.arrived_wall -
       std::chrono::duration_cast<std::chrono::system_clock::duration>(hook.arrived - fault);
-  const auto held = watch.condition_true_since(hook.alertname, job, hook.labels, fault_wall - 2s);
+  // An alert without `for` pages within milliseconds of the sample that
+  // made its condition true: the range query may have to wait for its next
+  // step past that sample.
+  std::optional<std::chrono::system_clock::time_point> held;
+  for (int attempt = 0; attempt < 10 && !held; ++attempt) {
+    if (attempt > 0) std::this_thread::sleep_for(200ms);
+    held = watch.condition_true_since(hook.alertname, job, hook.labels, fault_wall - 2s);
+  }
   if (!held) {
     ADD_FAILURE() << "the condition of " << hook.alertname << " never held in watch's data";
     return false;

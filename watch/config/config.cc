@@ -688,7 +688,7 @@ class Loader {
     Fields f;
     if (!fields(n, "global",
                 {"scrape_interval", "scrape_timeout", "evaluation_interval", "body_size_limit",
-                 "sample_limit", "job_alert_for"},
+                 "sample_limit", "job_alert_for", "job_missed_run_for", "job_run_too_long_for"},
                 f))
       return;
     Config& c = result_.config;
@@ -698,6 +698,10 @@ class Loader {
     size(f.get("body_size_limit"), "global.body_size_limit", c.body_size_limit);
     count(f.get("sample_limit"), "global.sample_limit", c.sample_limit);
     duration(f.get("job_alert_for"), "global.job_alert_for", c.job_alert_for_ms);
+    duration(f.get("job_missed_run_for"), "global.job_missed_run_for", c.job_missed_run_for_ms,
+             /*allow_zero=*/true);
+    duration(f.get("job_run_too_long_for"), "global.job_run_too_long_for",
+             c.job_run_too_long_for_ms, /*allow_zero=*/true);
     if (c.scrape_timeout_ms > c.scrape_interval_ms) {
       const YAML::Node* at =
           f.get("scrape_timeout") ? f.get("scrape_timeout") : f.get("scrape_interval");
@@ -737,11 +741,29 @@ class Loader {
     t.body_size_limit = c.body_size_limit;
     t.sample_limit = c.sample_limit;
     Fields f;
-    if (!fields(
-            n, key,
-            {"name", "workload", "metrics_url", "ready_url", "interval", "timeout", "honor_labels",
-             "labels", "thresholds", "body_size_limit", "sample_limit", "rule_pack"},
-            f)) {
+    if (!fields(n, key,
+                {"name",
+                 "workload",
+                 "metrics_url",
+                 "ready_url",
+                 "targets",
+                 "static_configs",
+                 "file_sd_configs",
+                 "dns_sd_configs",
+                 "metrics_path",
+                 "ready_path",
+                 "scheme",
+                 "relabel_configs",
+                 "metric_relabel_configs",
+                 "interval",
+                 "timeout",
+                 "honor_labels",
+                 "labels",
+                 "thresholds",
+                 "body_size_limit",
+                 "sample_limit",
+                 "rule_pack"},
+                f)) {
       return false;
     }
     required_name(f, n, key, t.name);
@@ -763,12 +785,7 @@ class Loader {
         }
       }
     }
-    if (const YAML::Node* u = f.get("metrics_url")) {
-      url(u, key + ".metrics_url", t.metrics_url);
-    } else {
-      error(pos_of(n), key + ".metrics_url", "is required");
-    }
-    url(f.get("ready_url"), key + ".ready_url", t.ready_url);
+    load_instances(n, f, key, t);
     duration(f.get("interval"), key + ".interval", t.interval_ms);
     if (const YAML::Node* to = f.get("timeout")) {
       if (duration(to, key + ".timeout", t.timeout_ms) && t.timeout_ms > t.interval_ms) {
@@ -792,7 +809,234 @@ class Loader {
     return true;
   }
 
-  void load_labels(const YAML::Node& n, const std::string& key, std::vector<watch::Label>& out) {
+  // Where a target's instances come from: metrics_url (one), or any of
+  // targets, static_configs, file_sd_configs, dns_sd_configs (many).
+  void load_instances(const YAML::Node& n, const Fields& f, const std::string& key, Target& t) {
+    const char* const many[] = {"targets", "static_configs", "file_sd_configs", "dns_sd_configs"};
+    const char* const many_only[] = {"metrics_path", "ready_path", "scheme"};
+    const YAML::Node* first_many = nullptr;
+    std::string first_many_key;
+    for (const char* k : many)
+      if (f.get(k) && !first_many) {
+        first_many = f.get(k);
+        first_many_key = k;
+      }
+    if (const YAML::Node* u = f.get("metrics_url")) {
+      if (first_many) {
+        error(pos_of(*first_many), key + "." + first_many_key,
+              "a target has either metrics_url (one instance) or a list of instances "
+              "(targets, static_configs, file_sd_configs, dns_sd_configs), not both");
+        return;
+      }
+      url(u, key + ".metrics_url", t.metrics_url);
+      url(f.get("ready_url"), key + ".ready_url", t.ready_url);
+      for (const char* k : many_only)
+        if (const YAML::Node* x = f.get(k))
+          error(pos_of(*x), join_key(key, k),
+                fmt::format("{} goes with a list of instances; with metrics_url, write the "
+                            "whole URL{}",
+                            k, std::string_view(k) == "ready_path" ? " as ready_url" : ""));
+    } else if (!first_many) {
+      error(pos_of(n), key + ".metrics_url",
+            "is required (or a list of instances: targets, static_configs, file_sd_configs, "
+            "dns_sd_configs)");
+      return;
+    } else if (const YAML::Node* r = f.get("ready_url")) {
+      error(pos_of(*r), key + ".ready_url",
+            "a target with a list of instances probes each at ready_path (e.g. /readyz)");
+    }
+    std::string scheme;
+    if (scalar(f.get("scheme"), key + ".scheme", scheme) && scheme != "http")
+      error(pos_of(*f.get("scheme")), key + ".scheme",
+            fmt::format("unsupported scheme {} (watch scrapes http)", quote(scheme)));
+    for (auto [k, out] : {std::pair<const char*, std::string*>{"metrics_path", &t.metrics_path},
+                          {"ready_path", &t.ready_path}}) {
+      const YAML::Node* p = f.get(k);
+      if (!p || !scalar(p, join_key(key, k), *out)) continue;
+      if (out->empty() || out->front() != '/' ||
+          !firebreak::valid_http_url("http://h" + *out, nullptr)) {
+        error(pos_of(*p), join_key(key, k),
+              fmt::format("not an absolute path: {} (e.g. /metrics)", quote(*out)));
+        out->clear();
+      }
+    }
+    each(f.get("targets"), key + ".targets", [&](const YAML::Node& item, const std::string& ikey) {
+      discovery::TargetGroup g{.source = ikey};
+      std::string address;
+      if (item.IsMap()) {
+        Fields tf;
+        if (!fields(item, ikey, {"address", "labels"}, tf)) return;
+        if (!tf.get("address")) {
+          error(pos_of(item), ikey + ".address", "is required");
+          return;
+        }
+        if (!static_address(tf.get("address"), ikey + ".address", address)) return;
+        if (const YAML::Node* l = tf.get("labels")) {
+          std::vector<watch::Label> labels;
+          load_labels(*l, ikey + ".labels", labels);
+          g.labels = LabelSet::from(std::move(labels));
+        }
+      } else if (!static_address(&item, ikey, address)) {
+        return;
+      }
+      g.targets.push_back(LabelSet::from({{discovery::kAddressLabel, address}}));
+      t.static_groups.push_back(std::move(g));
+    });
+    each(f.get("static_configs"), key + ".static_configs",
+         [&](const YAML::Node& item, const std::string& ikey) {
+           Fields sf;
+           if (!fields(item, ikey, {"targets", "labels"}, sf)) return;
+           discovery::TargetGroup g{.source = ikey};
+           each(sf.get("targets"), ikey + ".targets",
+                [&](const YAML::Node& a, const std::string& akey) {
+                  std::string address;
+                  if (static_address(&a, akey, address))
+                    g.targets.push_back(LabelSet::from({{discovery::kAddressLabel, address}}));
+                });
+           if (const YAML::Node* l = sf.get("labels")) {
+             std::vector<watch::Label> labels;
+             load_labels(*l, ikey + ".labels", labels, /*reserved_ok=*/true);
+             g.labels = LabelSet::from(std::move(labels));
+           }
+           t.static_groups.push_back(std::move(g));
+         });
+    each(f.get("file_sd_configs"), key + ".file_sd_configs",
+         [&](const YAML::Node& item, const std::string& ikey) {
+           Fields sf;
+           if (!fields(item, ikey, {"files", "refresh_interval"}, sf)) return;
+           discovery::FileSdConfig c;
+           if (!sf.get("files")) error(pos_of(item), ikey + ".files", "is required");
+           each(sf.get("files"), ikey + ".files",
+                [&](const YAML::Node& file, const std::string& fkey) {
+                  std::string path;
+                  if (!scalar(&file, fkey, path)) return;
+                  const std::string name = fs::path(path).filename().string();
+                  const bool ext =
+                      name.ends_with(".json") || name.ends_with(".yml") || name.ends_with(".yaml");
+                  const std::string dir = fs::path(path).parent_path().string();
+                  if (!ext) {
+                    error(pos_of(file), fkey,
+                          fmt::format("{}: a file SD path must end in .json, .yml or .yaml",
+                                      quote(path)));
+                  } else if (dir.find_first_of("*?[") != std::string::npos) {
+                    error(
+                        pos_of(file), fkey,
+                        fmt::format("{}: wildcards only in the last path component", quote(path)));
+                  } else {
+                    c.files.push_back(resolve(path));
+                  }
+                });
+           duration(sf.get("refresh_interval"), ikey + ".refresh_interval", c.refresh_interval_ms);
+           t.file_sd.push_back(std::move(c));
+         });
+    each(f.get("dns_sd_configs"), key + ".dns_sd_configs",
+         [&](const YAML::Node& item, const std::string& ikey) {
+           Fields sf;
+           if (!fields(item, ikey, {"names", "type", "port", "refresh_interval"}, sf)) return;
+           discovery::DnsSdConfig c;
+           if (!sf.get("names")) error(pos_of(item), ikey + ".names", "is required");
+           each(
+               sf.get("names"), ikey + ".names",
+               [&](const YAML::Node& name, const std::string& nkey) {
+                 std::string s;
+                 if (!scalar(&name, nkey, s)) return;
+                 if (s.empty() || s.size() > 253 || s.find_first_of(" \t/:") != std::string::npos) {
+                   error(pos_of(name), nkey, fmt::format("not a DNS name: {}", quote(s)));
+                   return;
+                 }
+                 c.names.push_back(s);
+               });
+           std::string type = "SRV";
+           if (scalar(sf.get("type"), ikey + ".type", type)) {
+             if (auto parsed = discovery::parse_dns_type(type)) {
+               c.type = *parsed;
+             } else {
+               error(pos_of(*sf.get("type")), ikey + ".type",
+                     fmt::format("invalid DNS-SD records type {} (expected SRV, A, AAAA or MX)",
+                                 quote(type)));
+             }
+           }
+           std::size_t port = 0;
+           if (count(sf.get("port"), ikey + ".port", port)) {
+             if (port == 0 || port > 65535)
+               error(pos_of(*sf.get("port")), ikey + ".port", "must be 1-65535");
+             else
+               c.port = static_cast<std::uint16_t>(port);
+           } else if (!sf.get("port") && c.type != discovery::DnsSdConfig::Type::kSrv) {
+             error(pos_of(item), ikey + ".port",
+                   fmt::format("is required for {} records (SRV records carry their port)", type));
+           }
+           duration(sf.get("refresh_interval"), ikey + ".refresh_interval", c.refresh_interval_ms);
+           t.dns_sd.push_back(std::move(c));
+         });
+    load_relabel(f.get("relabel_configs"), key + ".relabel_configs", t.relabel_configs);
+    load_relabel(f.get("metric_relabel_configs"), key + ".metric_relabel_configs",
+                 t.metric_relabel_configs);
+  }
+
+  // A static instance: host:port (the port may be left out: 80).
+  bool static_address(const YAML::Node* n, const std::string& key, std::string& out) {
+    if (!scalar(n, key, out)) return false;
+    if (out.empty() || out.find('/') != std::string::npos ||
+        out.find_first_of(" \t") != std::string::npos) {
+      error(pos_of(*n), key,
+            fmt::format("not host:port: {}{}", quote(out),
+                        out.find("://") != std::string::npos
+                            ? " (an instance is an address; the path is metrics_path)"
+                            : ""));
+      return false;
+    }
+    return true;
+  }
+
+  void load_relabel(const YAML::Node* list, const std::string& key,
+                    std::vector<relabel::Rule>& out) {
+    each(list, key, [&](const YAML::Node& item, const std::string& ikey) {
+      Fields rf;
+      const std::size_t errors_before = result_.errors.size();
+      if (!fields(item, ikey,
+                  {"source_labels", "separator", "regex", "modulus", "target_label", "replacement",
+                   "action"},
+                  rf))
+        return;
+      relabel::RelabelSpec spec;
+      each(rf.get("source_labels"), ikey + ".source_labels",
+           [&](const YAML::Node& l, const std::string& lkey) {
+             std::string name;
+             if (!scalar(&l, lkey, name)) return;
+             if (!rules::valid_label_name(name))
+               error(pos_of(l), lkey, fmt::format("invalid label name {}", quote(name)));
+             spec.source_labels.push_back(name);
+           });
+      scalar(rf.get("separator"), ikey + ".separator", spec.separator);
+      std::string s;
+      if (scalar(rf.get("regex"), ikey + ".regex", s)) spec.regex = s;
+      std::size_t modulus = 0;
+      if (count(rf.get("modulus"), ikey + ".modulus", modulus)) spec.modulus = modulus;
+      if (scalar(rf.get("target_label"), ikey + ".target_label", s)) spec.target_label = s;
+      if (scalar(rf.get("replacement"), ikey + ".replacement", s)) spec.replacement = s;
+      scalar(rf.get("action"), ikey + ".action", spec.action);
+      // A misspelt key already said what is wrong: the rule without it
+      // would only add a confusing second error.
+      if (result_.errors.size() != errors_before) return;
+      std::string why;
+      if (auto rule = relabel::compile(spec, &why)) {
+        out.push_back(*std::move(rule));
+      } else {
+        // At the value the reason is about, when it names one.
+        const char* at = why.rfind("regex", 0) == 0                      ? "regex"
+                         : why.find("action \"") != std::string::npos    ? "action"
+                         : why.find("target_label") != std::string::npos ? "target_label"
+                         : why.find("modulus") != std::string::npos      ? "modulus"
+                                                                         : nullptr;
+        const YAML::Node* v = at ? rf.get(at) : nullptr;
+        error(v ? pos_of(*v) : pos_of(item), v ? ikey + "." + at : ikey, why);
+      }
+    });
+  }
+
+  void load_labels(const YAML::Node& n, const std::string& key, std::vector<watch::Label>& out,
+                   bool reserved_ok = false) {
     if (!n.IsMap()) {
       error(pos_of(n), key, fmt::format("expected a mapping, got {}", type_name(n)));
       return;
@@ -811,7 +1055,7 @@ class Loader {
         error(pos_of(k), lkey, fmt::format("invalid label name {}", quote(name)));
         continue;
       }
-      if (name == "job" || name == "instance" || name.rfind("__", 0) == 0) {
+      if (!reserved_ok && (name == "job" || name == "instance" || name.rfind("__", 0) == 0)) {
         error(pos_of(k), lkey,
               fmt::format("reserved label name {} (watch sets job and instance; __* are "
                           "internal)",
@@ -1170,7 +1414,9 @@ std::vector<std::string> effective_alerts(const Config& config, const Target& ta
 rulepack::RulePackOptions rule_pack_options(const Config& config) {
   rulepack::RulePackOptions o{.evaluation_interval_ms = config.evaluation_interval_ms,
                               .include_job_rules = !config.jobs.empty() && config.rule_pack_enabled,
-                              .job_for_ms = config.job_alert_for_ms};
+                              .job_for_ms = config.job_alert_for_ms,
+                              .job_missed_run_for_ms = config.job_missed_run_for_ms,
+                              .job_run_too_long_for_ms = config.job_run_too_long_for_ms};
   if (config.rule_pack_alerts) {
     o.job_alerts.emplace();
     for (const std::string& a : *config.rule_pack_alerts)

@@ -37,7 +37,9 @@
 #include <vector>
 
 #include "watch/checkin/tracker.h"
+#include "watch/discovery/discovery.h"
 #include "watch/model/model.h"
+#include "watch/relabel/relabel.h"
 #include "watch/rulepack/rule_pack.h"
 
 namespace watch::config {
@@ -45,13 +47,27 @@ namespace watch::config {
 inline constexpr std::size_t kMaxConfigBytes = 1 << 20;  // 1 MiB
 inline constexpr std::size_t kMaxErrors = 100;           // then one "too many errors"
 
-// One scrape target: a service's /metrics (and optionally /readyz).
+// One scrape target: a service (one `job`, one workload, one set of
+// thresholds) with one or many instances, each a process whose /metrics (and
+// optionally /readyz) watch scrapes: Prometheus's scrape_config.
 struct Target {
   std::string name;  // unique among targets and jobs; the `job` label of its series
   rulepack::Workload workload = rulepack::Workload::kOther;
+  // One instance: its URLs as written. "" when the instances come from the
+  // lists below (then ready_url is "" too).
   std::string metrics_url;
-  std::string ready_url;            // "" when not probed
-  std::int64_t interval_ms = 0;     // > 0 (default: global.scrape_interval)
+  std::string ready_url;  // "" when not probed
+  // Many instances: host:port addresses from static lists (`targets`,
+  // `static_configs`), files and DNS, relabeled, each scraped at
+  // http://<address><metrics_path> and probed at <ready_path> when set.
+  std::string metrics_path = "/metrics";
+  std::string ready_path;  // "" when not probed
+  std::vector<discovery::TargetGroup> static_groups;
+  std::vector<discovery::FileSdConfig> file_sd;  // files absolute
+  std::vector<discovery::DnsSdConfig> dns_sd;
+  std::vector<relabel::Rule> relabel_configs;         // on each instance's labels
+  std::vector<relabel::Rule> metric_relabel_configs;  // on each scraped series
+  std::int64_t interval_ms = 0;                       // > 0 (default: global.scrape_interval)
   std::int64_t timeout_ms = 0;      // > 0, <= interval_ms (default: global.scrape_timeout,
                                     // capped at the interval)
   std::size_t body_size_limit = 0;  // bytes, 0: no limit (default: global)
@@ -111,9 +127,11 @@ struct Config {
   std::int64_t scrape_interval_ms = 15'000;
   std::int64_t scrape_timeout_ms = 10'000;  // <= scrape_interval_ms
   std::int64_t evaluation_interval_ms = 15'000;
-  std::size_t body_size_limit = 16 << 20;  // bytes; 0: no limit
-  std::size_t sample_limit = 0;            // 0: no limit
-  std::int64_t job_alert_for_ms = 60'000;  // `for` of JobMissedRun, JobFailed, JobRunTooLong
+  std::size_t body_size_limit = 16 << 20;    // bytes; 0: no limit
+  std::size_t sample_limit = 0;              // 0: no limit
+  std::int64_t job_alert_for_ms = 60'000;    // `for` of JobFailed
+  std::int64_t job_missed_run_for_ms = 0;    // `for` of JobMissedRun
+  std::int64_t job_run_too_long_for_ms = 0;  // `for` of JobRunTooLong
   // rule_pack: whether the pack is generated, and which of its alerts
   // (alert names; nullopt: all of them); targets may override both.
   bool rule_pack_enabled = true;
@@ -171,7 +189,8 @@ std::vector<std::string> effective_alerts(const Config& config, const Target& ta
 // parse (only in a config with errors) are left out.
 std::vector<checkin::JobConfig> checkin_jobs(const Config& config);
 // The rule pack's options: evaluation interval, job rules when there are
-// jobs, their `for` (global.job_alert_for).
+// jobs, their `for`s (global.job_alert_for, job_missed_run_for,
+// job_run_too_long_for).
 rulepack::RulePackOptions rule_pack_options(const Config& config);
 // A few lines for `firebreak watch check-config`: listen address, storage,
 // N targets, N jobs, N receivers, N rule files (each named); says so when the

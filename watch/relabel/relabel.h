@@ -27,7 +27,8 @@
 // - a rule joins the values of its source_labels with its separator (a
 //   missing label gives "") and matches the result against its regex,
 //   anchored at both ends (Prometheus compiles ^(?:regex)$, and so do we,
-//   with RE2: Go's regexp syntax; `\C`, which Go refuses, is refused too);
+//   with RE2: Go's regexp syntax; `\C` and non-ASCII group names, which Go
+//   refuses and RE2 would take, are refused too);
 // - replace: on a match, expands target_label and replacement as Go's
 //   regexp.Expand ($1, ${1}, $name, ${name}, $$ for "$", the longest name
 //   wins: "$1x" is the group named "1x", so usually ""). An expanded target
@@ -158,14 +159,20 @@ struct PopulateResult {
   // The target's labels, internal ones included (__address__ with its port,
   // __scheme__, __metrics_path__, __param_*, __scrape_interval__,
   // __scrape_timeout__; __meta_* removed). Empty when dropped or on error.
+  // Prometheus's scrape URL: __scheme__://__address____metrics_path__, the
+  // query being the job's params with each first value replaced by its
+  // __param_<name> label (so a param whose label relabeling removed is still
+  // sent), names sorted, url.QueryEscape'd.
   LabelSet labels;
   bool dropped = false;
   // Why the target is unusable ("no address", "\"a/b:80\" is not a valid
   // hostname", "scrape timeout cannot be greater than scrape interval (...)",
   // ...): Prometheus logs it and lists the target nowhere.
   std::string error;
-  // The labels before relabeling, job defaults added: Prometheus's
-  // discoveredLabels for active and dropped targets. Empty on error.
+  // The labels before relabeling, job defaults added: what Prometheus's
+  // discoveredLabels mean, for active and dropped targets. (2.42's API often
+  // shows them partly relabeled: its relabel.Process writes into the slice it
+  // keeps as discovered labels; fixed in 2.43.) Empty on error.
   LabelSet discovered_labels;
   // The target's scrape interval and timeout, from its (relabeled)
   // __scrape_interval__ and __scrape_timeout__. 0 when dropped or on error.

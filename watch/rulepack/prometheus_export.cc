@@ -84,6 +84,90 @@ std::vector<std::string> rule_file_names(const ExportInput& in) {
   return out;
 }
 
+void render_labels(const std::vector<std::pair<std::string, std::string>>& labels,
+                   std::string_view indent, std::ostringstream& y) {
+  if (labels.empty()) return;
+  y << indent << "labels:\n";
+  for (const auto& [k, v] : labels) y << indent << "  " << k << ": " << yaml_quote(v) << "\n";
+}
+
+void render_relabel(std::string_view key, const std::vector<relabel::RelabelSpec>& rules,
+                    std::ostringstream& y) {
+  if (rules.empty()) return;
+  y << "    " << key << ":\n";
+  for (const relabel::RelabelSpec& r : rules) {
+    y << "      - action: " << yaml_quote(r.action) << "\n";
+    if (!r.source_labels.empty()) {
+      y << "        source_labels: [";
+      for (std::size_t i = 0; i < r.source_labels.size(); ++i)
+        y << (i ? ", " : "") << yaml_quote(r.source_labels[i]);
+      y << "]\n";
+    }
+    if (r.separator != ";") y << "        separator: " << yaml_quote(r.separator) << "\n";
+    if (r.regex) y << "        regex: " << yaml_quote(*r.regex) << "\n";
+    if (r.modulus) y << "        modulus: " << r.modulus << "\n";
+    if (r.target_label) y << "        target_label: " << yaml_quote(*r.target_label) << "\n";
+    if (r.replacement) y << "        replacement: " << yaml_quote(*r.replacement) << "\n";
+  }
+}
+
+std::string_view dns_type(discovery::DnsSdConfig::Type type) {
+  switch (type) {
+    case discovery::DnsSdConfig::Type::kSrv:
+      return "SRV";
+    case discovery::DnsSdConfig::Type::kA:
+      return "A";
+    case discovery::DnsSdConfig::Type::kAaaa:
+      return "AAAA";
+    case discovery::DnsSdConfig::Type::kMx:
+      return "MX";
+    case discovery::DnsSdConfig::Type::kNs:
+      return "NS";
+  }
+  return "SRV";
+}
+
+// A target with many instances: its static groups, file and DNS discovery
+// and relabeling, in Prometheus's own keys.
+void render_instances(const ExportTarget& t, std::ostringstream& y) {
+  if (!t.static_groups.empty()) y << "    static_configs:\n";
+  for (const discovery::TargetGroup& g : t.static_groups) {
+    y << "      - targets: [";
+    for (std::size_t i = 0; i < g.targets.size(); ++i)
+      y << (i ? ", " : "") << yaml_quote(g.targets[i].get(discovery::kAddressLabel));
+    y << "]\n";
+    // The target's own labels, then the group's (which win), as watch.
+    std::map<std::string, std::string> labels(t.labels.begin(), t.labels.end());
+    for (const Label& l : g.labels) labels[l.name] = l.value;
+    render_labels({labels.begin(), labels.end()}, "        ", y);
+  }
+  if (!t.file_sd.empty()) y << "    file_sd_configs:\n";
+  for (const discovery::FileSdConfig& f : t.file_sd) {
+    y << "      - files: [";
+    for (std::size_t i = 0; i < f.files.size(); ++i) y << (i ? ", " : "") << yaml_quote(f.files[i]);
+    y << "]\n        refresh_interval: " << prom_duration(f.refresh_interval_ms) << "\n";
+  }
+  if (!t.dns_sd.empty()) y << "    dns_sd_configs:\n";
+  for (const discovery::DnsSdConfig& d : t.dns_sd) {
+    y << "      - names: [";
+    for (std::size_t i = 0; i < d.names.size(); ++i) y << (i ? ", " : "") << yaml_quote(d.names[i]);
+    y << "]\n        type: " << dns_type(d.type) << "\n";
+    if (d.port) y << "        port: " << d.port << "\n";
+    y << "        refresh_interval: " << prom_duration(d.refresh_interval_ms) << "\n";
+  }
+  std::vector<relabel::RelabelSpec> relabel = t.relabel_configs;
+  if (t.static_groups.empty()) {
+    // Discovered instances get the target's labels first (watch adds them
+    // before relabeling, where discovery did not set them).
+    std::vector<relabel::RelabelSpec> first;
+    for (const auto& [k, v] : t.labels)
+      first.push_back({.source_labels = {k}, .regex = "", .target_label = k, .replacement = v});
+    relabel.insert(relabel.begin(), first.begin(), first.end());
+  }
+  render_relabel("relabel_configs", relabel, y);
+  render_relabel("metric_relabel_configs", t.metric_relabel_configs, y);
+}
+
 bool render_config(const ExportInput& in, std::string& out, std::string* error) {
   const std::int64_t global_interval = in.scrape_interval_ms;
   const std::int64_t global_timeout = std::min(in.scrape_timeout_ms, in.scrape_interval_ms);
@@ -119,10 +203,14 @@ bool render_config(const ExportInput& in, std::string& out, std::string* error) 
       *error = "two targets named " + t->spec.name;
       return false;
     }
-    const auto u = parse_url(t->metrics_url, error);
-    if (!u) {
-      *error = "target " + t->spec.name + ": " + *error;
-      return false;
+    const bool many = t->metrics_url.empty();
+    std::optional<ParsedUrl> u;
+    if (!many) {
+      u = parse_url(t->metrics_url, error);
+      if (!u) {
+        *error = "target " + t->spec.name + ": " + *error;
+        return false;
+      }
     }
     y << "  - job_name: " << yaml_quote(t->spec.name)
       << "  # workload: " << to_string(t->spec.workload) << "\n";
@@ -137,10 +225,10 @@ bool render_config(const ExportInput& in, std::string& out, std::string* error) 
     if (t->scrape_timeout_ms > 0 || timeout > interval) {
       y << "    scrape_timeout: " << prom_duration(std::min(timeout, interval)) << "\n";
     }
-    y << "    scheme: " << u->scheme << "\n"
-      << "    metrics_path: " << yaml_quote(u->path) << "\n"
+    y << "    scheme: " << (many ? std::string("http") : u->scheme) << "\n"
+      << "    metrics_path: " << yaml_quote(many ? t->metrics_path : u->path) << "\n"
       << "    honor_labels: " << (t->honor_labels ? "true" : "false") << "\n";
-    if (!u->params.empty()) {
+    if (u && !u->params.empty()) {
       std::map<std::string, std::vector<std::string>> params;
       for (const auto& [k, v] : u->params) params[k].push_back(v);
       y << "    params:\n";
@@ -150,11 +238,16 @@ bool render_config(const ExportInput& in, std::string& out, std::string* error) 
         y << "]\n";
       }
     }
-    y << "    static_configs:\n"
-      << "      - targets: [" << yaml_quote(u->host_port) << "]\n";
-    if (!t->labels.empty()) {
-      y << "        labels:\n";
-      for (const auto& [k, v] : t->labels) y << "          " << k << ": " << yaml_quote(v) << "\n";
+    if (!many) {
+      y << "    static_configs:\n"
+        << "      - targets: [" << yaml_quote(u->host_port) << "]\n";
+      if (!t->labels.empty()) {
+        y << "        labels:\n";
+        for (const auto& [k, v] : t->labels)
+          y << "          " << k << ": " << yaml_quote(v) << "\n";
+      }
+    } else {
+      render_instances(*t, y);
     }
     if (!t->ready_url.empty()) {
       const auto r = parse_url(t->ready_url, error);

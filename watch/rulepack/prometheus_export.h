@@ -31,6 +31,8 @@
 #include <utility>
 #include <vector>
 
+#include "watch/discovery/discovery.h"
+#include "watch/relabel/relabel.h"
 #include "watch/rulepack/rule_pack.h"
 
 namespace watch::rulepack {
@@ -43,6 +45,16 @@ struct ExportTarget {
   std::int64_t scrape_timeout_ms = 0;   // 0: the global one
   bool honor_labels = false;
   std::vector<std::pair<std::string, std::string>> labels;  // static target labels
+  // The form with many instances (metrics_url ""): Prometheus's own
+  // scrape_config keys, written as they are. Static groups' targets are
+  // their __address__ (the instance labels, other than __address__, are
+  // the group's labels).
+  std::string metrics_path = "/metrics";
+  std::vector<discovery::TargetGroup> static_groups;
+  std::vector<discovery::FileSdConfig> file_sd;
+  std::vector<discovery::DnsSdConfig> dns_sd;
+  std::vector<relabel::RelabelSpec> relabel_configs;
+  std::vector<relabel::RelabelSpec> metric_relabel_configs;
 };
 
 struct ExportInput {

@@ -338,7 +338,8 @@ void target_rules(const std::vector<const TargetSpec*>& all_targets, const Rende
   // (a service with a hand-made readiness gauge), or, with no
   // service_ready at all, from the last successful probe being after it. A restart that gets ready
   // within its budget never pages; one that never does, pages even if the previous process was
-  // ready. The budget is in the expression; `for` (a quarter of it) only rides out one odd scrape.
+  // ready. The budget is in the expression, and only time passing makes the condition true, so no
+  // `for` by default (never_ready_for sets one).
   // A target that is down is TargetDown's alone: the probe-only branches require up == 1. Start
   // times read from /proc in whole seconds (prometheus_client) may be up to 1 s early, so a probe
   // success counts for this process only from 1 s after its start.
@@ -475,16 +476,26 @@ void worker_rules(const std::vector<const TargetSpec*>& targets, const Renderer&
             "stall limit and {{ $labels.job }} ({{ $labels.instance }}) has finished none for "
             "{{ $value | humanizeDuration }}."};
   });
-  // A dead loop: the heartbeat (every loop turn, work or not) is old.
+  // A dead loop: the heartbeat (every loop turn, work or not) is old. A
+  // heartbeat of 0 (a client library's gauge before the loop's first turn)
+  // counts from the process's start, so a worker that restarts is not
+  // "dead since 1970" for the moment before its loop turns. Only time
+  // passing makes the condition true (a new heartbeat or a new process
+  // clears it), so `for` is 0 by default: heartbeat_max_age is the
+  // tolerance, and a `for` would only add to it.
   b.clear();
   for (const auto& s : scopes(stalled, [&](const Thresholds& t) {
          return key_of({double(t.heartbeat_max_age_ms), double(r.effective(t).heartbeat_for_ms)});
        })) {
     const Thresholds& th = s.first->thresholds;
-    b.push_back(
-        {fmt::format("time() - {} > {}", sel("worker_heartbeat_timestamp_seconds", s.matcher),
-                     seconds(th.heartbeat_max_age_ms)),
-         r.effective(th).heartbeat_for_ms});
+    b.push_back({fmt::format("time() - (\n"
+                             "  {0} > 0\n"
+                             "    or on(job, instance) {1}\n"
+                             ") > {2}",
+                             sel("worker_heartbeat_timestamp_seconds", s.matcher),
+                             sel("process_start_time_seconds", s.matcher),
+                             seconds(th.heartbeat_max_age_ms)),
+                 r.effective(th).heartbeat_for_ms});
   }
   add_merged(g, b, [](std::int64_t) {
     return Rule{.name = "WorkerStalled",
@@ -670,7 +681,7 @@ void job_rules(const RulePackOptions& o, const Renderer& r, GroupOut& g) {
         .name = "JobMissedRun",
         .expr = "time() - job_checkin_next_expected_timestamp_seconds\n"
                 "  and on(job) (job_checkin_state == 2)",
-        .for_ms = for_ms,
+        .for_ms = o.job_missed_run_for_ms,
         .labels = {{"severity", "page"}},
         .summary = "{{ $labels.job }} missed its scheduled run",
         .description = "{{ $labels.job }} was expected {{ $value | humanizeDuration }} ago and "
@@ -691,7 +702,7 @@ void job_rules(const RulePackOptions& o, const Renderer& r, GroupOut& g) {
         .name = "JobRunTooLong",
         .expr = "time() - job_checkin_run_started_timestamp_seconds\n"
                 "  and on(job) (job_checkin_run_too_long == 1)",
-        .for_ms = for_ms,
+        .for_ms = o.job_run_too_long_for_ms,
         .labels = {{"severity", "ticket"}},
         .summary = "{{ $labels.job }} has run for {{ $value | humanizeDuration }}",
         .description = "A run of {{ $labels.job }} started {{ $value | humanizeDuration }} ago "
@@ -739,10 +750,14 @@ Effective effective(const Thresholds& t, const RulePackOptions& o) {
   const auto window = [&](std::int64_t ms) { return std::max(ms, 4 * o.evaluation_interval_ms); };
   Effective e{};
   e.down_for_ms = hold(t.down_for_ms);
-  e.never_ready_for_ms = hold(t.never_ready_for_ms.value_or(t.startup_budget_ms / 4));
+  // Conditions that only time passing makes true ("never ready in this
+  // process, older than the budget"; "the loop has not turned for
+  // max_age"): one sample is as good as two, and the threshold is the
+  // tolerance. No `for` by default, none added.
+  e.never_ready_for_ms = t.never_ready_for_ms.value_or(0);
   e.not_ready_for_ms = hold(t.not_ready_for_ms);
   e.no_progress_for_ms = hold(t.no_progress_for_ms.value_or(t.stall_for_ms / 5));
-  e.heartbeat_for_ms = hold(t.heartbeat_for_ms.value_or(t.heartbeat_max_age_ms / 2));
+  e.heartbeat_for_ms = t.heartbeat_for_ms.value_or(0);
   e.queue_lag_for_ms = hold(t.queue_lag_for_ms);
   // p95 over half of `for` by default: the condition lasts up to one window
   // after a burst of slow requests ends, so a burst shorter than
@@ -775,10 +790,8 @@ std::vector<NoiseWarning> noise_warnings(const TargetSpec& target, const RulePac
                                  alert, key, prom_duration(*set), prom_duration(used), eval)});
   };
   raised("TargetDown", "down_for", t.down_for_ms, e.down_for_ms);
-  raised("ServiceNeverReady", "never_ready_for", t.never_ready_for_ms, e.never_ready_for_ms);
   raised("ServiceNotReady", "not_ready_for", t.not_ready_for_ms, e.not_ready_for_ms);
   raised("WorkerStalled", "no_progress_for", t.no_progress_for_ms, e.no_progress_for_ms);
-  raised("WorkerStalled", "heartbeat_for", t.heartbeat_for_ms, e.heartbeat_for_ms);
   raised("QueueLagHigh", "queue_lag_for", t.queue_lag_for_ms, e.queue_lag_for_ms);
   raised("ApiLatencyRegression", "regression_for", t.regression_for_ms, e.regression_for_ms);
   raised("ApiErrorBudgetBurn", "fast_burn_for", t.fast_burn_for_ms, e.fast_burn_for_ms);

@@ -33,12 +33,12 @@ std::string_view to_string(Workload workload);
 struct Thresholds {
   std::int64_t down_for_ms = 2 * 60'000;            // TargetDown
   std::int64_t startup_budget_ms = 2 * 60'000;      // ServiceNeverReady
-  std::optional<std::int64_t> never_ready_for_ms;   // default: startup_budget / 4
+  std::optional<std::int64_t> never_ready_for_ms;   // default: 0 (the budget is the tolerance)
   std::int64_t not_ready_for_ms = 5 * 60'000;       // ServiceNotReady
   std::int64_t stall_for_ms = 10 * 60'000;          // WorkerStalled: waiting, none finished
   std::optional<std::int64_t> no_progress_for_ms;   // default: stall_for / 5
   std::int64_t heartbeat_max_age_ms = 2 * 60'000;   // WorkerStalled: loop heartbeat age
-  std::optional<std::int64_t> heartbeat_for_ms;     // default: heartbeat_max_age / 2
+  std::optional<std::int64_t> heartbeat_for_ms;     // default: 0 (the max age is the tolerance)
   std::int64_t queue_lag_ms = 10 * 60'000;          // QueueLagHigh: oldest message age
   std::int64_t queue_lag_for_ms = 5 * 60'000;       //
   double latency_objective_seconds = 0.5;           // ApiLatencyHigh: p95 by route
@@ -77,17 +77,24 @@ struct RulePackOptions {
   // Which of the Job* alerts to generate (when include_job_rules); nullopt:
   // all three.
   std::optional<std::vector<std::string>> job_alerts;
-  // How long a check-in condition (state down, last run failed, run too long)
-  // must hold before the Job* alerts fire.
+  // JobFailed's `for`: a failed run followed by a successful retry within it
+  // opens no ticket.
   std::int64_t job_for_ms = 60'000;
+  // JobMissedRun's and JobRunTooLong's: only time passing makes "no
+  // check-in within the grace" and "open longer than the maximum run time"
+  // true (a ping clears them), so the grace and the maximum are the
+  // tolerance; 0 by default, and not raised.
+  std::int64_t job_missed_run_for_ms = 0;
+  std::int64_t job_run_too_long_for_ms = 0;
   // runbook_url = runbook_base_url + "#" + lowercase alert name. Alertmanager
   // shows it as is: set an absolute URL (the repository's docs/alerts.md).
   std::string runbook_base_url = "docs/alerts.md";
 };
 
 // The values the pack uses for a target: every optional threshold filled in
-// from its default, each `for` raised to two evaluation intervals and each
-// rate window to four (as the rules are rendered).
+// from its default, each `for` raised to two evaluation intervals (but
+// never_ready_for and heartbeat_for) and each rate window to four (as the
+// rules are rendered).
 struct Effective {
   std::int64_t down_for_ms, never_ready_for_ms, not_ready_for_ms, no_progress_for_ms,
       heartbeat_for_ms, queue_lag_for_ms, latency_window_ms, latency_for_ms, regression_for_ms,
@@ -128,7 +135,10 @@ std::vector<NoiseWarning> noise_warnings(const TargetSpec& target, const RulePac
 //
 // Every `for` is at least two evaluation intervals (no alert fires on one
 // sample) and, except ApiErrorBudgetBurn's (see docs/alerts.md), at least the
-// rule's longest rate window. Thread-safety: a pure function.
+// rule's longest rate window; except where only time passing makes the
+// condition true (ServiceNeverReady; WorkerStalled's heartbeat): there the
+// threshold is the tolerance and `for` is 0 unless set. Thread-safety: a
+// pure function.
 std::string render_rule_pack(const std::vector<TargetSpec>& targets,
                              const RulePackOptions& options);
 

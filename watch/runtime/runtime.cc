@@ -89,21 +89,10 @@ constexpr std::int64_t kSyncIntervalMs = 10'000;
 }  // namespace
 
 std::vector<scrape::TargetConfig> scrape_targets(const config::Config& config) {
-  std::vector<scrape::TargetConfig> out;
-  out.reserve(config.targets.size());
-  for (const config::Target& t : config.targets) {
-    out.push_back({.name = t.name,
-                   .metrics_url = t.metrics_url,
-                   .ready_url = t.ready_url,
-                   .interval_ms = t.interval_ms,
-                   .timeout_ms = t.timeout_ms,
-                   .body_size_limit = t.body_size_limit,
-                   .sample_limit = t.sample_limit,
-                   .honor_labels = t.honor_labels,
-                   .honor_timestamps = true,
-                   .labels = t.labels});
-  }
-  return out;
+  targets::Built built;
+  for (const config::Target& t : config.targets)
+    targets::build(t, targets::static_groups(t), built);
+  return std::move(built.active);
 }
 
 RuleSet rule_groups(const config::Config& config) {
@@ -164,6 +153,20 @@ Runtime::Runtime(config::Config config, RuntimeOptions options)
       .clock = &clock_, .registry = options_.registry, .store = store_.get()});
   scraper_ = std::make_unique<scrape::ScrapeManager>(
       head_, clock_, scrape::ScrapeManagerOptions{.registry = options_.registry});
+  discovery_ = std::make_unique<discovery::Manager>(discovery::ManagerOptions{
+      .clock = &clock_,
+      .on_change =
+          [this](const std::string& job, const std::vector<discovery::TargetGroup>&) {
+            try {
+              apply_targets();
+              FB_LOG_INFO("targets_discovered", "a scrape job's instances changed",
+                          {"target", job});
+            } catch (const std::invalid_argument& e) {
+              FB_LOG_ERROR("targets_discovery_failed", "kept the running instances",
+                           {"target", job}, {"error", e.what()});
+            }
+          },
+      .dns_servers = options_.dns_servers});
 
   if (firebreak::Registry* reg = options_.registry) {
     eval_duration_ = &reg->histogram({.name = "watch_rule_group_duration_seconds",
@@ -240,7 +243,12 @@ Runtime::Runtime(config::Config config, RuntimeOptions options)
   pushes_.restore(store_->load_push_groups(&restore_errors));
   for (const auto& e : restore_errors)
     FB_LOG_WARN("push_restore_failed", "a pushed group was not restored", {"error", e});
-  scraper_->apply(scrape_targets(config));
+  {
+    std::lock_guard lock(targets_mu_);
+    target_configs_ = config.targets;
+  }
+  discovery_->apply(targets::discovery_jobs(config));
+  apply_targets();
   configure_receivers(config);
   config_ = std::move(config);
   build_groups(rules.groups, /*restore_from_store=*/true);
@@ -297,7 +305,7 @@ void Runtime::add_http(firebreak::AdminServer& server) {
   server.add_handler("GET", "/api/v1/targets", [this](const firebreak::AdminRequest&) {
     nlohmann::json active = nlohmann::json::array();
     for (const scrape::TargetStatus& t : targets()) {
-      nlohmann::json j = {{"discoveredLabels", nlohmann::json::object()},
+      nlohmann::json j = {{"discoveredLabels", labels_json(t.config.discovered_labels)},
                           {"labels", labels_json(t.labels)},
                           {"scrapePool", t.config.name},
                           {"scrapeUrl", t.config.metrics_url},
@@ -314,8 +322,15 @@ void Runtime::add_http(firebreak::AdminServer& server) {
                           {"probeError", t.probe_error}};
       active.push_back(std::move(j));
     }
+    nlohmann::json dropped = nlohmann::json::array();
+    for (const targets::DroppedTarget& d : dropped_targets()) {
+      nlohmann::json j = {{"discoveredLabels", labels_json(d.discovered_labels)},
+                          {"scrapePool", d.job}};
+      if (!d.reason.empty()) j["error"] = d.reason;  // watch's: why it could not be used
+      dropped.push_back(std::move(j));
+    }
     return success_json(
-        {{"activeTargets", std::move(active)}, {"droppedTargets", nlohmann::json::array()}});
+        {{"activeTargets", std::move(active)}, {"droppedTargets", std::move(dropped)}});
   });
   server.add_handler("GET", "/api/v1/alerts", [this](const firebreak::AdminRequest&) {
     nlohmann::json alerts = nlohmann::json::array();
@@ -493,9 +508,25 @@ std::vector<std::string> Runtime::reload(config::Config config) {
   RuleSet rules = rule_groups(config);
   for (auto& e : rules.errors) errors.push_back(std::move(e));
   if (!errors.empty()) return errors;
+  {
+    // Checked before anything changes: the static instances must be valid.
+    targets::Built check;
+    for (const config::Target& t : config.targets)
+      targets::build(t, targets::static_groups(t), check);
+    for (const scrape::TargetConfig& c : check.active)
+      if (auto why = scrape::validate(c)) return {*why};
+  }
+  std::vector<config::Target> previous;
+  {
+    std::lock_guard lock(targets_mu_);
+    previous = std::exchange(target_configs_, config.targets);
+  }
+  discovery_->apply(targets::discovery_jobs(config));
   try {
-    scraper_->apply(scrape_targets(config));
+    apply_targets();
   } catch (const std::invalid_argument& e) {
+    std::lock_guard lock(targets_mu_);
+    target_configs_ = std::move(previous);
     return {e.what()};
   }
   std::lock_guard eval(eval_mu_);
@@ -506,6 +537,20 @@ std::vector<std::string> Runtime::reload(config::Config config) {
   config_ = std::move(config);
   build_groups(rules.groups, /*restore_from_store=*/false);
   return {};
+}
+
+void Runtime::apply_targets() {
+  std::lock_guard lock(targets_mu_);
+  targets::Built built;
+  for (const config::Target& t : target_configs_)
+    targets::build(t, discovery_->groups(t.name), built);
+  scraper_->apply(std::move(built.active));
+  dropped_ = std::move(built.dropped);
+}
+
+std::vector<targets::DroppedTarget> Runtime::dropped_targets() const {
+  std::lock_guard lock(targets_mu_);
+  return dropped_;
 }
 
 void Runtime::save_checkins() {

@@ -61,10 +61,12 @@
 #include "watch/checkin/push_store.h"
 #include "watch/checkin/tracker.h"
 #include "watch/config/config.h"
+#include "watch/discovery/discovery.h"
 #include "watch/promql/engine.h"
 #include "watch/rules/group.h"
 #include "watch/scrape/scraper.h"
 #include "watch/store/store.h"
+#include "watch/targets/targets.h"
 #include "watch/tsdb/db.h"
 #include "watch/tsdb/head.h"
 #include "watch/tsdb/queryable.h"
@@ -80,11 +82,13 @@ struct RuntimeOptions {
   // http://<listen>.
   std::string external_url = {};
   std::string version = "0.1.0";
+  // DNS servers for dns_sd_configs ("host:port"); empty: the system's.
+  std::vector<std::string> dns_servers = {};
 };
 
-// The scrape targets a configuration describes (config::Target ->
-// scrape::TargetConfig). The workload is not a label of the target's
-// series: it picks the target's rules in the pack.
+// The scrape targets of a configuration's static instances (metrics_url,
+// targets, static_configs; no discovery), relabeled. The workload is not a
+// label of the target's series: it picks the target's rules in the pack.
 std::vector<scrape::TargetConfig> scrape_targets(const config::Config& config);
 
 // The rule groups a configuration describes: the generated rule pack, then
@@ -153,6 +157,8 @@ class Runtime {
   const promql::Engine& engine() const { return engine_; }
   checkin::Tracker& tracker() { return tracker_; }
   std::vector<scrape::TargetStatus> targets() const { return scraper_->statuses(); }
+  // Instances relabeling dropped or that could not be used, by scrape job.
+  std::vector<targets::DroppedTarget> dropped_targets() const;
   std::vector<GroupStatus> groups() const;
   // Pending and firing alerts of every group.
   std::vector<rules::Alert> active_alerts() const;
@@ -162,6 +168,10 @@ class Runtime {
   struct GroupState;
 
   void build_groups(const std::vector<rules::GroupSpec>& specs, bool restore_from_store);
+  // Builds every configured target's instances from target_configs_ and
+  // what discovery found, and gives them to the scrape manager. Throws
+  // std::invalid_argument as ScrapeManager::apply (nothing changed then).
+  void apply_targets();
   void configure_receivers(const config::Config& config);
   void publish_checkins(std::int64_t t_ms);
   void save_checkins();
@@ -184,6 +194,11 @@ class Runtime {
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<alerting::Delivery> delivery_;
   std::unique_ptr<scrape::ScrapeManager> scraper_;
+  // Discovery's thread calls apply_targets(): it goes before scraper_.
+  std::unique_ptr<discovery::Manager> discovery_;
+  mutable std::mutex targets_mu_;  // serialises apply_targets(); guards the two below
+  std::vector<config::Target> target_configs_;
+  std::vector<targets::DroppedTarget> dropped_;
 
   mutable std::mutex mu_;  // guards the fields below
   config::Config config_;

@@ -1,4 +1,5 @@
 #include "watch/scrape/parser.h"
+#include "watch/model/text.h"
 
 #include <algorithm>
 #include <array>
@@ -92,36 +93,7 @@ bool iequals(std::string_view a, std::string_view b) {
 
 // Go's utf8.Valid: no overlong forms, no surrogates, nothing above U+10FFFF.
 bool valid_utf8(std::string_view s) {
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  const auto* end = p + s.size();
-  while (p < end) {
-    const unsigned char c = *p;
-    if (c < 0x80) {
-      ++p;
-      continue;
-    }
-    std::size_t len;
-    unsigned char lo = 0x80, hi = 0xbf;
-    if (c >= 0xc2 && c <= 0xdf) {
-      len = 2;
-    } else if (c >= 0xe0 && c <= 0xef) {
-      len = 3;
-      if (c == 0xe0) lo = 0xa0;
-      if (c == 0xed) hi = 0x9f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-      len = 4;
-      if (c == 0xf0) lo = 0x90;
-      if (c == 0xf4) hi = 0x8f;
-    } else {
-      return false;
-    }
-    if (static_cast<std::size_t>(end - p) < len) return false;
-    if (p[1] < lo || p[1] > hi) return false;
-    for (std::size_t i = 2; i < len; ++i)
-      if (p[i] < 0x80 || p[i] > 0xbf) return false;
-    p += len;
-  }
-  return true;
+  return first_invalid_utf8(s) == std::string_view::npos;
 }
 
 bool has_high_byte(std::string_view s) {

@@ -143,6 +143,29 @@ std::string instance_of(std::string_view url) {
   return out;
 }
 
+MetricRelabel metric_relabel(const std::vector<relabel::Rule>& rules) {
+  MetricRelabel out;
+  if (rules.empty()) return out;
+  out.rules = std::make_shared<const std::vector<relabel::Rule>>(rules);
+  for (const relabel::Rule& r : rules) {
+    const relabel::RelabelSpec& s = r.spec();
+    // Length-prefixed fields: no two different rule lists print the same.
+    const auto field = [&](std::string_view v) {
+      out.fingerprint += fmt::format("{}:{}", v.size(), v);
+    };
+    for (const auto& l : s.source_labels) field(l);
+    out.fingerprint += '|';
+    field(s.separator);
+    field(s.regex ? "r" + *s.regex : "-");
+    field(std::to_string(s.modulus));
+    field(s.target_label ? "t" + *s.target_label : "-");
+    field(s.replacement ? "p" + *s.replacement : "-");
+    field(s.action);
+    out.fingerprint += ';';
+  }
+  return out;
+}
+
 LabelSet target_labels(const TargetConfig& config) {
   std::vector<Label> labels;
   labels.reserve(config.labels.size() + 2);
@@ -325,7 +348,12 @@ bool ScrapeLoop::append(tsdb::SeriesRef& ref, tsdb::SeriesHandle& series, const 
 
 void ScrapeLoop::append_report(Report which, std::int64_t t_ms, double v, ScrapeReport& report) {
   static constexpr std::string_view kNames[kReportSeries] = {
-      "up", "scrape_duration_seconds", "scrape_samples_scraped", "probe_success",
+      "up",
+      "scrape_duration_seconds",
+      "scrape_samples_scraped",
+      "scrape_samples_post_metric_relabeling",
+      "scrape_series_added",
+      "probe_success",
       "probe_duration_seconds"};
   // The report series never count as scraped samples.
   ScrapeReport scratch;
@@ -405,6 +433,7 @@ std::string ScrapeLoop::ingest(std::string_view body, std::string_view content_t
   new_labels_.clear();
   consumed_.clear();
   std::size_t added = 0;
+  std::size_t dropped = 0;  // lines metric relabeling dropped
   bool same_order = true;
   ExpositionParser parser(body, *format, po);
   while (parser.next()) {
@@ -414,7 +443,7 @@ std::string ScrapeLoop::ingest(std::string_view body, std::string_view content_t
     const bool explicit_ts = config_.honor_timestamps && ts.has_value();
     if (same_order && at < slots_.size() && key_of(at) == key) {
       Slot& old = slots_[at];
-      next_slots_.push_back({old.ref, std::move(old.series), !explicit_ts});
+      next_slots_.push_back({old.ref, std::move(old.series), !explicit_ts, old.dropped});
     } else {
       if (same_order) {
         // The first line out of place: the lines so far are the last scrape's.
@@ -428,9 +457,10 @@ std::string ScrapeLoop::ingest(std::string_view body, std::string_view content_t
       const auto old = find_slot(key);
       if (old && !consumed_[*old]) {
         consumed_[*old] = true;
-        next_slots_.push_back({slots_[*old].ref, std::move(slots_[*old].series), !explicit_ts});
+        next_slots_.push_back(
+            {slots_[*old].ref, std::move(slots_[*old].series), !explicit_ts, slots_[*old].dropped});
       } else {
-        next_slots_.push_back({0, {}, !explicit_ts});
+        next_slots_.push_back({0, {}, !explicit_ts, false});
         if (!old) ++added;
       }
     }
@@ -438,8 +468,20 @@ std::string ScrapeLoop::ingest(std::string_view body, std::string_view content_t
       next_keys_.append(key);
       next_key_ends_.push_back(static_cast<std::uint32_t>(next_keys_.size()));
     }
-    // A series not created yet (new, or refused last time) needs its labels.
-    if (!next_slots_.back().series) new_labels_.push_back({at, sample_labels(parser)});
+    // A series not created yet (new, or refused last time) needs its labels;
+    // metric relabeling decides once whether it is kept.
+    Slot& slot = next_slots_.back();
+    if (!slot.series && !slot.dropped) {
+      LabelSet labels = sample_labels(parser);
+      if (config_.metric_relabel.rules &&
+          !relabel::process(*config_.metric_relabel.rules, labels)) {
+        slot.dropped = true;
+        slot.tracked = false;
+      } else {
+        new_labels_.push_back({at, std::move(labels)});
+      }
+    }
+    if (slot.dropped) ++dropped;
     values_.push_back({parser.value(), explicit_ts ? *ts : t_ms});
   }
   // Nothing appended; the caller marks the last scrape's series stale (by
@@ -448,6 +490,7 @@ std::string ScrapeLoop::ingest(std::string_view body, std::string_view content_t
 
   // The body is good: commit it.
   report.samples_scraped = parser.samples_read();
+  report.samples_post_relabel = report.samples_scraped - dropped;
   report.series_added = added;
   const std::size_t n = next_slots_.size();
   std::size_t next_new = 0;
@@ -456,6 +499,7 @@ std::string ScrapeLoop::ingest(std::string_view body, std::string_view content_t
     if (i + 16 < n) tsdb::Appender::prefetch_series(next_slots_[i + 16].series);
     if (i + 8 < n) tsdb::Appender::prefetch_tail(next_slots_[i + 8].series);
     Slot& slot = next_slots_[i];
+    if (slot.dropped) continue;
     const LabelSet* labels = nullptr;
     if (next_new < new_labels_.size() && new_labels_[next_new].first == i)
       labels = &new_labels_[next_new++].second;
@@ -531,6 +575,9 @@ ScrapeReport ScrapeLoop::scrape_once(std::int64_t t_ms) {
   append_report(kUp, t_ms, report.up ? 1 : 0, report);
   append_report(kDuration, t_ms, report.duration_seconds, report);
   append_report(kSamplesScraped, t_ms, static_cast<double>(report.samples_scraped), report);
+  append_report(kSamplesPostRelabel, t_ms, static_cast<double>(report.samples_post_relabel),
+                report);
+  append_report(kSeriesAdded, t_ms, static_cast<double>(report.series_added), report);
   if (!config_.ready_url.empty()) {
     probe(report);
     append_report(kProbeSuccess, t_ms, report.ready ? 1 : 0, report);

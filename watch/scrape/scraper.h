@@ -36,11 +36,15 @@
 //   metrics_url>, then the configured labels (which may override job and
 //   instance). On a clash with a scraped label, honor_labels=false renames the
 //   scraped one to exported_<name> (exported_exported_<name>, ... while taken);
-//   honor_labels=true keeps the scraped one;
+//   honor_labels=true keeps the scraped one; then metric_relabel's rules,
+//   which may drop the series (once per new series: the scrape cache
+//   remembers a dropped line);
 // - explicit timestamps in the body are kept when honor_timestamps (default);
 //   as in Prometheus, such series get no staleness markers;
 // - written at the scrape's time with the target labels: up (1/0),
-//   scrape_duration_seconds, scrape_samples_scraped; with a ready_url also
+//   scrape_duration_seconds, scrape_samples_scraped,
+//   scrape_samples_post_metric_relabeling, scrape_series_added (as
+//   Prometheus: lines not in the last successful scrape); with a ready_url also
 //   probe_success (1 on HTTP 2xx) and probe_duration_seconds. The probe is
 //   independent of the metrics scrape (a target can be up and not ready);
 // - a scrape is all or nothing: a malformed body, a non-2xx status, a
@@ -77,6 +81,7 @@
 #include "firebreak/http_client.h"
 #include "firebreak/metrics.h"
 #include "watch/model/model.h"
+#include "watch/relabel/relabel.h"
 #include "watch/scrape/parser.h"
 #include "watch/tsdb/head.h"
 
@@ -86,7 +91,22 @@ namespace watch::scrape {
 inline constexpr std::string_view kScrapeAccept =
     "application/openmetrics-text;version=1.0.0;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
 
-// One scrape target, as the config module fills it. Plain data.
+// A target's metric_relabel_configs: compiled rules shared by its loops,
+// compared by the rules as written (a reload with the same rules is no
+// change).
+struct MetricRelabel {
+  std::shared_ptr<const std::vector<relabel::Rule>> rules;  // null: none
+  std::string fingerprint;                                  // the rules as written
+  friend bool operator==(const MetricRelabel& a, const MetricRelabel& b) {
+    return a.fingerprint == b.fingerprint;
+  }
+};
+
+// The fingerprint of rules as written.
+MetricRelabel metric_relabel(const std::vector<relabel::Rule>& rules);
+
+// One scrape target (one instance of a scrape job), as watch/targets builds
+// it. Plain data.
 struct TargetConfig {
   std::string name;         // the `job` label; also the `target` label of watch's own metrics
   std::string metrics_url;  // http://host:port/path
@@ -97,7 +117,9 @@ struct TargetConfig {
   std::size_t sample_limit = 0;             // samples per scrape; 0: no limit
   bool honor_labels = false;                // true for Pushgateway-style targets
   bool honor_timestamps = true;             // keep explicit timestamps of the body
-  std::vector<Label> labels;                // extra target labels (e.g. env, workload)
+  std::vector<Label> labels;                // extra target labels; may set job and instance
+  LabelSet discovered_labels;               // before relabeling (for the targets API)
+  MetricRelabel metric_relabel;             // applied to each new series' labels
 
   friend bool operator==(const TargetConfig&, const TargetConfig&) = default;
 };
@@ -140,7 +162,8 @@ struct ScrapeReport {
   bool up = false;
   std::string error;  // why the scrape failed; "" when up
   double duration_seconds = 0;
-  std::size_t samples_scraped = 0;  // samples in the body (0 when the scrape failed)
+  std::size_t samples_scraped = 0;       // samples in the body (0 when the scrape failed)
+  std::size_t samples_post_relabel = 0;  // of those, the ones metric relabeling kept
   std::size_t samples_appended = 0;
   std::size_t series_added = 0;  // series not in the last successful scrape's body
   std::size_t stale_markers = 0;
@@ -211,6 +234,8 @@ class ScrapeLoop {
     kUp,
     kDuration,
     kSamplesScraped,
+    kSamplesPostRelabel,
+    kSeriesAdded,
     kProbeSuccess,
     kProbeDuration,
     kReportSeries
@@ -254,6 +279,7 @@ class ScrapeLoop {
     tsdb::SeriesRef ref;        // 0 until its series is created
     tsdb::SeriesHandle series;  // moved from scrape to scrape along with the line
     bool tracked;               // takes part in staleness (no explicit timestamp)
+    bool dropped;               // metric relabeling dropped the line's series
   };
   struct Value {
     double v;

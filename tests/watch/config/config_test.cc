@@ -765,22 +765,22 @@ TEST(WatchConfigViewTest, EachForAndWindowIsAThresholdAndNoisyChoicesWarn) {
     thresholds:
       latency_for: 10m
       latency_window: 8m
-      never_ready_for: 0s
+      fast_burn_for: 0s
       down_for: 45s
 )",
                                     kFile);
   ASSERT_TRUE(r.ok()) << all_errors(r);
   const rulepack::Thresholds& t = r.config.targets[0].thresholds;
   EXPECT_EQ(t.latency_window_ms, 8 * 60'000);
-  EXPECT_EQ(t.never_ready_for_ms, 0);
+  EXPECT_EQ(t.fast_burn_for_ms, 0);
   EXPECT_FALSE(t.heartbeat_for_ms.has_value());
   ASSERT_EQ(r.warnings.size(), 3u);
   std::string all;
   for (const auto& w : r.warnings) all += w.to_string() + "\n";
   EXPECT_THAT(all, HasSubstr("firebreak.yaml:10:17: targets[0].thresholds.down_for: TargetDown: "
                              "down_for 45s is shorter than two scrape intervals (1m)"));
-  EXPECT_THAT(all, HasSubstr("firebreak.yaml:9:24: targets[0].thresholds.never_ready_for: "
-                             "ServiceNeverReady: never_ready_for 0s is raised to 30s"));
+  EXPECT_THAT(all, HasSubstr("firebreak.yaml:9:22: targets[0].thresholds.fast_burn_for: "
+                             "ApiErrorBudgetBurn: fast_burn_for 0s is raised to 30s"));
   EXPECT_THAT(all, HasSubstr("firebreak.yaml:8:23: targets[0].thresholds.latency_window: "
                              "ApiLatencyHigh: latency_window 8m is more than half of "
                              "latency_for 10m: a burst of slow requests as short as 2m can "
@@ -789,6 +789,45 @@ TEST(WatchConfigViewTest, EachForAndWindowIsAThresholdAndNoisyChoicesWarn) {
   EXPECT_TRUE(parse_config(kTarget + "    workload: api\n", kFile).warnings.empty());
   one_error(kTarget + "    thresholds: {latency_window: 0s}\n", 4,
             "targets[0].thresholds.latency_window", "must be greater than 0");
+}
+
+TEST(WatchConfigErrorTest, InstancesComeFromOneFormAndAreChecked) {
+  const std::string head = "targets:\n  - name: a\n";
+  one_error(head + "    metrics_url: http://h:1/metrics\n    targets: ['h:2']\n", 4,
+            "targets[0].targets", "either metrics_url (one instance) or a list of instances");
+  one_error(head + "    targets: ['h:2']\n    ready_url: http://h:2/readyz\n", 4,
+            "targets[0].ready_url", "probes each at ready_path");
+  one_error(head + "    metrics_url: http://h:1/metrics\n    metrics_path: /m\n", 4,
+            "targets[0].metrics_path", "goes with a list of instances");
+  one_error(head + "    workload: api\n", 2, "targets[0].metrics_url",
+            "is required (or a list of instances");
+  one_error(head + "    targets: ['http://h:1/metrics']\n", 3, "targets[0].targets[0]",
+            "not host:port: \"http://h:1/metrics\" (an instance is an address");
+  one_error(head + "    targets: [{labels: {a: b}}]\n", 3, "targets[0].targets[0].address",
+            "is required");
+  one_error(head + "    targets: ['h:1']\n    metrics_path: metrics\n", 4,
+            "targets[0].metrics_path", "not an absolute path");
+  one_error(head + "    targets: ['h:1']\n    scheme: https\n", 4, "targets[0].scheme",
+            "unsupported scheme");
+  one_error(head + "    file_sd_configs: [{files: [targets.txt]}]\n", 3,
+            "targets[0].file_sd_configs[0].files[0]", "must end in .json, .yml or .yaml");
+  one_error(head + "    file_sd_configs: [{files: ['*/t.json']}]\n", 3,
+            "targets[0].file_sd_configs[0].files[0]", "wildcards only in the last path component");
+  one_error(head + "    dns_sd_configs: [{names: [api.example.com], type: A}]\n", 3,
+            "targets[0].dns_sd_configs[0].port", "is required for A records");
+  one_error(head + "    dns_sd_configs: [{names: [x], type: TXT}]\n", 3,
+            "targets[0].dns_sd_configs[0].type", "invalid DNS-SD records type \"TXT\"");
+  one_error(
+      head + "    targets: ['h:1']\n    relabel_configs:\n      - {regex: '(', target_label: x}\n",
+      5, "targets[0].relabel_configs[0].regex", "regex \"(\": missing ): (");
+  one_error(head + "    targets: ['h:1']\n    relabel_configs:\n      - {action: kepe}\n", 5,
+            "targets[0].relabel_configs[0].action", "unknown relabel action \"kepe\"");
+  one_error(head +
+                "    targets: ['h:1']\n    metric_relabel_configs:\n      - {action: hashmod, "
+                "target_label: s}\n",
+            5, "targets[0].metric_relabel_configs[0]", "modulus");
+  one_error(head + "    targets: ['h:1']\n    relabel_configs:\n      - {sourcelabels: [a]}\n", 5,
+            "targets[0].relabel_configs[0].sourcelabels", "did you mean \"source_labels\"");
 }
 
 TEST(WatchConfigViewTest, CheckinJobsHaveParsedSchedules) {

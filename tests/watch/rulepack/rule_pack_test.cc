@@ -105,7 +105,16 @@ TEST(RulePack, ParsesWithWatchsRuleParserAndEveryExprWithPromQL) {
         EXPECT_TRUE(parsed.ok()) << r.name << ": " << parsed.error->to_string() << "\n" << r.expr;
         if (r.kind != watch::rules::RuleSpec::Kind::kAlerting) continue;
         alerts.insert(r.name);
-        EXPECT_GE(r.for_ms, 30'000) << r.name << ": fires on one sample";
+        // Where only time passing makes the condition true, the threshold
+        // is the tolerance and there is no `for`; elsewhere, never one sample.
+        bool by_time =
+            r.name == "ServiceNeverReady" || r.name == "JobMissedRun" || r.name == "JobRunTooLong";
+        for (const auto& l : r.labels) by_time |= l.name == "reason" && l.value == "heartbeat";
+        if (by_time) {
+          EXPECT_EQ(r.for_ms, 0) << r.name;
+        } else {
+          EXPECT_GE(r.for_ms, 30'000) << r.name << ": fires on one sample";
+        }
         std::set<std::string> keys;
         for (const auto& l : r.annotations) keys.insert(l.name);
         EXPECT_EQ(keys, (std::set<std::string>{"description", "runbook_url", "summary"}));
@@ -188,7 +197,7 @@ TEST(RulePack, EachTargetGetsOnlyTheAlertsItsListNames) {
         .alerts = std::vector<std::string>{"WorkerStalled"}}},
       {.include_job_rules = true, .job_alerts = std::vector<std::string>{"JobFailed"}});
   EXPECT_EQ(alerts_of(yaml), (std::multiset<std::string>{"TargetDown 2m", "WorkerStalled 2m",
-                                                         "WorkerStalled 1m", "JobFailed 1m"}));
+                                                         "WorkerStalled 0s", "JobFailed 1m"}));
   // The readiness alerts' recording rules go with them; no api group at all.
   EXPECT_EQ(yaml.find("firebreak:probe_last_success_timestamp_seconds"), std::string::npos);
   EXPECT_EQ(yaml.find("firebreak.api"), std::string::npos);
@@ -225,9 +234,9 @@ TEST(RulePack, EveryForAndWindowIsTunable) {
   EXPECT_EQ(e.heartbeat_for_ms, 20'000);
   // Unset, each is derived from its threshold as before.
   const Effective d = effective(Thresholds{}, {});
-  EXPECT_EQ(d.never_ready_for_ms, 30'000);
+  EXPECT_EQ(d.never_ready_for_ms, 0);  // only time passing makes these true
   EXPECT_EQ(d.no_progress_for_ms, 2 * 60'000);
-  EXPECT_EQ(d.heartbeat_for_ms, 60'000);
+  EXPECT_EQ(d.heartbeat_for_ms, 0);
   EXPECT_EQ(d.latency_window_ms, 5 * 60'000);
   EXPECT_EQ(d.regression_for_ms, 30 * 60'000);
   EXPECT_EQ(d.fast_burn_for_ms, 2 * 60'000);
@@ -247,17 +256,17 @@ TEST(RulePack, NoiseWarningsNameTheChoiceThatLetsASpikePage) {
   Thresholds t;
   t.down_for_ms = 45'000;             // one failed 30 s scrape can page
   t.latency_window_ms = 8 * 60'000;   // a 2m burst can page a 10m `for`
-  t.heartbeat_for_ms = 0;             // raised to 30s
+  t.no_progress_for_ms = 0;           // raised to 30s
   t.regression_for_ms = 10 * 60'000;  // shorter than its 30m window
   const auto w = keys({.name = "a", .workload = Workload::kApi, .thresholds = t}, 30'000);
-  ASSERT_EQ(w.size(), 3u) << ::testing::PrintToString(w);  // heartbeat: not an api alert
+  ASSERT_EQ(w.size(), 3u) << ::testing::PrintToString(w);  // no_progress: not an api alert
   EXPECT_THAT(w[0], ::testing::HasSubstr("down_for: TargetDown: down_for 45s is shorter than two "
                                          "scrape intervals (1m): one failed scrape can page"));
   EXPECT_THAT(w[1], ::testing::HasSubstr("a burst of slow requests as short as 2m can page"));
   EXPECT_THAT(w[2], ::testing::HasSubstr("regression_for"));
   const auto ww = keys({.name = "w", .workload = Workload::kWorker, .thresholds = t}, 30'000);
   ASSERT_EQ(ww.size(), 2u) << ::testing::PrintToString(ww);
-  EXPECT_THAT(ww[0], ::testing::HasSubstr("heartbeat_for: WorkerStalled: heartbeat_for 0s is "
+  EXPECT_THAT(ww[0], ::testing::HasSubstr("no_progress_for: WorkerStalled: no_progress_for 0s is "
                                           "raised to 30s"));
   // An alert the target does not get warns of nothing.
   EXPECT_TRUE(keys({.name = "a",

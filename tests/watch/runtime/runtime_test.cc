@@ -11,7 +11,9 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "firebreak/http_client.h"
@@ -419,6 +421,96 @@ TEST_F(RuntimeTest, StatusApisListTargetsRulesAndAlerts) {
   EXPECT_NE(body.find(R"("name":"TargetDown")"), std::string::npos) << "the rule pack: " << body;
   body = client.get(base + "/api/v1/alerts").body;
   EXPECT_EQ(body, R"({"data":{"alerts":[]},"status":"success"})");
+  rt.stop();
+}
+
+TEST_F(RuntimeTest, AServiceWithInstancesFromAFileIsOneJobAndFollowsTheFile) {
+  // Three processes of one service, each its own /metrics.
+  std::vector<std::unique_ptr<firebreak::AdminServer>> replicas;
+  for (int i = 0; i < 3; ++i) {
+    replicas.push_back(std::make_unique<firebreak::AdminServer>(
+        firebreak::AdminOptions{.address = "127.0.0.1:0"}));
+    replicas.back()->add_handler("GET", "/metrics", [i](const firebreak::AdminRequest&) {
+      return firebreak::AdminResponse{.body = "replica_index " + std::to_string(i) + "\n"};
+    });
+    replicas.back()->start();
+  }
+  const auto write_file = [&](std::vector<int> which) {
+    std::string list;
+    for (int i : which) list += (list.empty() ? "\"" : ", \"") + replicas[i]->address() + "\"";
+    // Written aside and renamed, as tools that generate these files do.
+    std::ofstream(dir_ + "/api.json.tmp")
+        << "[{\"targets\": [" << list << "], \"labels\": {\"zone\": \"a\"}}]";
+    std::filesystem::rename(dir_ + "/api.json.tmp", dir_ + "/api.json");
+  };
+  write_file({0, 1});
+  auto cfg = config(R"(targets:
+  - name: api
+    workload: api
+    interval: 100ms
+    timeout: 100ms
+    file_sd_configs: [{files: [api.json]}]
+    static_configs: [{targets: ['127.0.0.1:1'], labels: {canary: 'yes'}}]
+    relabel_configs:
+      - {source_labels: [canary], regex: 'yes', action: drop}
+)");
+  Runtime rt(cfg);
+  Served api(rt);
+  rt.start();
+  const auto instances_up = [&] {
+    std::set<std::string> out;
+    for (const auto& t : rt.targets())
+      if (t.health == scrape::TargetHealth::kUp)
+        out.insert(std::string(t.labels.get("job")) + " " + std::string(t.labels.get("instance")));
+    return out;
+  };
+  const auto wait_for = [&](std::set<std::string> want) {
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (instances_up() != want && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(20ms);
+    return instances_up();
+  };
+  EXPECT_EQ(
+      wait_for({"api " + replicas[0]->address(), "api " + replicas[1]->address()}),
+      (std::set<std::string>{"api " + replicas[0]->address(), "api " + replicas[1]->address()}));
+  // One job, two instances: what aggregations by job see.
+  std::string body;
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    body =
+        api.client.get(api.base + "/api/v1/query?query=count%20by%20(job)%20(replica_index)").body;
+    if (body.find(R"("value":)") != std::string::npos && body.find(R"(,"2"])") != std::string::npos)
+      break;
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_NE(body.find(R"("metric":{"job":"api"})"), std::string::npos) << body;
+  EXPECT_NE(body.find(R"(,"2"])"), std::string::npos) << body;
+  // The relabeled-away static instance is listed as dropped; the file's
+  // instances carry their discovery labels.
+  body = api.client.get(api.base + "/api/v1/targets").body;
+  EXPECT_NE(body.find(R"("droppedTargets":[{"discoveredLabels":{"__address__":"127.0.0.1:1")"),
+            std::string::npos)
+      << body;
+  EXPECT_NE(body.find(R"("__meta_filepath":")" + dir_ + R"(/api.json")"), std::string::npos)
+      << body;
+  EXPECT_NE(body.find(R"("zone":"a")"), std::string::npos) << body;
+
+  // The file changes: replica 0 leaves, replica 2 joins, replica 1 keeps
+  // being scraped.
+  const auto before = [&] {
+    for (const auto& t : rt.targets())
+      if (t.labels.get("instance") == replicas[1]->address()) return t.scrapes;
+    return std::uint64_t{0};
+  }();
+  write_file({1, 2});
+  EXPECT_EQ(
+      wait_for({"api " + replicas[1]->address(), "api " + replicas[2]->address()}),
+      (std::set<std::string>{"api " + replicas[1]->address(), "api " + replicas[2]->address()}));
+  for (const auto& t : rt.targets()) {
+    if (t.labels.get("instance") == replicas[1]->address()) {
+      EXPECT_GT(t.scrapes, before) << "an unchanged instance keeps its loop";
+    }
+  }
   rt.stop();
 }
 

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -484,10 +485,13 @@ TEST(ScrapeLoop, MarkStaleMarksScrapedAndReportSeries) {
   ScrapeLoop loop(c, head);
   ASSERT_TRUE(loop.scrape_once(kT0).up);
 
-  // a, up, scrape_duration_seconds, scrape_samples_scraped, probe_success, probe_duration_seconds
-  EXPECT_EQ(loop.mark_stale(kT0 + 5000), 6u);
+  // a, up, scrape_duration_seconds, scrape_samples_scraped,
+  // scrape_samples_post_metric_relabeling, scrape_series_added, probe_success,
+  // probe_duration_seconds
+  EXPECT_EQ(loop.mark_stale(kT0 + 5000), 8u);
 
   for (std::string_view name : {"a", "up", "scrape_duration_seconds", "scrape_samples_scraped",
+                                "scrape_samples_post_metric_relabeling", "scrape_series_added",
                                 "probe_success", "probe_duration_seconds"})
     EXPECT_TRUE(stale_at(head, name, kT0 + 5000)) << name;
   EXPECT_EQ(loop.mark_stale(kT0 + 6000), 0u);  // idempotent
@@ -503,7 +507,7 @@ TEST(ScrapeLoop, HeadRefusalsAreCountedNotFatal) {
   server.set_metrics_body("a 2\na 3\n");  // the same series twice, and before the last sample
   const ScrapeReport back = loop.scrape_once(kT0);
   EXPECT_TRUE(back.up);
-  EXPECT_EQ(back.out_of_order, 2u + 3u);  // a twice, and the three report series
+  EXPECT_EQ(back.out_of_order, 2u + 5u);  // a twice, and the five report series
   EXPECT_EQ(back.samples_appended, 0u);
 
   const ScrapeReport dup = loop.scrape_once(kT0 + 2 * kStep);
@@ -521,7 +525,58 @@ TEST(ScrapeLoop, SeriesLimitOfTheHeadIsCounted) {
   const ScrapeReport r = loop.scrape_once(kT0);
   EXPECT_TRUE(r.up);
   EXPECT_EQ(r.samples_appended, 2u);
-  EXPECT_EQ(r.series_limit, 1u + 3u);  // c, and the three report series
+  EXPECT_EQ(r.series_limit, 1u + 5u);  // c, and the five report series
+}
+
+TEST(ScrapeLoop, MetricRelabelingDropsAndRewritesSeriesOncePerNewSeries) {
+  ScrapeServer server;
+  server.set_metrics_body(
+      "go_gc_duration_seconds 1\n"
+      "http_requests_total{path=\"/a\",code=\"200\"} 5\n"
+      "http_requests_total{path=\"/b\",code=\"500\"} 1\n");
+  tsdb::Head head;
+  TargetConfig c = target_for(server);
+  std::vector<relabel::Rule> rules;
+  for (const relabel::RelabelSpec& spec :
+       {relabel::RelabelSpec{.source_labels = {"__name__"}, .regex = "go_.*", .action = "drop"},
+        relabel::RelabelSpec{.source_labels = {"code"},
+        .regex = "(\\d)..",
+        .target_label = "code_class",
+        .replacement = "${1}xx"},
+        relabel::RelabelSpec{.regex = "code", .action = "labeldrop"}}) {
+    std::string why;
+    auto rule = relabel::compile(spec, &why);
+    ASSERT_TRUE(rule) << why;
+    rules.push_back(*rule);
+  }
+  c.metric_relabel = metric_relabel(rules);
+  ScrapeLoop loop(c, head);
+  const ScrapeReport r = loop.scrape_once(kT0);
+  ASSERT_TRUE(r.up) << r.error;
+  EXPECT_EQ(r.samples_scraped, 3u);
+  EXPECT_EQ(r.samples_post_relabel, 2u);
+  EXPECT_EQ(r.samples_appended, 2u);
+  EXPECT_TRUE(samples_of(head, "go_gc_duration_seconds").empty());
+  const auto series = series_named(head, "http_requests_total");
+  ASSERT_EQ(series.size(), 2u);
+  std::set<std::string> classes;
+  for (const auto& s : series) {
+    EXPECT_FALSE(s.labels.has("code"));
+    classes.insert(std::string(s.labels.get("code_class")));
+  }
+  EXPECT_EQ(classes, (std::set<std::string>{"2xx", "5xx"}));
+  // The next scrape keeps dropping the line without looking at it again, and
+  // the report series say so.
+  const ScrapeReport again = loop.scrape_once(kT0 + kStep);
+  EXPECT_EQ(again.samples_post_relabel, 2u);
+  EXPECT_EQ(again.samples_appended, 2u);
+  EXPECT_EQ(again.series_added, 0u);
+  EXPECT_EQ(samples_of(head, "scrape_samples_post_metric_relabeling").back().v, 2);
+  EXPECT_EQ(samples_of(head, "scrape_series_added").front().v, 3);
+  EXPECT_EQ(samples_of(head, "scrape_series_added").back().v, 0);
+  // A dropped line that goes missing gets no staleness marker (it has no series).
+  server.set_metrics_body("http_requests_total{path=\"/a\",code=\"200\"} 6\n");
+  EXPECT_EQ(loop.scrape_once(kT0 + 2 * kStep).stale_markers, 1u);
 }
 
 TEST(ScrapeLoop, TakeOverCarriesStalenessAcrossARestart) {
