@@ -61,7 +61,7 @@ constexpr const char* kHandWrittenRules = R"(groups:
       - alert: ApiLatencyHigh
         expr: |
           histogram_quantile(0.95, sum by (job, le) (rate(http_server_request_duration_seconds_bucket[4s]))) > 0.2
-        for: 6s
+        for: 8s
         labels: {severity: page}
 )";
 
@@ -137,7 +137,7 @@ class DetectionSpeedTest : public ::testing::Test {
         "    metrics_url: " +
         base + port_text(api_port_) +
         "/metrics\n"
-        "    thresholds: {startup_budget: 4s, latency_objective: 200ms, latency_for: 6s,"
+        "    thresholds: {startup_budget: 4s, latency_objective: 200ms, latency_for: 8s,"
         " latency_window: 4s}\n"
         "  - name: py-worker\n"
         "    workload: worker\n"
@@ -261,7 +261,7 @@ TEST_F(DetectionSpeedTest, EachMustHaveAlertPagesAtLeastAsFastAsHandWrittenRules
   compare("job_stopped", "JobMissedRun", "py-job", stopped);
 
   // A sustained latency increase: every request 400 ms against a 200 ms
-  // objective, with the same window (4 s) and `for` (6 s) on both sides.
+  // objective, with the same window (4 s) and `for` (8 s) on both sides.
   const SteadyTime slowed = std::chrono::steady_clock::now();
   ASSERT_EQ(test::http_request(api_port_, "POST", "/fault", {{"Content-Type", "application/json"}},
                                R"({"slow_ms": 400})")

@@ -24,7 +24,7 @@ Endpoints: GET /metrics, GET /livez, GET /readyz (200 "ok"; 503 while
 never_ready or draining), POST /fault with a JSON object whose keys are merged
 into the fault switches:
   never_ready (bool)  every mode: /readyz answers 503
-  slow_ms (number)    api: each request takes this long (0: a few ms)
+  slow_ms (number)    api: each request takes this long (0: a few ms); worker: each message
   stall (bool)        worker: the loop keeps turning (heartbeat) but consumes nothing
   hang (bool)         worker: the loop blocks (no heartbeat, nothing consumed)
   idle (bool)         worker: nothing is fed to the queue
@@ -271,7 +271,8 @@ class Worker:
                 message_id, _ = self.queue.popleft()
             with self.active.track_inprogress():
                 start = time.perf_counter()
-                time.sleep(random.uniform(0.002, 0.01))
+                slow_ms = fault("slow_ms")
+                time.sleep(slow_ms / 1000.0 if slow_ms else random.uniform(0.002, 0.01))
                 self.process_ok.observe(time.perf_counter() - start)
                 self.last_success.set_to_current_time()
 

@@ -58,7 +58,7 @@ std::string watch_config(const Ports& p, const std::string& hook_url) {
          "targets:\n" +
          target("py-api", "api", p.api,
                 "{down_for: 3s, startup_budget: 4s, not_ready_for: 4s,"
-                " latency_objective: 200ms, latency_for: 6s}") +
+                " latency_objective: 200ms, latency_for: 8s}") +
          target("py-worker", "worker", p.worker,
                 "{down_for: 3s, startup_budget: 4s, not_ready_for: 4s, stall_for: 4s,"
                 " heartbeat_max_age: 3s, queue_lag: 60s, queue_lag_for: 30s}") +
@@ -211,10 +211,11 @@ TEST_F(WatchPythonTest, AHealthyPythonSystemWithHarmlessPerturbationsPagesNobody
   auto job = start_job({"--every", "4"});
   std::this_thread::sleep_for(5s);
 
-  // A latency spike well shorter than ApiLatencyHigh's `for` minus its
-  // window; watch sees it (p95 over the objective for a while) and holds.
+  // A 2 s latency spike, shorter than ApiLatencyHigh's `for` minus its
+  // window (8 s - 4 s); watch sees it (p95 over the objective for a while)
+  // and holds.
   ASSERT_EQ(api.set_fault(R"({"slow_ms": 400})"), 200);
-  std::this_thread::sleep_for(1000ms);
+  std::this_thread::sleep_for(2000ms);
   ASSERT_EQ(api.set_fault(R"({"slow_ms": 0})"), 200);
   EXPECT_TRUE(eventually(
       [&] {
@@ -235,6 +236,19 @@ TEST_F(WatchPythonTest, AHealthyPythonSystemWithHarmlessPerturbationsPagesNobody
           .empty());
   EXPECT_EQ(values(watch_->query("queue_depth{job=\"py-worker\"}")), std::vector<double>{0.0});
   ASSERT_EQ(worker.set_fault(R"({"idle": false})"), 200);
+
+  // A slow worker that still progresses: each message takes 1.5 s (the
+  // queue grows: 10 fed a second), within the heartbeat's 3 s and the stall
+  // limit's 4 s.
+  ASSERT_EQ(worker.set_fault(R"({"slow_ms": 1500})"), 200);
+  std::this_thread::sleep_for(7s);
+  EXPECT_FALSE(values(watch_->query("queue_depth{job=\"py-worker\"} > 10")).empty())
+      << "the slow worker did not fall behind";
+  EXPECT_FALSE(
+      values(watch_->query("time() - worker_last_success_timestamp_seconds{job=\"py-worker\"} < 3"))
+          .empty())
+      << "the slow worker stopped progressing";
+  ASSERT_EQ(worker.set_fault(R"({"slow_ms": 0})"), 200);
 
   // Failed scrapes: the api frozen for 2 s, longer than the scrape timeout
   // (800 ms) plus an interval, so at least one scrape fails; fewer than
