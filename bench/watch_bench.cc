@@ -30,6 +30,7 @@
 
 #include "firebreak/exposition.h"
 #include "firebreak/metrics.h"
+#include "watch/relabel/relabel.h"
 #include "watch/scrape/parser.h"
 #include "watch/tsdb/chunk.h"
 #include "watch/tsdb/db.h"
@@ -569,6 +570,76 @@ BENCHMARK(BM_Baseline_ReadReplayFiles_2h)
     ->Arg(100000)
     ->Unit(benchmark::kMillisecond)
     ->Iterations(3);
+
+// --- relabeling (watch/relabel) -------------------------------------------------
+// metric_relabel_configs run once per new series (the scrape cache remembers
+// the outcome), relabel_configs once per discovered target: these are the
+// costs of one such run, beside copying the label set (the least any rule
+// application does).
+
+const watch::LabelSet& relabel_input() {
+  static const watch::LabelSet ls =
+      watch::LabelSet::from({{"__name__", "http_server_request_duration_seconds_bucket"},
+                             {"job", "shop-api"},
+                             {"instance", "10.0.0.7:9464"},
+                             {"http_request_method", "GET"},
+                             {"http_route", "/orders/{id}"},
+                             {"http_response_status_code", "503"},
+                             {"le", "0.25"},
+                             {"pod", "shop-api-7d9f8c6b5-x2x9q"}});
+  return ls;
+}
+
+std::vector<watch::relabel::Rule> relabel_rules(std::vector<watch::relabel::RelabelSpec> specs) {
+  std::vector<watch::relabel::Rule> out;
+  for (const auto& spec : specs) out.push_back(*watch::relabel::compile(spec));
+  return out;
+}
+
+void BM_Baseline_LabelSetCopy(benchmark::State& state) {
+  for (auto _ : state) {
+    watch::LabelSet copy = relabel_input();
+    benchmark::DoNotOptimize(copy);
+  }
+}
+BENCHMARK(BM_Baseline_LabelSetCopy);
+
+// A typical metric_relabel_configs: drop Go runtime series (no match here),
+// a status class from the code, drop the pod label.
+void BM_Relabel_ThreeMetricRules(benchmark::State& state) {
+  const auto rules =
+      relabel_rules({{.source_labels = {"__name__"}, .regex = "go_.*", .action = "drop"},
+                     {.source_labels = {"http_response_status_code"},
+                      .regex = "(\\d)..",
+                      .target_label = "status_class",
+                      .replacement = "${1}xx"},
+                     {.regex = "pod", .action = "labeldrop"}});
+  for (auto _ : state) {
+    watch::LabelSet copy = relabel_input();
+    benchmark::DoNotOptimize(watch::relabel::process(rules, copy));
+  }
+}
+BENCHMARK(BM_Relabel_ThreeMetricRules);
+
+// A discovered target with Prometheus's defaults and two relabel rules.
+void BM_Relabel_PopulateTarget(benchmark::State& state) {
+  const auto rules =
+      relabel_rules({{.source_labels = {"__meta_dns_name"}, .target_label = "dns_name"},
+                     {.source_labels = {"__address__"},
+                      .regex = "([^:]+):.*",
+                      .target_label = "host",
+                      .replacement = "$1"}});
+  const watch::LabelSet discovered =
+      watch::LabelSet::from({{"__address__", "10.0.0.7:9464"},
+                             {"__meta_dns_name", "_shop-api._tcp.service.consul"},
+                             {"__meta_dns_srv_record_target", "node-7.service.consul."},
+                             {"__meta_dns_srv_record_port", "9464"},
+                             {"team", "shop"}});
+  for (auto _ : state)
+    benchmark::DoNotOptimize(
+        watch::relabel::populate_target(discovered, {.job = "shop-api"}, rules));
+}
+BENCHMARK(BM_Relabel_PopulateTarget);
 
 }  // namespace
 
