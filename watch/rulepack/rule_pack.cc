@@ -218,10 +218,12 @@ struct Branch {
 };
 
 // Classes with the same `for` and keep_firing_for share one rule, their
-// expressions joined with `or` (so the file has one rule per alert and
-// variant, as promtool's lint wants: no two rules with the same name and
-// labels). Classes with another `for` get a rule of their own, told apart
-// by a `for` label. `make` gives the rule for a `for`.
+// expressions joined with `or`. Classes with another `for` get a rule of
+// their own under the same name and labels: an alert's identity (its
+// labels) must not change when a threshold is retuned, or the retune would
+// resolve it and page it again as a new alert. (promtool's "duplicate
+// rules" lint, meant for recording rules, reports such alerting rules; it
+// is not fatal.) `make` gives the rule for a `for`.
 void add_merged(GroupOut& g, const std::vector<Branch>& branches,
                 const std::function<Rule(std::int64_t for_ms)>& make) {
   std::vector<std::pair<std::int64_t, std::int64_t>> keys;
@@ -238,7 +240,7 @@ void add_merged(GroupOut& g, const std::vector<Branch>& branches,
   }
   for (std::size_t i = 0; i < keys.size(); ++i) {
     // Expressions of at most kMaxExprBytes (the PromQL parser takes 64 KiB):
-    // past it, the branches go on in another rule with a `part` label.
+    // past it, the branches go on in another rule of the same name.
     std::vector<std::string> exprs;
     if (parts[i].size() == 1) {
       exprs.push_back(parts[i][0]->expr);
@@ -263,8 +265,6 @@ void add_merged(GroupOut& g, const std::vector<Branch>& branches,
       rule.for_ms = keys[i].first;
       rule.keep_firing_for_ms = keys[i].second;
       rule.expr = std::move(exprs[e]);
-      if (keys.size() > 1) rule.labels.emplace_back("for", prom_duration(keys[i].first));
-      if (exprs.size() > 1) rule.labels.emplace_back("part", std::to_string(e + 1));
       g.rules.push_back(std::move(rule));
     }
   }

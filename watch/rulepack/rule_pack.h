@@ -126,11 +126,11 @@ std::vector<NoiseWarning> noise_warnings(const TargetSpec& target, const RulePac
 // thresholds share one expression, scoped by a matcher on `job`
 // (job="a" or job=~"a|b|..."); classes with other thresholds but the same
 // `for` are joined into the same rule with `or`; a class with another `for`
-// gets a rule of its own with a `for` label (promtool's lint refuses two
-// rules with one name and the same labels). So 100 targets with default
+// gets a rule of its own under the same name and labels, so an alert's
+// identity never depends on a threshold. So 100 targets with default
 // thresholds cost 14 rules, not 1,400. An expression stays under 32 KiB
 // (the PromQL parser takes 64 KiB): past it, the classes go on in another
-// rule with a `part` label (from about 50 classes with their own thresholds
+// rule of the same name (from about 50 classes with their own thresholds
 // for one alert).
 //
 // Every `for` is at least two evaluation intervals (no alert fires on one

@@ -51,7 +51,8 @@ std::string url_escape(std::string_view s) {
 
 }  // namespace
 
-std::vector<OutputSample> AlertingRule::eval(std::int64_t t_ms, const QueryFn& query, int limit) {
+std::vector<OutputSample> AlertingRule::eval(std::int64_t t_ms, const QueryFn& query, int limit,
+                                             std::map<LabelSet, AlertRecord>* adoptable) {
   last_eval_ms_ = t_ms;
   VectorOrError r = query_vector(query, *expr_, t_ms);
   if (!r.error.empty()) {
@@ -84,6 +85,17 @@ std::vector<OutputSample> AlertingRule::eval(std::int64_t t_ms, const QueryFn& q
       health_ = RuleHealth::kErr;
       last_error_ = "vector contains metrics with the same labelset after applying alert labels";
       return {};
+    }
+  }
+
+  if (adoptable) {
+    for (const auto& [ls, a] : current) {
+      auto held = active_.find(ls);
+      if (held != active_.end() && held->second.state != AlertState::kInactive) continue;
+      if (auto r = adoptable->find(ls); r != adoptable->end()) {
+        adopt(r->second);
+        adoptable->erase(r);
+      }
     }
   }
 
@@ -201,19 +213,21 @@ std::vector<AlertRecord> AlertingRule::export_state() const {
 
 void AlertingRule::import_state(const std::vector<AlertRecord>& records) {
   active_.clear();
-  for (const auto& r : records) {
-    Alert a;
-    a.labels = r.labels;
-    a.annotations = r.annotations;
-    a.state = r.state;
-    a.value = r.value;
-    a.active_at_ms = r.active_at_ms;
-    a.fired_at_ms = r.fired_at_ms;
-    a.resolved_at_ms = r.resolved_at_ms;
-    a.keep_firing_since_ms = r.keep_firing_since_ms;
-    a.last_sent_ms = r.last_sent_ms;
-    active_[a.labels] = std::move(a);
-  }
+  for (const auto& r : records) adopt(r);
+}
+
+void AlertingRule::adopt(const AlertRecord& r) {
+  Alert a;
+  a.labels = r.labels;
+  a.annotations = r.annotations;
+  a.state = r.state;
+  a.value = r.value;
+  a.active_at_ms = r.active_at_ms;
+  a.fired_at_ms = r.fired_at_ms;
+  a.resolved_at_ms = r.resolved_at_ms;
+  a.keep_firing_since_ms = r.keep_firing_since_ms;
+  a.last_sent_ms = r.last_sent_ms;
+  active_[a.labels] = std::move(a);
 }
 
 }  // namespace watch::rules

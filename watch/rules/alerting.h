@@ -88,7 +88,15 @@ class AlertingRule {
   // seconds) samples of the pending and firing alerts, at t_ms. On a query
   // error: health kErr, last_error set, states unchanged, nothing returned.
   // `limit` > 0: more active alerts than that is an error and clears them.
-  std::vector<OutputSample> eval(std::int64_t t_ms, const QueryFn& query, int limit);
+  //
+  // `adoptable` (may be null): restored alerts of several rules that share
+  // this rule's name (the rule pack splits one alert into rules by `for`);
+  // the ones this evaluation produces, and that this rule does not hold,
+  // are taken over with their state (timers, sent times) and removed from
+  // it. So an alert that moves to another rule of its name across a restart
+  // or a reload keeps its identity and its `for` timer.
+  std::vector<OutputSample> eval(std::int64_t t_ms, const QueryFn& query, int limit,
+                                 std::map<LabelSet, AlertRecord>* adoptable = nullptr);
 
   // The alerts that need sending at t_ms (Prometheus's needsSending):
   // firing ones not sent for resend_delay_ms, and resolved ones whose
@@ -108,6 +116,8 @@ class AlertingRule {
   // Replaces the held alerts with `records` (a restart: nothing re-pages,
   // no `for` timer restarts).
   void import_state(const std::vector<AlertRecord>& records);
+  // Adds one restored alert to the held ones (replacing one of its labels).
+  void adopt(const AlertRecord& record);
 
   const std::string& name() const { return spec_.name; }
   const RuleSpec& spec() const { return spec_; }

@@ -41,7 +41,9 @@ GroupEvalStats Group::eval(std::int64_t t_ms) {
       ok = (*rec)->health() == RuleHealth::kOk;
     } else {
       auto& alert = std::get<std::unique_ptr<AlertingRule>>(rules_[i]);
-      out = alert->eval(t_ms, deps_.query, limit_);
+      auto pool = adoptable_.find(alert->name());
+      out = alert->eval(t_ms, deps_.query, limit_,
+                        pool == adoptable_.end() ? nullptr : &pool->second);
       ok = alert->health() == RuleHealth::kOk;
       if (ok && deps_.notify) {
         auto ns = alert->notifications(t_ms, options_.resend_delay_ms, interval_ms_);
@@ -60,7 +62,22 @@ GroupEvalStats Group::eval(std::int64_t t_ms) {
     stats.samples += out.size();
     if (deps_.append && !out.empty()) deps_.append(out);
   }
+  // Restored alerts no rule produced any more: the first rule of their name
+  // holds them, and resolves them (once) at its next evaluation.
+  for (auto& [name, pool] : adoptable_) {
+    AlertingRule* first = first_alerting_rule(name);
+    if (!first) continue;
+    for (auto& [ls, record] : pool) first->adopt(record);
+  }
+  adoptable_.clear();
   return stats;
+}
+
+AlertingRule* Group::first_alerting_rule(const std::string& name) const {
+  for (const auto& r : rules_)
+    if (auto* a = std::get_if<std::unique_ptr<AlertingRule>>(&r); a && (*a)->name() == name)
+      return a->get();
+  return nullptr;
 }
 
 std::vector<const AlertingRule*> Group::alerting_rules() const {
@@ -78,14 +95,25 @@ std::vector<AlertStateRecord> Group::export_state() const {
     for (auto& rec : (*a)->export_state())
       out.push_back({name_, (*a)->name(), static_cast<int>(i), std::move(rec)});
   }
+  // Not placed yet (no evaluation since the import): kept as they came.
+  for (const auto& [name, pool] : adoptable_)
+    for (const auto& [ls, record] : pool) out.push_back({name_, name, -1, record});
   return out;
 }
 
 void Group::import_state(const std::vector<AlertStateRecord>& records) {
   std::vector<std::vector<AlertRecord>> per_rule(rules_.size());
   std::vector<bool> touched(rules_.size(), false);
+  std::map<std::string, int> rules_named;
+  for (const auto& r : rules_)
+    if (auto* a = std::get_if<std::unique_ptr<AlertingRule>>(&r)) ++rules_named[(*a)->name()];
+  adoptable_.clear();
   for (const auto& r : records) {
     if (r.group != name_) continue;
+    if (rules_named[r.rule] > 1) {
+      adoptable_[r.rule][r.alert.labels] = r.alert;
+      continue;
+    }
     // The rule at the recorded index when its name still matches, else the
     // first alerting rule of that name.
     std::size_t target = rules_.size();
@@ -103,8 +131,14 @@ void Group::import_state(const std::vector<AlertStateRecord>& records) {
     per_rule[target].push_back(r.alert);
     touched[target] = true;
   }
-  for (std::size_t i = 0; i < rules_.size(); ++i)
-    if (touched[i]) std::get<std::unique_ptr<AlertingRule>>(rules_[i])->import_state(per_rule[i]);
+  for (std::size_t i = 0; i < rules_.size(); ++i) {
+    auto* a = std::get_if<std::unique_ptr<AlertingRule>>(&rules_[i]);
+    if (!a) continue;
+    if (touched[i])
+      (*a)->import_state(per_rule[i]);
+    else if (adoptable_.contains((*a)->name()))
+      (*a)->import_state({});  // its alerts come from the pool
+  }
 }
 
 }  // namespace watch::rules

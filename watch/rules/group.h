@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -81,10 +82,17 @@ class Group {
   std::vector<const AlertingRule*> alerting_rules() const;
 
   std::vector<AlertStateRecord> export_state() const;
-  // Records of other groups or of rules no longer present are ignored.
+  // Records of other groups or of rules no longer present are ignored. A
+  // record goes to the rule of its name; when several rules share the name
+  // (the rule pack's split by `for`), the first evaluation gives each alert
+  // to the rule that produces it (same labels, same timers), and the ones
+  // none produces (resolved while watch was down) to the first of them, to
+  // be resolved once.
   void import_state(const std::vector<AlertStateRecord>& records);
 
  private:
+  AlertingRule* first_alerting_rule(const std::string& name) const;
+
   std::string name_;
   std::string file_;
   std::int64_t interval_ms_;
@@ -93,6 +101,9 @@ class Group {
   GroupOptions options_;
   std::vector<RulePtr> rules_;
   std::vector<std::set<LabelSet>> previous_series_;  // per rule, for staleness
+  // Restored alerts of names several alerting rules share, until the first
+  // evaluation places them (by rule name, then the alert's labels).
+  std::map<std::string, std::map<LabelSet, AlertRecord>> adoptable_;
 };
 
 }  // namespace watch::rules

@@ -143,5 +143,77 @@ TEST(Group, RestartNeitherRepagesNorResetsFor) {
   EXPECT_TRUE(fresh.export_state().empty());
 }
 
+// Two rules of one name, split by `for` as the rule pack does: "api" moves
+// from the 1m class to the 2m class (a retuned threshold) across a restart.
+GroupSpec split_spec(const std::string& one_minute_job, const std::string& two_minute_job) {
+  auto r = parse_rule_file(
+      "groups:\n"
+      "  - name: g\n"
+      "    interval: 30s\n"
+      "    rules:\n"
+      "      - alert: Down\n"
+      "        expr: up{job=\"" +
+          one_minute_job +
+          "\"} == 0\n"
+          "        for: 1m\n"
+          "        labels: {severity: page}\n"
+          "      - alert: Down\n"
+          "        expr: up{job=\"" +
+          two_minute_job +
+          "\"} == 0\n"
+          "        for: 2m\n"
+          "        labels: {severity: page}\n",
+      "g.yml");
+  EXPECT_TRUE(r.ok());
+  return r.file.groups.at(0);
+}
+
+TEST(Group, AnAlertThatMovesToAnotherRuleOfItsNameKeepsItsIdentityAndTimers) {
+  Harness h;
+  std::vector<AlertStateRecord> saved;
+  {
+    Group g(split_spec("api", "db"), h.deps());
+    h.up(0, 0);
+    g.eval(0);
+    h.up(kMin, 0);
+    g.eval(kMin);
+    ASSERT_EQ(h.sent.size(), 1u);  // firing, from the 1m rule
+    saved = g.export_state();
+  }
+  ASSERT_EQ(saved.size(), 1u);
+  // Retuned: api is in the 2m rule now. The alert keeps its labels, its
+  // activeAt and its firing state; nothing resolves, nothing pages again.
+  Group retuned(split_spec("db", "api"), h.deps());
+  retuned.import_state(saved);
+  // Exported before any evaluation: nothing is lost.
+  EXPECT_EQ(retuned.export_state().size(), 1u);
+  for (std::int64_t t = kMin + 30'000; t <= 4 * kMin; t += 30'000) {
+    h.up(t, 0);
+    retuned.eval(t);
+  }
+  for (const auto& n : h.sent) EXPECT_FALSE(n.resolved) << "resolved after the retune";
+  std::vector<Alert> all;
+  for (const auto* rule : retuned.alerting_rules())
+    for (const auto& a : rule->active_alerts()) all.push_back(a);
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].state, AlertState::kFiring);
+  EXPECT_EQ(all[0].active_at_ms, 0);
+  EXPECT_EQ(all[0].fired_at_ms, kMin);
+  EXPECT_EQ(retuned.alerting_rules()[1]->active_alerts().size(), 1u);  // the 2m rule holds it
+
+  // An alert that no rule produces after the restart (it cleared while
+  // watch was down) is resolved once.
+  const auto before = h.sent.size();
+  Group cleared(split_spec("db", "api"), h.deps());
+  cleared.import_state(retuned.export_state());
+  h.up(5 * kMin, 1);
+  cleared.eval(5 * kMin);
+  h.up(5 * kMin + 30'000, 1);
+  cleared.eval(5 * kMin + 30'000);
+  std::size_t resolved = 0;
+  for (std::size_t i = before; i < h.sent.size(); ++i) resolved += h.sent[i].resolved ? 1 : 0;
+  EXPECT_EQ(resolved, 1u);
+}
+
 }  // namespace
 }  // namespace watch::rules
