@@ -1,0 +1,167 @@
+// Alert dispatch with Alertmanager 0.25's semantics (dispatch/dispatch.go,
+// notify/notify.go): every alert goes to the routes that match it; within a
+// route, alerts with the same values of the route's group_by labels form an
+// aggregation group with its own timers; a group flushes first after
+// group_wait, then every group_interval; at a flush each receiver gets the
+// group's alerts unless they are muted (silences, inhibitions, time
+// intervals) and unless the notification log says it already knows them (a
+// firing set it was told, resolved alerts it was told, repeat_interval not
+// yet passed).
+//
+// The module knows no configuration format and no transport: routing, muting
+// and sending are functions given to it, so it is tested by moving a clock.
+//
+//   watch::dispatch::Dispatcher d({.route = [&](const LabelSet& l) { return tree.routes(l); },
+//                                  .muted = [&](const LabelSet& l) { return silences.mutes(l); },
+//                                  .send = [&](const GroupNotification& n) { return send(n); }});
+//   d.put(alerts, now_ms);   // from rule evaluation or POST /api/v2/alerts
+//   d.tick(now_ms);          // flushes the groups that are due (a thread calls it)
+//
+// Beyond Alertmanager (Options::resolve_muted, on by default): a receiver
+// that was told an alert fired is told it resolved even when the alert is
+// silenced or inhibited by then (Alertmanager drops that notice,
+// alertmanager#226).
+//
+// Thread-safety: all methods are thread-safe (one mutex); the hooks are
+// called with it released (send() may block for a whole HTTP exchange).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "watch/model/model.h"
+
+namespace watch::dispatch {
+
+// One alert, as Alertmanager holds it.
+struct Alert {
+  LabelSet labels;
+  std::vector<Label> annotations;
+  std::int64_t starts_at_ms = 0;
+  std::int64_t ends_at_ms = 0;  // 0: open-ended (firing until told otherwise)
+  std::string generator_url;
+
+  bool resolved_at(std::int64_t now_ms) const { return ends_at_ms != 0 && ends_at_ms <= now_ms; }
+};
+
+// Alertmanager's fingerprint of a label set (model.LabelSet.Fingerprint).
+std::uint64_t fingerprint(const LabelSet& labels);
+
+// A route an alert goes to, with the settings its groups use.
+struct Route {
+  std::string key;  // unique in the tree (Alertmanager's route key)
+  std::string receiver;
+  std::vector<std::string> group_by;  // label names
+  bool group_by_all = false;          // group_by: ['...']
+  std::int64_t group_wait_ms = 30'000;
+  std::int64_t group_interval_ms = 300'000;
+  std::int64_t repeat_interval_ms = 4 * 3'600'000;
+  bool send_resolved = true;  // the receiver's
+};
+
+// What one receiver is sent at one flush of one group.
+struct GroupNotification {
+  std::string receiver;
+  std::string group_key;  // Alertmanager's: route key + group labels
+  LabelSet group_labels;
+  std::vector<Alert> alerts;  // firing ones first, then resolved ones (sorted by labels)
+  std::int64_t at_ms = 0;
+  bool firing() const;  // at least one alert still firing
+};
+
+// What the notification log remembers of the last notification a receiver
+// got for a group (Alertmanager's nflog entry).
+struct LogEntry {
+  std::set<std::uint64_t> firing;    // fingerprints
+  std::set<std::uint64_t> resolved;  // fingerprints
+  std::int64_t at_ms = 0;
+};
+
+struct Hooks {
+  // The routes an alert goes to (one at least: the root's receiver).
+  std::function<std::vector<Route>(const LabelSet&)> route;
+  // Whether an alert is silenced or inhibited now.
+  std::function<bool(const LabelSet&)> muted = [](const LabelSet&) { return false; };
+  // Whether a route's notifications are held now (its mute_time_intervals
+  // or active_time_intervals).
+  std::function<bool(const Route&, std::int64_t now_ms)> time_muted =
+      [](const Route&, std::int64_t) { return false; };
+  // Delivers; true when the receiver has it (the log is updated only then:
+  // a failed send is tried again at the group's next flush).
+  std::function<bool(const GroupNotification&)> send;
+};
+
+struct Options {
+  bool resolve_muted = true;  // see the header comment
+  // Resolved alerts stay this long for groups to report them.
+  std::int64_t resolved_retention_ms = 15 * 60'000;
+  // A log entry older than this is forgotten (Alertmanager's
+  // --data.retention); longer than any repeat_interval in use.
+  std::int64_t log_retention_ms = 120 * 3'600'000;
+};
+
+// One aggregation group, for status views and /api/v2/alerts/groups.
+struct GroupStatus {
+  std::string key;
+  std::string receiver;
+  LabelSet group_labels;
+  std::vector<Alert> alerts;
+  std::int64_t next_flush_ms = 0;
+};
+
+class Dispatcher {
+ public:
+  explicit Dispatcher(Hooks hooks, Options options = {});
+
+  // Adds or updates alerts (by labels: a later copy replaces an earlier
+  // one, as Alertmanager's store merges them) and puts each in the groups
+  // of its routes. A new group flushes after group_wait, or at once when
+  // the alert has been firing longer than group_wait already.
+  void put(const std::vector<Alert>& alerts, std::int64_t now_ms);
+
+  // Flushes every group that is due at now_ms; returns how many receivers
+  // were sent something. Call it at least as often as the shortest
+  // group_wait / group_interval you want honoured (watch: every 100 ms).
+  std::size_t tick(std::int64_t now_ms);
+
+  // When the next flush is due (to sleep until then); nullopt: no group.
+  std::optional<std::int64_t> next_due_ms() const;
+
+  std::vector<GroupStatus> groups() const;
+
+  // The notification log, by receiver + "\x1f" + group key: persisted so a
+  // restart neither repeats a page before repeat_interval nor forgets who
+  // must be told a resolve.
+  std::map<std::string, LogEntry> log() const;
+  void restore_log(std::map<std::string, LogEntry> log);
+
+ private:
+  struct Group {
+    Route route;
+    LabelSet group_labels;
+    std::map<std::uint64_t, Alert> alerts;  // by fingerprint
+    std::int64_t next_flush_ms = 0;
+    bool flushed = false;
+  };
+
+  std::string group_key(const Route& route, const LabelSet& group_labels) const;
+  LabelSet group_labels(const Route& route, const LabelSet& alert) const;
+  // The notification for one flush, or nullopt when nothing needs sending.
+  std::optional<GroupNotification> prepare(const std::string& key, const Group& g,
+                                           std::int64_t now_ms, const LogEntry* entry,
+                                           LogEntry& next_entry) const;
+
+  Hooks hooks_;
+  Options options_;
+  mutable std::mutex mu_;
+  std::map<std::string, Group> groups_;  // by group key
+  std::map<std::string, LogEntry> log_;
+};
+
+}  // namespace watch::dispatch
