@@ -8,23 +8,6 @@
 namespace watch::alerting {
 namespace {
 
-constexpr std::uint64_t kOffset64 = 14695981039346656037ULL;
-constexpr std::uint64_t kPrime64 = 1099511628211ULL;
-constexpr unsigned char kSeparator = 0xff;
-
-std::uint64_t hash_add(std::uint64_t h, std::string_view s) {
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= kPrime64;
-  }
-  return h;
-}
-std::uint64_t hash_add_byte(std::uint64_t h, unsigned char c) {
-  h ^= c;
-  h *= kPrime64;
-  return h;
-}
-
 nlohmann::json label_object(const std::vector<Label>& labels) {
   nlohmann::json j = nlohmann::json::object();
   for (const auto& l : labels) j[l.name] = l.value;
@@ -32,17 +15,6 @@ nlohmann::json label_object(const std::vector<Label>& labels) {
 }
 
 }  // namespace
-
-std::uint64_t fingerprint(const LabelSet& labels) {
-  std::uint64_t h = kOffset64;
-  for (const auto& l : labels) {  // LabelSet is sorted by name
-    h = hash_add(h, l.name);
-    h = hash_add_byte(h, kSeparator);
-    h = hash_add(h, l.value);
-    h = hash_add_byte(h, kSeparator);
-  }
-  return h;
-}
 
 std::string fingerprint_string(std::uint64_t fp) {
   return fmt::format("{:016x}", fp);

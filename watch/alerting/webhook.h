@@ -16,12 +16,13 @@
 #include <string>
 #include <string_view>
 
+#include "watch/dispatch/dispatch.h"
 #include "watch/model/model.h"
 #include "watch/rules/alerting.h"
 
 namespace watch::alerting {
 
-std::uint64_t fingerprint(const LabelSet& labels);
+using dispatch::fingerprint;                       // Alertmanager's, watch/dispatch
 std::string fingerprint_string(std::uint64_t fp);  // "%016x"
 
 // Unix ms as RFC 3339 UTC, Go's RFC3339Nano layout (fraction without
