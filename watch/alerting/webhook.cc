@@ -1,5 +1,7 @@
 #include "watch/alerting/webhook.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include <ctime>
@@ -77,6 +79,57 @@ std::string webhook_json(std::string_view receiver, std::string_view external_ur
       {"version", "4"},
       {"groupKey", group_key},
       {"truncatedAlerts", 0},
+  };
+  return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+namespace {
+
+// The pairs every label list in `lists` has, as a JSON object.
+nlohmann::json common_pairs(const std::vector<const std::vector<Label>*>& lists) {
+  nlohmann::json out = nlohmann::json::object();
+  if (lists.empty()) return out;
+  for (const Label& l : *lists.front()) {
+    const bool everywhere = std::all_of(lists.begin() + 1, lists.end(), [&](const auto* other) {
+      return std::find(other->begin(), other->end(), l) != other->end();
+    });
+    if (everywhere) out[l.name] = l.value;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string webhook_group_json(const dispatch::GroupNotification& n, std::string_view external_url,
+                               std::size_t max_alerts) {
+  const std::size_t count =
+      max_alerts > 0 ? std::min(max_alerts, n.alerts.size()) : n.alerts.size();
+  nlohmann::json alerts = nlohmann::json::array();
+  std::vector<const std::vector<Label>*> labels, annotations;
+  for (std::size_t i = 0; i < count; ++i) {
+    const dispatch::Alert& a = n.alerts[i];
+    const bool resolved = a.resolved_at(n.at_ms);
+    alerts.push_back({{"status", resolved ? "resolved" : "firing"},
+                      {"labels", label_object(a.labels.labels())},
+                      {"annotations", label_object(a.annotations)},
+                      {"startsAt", rfc3339(a.starts_at_ms)},
+                      {"endsAt", rfc3339(resolved ? a.ends_at_ms : 0)},
+                      {"generatorURL", a.generator_url},
+                      {"fingerprint", fingerprint_string(fingerprint(a.labels))}});
+    labels.push_back(&a.labels.labels());
+    annotations.push_back(&a.annotations);
+  }
+  nlohmann::json body = {
+      {"receiver", n.receiver},
+      {"status", n.firing() ? "firing" : "resolved"},
+      {"alerts", std::move(alerts)},
+      {"groupLabels", label_object(n.group_labels.labels())},
+      {"commonLabels", common_pairs(labels)},
+      {"commonAnnotations", common_pairs(annotations)},
+      {"externalURL", external_url},
+      {"version", "4"},
+      {"groupKey", n.group_key},
+      {"truncatedAlerts", n.alerts.size() - count},
   };
   return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }

@@ -42,6 +42,15 @@ std::string rfc3339(std::int64_t unix_ms);
 std::string webhook_json(std::string_view receiver, std::string_view external_url,
                          const rules::Notification& n);
 
+// The webhook body for one group notification (watch/dispatch), version
+// "4", as Alertmanager's webhook notifier writes it: at most `max_alerts`
+// alerts (0: all; the rest counted in truncatedAlerts), firing ones first;
+// "status" is "firing" while any alert fires; commonLabels and
+// commonAnnotations are the pairs every (sent) alert has; groupKey is the
+// group's key. A firing alert's endsAt is Go's zero time.
+std::string webhook_group_json(const dispatch::GroupNotification& n, std::string_view external_url,
+                               std::size_t max_alerts = 0);
+
 // The notification as stored in the pending queue, and back (nullopt when
 // `text` is not one).
 std::string serialize(const rules::Notification& n);

@@ -87,6 +87,46 @@ TEST(WebhookJson, EscapesLabelValuesInGroupKey) {
   EXPECT_EQ(j["groupKey"], "{}:{alertname=\"A\\\"b\"}");
 }
 
+TEST(WebhookGroupJson, AGroupHasItsCommonLabelsTruncationAndStatus) {
+  dispatch::GroupNotification n{
+      .receiver = "oncall",
+      .group_key = "{}/{severity=\"page\"}:{alertname=\"Down\"}",
+      .group_labels = LabelSet::from({{"alertname", "Down"}}),
+      .alerts =
+          {{.labels = LabelSet::from({{"alertname", "Down"}, {"instance", "a:1"}, {"job", "api"}}),
+            .annotations = {{"summary", "a down"}, {"runbook_url", "r"}},
+            .starts_at_ms = 1767225600000},
+           {.labels = LabelSet::from({{"alertname", "Down"}, {"instance", "b:1"}, {"job", "api"}}),
+            .annotations = {{"summary", "b down"}, {"runbook_url", "r"}},
+            .starts_at_ms = 1767225600000,
+            .ends_at_ms = 1767225660000},
+           {.labels = LabelSet::from({{"alertname", "Down"}, {"instance", "c:1"}, {"job", "db"}}),
+            .starts_at_ms = 1767225600000}},
+      .at_ms = 1767225700000};
+  auto j = nlohmann::json::parse(webhook_group_json(n, "http://watch:9095", 2));
+  EXPECT_EQ(j["receiver"], "oncall");
+  EXPECT_EQ(j["status"], "firing");
+  EXPECT_EQ(j["version"], "4");
+  EXPECT_EQ(j["groupKey"], n.group_key);
+  EXPECT_EQ(j["groupLabels"], nlohmann::json({{"alertname", "Down"}}));
+  ASSERT_EQ(j["alerts"].size(), 2u);
+  EXPECT_EQ(j["truncatedAlerts"], 1);
+  EXPECT_EQ(j["alerts"][0]["status"], "firing");
+  EXPECT_EQ(j["alerts"][0]["endsAt"], "0001-01-01T00:00:00Z");
+  EXPECT_EQ(j["alerts"][1]["status"], "resolved");
+  EXPECT_EQ(j["alerts"][1]["endsAt"], "2026-01-01T00:01:00Z");
+  EXPECT_EQ(j["alerts"][1]["fingerprint"], fingerprint_string(fingerprint(n.alerts[1].labels)));
+  // Common to the two sent alerts (the truncated one does not count).
+  EXPECT_EQ(j["commonLabels"], nlohmann::json({{"alertname", "Down"}, {"job", "api"}}));
+  EXPECT_EQ(j["commonAnnotations"], nlohmann::json({{"runbook_url", "r"}}));
+  // Everything resolved: the message's status is resolved.
+  for (auto& a : n.alerts) a.ends_at_ms = 1767225660000;
+  j = nlohmann::json::parse(webhook_group_json(n, "http://watch:9095"));
+  EXPECT_EQ(j["status"], "resolved");
+  EXPECT_EQ(j["truncatedAlerts"], 0);
+  EXPECT_EQ(j["commonLabels"], nlohmann::json({{"alertname", "Down"}}));
+}
+
 TEST(Serialize, RoundTrips) {
   auto n = firing();
   n.resolved = true;
