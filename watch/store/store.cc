@@ -2,9 +2,12 @@
 
 #include <sqlite3.h>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include <bit>
+#include <set>
+#include <stdexcept>
 #include <utility>
 
 namespace watch::store {
@@ -59,6 +62,16 @@ CREATE TABLE checkin_jobs (
 CREATE TABLE push_groups (
   grouping TEXT PRIMARY KEY,
   snapshot TEXT NOT NULL
+);
+)sql",
+    // 5: the dispatcher's notification log: per receiver and group, the
+    // fingerprints last told firing and resolved (JSON arrays of hex).
+    R"sql(
+CREATE TABLE group_log (
+  key TEXT PRIMARY KEY,
+  firing TEXT NOT NULL,
+  resolved TEXT NOT NULL,
+  at_ms INTEGER NOT NULL
 );
 )sql",
 };
@@ -539,6 +552,68 @@ std::vector<checkin::PushGroupSnapshot> Store::load_push_groups(
       out.push_back(push_group_from(nlohmann::json::parse(s.text(1))));
     } catch (const std::exception& e) {  // a damaged row loses that group, not the rest
       if (errors) errors->push_back("pushed group " + s.text(0) + ": " + e.what());
+    }
+  }
+  return out;
+}
+
+namespace {
+
+std::string fingerprints_json(const std::set<std::uint64_t>& fps) {
+  nlohmann::json a = nlohmann::json::array();
+  for (std::uint64_t fp : fps) a.push_back(fmt::format("{:016x}", fp));
+  return a.dump();
+}
+
+std::set<std::uint64_t> fingerprints_from(const std::string& text) {
+  std::set<std::uint64_t> out;
+  for (const auto& v : nlohmann::json::parse(text)) {
+    const std::string hex = v.get<std::string>();
+    std::size_t used = 0;
+    const std::uint64_t fp = std::stoull(hex, &used, 16);
+    if (used != hex.size() || hex.size() != 16) throw std::runtime_error("bad fingerprint " + hex);
+    out.insert(fp);
+  }
+  return out;
+}
+
+}  // namespace
+
+bool Store::save_group_log(const std::map<std::string, dispatch::LogEntry>& log,
+                           std::string* error) {
+  std::lock_guard lock(mu_);
+  if (!exec("BEGIN IMMEDIATE", error)) return false;
+  bool ok = exec("DELETE FROM group_log", error);
+  for (auto it = log.begin(); ok && it != log.end(); ++it) {
+    Stmt s(db_, "INSERT INTO group_log (key, firing, resolved, at_ms) VALUES (?, ?, ?, ?)");
+    s.bind(1, it->first);
+    s.bind(2, fingerprints_json(it->second.firing));
+    s.bind(3, fingerprints_json(it->second.resolved));
+    s.bind(4, it->second.at_ms);
+    if (s.step() != SQLITE_DONE) {
+      set_error(error, db_, "save the notification log");
+      ok = false;
+    }
+  }
+  if (!ok || !exec("COMMIT", error)) {
+    exec("ROLLBACK", nullptr);
+    return false;
+  }
+  return true;
+}
+
+std::map<std::string, dispatch::LogEntry> Store::load_group_log(
+    std::vector<std::string>* errors) const {
+  std::lock_guard lock(mu_);
+  std::map<std::string, dispatch::LogEntry> out;
+  Stmt s(db_, "SELECT key, firing, resolved, at_ms FROM group_log");
+  while (s.step() == SQLITE_ROW) {
+    try {
+      out[s.text(0)] = {.firing = fingerprints_from(s.text(1)),
+                        .resolved = fingerprints_from(s.text(2)),
+                        .at_ms = s.i64(3)};
+    } catch (const std::exception& e) {  // a damaged row loses that entry, not the rest
+      if (errors) errors->push_back("notification log entry: " + std::string(e.what()));
     }
   }
   return out;

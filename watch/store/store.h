@@ -25,6 +25,7 @@
 
 #include "watch/checkin/push_store.h"
 #include "watch/checkin/tracker.h"
+#include "watch/dispatch/dispatch.h"
 #include "watch/rules/group.h"
 
 struct sqlite3;
@@ -32,7 +33,7 @@ struct sqlite3;
 namespace watch::store {
 
 // The schema version this build writes.
-inline constexpr int kSchemaVersion = 4;
+inline constexpr int kSchemaVersion = 5;
 
 // A notification waiting for delivery to one receiver. `payload` is opaque
 // to the store (the alerting module's serialised notification).
@@ -104,6 +105,14 @@ class Store {
                         std::string* error = nullptr);
   // Every saved group; a row that cannot be read is skipped and named in `errors`.
   std::vector<checkin::PushGroupSnapshot> load_push_groups(
+      std::vector<std::string>* errors = nullptr) const;
+
+  // The dispatcher's notification log (what each receiver was last told of
+  // each group), replaced as a whole in one transaction; a few rows a group.
+  bool save_group_log(const std::map<std::string, dispatch::LogEntry>& log,
+                      std::string* error = nullptr);
+  // A row that cannot be read is skipped and named in `errors`.
+  std::map<std::string, dispatch::LogEntry> load_group_log(
       std::vector<std::string>* errors = nullptr) const;
 
  private:

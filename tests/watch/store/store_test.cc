@@ -242,6 +242,31 @@ TEST_F(StoreTest, ADamagedCheckinRowIsSkippedAndNamed) {
   EXPECT_NE(errors[0].find("\"bad\""), std::string::npos) << errors[0];
 }
 
+TEST_F(StoreTest, TheGroupNotificationLogRoundTripsAcrossAReopen) {
+  std::map<std::string, dispatch::LogEntry> log = {
+      {"hook\x1f{}:{alertname=\"Down\"}",
+       {.firing = {0x298edcca598ac20bull, 1}, .resolved = {0xffffffffffffffffull}, .at_ms = 42}},
+      {"pager\x1f{}/{severity=\"page\"}:{}", {.firing = {}, .resolved = {7}, .at_ms = 43}}};
+  {
+    auto s = open();
+    ASSERT_TRUE(s->save_group_log(log));
+  }
+  auto s = open();
+  std::vector<std::string> errors;
+  const auto loaded = s->load_group_log(&errors);
+  EXPECT_TRUE(errors.empty());
+  ASSERT_EQ(loaded.size(), 2u);
+  for (const auto& [key, e] : log) {
+    ASSERT_TRUE(loaded.contains(key)) << key;
+    EXPECT_EQ(loaded.at(key).firing, e.firing);
+    EXPECT_EQ(loaded.at(key).resolved, e.resolved);
+    EXPECT_EQ(loaded.at(key).at_ms, e.at_ms);
+  }
+  // A save replaces the whole log.
+  ASSERT_TRUE(s->save_group_log({}));
+  EXPECT_TRUE(s->load_group_log().empty());
+}
+
 TEST_F(StoreTest, RefusesANewerSchema) {
   raw_exec(path_, "PRAGMA user_version = 99;");
   std::string error;
