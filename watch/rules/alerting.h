@@ -89,12 +89,13 @@ class AlertingRule {
   // error: health kErr, last_error set, states unchanged, nothing returned.
   // `limit` > 0: more active alerts than that is an error and clears them.
   //
-  // `adoptable` (may be null): restored alerts of several rules that share
-  // this rule's name (the rule pack splits one alert into rules by `for`);
+  // `adoptable` (may be null): restored alerts that other rules of this
+  // rule's name hold (the rule pack splits one alert into rules by `for`);
   // the ones this evaluation produces, and that this rule does not hold,
   // are taken over with their state (timers, sent times) and removed from
-  // it. So an alert that moves to another rule of its name across a restart
-  // or a reload keeps its identity and its `for` timer.
+  // it (the group then has the other rule forget them). So an alert that
+  // moves to another rule of its name across a restart or a reload keeps
+  // its identity and its `for` timer.
   std::vector<OutputSample> eval(std::int64_t t_ms, const QueryFn& query, int limit,
                                  std::map<LabelSet, AlertRecord>* adoptable = nullptr);
 
@@ -118,6 +119,14 @@ class AlertingRule {
   void import_state(const std::vector<AlertRecord>& records);
   // Adds one restored alert to the held ones (replacing one of its labels).
   void adopt(const AlertRecord& record);
+  // Drops the held alert of these labels, sending nothing (it moved to
+  // another rule of the same name).
+  void forget(const LabelSet& labels) { active_.erase(labels); }
+  // Whether an alert of these labels is pending or firing.
+  bool is_active(const LabelSet& labels) const {
+    auto it = active_.find(labels);
+    return it != active_.end() && it->second.state != AlertState::kInactive;
+  }
 
   const std::string& name() const { return spec_.name; }
   const RuleSpec& spec() const { return spec_; }

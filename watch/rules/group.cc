@@ -33,6 +33,7 @@ Group::Group(const GroupSpec& spec, GroupDeps deps, GroupOptions options,
 GroupEvalStats Group::eval(std::int64_t t_ms) {
   GroupEvalStats stats;
   stats.t_ms = t_ms;
+  std::vector<AlertingRule*> to_notify;
   for (std::size_t i = 0; i < rules_.size(); ++i) {
     std::vector<OutputSample> out;
     bool ok = true;
@@ -41,14 +42,9 @@ GroupEvalStats Group::eval(std::int64_t t_ms) {
       ok = (*rec)->health() == RuleHealth::kOk;
     } else {
       auto& alert = std::get<std::unique_ptr<AlertingRule>>(rules_[i]);
-      auto pool = adoptable_.find(alert->name());
-      out = alert->eval(t_ms, deps_.query, limit_,
-                        pool == adoptable_.end() ? nullptr : &pool->second);
+      out = eval_alerting(i, *alert, t_ms);
       ok = alert->health() == RuleHealth::kOk;
-      if (ok && deps_.notify) {
-        auto ns = alert->notifications(t_ms, options_.resend_delay_ms, interval_ms_);
-        if (!ns.empty()) deps_.notify(ns);
-      }
+      if (ok) to_notify.push_back(alert.get());
     }
     if (!ok) {
       ++stats.failed_rules;
@@ -62,22 +58,40 @@ GroupEvalStats Group::eval(std::int64_t t_ms) {
     stats.samples += out.size();
     if (deps_.append && !out.empty()) deps_.append(out);
   }
-  // Restored alerts no rule produced any more: the first rule of their name
-  // holds them, and resolves them (once) at its next evaluation.
-  for (auto& [name, pool] : adoptable_) {
-    AlertingRule* first = first_alerting_rule(name);
-    if (!first) continue;
-    for (auto& [ls, record] : pool) first->adopt(record);
+  // A restored alert another rule of its name took over leaves the rule that
+  // held it, whatever that rule's evaluation made of it.
+  for (auto& [name, pool] : restored_)
+    for (auto& [ls, r] : pool)
+      if (r.claimed_by && *r.claimed_by != r.holder)
+        std::get<std::unique_ptr<AlertingRule>>(rules_[r.holder])->forget(ls);
+  restored_.clear();
+  // After every rule, so that a hand-over above never sends a resolution.
+  if (deps_.notify) {
+    for (AlertingRule* alert : to_notify) {
+      auto ns = alert->notifications(t_ms, options_.resend_delay_ms, interval_ms_);
+      if (!ns.empty()) deps_.notify(ns);
+    }
   }
-  adoptable_.clear();
   return stats;
 }
 
-AlertingRule* Group::first_alerting_rule(const std::string& name) const {
-  for (const auto& r : rules_)
-    if (auto* a = std::get_if<std::unique_ptr<AlertingRule>>(&r); a && (*a)->name() == name)
-      return a->get();
-  return nullptr;
+std::vector<OutputSample> Group::eval_alerting(std::size_t index, AlertingRule& alert,
+                                               std::int64_t t_ms) {
+  auto pool = restored_.find(alert.name());
+  if (pool == restored_.end()) return alert.eval(t_ms, deps_.query, limit_);
+  // Offered: the restored alerts of its name that another rule holds and no
+  // rule has claimed yet.
+  std::map<LabelSet, AlertRecord> offered;
+  for (const auto& [ls, r] : pool->second)
+    if (!r.claimed_by && r.holder != index) offered.emplace(ls, r.record);
+  auto out = alert.eval(t_ms, deps_.query, limit_, &offered);
+  for (auto& [ls, r] : pool->second) {
+    if (r.claimed_by) continue;
+    const bool adopted = r.holder != index && !offered.contains(ls);
+    const bool kept = r.holder == index && alert.is_active(ls);
+    if (adopted || kept) r.claimed_by = index;
+  }
+  return out;
 }
 
 std::vector<const AlertingRule*> Group::alerting_rules() const {
@@ -95,9 +109,6 @@ std::vector<AlertStateRecord> Group::export_state() const {
     for (auto& rec : (*a)->export_state())
       out.push_back({name_, (*a)->name(), static_cast<int>(i), std::move(rec)});
   }
-  // Not placed yet (no evaluation since the import): kept as they came.
-  for (const auto& [name, pool] : adoptable_)
-    for (const auto& [ls, record] : pool) out.push_back({name_, name, -1, record});
   return out;
 }
 
@@ -107,13 +118,9 @@ void Group::import_state(const std::vector<AlertStateRecord>& records) {
   std::map<std::string, int> rules_named;
   for (const auto& r : rules_)
     if (auto* a = std::get_if<std::unique_ptr<AlertingRule>>(&r)) ++rules_named[(*a)->name()];
-  adoptable_.clear();
+  restored_.clear();
   for (const auto& r : records) {
     if (r.group != name_) continue;
-    if (rules_named[r.rule] > 1) {
-      adoptable_[r.rule][r.alert.labels] = r.alert;
-      continue;
-    }
     // The rule at the recorded index when its name still matches, else the
     // first alerting rule of that name.
     std::size_t target = rules_.size();
@@ -130,15 +137,11 @@ void Group::import_state(const std::vector<AlertStateRecord>& records) {
     if (target == rules_.size()) continue;
     per_rule[target].push_back(r.alert);
     touched[target] = true;
+    if (rules_named[r.rule] > 1)
+      restored_[r.rule][r.alert.labels] = Restored{.record = r.alert, .holder = target};
   }
-  for (std::size_t i = 0; i < rules_.size(); ++i) {
-    auto* a = std::get_if<std::unique_ptr<AlertingRule>>(&rules_[i]);
-    if (!a) continue;
-    if (touched[i])
-      (*a)->import_state(per_rule[i]);
-    else if (adoptable_.contains((*a)->name()))
-      (*a)->import_state({});  // its alerts come from the pool
-  }
+  for (std::size_t i = 0; i < rules_.size(); ++i)
+    if (touched[i]) std::get<std::unique_ptr<AlertingRule>>(rules_[i])->import_state(per_rule[i]);
 }
 
 }  // namespace watch::rules

@@ -22,6 +22,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <variant>
@@ -83,15 +84,26 @@ class Group {
 
   std::vector<AlertStateRecord> export_state() const;
   // Records of other groups or of rules no longer present are ignored. A
-  // record goes to the rule of its name; when several rules share the name
-  // (the rule pack's split by `for`), the first evaluation gives each alert
-  // to the rule that produces it (same labels, same timers), and the ones
-  // none produces (resolved while watch was down) to the first of them, to
-  // be resolved once.
+  // record goes to the rule that held it (by index, when the name there
+  // still matches) or else to the first rule of its name, and is listed
+  // there at once. When several rules share the name (the rule pack's split
+  // by `for`), the first evaluation hands each alert to the rule that
+  // produces it (same labels, same timers, nothing sent), and the ones none
+  // produces (resolved while watch was down) are resolved once by their
+  // holder.
   void import_state(const std::vector<AlertStateRecord>& records);
 
  private:
-  AlertingRule* first_alerting_rule(const std::string& name) const;
+  // A restored alert of a name several alerting rules share, until the
+  // first evaluation after the import.
+  struct Restored {
+    AlertRecord record;
+    std::size_t holder = 0;                 // the rule it was imported into
+    std::optional<std::size_t> claimed_by;  // the rule that produced it
+  };
+
+  std::vector<OutputSample> eval_alerting(std::size_t index, AlertingRule& alert,
+                                          std::int64_t t_ms);
 
   std::string name_;
   std::string file_;
@@ -100,10 +112,8 @@ class Group {
   GroupDeps deps_;
   GroupOptions options_;
   std::vector<RulePtr> rules_;
-  std::vector<std::set<LabelSet>> previous_series_;  // per rule, for staleness
-  // Restored alerts of names several alerting rules share, until the first
-  // evaluation places them (by rule name, then the alert's labels).
-  std::map<std::string, std::map<LabelSet, AlertRecord>> adoptable_;
+  std::vector<std::set<LabelSet>> previous_series_;               // per rule, for staleness
+  std::map<std::string, std::map<LabelSet, Restored>> restored_;  // by name, then labels
 };
 
 }  // namespace watch::rules

@@ -168,51 +168,87 @@ GroupSpec split_spec(const std::string& one_minute_job, const std::string& two_m
   return r.file.groups.at(0);
 }
 
-TEST(Group, AnAlertThatMovesToAnotherRuleOfItsNameKeepsItsIdentityAndTimers) {
+// Every alert the group holds, across its rules.
+std::vector<Alert> all_active(const Group& g) {
+  std::vector<Alert> all;
+  for (const auto* rule : g.alerting_rules())
+    for (const auto& a : rule->active_alerts()) all.push_back(a);
+  return all;
+}
+
+// `from_first`: the alert moves from the first rule of its name to the
+// second, else from the second to the first (the rule that takes it over is
+// evaluated after, or before, the one that held it).
+void expect_moved_alert_keeps_identity(bool from_first) {
+  SCOPED_TRACE(from_first ? "from the first rule to the second" : "from the second to the first");
+  const auto before_retune = [&] {
+    return from_first ? split_spec("api", "db") : split_spec("db", "api");
+  };
+  const auto after_retune = [&] {
+    return from_first ? split_spec("db", "api") : split_spec("api", "db");
+  };
   Harness h;
   std::vector<AlertStateRecord> saved;
   {
-    Group g(split_spec("api", "db"), h.deps());
-    h.up(0, 0);
-    g.eval(0);
-    h.up(kMin, 0);
-    g.eval(kMin);
-    ASSERT_EQ(h.sent.size(), 1u);  // firing, from the 1m rule
+    Group g(before_retune(), h.deps());
+    // api's rule is 1m or 2m: down for 2m, it fires either way.
+    for (std::int64_t t = 0; t <= 2 * kMin; t += 30'000) {
+      h.up(t, 0);
+      g.eval(t);
+    }
+    ASSERT_EQ(h.sent.size(), 1u);
     saved = g.export_state();
   }
   ASSERT_EQ(saved.size(), 1u);
-  // Retuned: api is in the 2m rule now. The alert keeps its labels, its
+  const std::int64_t fired_at = saved[0].alert.fired_at_ms;
+  // Retuned: api is in the other rule now. The alert keeps its labels, its
   // activeAt and its firing state; nothing resolves, nothing pages again.
-  Group retuned(split_spec("db", "api"), h.deps());
+  Group retuned(after_retune(), h.deps());
   retuned.import_state(saved);
-  // Exported before any evaluation: nothing is lost.
+  // Listed and exported before any evaluation: nothing is lost or hidden.
   EXPECT_EQ(retuned.export_state().size(), 1u);
-  for (std::int64_t t = kMin + 30'000; t <= 4 * kMin; t += 30'000) {
+  ASSERT_EQ(all_active(retuned).size(), 1u);
+  EXPECT_EQ(all_active(retuned)[0].state, AlertState::kFiring);
+  for (std::int64_t t = 2 * kMin + 30'000; t <= 4 * kMin; t += 30'000) {
     h.up(t, 0);
     retuned.eval(t);
   }
-  for (const auto& n : h.sent) EXPECT_FALSE(n.resolved) << "resolved after the retune";
-  std::vector<Alert> all;
-  for (const auto* rule : retuned.alerting_rules())
-    for (const auto& a : rule->active_alerts()) all.push_back(a);
+  // Resent (every resend_delay), never as a new episode.
+  for (const auto& n : h.sent) {
+    EXPECT_FALSE(n.resolved) << "resolved after the retune";
+    EXPECT_EQ(n.starts_at_ms, fired_at) << "paged again with a new startsAt";
+  }
+  const auto all = all_active(retuned);
   ASSERT_EQ(all.size(), 1u);
   EXPECT_EQ(all[0].state, AlertState::kFiring);
   EXPECT_EQ(all[0].active_at_ms, 0);
-  EXPECT_EQ(all[0].fired_at_ms, kMin);
-  EXPECT_EQ(retuned.alerting_rules()[1]->active_alerts().size(), 1u);  // the 2m rule holds it
+  EXPECT_EQ(all[0].fired_at_ms, fired_at);
+  // The rule that produces it holds it.
+  EXPECT_EQ(retuned.alerting_rules()[from_first ? 1 : 0]->active_alerts().size(), 1u);
 
   // An alert that no rule produces after the restart (it cleared while
-  // watch was down) is resolved once.
+  // watch was down) is resolved once, at the first evaluation.
   const auto before = h.sent.size();
-  Group cleared(split_spec("db", "api"), h.deps());
+  Group cleared(after_retune(), h.deps());
   cleared.import_state(retuned.export_state());
   h.up(5 * kMin, 1);
   cleared.eval(5 * kMin);
-  h.up(5 * kMin + 30'000, 1);
-  cleared.eval(5 * kMin + 30'000);
   std::size_t resolved = 0;
   for (std::size_t i = before; i < h.sent.size(); ++i) resolved += h.sent[i].resolved ? 1 : 0;
   EXPECT_EQ(resolved, 1u);
+  const auto after_resolution = h.sent.size();
+  h.up(5 * kMin + 30'000, 1);
+  cleared.eval(5 * kMin + 30'000);
+  EXPECT_EQ(h.sent.size(), after_resolution) << "resolved more than once";
+  EXPECT_TRUE(all_active(cleared).empty());
+}
+
+TEST(Group, AnAlertThatMovesToALaterRuleOfItsNameKeepsItsIdentityAndTimers) {
+  expect_moved_alert_keeps_identity(true);
+}
+
+TEST(Group, AnAlertThatMovesToAnEarlierRuleOfItsNameKeepsItsIdentityAndTimers) {
+  expect_moved_alert_keeps_identity(false);
 }
 
 }  // namespace
