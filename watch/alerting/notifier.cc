@@ -10,8 +10,8 @@
 namespace watch::alerting {
 namespace {
 
-std::string_view annotation(const rules::Notification& n, std::string_view name) {
-  for (const auto& a : n.annotations)
+std::string_view annotation(const dispatch::Alert& alert, std::string_view name) {
+  for (const auto& a : alert.annotations)
     if (a.name == name) return a.value;
   return {};
 }
@@ -29,8 +29,8 @@ WebhookNotifier::WebhookNotifier(WebhookOptions options)
                                            .max_response_bytes = options_.max_response_bytes,
                                            .user_agent = "firebreak-watch/0.1"}) {}
 
-SendResult WebhookNotifier::notify(std::string_view receiver, const rules::Notification& n) {
-  const std::string body = webhook_json(receiver, options_.external_url, n);
+SendResult WebhookNotifier::notify(const dispatch::GroupNotification& n) {
+  const std::string body = webhook_group_json(n, options_.external_url, options_.max_alerts);
   firebreak::HttpResponse r =
       client_.post(options_.url, body, {{"Content-Type", "application/json"}});
   if (r.ok()) return {};
@@ -46,20 +46,21 @@ SendResult WebhookNotifier::notify(std::string_view receiver, const rules::Notif
   return result;
 }
 
-SendResult LogNotifier::notify(std::string_view receiver, const rules::Notification& n) {
-  const std::string labels = n.labels.to_string();
-  const std::string fp = fingerprint_string(fingerprint(n.labels));
-  const std::string starts = rfc3339(n.starts_at_ms);
-  const std::string ends = rfc3339(n.resolved ? n.ends_at_ms : 0);
-  const std::string_view summary = annotation(n, "summary");
-  if (n.resolved) {
-    FB_LOG_INFO("alert_resolved", "", {"receiver", receiver},
-                {"alertname", n.labels.get("alertname")}, {"labels", labels}, {"fingerprint", fp},
-                {"summary", summary}, {"starts_at", starts}, {"ends_at", ends});
-  } else {
-    FB_LOG_WARN("alert_firing", "", {"receiver", receiver},
-                {"alertname", n.labels.get("alertname")}, {"labels", labels}, {"fingerprint", fp},
-                {"summary", summary}, {"starts_at", starts});
+SendResult LogNotifier::notify(const dispatch::GroupNotification& n) {
+  for (const dispatch::Alert& a : n.alerts) {
+    const std::string labels = a.labels.to_string();
+    const std::string fp = fingerprint_string(fingerprint(a.labels));
+    const std::string starts = rfc3339(a.starts_at_ms);
+    const std::string_view summary = annotation(a, "summary");
+    if (a.resolved_at(n.at_ms)) {
+      FB_LOG_INFO("alert_resolved", "", {"receiver", n.receiver}, {"group_key", n.group_key},
+                  {"alertname", a.labels.get("alertname")}, {"labels", labels}, {"fingerprint", fp},
+                  {"summary", summary}, {"starts_at", starts}, {"ends_at", rfc3339(a.ends_at_ms)});
+    } else {
+      FB_LOG_WARN("alert_firing", "", {"receiver", n.receiver}, {"group_key", n.group_key},
+                  {"alertname", a.labels.get("alertname")}, {"labels", labels}, {"fingerprint", fp},
+                  {"summary", summary}, {"starts_at", starts});
+    }
   }
   return {};
 }

@@ -1,8 +1,9 @@
-// Receivers' integrations: a Notifier sends one notification and says
-// whether a failure is worth retrying (Alertmanager's notify.Notifier).
+// Receivers' integrations: a Notifier sends one group notification (the
+// alerts of one aggregation group, watch/dispatch) and says whether a failure
+// is worth retrying (Alertmanager's notify.Notifier).
 //
 //   watch::alerting::WebhookNotifier hook({.url = "http://127.0.0.1:5001/alerts"});
-//   watch::alerting::SendResult r = hook.notify("ops", n);
+//   watch::alerting::SendResult r = hook.notify(group_notification);
 //   if (!r.ok() && r.retryable) { /* try again later */ }
 //
 // Thread-safety: notify() may be called from one thread at a time per
@@ -14,7 +15,7 @@
 #include <string_view>
 
 #include "firebreak/http_client.h"
-#include "watch/rules/alerting.h"
+#include "watch/dispatch/dispatch.h"
 
 namespace watch::alerting {
 
@@ -27,8 +28,12 @@ struct SendResult {
 class Notifier {
  public:
   virtual ~Notifier() = default;
-  // Sends `n` on behalf of `receiver`. Never throws.
-  virtual SendResult notify(std::string_view receiver, const rules::Notification& n) = 0;
+  // Sends `n` (n.receiver names the receiver). Never throws.
+  virtual SendResult notify(const dispatch::GroupNotification& n) = 0;
+  // The integration's kind, as Alertmanager names it in its metrics and
+  // API: "webhook", "slack", "pagerduty", "email", and watch's own "exec",
+  // "log", "alertmanager".
+  virtual std::string_view integration() const = 0;
 };
 
 // Whether an HTTP outcome is retryable: no response (connection error,
@@ -40,26 +45,30 @@ struct WebhookOptions {
   std::string external_url;  // "externalURL" in the body
   std::chrono::milliseconds timeout{10000};
   std::size_t max_response_bytes = 64 * 1024;
+  std::size_t max_alerts = 0;  // per message, 0: all (the rest count in truncatedAlerts)
 };
 
-// POSTs Alertmanager's webhook JSON (version "4", see webhook.h), one alert
-// a message. A 2xx is success.
+// POSTs Alertmanager's webhook JSON (version "4", webhook_group_json). A 2xx
+// is success.
 class WebhookNotifier final : public Notifier {
  public:
   explicit WebhookNotifier(WebhookOptions options);
-  SendResult notify(std::string_view receiver, const rules::Notification& n) override;
+  SendResult notify(const dispatch::GroupNotification& n) override;
+  std::string_view integration() const override { return "webhook"; }
 
  private:
   WebhookOptions options_;
   firebreak::HttpClient client_;
 };
 
-// Writes one structured log line a notification: event alert_firing (warn)
-// or alert_resolved (info), with receiver, alertname, labels (Prometheus text
-// form), fingerprint, summary, starts_at and ends_at. Always succeeds.
+// Writes one structured log line per alert of the notification: event
+// alert_firing (warn) or alert_resolved (info), with receiver, group_key,
+// alertname, labels (Prometheus text form), fingerprint, summary, starts_at
+// and ends_at. Always succeeds.
 class LogNotifier final : public Notifier {
  public:
-  SendResult notify(std::string_view receiver, const rules::Notification& n) override;
+  SendResult notify(const dispatch::GroupNotification& n) override;
+  std::string_view integration() const override { return "log"; }
 };
 
 }  // namespace watch::alerting

@@ -106,7 +106,13 @@ Verdict DedupStage::exec(const StageContext& ctx, Message& message) {
 }
 
 Verdict SendStage::exec(const StageContext& ctx, Message& message) {
-  message.last_result = notifier_.notify(ctx.receiver, message.notification);
+  const rules::Notification& n = message.notification;
+  dispatch::GroupNotification group{.receiver = std::string(ctx.receiver),
+                                    .group_key = "{}:" + n.labels.braces(),
+                                    .group_labels = n.labels,
+                                    .alerts = {to_alert(n)},
+                                    .at_ms = n.resolved ? n.ends_at_ms : n.starts_at_ms};
+  message.last_result = notifier_.notify(group);
   return message.last_result.ok() ? Verdict::kDelivered : Verdict::kContinue;
 }
 

@@ -44,6 +44,14 @@ std::string rfc3339(std::int64_t unix_ms) {
   return out;
 }
 
+dispatch::Alert to_alert(const rules::Notification& n) {
+  return {.labels = n.labels,
+          .annotations = n.annotations,
+          .starts_at_ms = n.starts_at_ms,
+          .ends_at_ms = n.resolved ? n.ends_at_ms : 0,
+          .generator_url = n.generator_url};
+}
+
 std::string webhook_json(std::string_view receiver, std::string_view external_url,
                          const rules::Notification& n) {
   const char* status = n.resolved ? "resolved" : "firing";

@@ -51,6 +51,10 @@ std::string webhook_json(std::string_view receiver, std::string_view external_ur
 std::string webhook_group_json(const dispatch::GroupNotification& n, std::string_view external_url,
                                std::size_t max_alerts = 0);
 
+// A rule's notification as the dispatcher (and Alertmanager) holds it: a
+// resolved one ends at its resolution, a firing one is open-ended.
+dispatch::Alert to_alert(const rules::Notification& n);
+
 // The notification as stored in the pending queue, and back (nullopt when
 // `text` is not one).
 std::string serialize(const rules::Notification& n);

@@ -53,6 +53,16 @@ std::uint64_t fingerprint(const LabelSet& labels) {
   return h;
 }
 
+std::string log_key(std::string_view receiver, std::string_view integration,
+                    std::string_view group_key) {
+  std::string out(receiver);
+  out += '\x1f';
+  out += integration;
+  out += '\x1f';
+  out += group_key;
+  return out;
+}
+
 bool GroupNotification::firing() const {
   return std::any_of(alerts.begin(), alerts.end(),
                      [&](const Alert& a) { return !a.resolved_at(at_ms); });
@@ -83,8 +93,7 @@ void Dispatcher::put(const std::vector<Alert>& alerts, std::int64_t now_ms) {
     const std::uint64_t fp = fingerprint(alert->labels);
     for (Route& route : routes) {
       const LabelSet labels = group_labels(route, alert->labels);
-      const std::string key = group_key(route, labels);
-      auto [it, created] = groups_.try_emplace(key);
+      auto [it, created] = groups_.try_emplace(slot(group_key(route, labels), route));
       Group& g = it->second;
       if (created) {
         g.route = std::move(route);
@@ -101,11 +110,12 @@ void Dispatcher::put(const std::vector<Alert>& alerts, std::int64_t now_ms) {
   }
 }
 
-std::optional<GroupNotification> Dispatcher::prepare(const std::string& key, const Group& g,
-                                                     std::int64_t now_ms, const LogEntry* entry,
+std::optional<GroupNotification> Dispatcher::prepare(const Group& g, std::int64_t now_ms,
+                                                     const LogEntry* entry,
                                                      LogEntry& next_entry) const {
   GroupNotification n{.receiver = g.route.receiver,
-                      .group_key = key,
+                      .integration = g.route.integration,
+                      .group_key = group_key(g.route, g.group_labels),
                       .group_labels = g.group_labels,
                       .at_ms = now_ms};
   for (const auto& [fp, a] : g.alerts) {
@@ -180,9 +190,11 @@ std::size_t Dispatcher::tick(std::int64_t now_ms) {
         ++it;
         continue;
       }
-      Due d{.key = it->first, .log_key = g.route.receiver + '\x1f' + it->first};
+      Due d{.key = it->first,
+            .log_key =
+                log_key(g.route.receiver, g.route.integration, group_key(g.route, g.group_labels))};
       auto e = log_.find(d.log_key);
-      if (auto n = prepare(it->first, g, now_ms, e == log_.end() ? nullptr : &e->second, d.entry)) {
+      if (auto n = prepare(g, now_ms, e == log_.end() ? nullptr : &e->second, d.entry)) {
         d.notification = std::move(*n);
         for (const auto& [fp, a] : g.alerts)
           if (a.resolved_at(now_ms)) d.resolved.emplace_back(fp, a.ends_at_ms);
@@ -247,8 +259,9 @@ std::vector<GroupStatus> Dispatcher::groups() const {
   std::lock_guard lock(mu_);
   std::vector<GroupStatus> out;
   for (const auto& [key, g] : groups_) {
-    GroupStatus s{.key = key,
+    GroupStatus s{.key = group_key(g.route, g.group_labels),
                   .receiver = g.route.receiver,
+                  .integration = g.route.integration,
                   .group_labels = g.group_labels,
                   .next_flush_ms = g.next_flush_ms};
     for (const auto& [fp, a] : g.alerts) s.alerts.push_back(a);

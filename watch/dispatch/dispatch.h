@@ -57,6 +57,11 @@ std::uint64_t fingerprint(const LabelSet& labels);
 struct Route {
   std::string key;  // unique in the tree (Alertmanager's route key)
   std::string receiver;
+  // One of the receiver's integrations ("webhook/0", "slack/1"): each has
+  // its own groups and log entries (Alertmanager's per-integration nflog),
+  // so a failed slack send does not re-send the webhook's. "" when the
+  // receiver is one thing.
+  std::string integration;
   std::vector<std::string> group_by;  // label names
   bool group_by_all = false;          // group_by: ['...']
   std::int64_t group_wait_ms = 30'000;
@@ -68,7 +73,8 @@ struct Route {
 // What one receiver is sent at one flush of one group.
 struct GroupNotification {
   std::string receiver;
-  std::string group_key;  // Alertmanager's: route key + group labels
+  std::string integration;  // the route's
+  std::string group_key;    // Alertmanager's: route key + group labels
   LabelSet group_labels;
   std::vector<Alert> alerts;  // firing ones first, then resolved ones (sorted by labels)
   std::int64_t at_ms = 0;
@@ -97,6 +103,10 @@ struct Hooks {
   std::function<bool(const GroupNotification&)> send;
 };
 
+// The notification log's key for a receiver's integration and a group.
+std::string log_key(std::string_view receiver, std::string_view integration,
+                    std::string_view group_key);
+
 struct Options {
   bool resolve_muted = true;  // see the header comment
   // Resolved alerts stay this long for groups to report them.
@@ -110,6 +120,7 @@ struct Options {
 struct GroupStatus {
   std::string key;
   std::string receiver;
+  std::string integration;
   LabelSet group_labels;
   std::vector<Alert> alerts;
   std::int64_t next_flush_ms = 0;
@@ -135,7 +146,8 @@ class Dispatcher {
 
   std::vector<GroupStatus> groups() const;
 
-  // The notification log, by receiver + "\x1f" + group key: persisted so a
+  // The notification log, by receiver + "\x1f" + integration + "\x1f" +
+  // group key (log_key()): persisted so a
   // restart neither repeats a page before repeat_interval nor forgets who
   // must be told a resolve.
   std::map<std::string, LogEntry> log() const;
@@ -151,16 +163,19 @@ class Dispatcher {
   };
 
   std::string group_key(const Route& route, const LabelSet& group_labels) const;
+  // groups_ holds one group per integration of a route's group.
+  static std::string slot(const std::string& group_key, const Route& route) {
+    return route.integration.empty() ? group_key : group_key + '\x1f' + route.integration;
+  }
   LabelSet group_labels(const Route& route, const LabelSet& alert) const;
   // The notification for one flush, or nullopt when nothing needs sending.
-  std::optional<GroupNotification> prepare(const std::string& key, const Group& g,
-                                           std::int64_t now_ms, const LogEntry* entry,
-                                           LogEntry& next_entry) const;
+  std::optional<GroupNotification> prepare(const Group& g, std::int64_t now_ms,
+                                           const LogEntry* entry, LogEntry& next_entry) const;
 
   Hooks hooks_;
   Options options_;
   mutable std::mutex mu_;
-  std::map<std::string, Group> groups_;  // by group key
+  std::map<std::string, Group> groups_;  // by slot()
   std::map<std::string, LogEntry> log_;
 };
 

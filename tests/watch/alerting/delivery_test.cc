@@ -27,10 +27,17 @@ class FakeNotifier final : public Notifier {
     std::vector<std::string> receivers;
   };
   explicit FakeNotifier(std::shared_ptr<Shared> s) : s_(std::move(s)) {}
-  SendResult notify(std::string_view receiver, const rules::Notification& n) override {
+  std::string_view integration() const override { return "fake"; }
+  SendResult notify(const dispatch::GroupNotification& g) override {
     std::lock_guard lock(s_->mu);
-    s_->calls.push_back(n);
-    s_->receivers.emplace_back(receiver);
+    const dispatch::Alert& a = g.alerts.at(0);
+    s_->calls.push_back({.labels = a.labels,
+                         .annotations = a.annotations,
+                         .starts_at_ms = a.starts_at_ms,
+                         .ends_at_ms = a.ends_at_ms,
+                         .resolved = a.ends_at_ms != 0,
+                         .generator_url = a.generator_url});
+    s_->receivers.emplace_back(g.receiver);
     SendResult r;
     if (!s_->script.empty()) {
       r = s_->script.front();

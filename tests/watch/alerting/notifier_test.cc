@@ -26,9 +26,9 @@ TEST(HttpRetryable, ConnectionErrors5xxAnd429AreRetryable) {
 
 TEST(WebhookNotifier, UnreachableReceiverIsRetryable) {
   WebhookNotifier hook({.url = "http://127.0.0.1:1/hook", .timeout = std::chrono::seconds(2)});
-  rules::Notification n;
-  n.labels = LabelSet::from({{"alertname", "A"}});
-  SendResult r = hook.notify("ops", n);
+  dispatch::GroupNotification n{.receiver = "ops"};
+  n.alerts.push_back({.labels = LabelSet::from({{"alertname", "A"}})});
+  SendResult r = hook.notify(n);
   EXPECT_FALSE(r.ok());
   EXPECT_TRUE(r.retryable);
 }
@@ -40,15 +40,15 @@ TEST(LogNotifier, WritesOneStructuredLinePerStateChange) {
   firebreak::configure_logging(
       {.level = firebreak::LogLevel::kInfo, .format = firebreak::LogFormat::kJson, .file = file});
 
-  rules::Notification n;
-  n.labels = LabelSet::from({{"alertname", "TargetDown"}, {"job", "shop-api"}});
-  n.annotations = {{"summary", "shop-api is down"}};
-  n.starts_at_ms = 1767225600000;
+  dispatch::Alert a{.labels = LabelSet::from({{"alertname", "TargetDown"}, {"job", "shop-api"}}),
+                    .annotations = {{"summary", "shop-api is down"}},
+                    .starts_at_ms = 1767225600000};
+  dispatch::GroupNotification n{.receiver = "stdout", .alerts = {a}, .at_ms = 1767225600000};
   LogNotifier log;
-  EXPECT_TRUE(log.notify("stdout", n).ok());
-  n.resolved = true;
-  n.ends_at_ms = 1767226200000;
-  EXPECT_TRUE(log.notify("stdout", n).ok());
+  EXPECT_TRUE(log.notify(n).ok());
+  n.alerts[0].ends_at_ms = 1767226200000;
+  n.at_ms = 1767226200000;
+  EXPECT_TRUE(log.notify(n).ok());
   firebreak::flush_logs();
 
   std::ifstream in(file);
