@@ -77,8 +77,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (const Receiver& rc : c.receivers) {
     if (rc.name.empty() || !receivers.insert(rc.name).second)
       violated("receiver name empty or repeated", text);
-    if (rc.kind == Receiver::Kind::kWebhook && (rc.url.empty() || rc.timeout_ms <= 0))
-      violated("webhook without url or timeout", text);
+    for (const Integration& in : rc.integrations)
+      if (in.kind == Integration::Kind::kWebhook && (in.url.empty() || in.timeout_ms <= 0))
+        violated("webhook without url or timeout", text);
+  }
+  // The routing in force names only configured receivers.
+  const auto routing = effective_routing(c);
+  std::vector<const watch::routing::Route*> stack = {&routing.route};
+  while (!stack.empty()) {
+    const auto* r = stack.back();
+    stack.pop_back();
+    for (const auto& child : r->routes) stack.push_back(&child);
+    if (!r->options.receiver.empty() && !receivers.contains(r->options.receiver))
+      violated("the route names an unknown receiver", text);
   }
   if (rule_pack_targets(c).size() != c.targets.size())
     violated("rule_pack_targets lost a target", text);

@@ -1,12 +1,11 @@
 #include "watch/alerting/delivery.h"
 
 #include <algorithm>
-#include <condition_variable>
+#include <cmath>
 #include <deque>
-#include <random>
 #include <set>
 #include <stdexcept>
-#include <thread>
+#include <unordered_map>
 #include <utility>
 
 #include "firebreak/log.h"
@@ -15,310 +14,566 @@
 namespace watch::alerting {
 namespace {
 
+// How often the dispatch thread looks for due groups at most (group_wait 0
+// flushes within this).
+constexpr std::chrono::milliseconds kDispatchPoll{100};
+// Resolved alerts leave the alert store after this (the groups keep their
+// own copies as long as they need them).
+constexpr std::int64_t kResolvedRetentionMs = 15 * 60'000;
+constexpr std::int64_t kGcIntervalMs = 60'000;
+
 std::int64_t to_unix_ms(firebreak::Clock::WallTime t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
 
-// The earliest attempt time among the first queued message of each alert
-// (later ones of that alert wait for it whatever their own time).
-std::optional<firebreak::Clock::MonoTime> earliest(const std::deque<Message>& queue) {
-  std::set<std::uint64_t> seen;
-  std::optional<firebreak::Clock::MonoTime> next;
-  for (const auto& m : queue) {
-    if (!seen.insert(m.fingerprint).second) continue;
-    if (!next || m.next_attempt < *next) next = m.next_attempt;
+std::string equal_key(const routing::InhibitRule& rule, const LabelSet& labels) {
+  std::string key;
+  for (const std::string& name : rule.equal) {
+    key += labels.get(name);
+    key += '\xff';
   }
-  return next;
+  return key;
+}
+
+// Alertmanager's types.Alert.Merge: `o` is the newer copy.
+dispatch::Alert merge(const dispatch::Alert& old, bool old_timeout, const dispatch::Alert& o,
+                      std::int64_t now_ms) {
+  dispatch::Alert res = o;
+  res.starts_at_ms = std::min(old.starts_at_ms, o.starts_at_ms);
+  if (o.resolved_at(now_ms)) {
+    if (old.resolved_at(now_ms) && old.ends_at_ms > o.ends_at_ms) res.ends_at_ms = old.ends_at_ms;
+  } else if (old.ends_at_ms > o.ends_at_ms && !old_timeout) {
+    res.ends_at_ms = old.ends_at_ms;
+  }
+  return res;
+}
+
+// Alertmanager's provider merges a new copy into the held one only when
+// their times overlap; otherwise the new copy is a new episode.
+bool overlaps(const dispatch::Alert& old, const dispatch::Alert& o) {
+  const auto within = [&](std::int64_t t) {
+    return t > old.starts_at_ms && (old.ends_at_ms == 0 || t < old.ends_at_ms);
+  };
+  return (o.ends_at_ms != 0 && within(o.ends_at_ms)) || within(o.starts_at_ms) ||
+         (old.ends_at_ms == 0 && o.starts_at_ms >= old.starts_at_ms);
 }
 
 }  // namespace
 
-struct Delivery::Receiver {
-  std::string name;
-  std::unique_ptr<Notifier> notifier;
-  Pipeline pipeline;  // used under run_mu only
-  firebreak::Counter sent;
-  firebreak::Counter failed;
-  firebreak::Gauge queued_gauge;
-  firebreak::Histogram latency;
+std::chrono::milliseconds backoff_delay(const BackoffPolicy& policy, int attempt,
+                                        std::mt19937_64& rng) {
+  double ms = static_cast<double>(policy.initial.count()) *
+              std::pow(policy.multiplier, std::max(0, attempt - 1));
+  ms = std::min(ms, static_cast<double>(policy.max.count()));
+  if (policy.jitter > 0) {
+    std::uniform_real_distribution<double> d(0.0, std::min(policy.jitter, 1.0));
+    ms *= 1.0 - d(rng);
+  }
+  return std::chrono::milliseconds(static_cast<std::int64_t>(ms));
+}
 
-  std::mutex run_mu;     // serialises run_receiver; held while sending
-  bool removed = false;  // guarded by run_mu
+// Routing and receivers, swapped whole on reload.
+struct Delivery::Config {
+  routing::RoutingConfig routing;
+  std::vector<Receiver> receivers;
+  std::map<std::string, const Receiver*> by_name;
+  // Per route of the tree, the dispatcher's routes (one per integration).
+  std::map<const routing::Route*, std::vector<dispatch::Route>> dispatch_routes;
 
-  std::mutex mu;
-  std::condition_variable cv;
-  std::deque<Message> queue;  // guarded by mu; only run_receiver removes
-  bool stopping = false;      // guarded by mu
-  bool woken = false;         // guarded by mu
-  std::thread worker;         // started/joined under Delivery::mu_ or by stop()
+  const Integration* integration(const std::string& receiver, const std::string& name) const {
+    auto r = by_name.find(receiver);
+    if (r == by_name.end()) return nullptr;
+    for (const Integration& i : r->second->integrations)
+      if (i.name == name) return &i;
+    return nullptr;
+  }
 };
 
-Delivery::Delivery(DeliveryOptions options) : options_(std::move(options)), log_(options_.store) {
+struct Delivery::Inhibitors {
+  // Per inhibit rule: equal_key -> firing alerts satisfying its source matchers.
+  std::vector<std::unordered_map<std::string, std::vector<LabelSet>>> by_rule;
+  // Fingerprints of the alerts above, for inhibitedBy.
+  std::map<LabelSet, std::uint64_t> fingerprints;
+};
+
+// One integration's sending thread.
+struct Delivery::Worker {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<dispatch::Flush> queue;  // guarded by mu
+  bool stopping = false;              // guarded by mu
+  std::thread thread;
+};
+
+Delivery::Delivery(DeliveryOptions options)
+    : options_(std::move(options)),
+      silences_({.clock = options_.clock, .retention_ms = options_.retention_ms}),
+      config_(std::make_shared<Config>()),
+      inhibitors_(std::make_shared<Inhibitors>()),
+      rng_(options_.seed != 0 ? options_.seed : std::random_device{}()) {
   if (options_.registry) {
     auto& reg = *options_.registry;
-    sent_family_ = &reg.counter({.name = "alert_notifications_sent_total",
-                                 .help = "Alert notifications delivered, by receiver.",
-                                 .labels = {"receiver"}});
+    sent_family_ =
+        &reg.counter({.name = "alert_notifications_sent_total",
+                      .help = "Group notifications delivered, by receiver and integration.",
+                      .labels = {"receiver", "integration"}});
     failed_family_ = &reg.counter({.name = "alert_notifications_failed_total",
-                                   .help = "Failed attempts to deliver an alert notification.",
-                                   .labels = {"receiver"}});
-    queued_family_ = &reg.gauge({.name = "alert_notifications_queued",
-                                 .help = "Alert notifications waiting for delivery.",
-                                 .labels = {"receiver"}});
+                                   .help = "Failed attempts to deliver a group notification.",
+                                   .labels = {"receiver", "integration"}});
     latency_family_ =
         &reg.histogram({.name = "alert_notification_latency_seconds",
-                        .help = "Time from queueing an alert notification to its delivery.",
-                        .labels = {"receiver"},
+                        .help = "Time from a group's flush to the delivery of its notification.",
+                        .labels = {"receiver", "integration"},
                         .unit = "seconds",
-                        .buckets = latency_buckets()});
+                        .buckets = {0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300}});
+    received_family_ = &reg.counter({.name = "alerts_received_total",
+                                     .help = "Alerts received (from the rules and the API), by "
+                                             "the status they had when received.",
+                                     .labels = {"status"}});
   }
-  if (options_.store)
-    for (auto& p : options_.store->load_pending()) orphans_[p.receiver].push_back(std::move(p));
-  seeds_ = options_.seed != 0 ? options_.seed : std::random_device{}();
+  dispatcher_ = make_dispatcher();
+  if (options_.store) {
+    std::vector<std::string> errors;
+    dispatcher_->restore_log(options_.store->load_group_log(&errors));
+    for (const auto& e : errors) FB_LOG_ERROR("notification_log_row_skipped", "", {"error", e});
+    silences_.restore(options_.store->load_silences(&errors));
+    for (const auto& e : errors) FB_LOG_ERROR("silence_row_skipped", "", {"error", e});
+    saved_log_version_ = dispatcher_->log_version();
+  }
 }
 
 Delivery::~Delivery() {
   stop();
 }
 
-void Delivery::add_receiver(std::string name, std::unique_ptr<Notifier> notifier) {
-  auto r = std::make_shared<Receiver>();
-  r->name = name;
-  r->notifier = std::move(notifier);
-  if (sent_family_) {
-    r->sent = sent_family_->labels(name);
-    r->failed = failed_family_->labels(name);
-    r->queued_gauge = queued_family_->labels(name);
-    r->latency = latency_family_->labels(name);
+std::int64_t Delivery::now_ms() const {
+  return to_unix_ms(options_.clock->wall_now());
+}
+
+std::shared_ptr<dispatch::Dispatcher> Delivery::make_dispatcher() const {
+  return std::make_shared<dispatch::Dispatcher>(
+      dispatch::Hooks{
+          .route = [this](const LabelSet& l) { return routes_for(*config(), l); },
+          .muted = [this](const LabelSet& l) { return muted(l); },
+          .time_muted = [this](const dispatch::Route& r,
+                               std::int64_t now) { return time_muted(r, now); },
+          .send = nullptr,  // take_due() and send() instead
+      },
+      dispatch::Options{.resolve_muted = options_.resolve_muted,
+                        .log_retention_ms = options_.retention_ms});
+}
+
+std::shared_ptr<dispatch::Dispatcher> Delivery::dispatcher() const {
+  std::lock_guard lock(config_mu_);
+  return dispatcher_;
+}
+
+std::shared_ptr<const Delivery::Config> Delivery::config() const {
+  std::lock_guard lock(config_mu_);
+  return config_;
+}
+
+void Delivery::configure(routing::RoutingConfig routing, std::vector<Receiver> receivers) {
+  auto c = std::make_shared<Config>();
+  c->routing = std::move(routing);
+  c->receivers = std::move(receivers);
+  for (const Receiver& r : c->receivers) c->by_name[r.name] = &r;
+  // Every route of the tree, with its integrations.
+  std::vector<const routing::Route*> stack = {&c->routing.route};
+  while (!stack.empty()) {
+    const routing::Route* r = stack.back();
+    stack.pop_back();
+    for (const auto& child : r->routes) stack.push_back(&child);
+    auto& out = c->dispatch_routes[r];
+    auto receiver = c->by_name.find(r->options.receiver);
+    if (receiver == c->by_name.end()) continue;
+    for (const Integration& i : receiver->second->integrations) {
+      out.push_back({.key = r->key,
+                     .receiver = r->options.receiver,
+                     .integration = i.name,
+                     .group_by = r->options.group_by,
+                     .group_by_all = r->options.group_by_all,
+                     .group_wait_ms = r->options.group_wait_ms,
+                     .group_interval_ms = r->options.group_interval_ms,
+                     .repeat_interval_ms = r->options.repeat_interval_ms,
+                     .send_resolved = i.send_resolved,
+                     .mute_time_intervals = r->options.mute_time_intervals,
+                     .active_time_intervals = r->options.active_time_intervals});
+    }
   }
-  std::lock_guard lock(mu_);
-  if (receivers_.contains(name))
-    throw std::invalid_argument("receiver \"" + name + "\" is defined twice");
-  r->pipeline.add(std::make_unique<DedupStage>(log_));
-  r->pipeline.add(std::make_unique<SendStage>(*r->notifier));
-  r->pipeline.add(std::make_unique<RetryStage>(options_.backoff, seeds_++));
-  if (auto it = orphans_.find(name); it != orphans_.end()) {
-    for (auto& p : it->second) {
-      auto n = deserialize(p.payload);
-      if (!n) {
-        FB_LOG_ERROR("alert_notification_unreadable", "pending notification dropped",
-                     {"receiver", name}, {"id", p.id});
-        if (options_.store) options_.store->remove_pending(p.id);
+  std::vector<dispatch::Alert> held;
+  {
+    std::lock_guard lock(alerts_mu_);
+    for (const auto& [fp, h] : alerts_) held.push_back(h.alert);
+  }
+  const std::int64_t now = now_ms();
+  auto fresh = make_dispatcher();
+  {
+    std::lock_guard lock(config_mu_);
+    fresh->restore_log(dispatcher_->log());
+    config_ = c;
+    dispatcher_ = fresh;
+  }
+  refresh_inhibitors(now);
+  fresh->put(held, now);
+  // Workers of integrations that are gone stop; new ones start.
+  std::vector<std::unique_ptr<Worker>> gone;
+  {
+    std::lock_guard run(run_mu_);
+    if (!running_) return;
+    std::set<std::string> wanted;
+    for (const Receiver& r : c->receivers)
+      for (const Integration& i : r.integrations) wanted.insert(r.name + '\x1f' + i.name);
+    for (auto it = workers_.begin(); it != workers_.end();) {
+      if (wanted.contains(it->first)) {
+        ++it;
         continue;
       }
-      Message m{.id = p.id, .notification = std::move(*n), .enqueued_ms = p.enqueued_ms};
-      m.fingerprint = fingerprint(m.notification.labels);
-      r->queue.push_back(std::move(m));
+      gone.push_back(std::move(it->second));
+      it = workers_.erase(it);
     }
-    orphans_.erase(it);
+    for (const std::string& key : wanted) {
+      if (workers_.contains(key)) continue;
+      auto w = std::make_unique<Worker>();
+      Worker& ref = *w;
+      workers_.emplace(key, std::move(w));
+      ref.thread = std::thread([this, &ref] { worker_loop(ref); });
+    }
   }
-  r->queued_gauge.set(static_cast<double>(r->queue.size()));
-  auto& ref = *r;
-  receivers_.emplace(std::move(name), std::move(r));
-  if (started_) start_worker(ref);
+  stop_workers(std::move(gone));
 }
 
-void Delivery::remove_receiver(std::string_view name) {
-  std::shared_ptr<Receiver> r;
-  {
-    std::lock_guard lock(mu_);
-    if (auto it = receivers_.find(name); it != receivers_.end()) {
-      r = it->second;
-      receivers_.erase(it);
-    }
-    if (auto it = orphans_.find(name); it != orphans_.end()) orphans_.erase(it);
-  }
-  if (r) {
-    stop_worker(*r);
-    std::lock_guard run(r->run_mu);
-    r->removed = true;
-    std::lock_guard lock(r->mu);
-    r->queue.clear();
-    r->queued_gauge.set(0);
-  }
-  if (options_.store) {
-    std::string error;
-    if (!options_.store->remove_receiver(std::string(name), &error))
-      FB_LOG_ERROR("alert_store_write_failed", "", {"receiver", name}, {"error", error});
-  }
-}
-
-void Delivery::push(const std::vector<rules::Notification>& notifications) {
-  if (notifications.empty()) return;
-  std::vector<std::shared_ptr<Receiver>> rs;
-  {
-    std::lock_guard lock(mu_);
-    for (auto& [_, r] : receivers_) rs.push_back(r);
-  }
-  const std::int64_t now_ms = to_unix_ms(options_.clock->wall_now());
-  for (auto& r : rs) {
-    std::vector<Message> batch;
-    for (const auto& n : notifications) {
-      Message m{.notification = n, .fingerprint = fingerprint(n.labels), .enqueued_ms = now_ms};
-      if (options_.store) {
-        std::string error;
-        m.id = options_.store->add_pending(r->name, serialize(n), now_ms, &error);
-        if (m.id == 0)
-          FB_LOG_ERROR("alert_store_write_failed", "notification queued in memory only",
-                       {"receiver", r->name}, {"error", error});
-      }
-      batch.push_back(std::move(m));
-    }
+void Delivery::stop_workers(std::vector<std::unique_ptr<Worker>> workers) {
+  for (auto& w : workers) {
     {
-      std::lock_guard lock(r->mu);
-      for (auto& m : batch) r->queue.push_back(std::move(m));
-      r->queued_gauge.set(static_cast<double>(r->queue.size()));
-      r->woken = true;
+      std::lock_guard lock(w->mu);
+      w->stopping = true;
     }
-    r->cv.notify_one();
+    w->cv.notify_all();
+    if (w->thread.joinable()) w->thread.join();
+    for (auto& f : w->queue) finish(f, false);  // their groups' next flushes send them
   }
 }
 
-std::size_t Delivery::run_due() {
-  log_.flush();  // deliveries a full disk kept from the store, once it takes writes again
-  std::vector<std::shared_ptr<Receiver>> rs;
-  {
-    std::lock_guard lock(mu_);
-    for (auto& [_, r] : receivers_) rs.push_back(r);
+std::vector<dispatch::Route> Delivery::routes_for(const Config& c, const LabelSet& labels) const {
+  std::vector<dispatch::Route> out;
+  for (const routing::Route* r : routing::match_routes(c.routing.route, labels)) {
+    auto it = c.dispatch_routes.find(r);
+    if (it != c.dispatch_routes.end()) out.insert(out.end(), it->second.begin(), it->second.end());
   }
-  std::size_t delivered = 0;
-  for (auto& r : rs) delivered += run_receiver(*r);
-  return delivered;
-}
-
-std::size_t Delivery::run_receiver(Receiver& r) {
-  std::lock_guard run(r.run_mu);
-  if (r.removed) return 0;
-  const auto now = options_.clock->mono_now();
-  std::set<std::uint64_t> blocked;  // alerts with an earlier message still waiting
-  std::size_t i = 0;
-  std::size_t delivered = 0;
-  for (;;) {
-    Message m;
-    {
-      std::lock_guard lock(r.mu);
-      while (i < r.queue.size() &&
-             (blocked.contains(r.queue[i].fingerprint) || r.queue[i].next_attempt > now)) {
-        blocked.insert(r.queue[i].fingerprint);
-        ++i;
-      }
-      if (i >= r.queue.size()) break;
-      m = r.queue[i];
-    }
-    m.last_result = {};
-    const Verdict v = r.pipeline.exec({.receiver = r.name, .now = now}, m);
-    const bool failed_attempt = !m.last_result.ok();
-    if (failed_attempt) r.failed.inc();
-    if (v == Verdict::kDelivered) {
-      const std::int64_t sent_ms = to_unix_ms(options_.clock->wall_now());
-      log_.record(r.name, m, sent_ms);
-      r.sent.inc();
-      r.latency.observe(static_cast<double>(sent_ms - m.enqueued_ms) / 1000.0);
-      ++delivered;
-    } else if (v == Verdict::kDropped && options_.store && m.id != 0) {
-      options_.store->remove_pending(m.id);
-    }
-    std::lock_guard lock(r.mu);
-    if (v == Verdict::kRetryLater) {
-      r.queue[i] = std::move(m);
-      blocked.insert(r.queue[i].fingerprint);
-      ++i;
-    } else {
-      r.queue.erase(r.queue.begin() + static_cast<std::ptrdiff_t>(i));
-    }
-    r.queued_gauge.set(static_cast<double>(r.queue.size()));
-  }
-  return delivered;
-}
-
-std::optional<firebreak::Clock::MonoTime> Delivery::next_due() const {
-  std::vector<std::shared_ptr<Receiver>> rs;
-  {
-    std::lock_guard lock(mu_);
-    for (auto& [_, r] : receivers_) rs.push_back(r);
-  }
-  std::optional<firebreak::Clock::MonoTime> next;
-  for (auto& r : rs) {
-    std::lock_guard lock(r->mu);
-    auto n = earliest(r->queue);
-    if (n && (!next || *n < *next)) next = n;
-  }
-  return next;
-}
-
-std::size_t Delivery::queued(std::string_view receiver) const {
-  std::shared_ptr<Receiver> r;
-  {
-    std::lock_guard lock(mu_);
-    auto it = receivers_.find(receiver);
-    if (it == receivers_.end()) return 0;
-    r = it->second;
-  }
-  std::lock_guard lock(r->mu);
-  return r->queue.size();
-}
-
-std::vector<std::string> Delivery::receivers() const {
-  std::lock_guard lock(mu_);
-  std::vector<std::string> out;
-  for (const auto& [name, _] : receivers_) out.push_back(name);
   return out;
 }
 
+void Delivery::put(const std::vector<rules::Notification>& notifications) {
+  std::vector<dispatch::Alert> alerts;
+  alerts.reserve(notifications.size());
+  for (const auto& n : notifications) {
+    dispatch::Alert a = to_alert(n);
+    // A firing alert lasts until its valid-until time unless the rule sends
+    // it again (so one whose rule is gone resolves, as in Alertmanager).
+    if (!n.resolved) a.ends_at_ms = n.ends_at_ms;
+    alerts.push_back(std::move(a));
+  }
+  put(std::move(alerts));
+}
+
+void Delivery::put(std::vector<dispatch::Alert> alerts) {
+  const std::int64_t now = now_ms();
+  {
+    std::lock_guard lock(alerts_mu_);
+    for (dispatch::Alert& a : alerts) {
+      const std::uint64_t fp = dispatch::fingerprint(a.labels);
+      if (received_family_)
+        received_family_->labels(a.resolved_at(now) ? "resolved" : "firing").inc();
+      auto [it, created] = alerts_.try_emplace(fp);
+      if (!created && overlaps(it->second.alert, a))
+        a = merge(it->second.alert, it->second.timeout, a, now);
+      it->second.alert = a;
+      it->second.updated_at_ms = now;
+    }
+  }
+  // Outside alerts_mu_: the dispatcher calls muted() under its own lock.
+  dispatcher()->put(alerts, now);
+  {
+    std::lock_guard run(run_mu_);
+    woken_ = true;
+  }
+  run_cv_.notify_all();
+}
+
+void Delivery::refresh_inhibitors(std::int64_t now) {
+  const auto c = config();
+  auto fresh = std::make_shared<Inhibitors>();
+  fresh->by_rule.resize(c->routing.inhibit_rules.size());
+  std::lock_guard lock(alerts_mu_);
+  if (!c->routing.inhibit_rules.empty()) {
+    for (const auto& [fp, h] : alerts_) {
+      if (h.alert.resolved_at(now)) continue;
+      bool source = false;
+      for (std::size_t i = 0; i < c->routing.inhibit_rules.size(); ++i) {
+        const auto& rule = c->routing.inhibit_rules[i];
+        if (!routing::matches_all(rule.source, h.alert.labels)) continue;
+        fresh->by_rule[i][equal_key(rule, h.alert.labels)].push_back(h.alert.labels);
+        source = true;
+      }
+      if (source) fresh->fingerprints[h.alert.labels] = fp;
+    }
+  }
+  inhibitors_ = std::move(fresh);
+}
+
+std::vector<std::string> Delivery::inhibited_by(const Config& c, const LabelSet& labels,
+                                                std::int64_t) const {
+  std::shared_ptr<const Inhibitors> inh;
+  {
+    std::lock_guard lock(alerts_mu_);
+    inh = inhibitors_;
+  }
+  std::vector<std::string> out;
+  const auto& rules = c.routing.inhibit_rules;
+  for (std::size_t i = 0; i < rules.size() && i < inh->by_rule.size(); ++i) {
+    auto bucket = inh->by_rule[i].find(equal_key(rules[i], labels));
+    if (bucket == inh->by_rule[i].end()) continue;
+    if (const LabelSet* source = routing::find_inhibitor(rules[i], labels, bucket->second)) {
+      auto fp = inh->fingerprints.find(*source);
+      out.push_back(fingerprint_string(fp == inh->fingerprints.end() ? 0 : fp->second));
+      break;  // Alertmanager reports the first inhibiting alert
+    }
+  }
+  return out;
+}
+
+bool Delivery::muted(const LabelSet& labels) const {
+  if (!silences_.mutes(labels).empty()) return true;
+  return !inhibited_by(*config(), labels, 0).empty();
+}
+
+bool Delivery::time_muted(const dispatch::Route& route, std::int64_t now) const {
+  if (route.mute_time_intervals.empty() && route.active_time_intervals.empty()) return false;
+  const auto c = config();
+  const auto t = std::chrono::system_clock::time_point(std::chrono::milliseconds(now));
+  const auto in = [&](const std::string& name) {
+    auto it = c->routing.time_intervals.find(name);
+    return it != c->routing.time_intervals.end() && routing::contains(it->second, t);
+  };
+  if (std::any_of(route.mute_time_intervals.begin(), route.mute_time_intervals.end(), in))
+    return true;
+  // Active intervals: held outside all of them.
+  return !route.active_time_intervals.empty() &&
+         std::none_of(route.active_time_intervals.begin(), route.active_time_intervals.end(), in);
+}
+
+bool Delivery::send(const Config& c, dispatch::Flush& flush, Worker* worker) {
+  const dispatch::GroupNotification& n = flush.notification;
+  if (n.receiver.empty()) return true;  // only the log learns something
+  const Integration* integration = c.integration(n.receiver, n.integration);
+  if (!integration) return false;  // reconfigured away meanwhile
+  firebreak::Counter sent, failed;
+  firebreak::Histogram latency;
+  if (sent_family_) {
+    sent = sent_family_->labels(n.receiver, n.integration);
+    failed = failed_family_->labels(n.receiver, n.integration);
+    latency = latency_family_->labels(n.receiver, n.integration);
+  }
+  std::mt19937_64 rng;
+  {
+    std::lock_guard run(run_mu_);
+    rng.seed(rng_());
+  }
+  for (int attempt = 1;; ++attempt) {
+    const SendResult r = integration->notifier->notify(n);
+    if (r.ok()) {
+      sent.inc();
+      latency.observe(static_cast<double>(now_ms() - n.at_ms) / 1000.0);
+      return true;
+    }
+    failed.inc();
+    FB_LOG_WARN("alert_notification_failed", "", {"receiver", n.receiver},
+                {"integration", n.integration}, {"group_key", n.group_key}, {"attempt", attempt},
+                {"retryable", r.retryable}, {"error", r.error});
+    if (!worker || !r.retryable) return false;
+    const auto wait = backoff_delay(options_.backoff, attempt, rng);
+    if (now_ms() + wait.count() >= flush.deadline_ms) return false;  // the next flush goes on
+    std::unique_lock lock(worker->mu);
+    if (worker->cv.wait_for(lock, wait, [&] { return worker->stopping; })) return false;
+  }
+}
+
+void Delivery::finish(dispatch::Flush& flush, bool delivered) {
+  dispatcher()->finish(flush, delivered);
+  if (delivered) save_log();
+}
+
+void Delivery::save_log() {
+  if (!options_.store) return;
+  std::lock_guard lock(save_mu_);
+  const auto d = dispatcher();
+  const std::uint64_t version = d->log_version();
+  if (version == saved_log_version_) return;
+  std::string error;
+  if (options_.store->save_group_log(d->log(), &error))
+    saved_log_version_ = version;
+  else
+    FB_LOG_ERROR("notification_log_save_failed", "kept in memory; saved again at the next change",
+                 {"error", error});
+}
+
+void Delivery::save_silences() {
+  if (!options_.store) return;
+  std::string error;
+  if (!options_.store->save_silences(silences_.snapshot(), &error))
+    FB_LOG_ERROR("silences_save_failed", "kept in memory; saved again at the next change",
+                 {"error", error});
+}
+
+void Delivery::housekeeping(std::int64_t now) {
+  save_log();  // again, if the last save failed (a full disk)
+  if (now - last_gc_ms_ < kGcIntervalMs) return;
+  last_gc_ms_ = now;
+  {
+    std::lock_guard lock(alerts_mu_);
+    std::erase_if(alerts_, [&](const auto& kv) {
+      return kv.second.alert.resolved_at(now - kResolvedRetentionMs);
+    });
+  }
+  if (silences_.gc() > 0) save_silences();
+}
+
+std::size_t Delivery::run_due() {
+  const std::int64_t now = now_ms();
+  housekeeping(now);
+  refresh_inhibitors(now);
+  const auto c = config();
+  std::size_t delivered = 0;
+  for (dispatch::Flush& f : dispatcher()->take_due(now)) {
+    const bool ok = send(*c, f, nullptr);
+    if (ok && !f.notification.receiver.empty()) ++delivered;
+    finish(f, ok);
+  }
+  return delivered;
+}
+
+void Delivery::dispatch_loop() {
+  for (;;) {
+    {
+      std::unique_lock lock(run_mu_);
+      if (!running_) return;
+    }
+    const std::int64_t now = now_ms();
+    housekeeping(now);
+    refresh_inhibitors(now);
+    const auto d = dispatcher();
+    auto due = d->take_due(now);
+    {
+      std::lock_guard run(run_mu_);
+      for (dispatch::Flush& f : due) {
+        const std::string key = f.notification.receiver + '\x1f' + f.notification.integration;
+        auto w = workers_.find(key);
+        if (f.notification.receiver.empty() || w == workers_.end()) {
+          // Nothing to send (only the log learns), or an integration gone.
+          finish(f, f.notification.receiver.empty());
+          continue;
+        }
+        {
+          std::lock_guard lock(w->second->mu);
+          w->second->queue.push_back(std::move(f));
+        }
+        w->second->cv.notify_all();
+      }
+    }
+    std::unique_lock lock(run_mu_);
+    std::chrono::milliseconds wait = kDispatchPoll;
+    if (auto next = d->next_due_ms())
+      wait = std::clamp(std::chrono::milliseconds(*next - now_ms()), std::chrono::milliseconds(1),
+                        kDispatchPoll);
+    run_cv_.wait_for(lock, wait, [&] { return !running_ || woken_; });
+    woken_ = false;
+  }
+}
+
+void Delivery::worker_loop(Worker& w) {
+  for (;;) {
+    dispatch::Flush f;
+    {
+      std::unique_lock lock(w.mu);
+      w.cv.wait(lock, [&] { return w.stopping || !w.queue.empty(); });
+      if (w.stopping) return;
+      f = std::move(w.queue.front());
+      w.queue.pop_front();
+    }
+    const bool ok = send(*config(), f, &w);
+    finish(f, ok);
+  }
+}
+
 void Delivery::start() {
-  std::lock_guard lock(mu_);
-  if (started_) return;
-  started_ = true;
-  for (auto& [_, r] : receivers_) start_worker(*r);
+  std::lock_guard run(run_mu_);
+  if (running_) return;
+  running_ = true;
+  const auto c = config();
+  for (const Receiver& r : c->receivers) {
+    for (const Integration& i : r.integrations) {
+      auto w = std::make_unique<Worker>();
+      Worker& ref = *w;
+      workers_.emplace(r.name + '\x1f' + i.name, std::move(w));
+      ref.thread = std::thread([this, &ref] { worker_loop(ref); });
+    }
+  }
+  dispatch_thread_ = std::thread([this] { dispatch_loop(); });
 }
 
 void Delivery::stop() {
-  std::vector<std::shared_ptr<Receiver>> rs;
+  std::vector<std::unique_ptr<Worker>> workers;
   {
-    std::lock_guard lock(mu_);
-    started_ = false;
-    for (auto& [_, r] : receivers_) rs.push_back(r);
-  }
-  for (auto& r : rs) stop_worker(*r);
-}
-
-void Delivery::start_worker(Receiver& r) {
-  {
-    std::lock_guard lock(r.mu);
-    r.stopping = false;
-  }
-  if (!r.worker.joinable()) r.worker = std::thread([this, &r] { worker(r); });
-}
-
-void Delivery::stop_worker(Receiver& r) {
-  {
-    std::lock_guard lock(r.mu);
-    r.stopping = true;
-  }
-  r.cv.notify_all();
-  if (r.worker.joinable()) r.worker.join();
-}
-
-void Delivery::worker(Receiver& r) {
-  for (;;) {
-    run_receiver(r);
-    std::unique_lock lock(r.mu);
-    if (r.stopping) return;
-    if (r.woken) {
-      r.woken = false;
-      continue;
+    std::lock_guard run(run_mu_);
+    if (!running_) {
+      save_log();
+      return;
     }
-    const auto next = earliest(r.queue);
-    auto wake = [&] { return r.stopping || r.woken; };
-    if (!next) {
-      r.cv.wait(lock, wake);
-    } else {
-      auto wait = *next - options_.clock->mono_now();
-      if (wait > firebreak::Clock::Duration::zero()) r.cv.wait_for(lock, wait, wake);
-    }
-    if (r.stopping) return;
-    r.woken = false;
+    running_ = false;
+    for (auto& [key, w] : workers_) workers.push_back(std::move(w));
+    workers_.clear();
   }
+  run_cv_.notify_all();
+  if (dispatch_thread_.joinable()) dispatch_thread_.join();
+  stop_workers(std::move(workers));
+  save_log();
+}
+
+std::vector<AlertView> Delivery::alerts() const {
+  const std::int64_t now = now_ms();
+  const auto c = config();
+  std::vector<AlertView> out;
+  {
+    std::lock_guard lock(alerts_mu_);
+    for (const auto& [fp, h] : alerts_) {
+      if (h.alert.resolved_at(now)) continue;
+      out.push_back({.alert = h.alert, .fingerprint = fp, .updated_at_ms = h.updated_at_ms});
+    }
+  }
+  for (AlertView& v : out) {
+    for (const routing::Route* r : routing::match_routes(c->routing.route, v.alert.labels))
+      if (std::find(v.receivers.begin(), v.receivers.end(), r->options.receiver) ==
+          v.receivers.end())
+        v.receivers.push_back(r->options.receiver);
+    v.silenced_by = silences_.mutes(v.alert.labels);
+    v.inhibited_by = inhibited_by(*c, v.alert.labels, now);
+  }
+  return out;
+}
+
+std::vector<dispatch::GroupStatus> Delivery::groups() const {
+  return dispatcher()->groups();
+}
+
+std::vector<std::string> Delivery::receiver_names() const {
+  std::vector<std::string> out;
+  for (const Receiver& r : config()->receivers) out.push_back(r.name);
+  return out;
+}
+
+routing::RoutingConfig Delivery::routing() const {
+  return config()->routing;
 }
 
 }  // namespace watch::alerting

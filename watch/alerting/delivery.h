@@ -1,58 +1,102 @@
-// Delivery of alert state changes (firing, resolved) from the rules engine to
-// receivers. Each notification goes to every receiver's queue and through
-// that receiver's pipeline (stage.h): dedup -> send -> retry.
+// watch's Alertmanager: alerts from the rules and from POST /api/v2/alerts go
+// through the routing tree into aggregation groups (watch/dispatch), are
+// muted by silences (watch/silence), inhibit rules and time intervals
+// (watch/routing), and reach each receiver's integrations (notifier.h) with
+// Alertmanager 0.25's timers and notification log.
 //
 //   watch::alerting::Delivery delivery({.clock = &clock, .registry = &registry,
 //                                       .store = store.get()});
-//   delivery.add_receiver("ops", std::make_unique<WebhookNotifier>(
-//                                    WebhookOptions{.url = "http://127.0.0.1:5001/"}));
-//   delivery.add_receiver("log", std::make_unique<LogNotifier>());
-//   delivery.start();                                       // one worker thread a receiver
-//   watch::rules::Group group(spec, {.query = q, .notify = [&](auto& ns) { delivery.push(ns); }});
+//   delivery.configure(routing_config, receivers);  // again on reload
+//   delivery.start();                 // a dispatch thread, a worker per integration
+//   delivery.put(rule_notifications);  // from rule evaluation
+//   delivery.put(posted_alerts);       // from POST /api/v2/alerts
 //
 // Promises:
-// - No delay of its own: push() wakes the receivers' workers, which send at
-//   once. Failed sends are retried with bounded exponential backoff and
-//   jitter when the notifier says the failure is retryable (no response, 5xx,
-//   429), with no limit on attempts; other failures are dropped and logged.
-// - Per alert (fingerprint) and receiver, notifications leave in the order
-//   they were pushed: a firing waiting for its retry holds back its resolve.
-// - With a store: every queued notification is persisted before push()
-//   returns and removed when delivered (or dropped), in the same transaction
-//   that writes the notification log, so one queued before a restart is sent
-//   after it (once its receiver is added again), and the log keeps a state
-//   already delivered from being sent again.
-// - Dedup: the same state (firing / resolved) of the same firing episode
-//   (starts_at) of the same alert is sent to a receiver at most once.
+// - Alertmanager's semantics (dispatch.h): group_wait, group_interval,
+//   repeat_interval, send_resolved per integration, continue, inhibition
+//   and silences, mute and active time intervals; alerts merged by
+//   fingerprint as Alertmanager's alert store merges them.
+// - A flush that fails is retried with backoff until the group's next flush
+//   is due (Alertmanager's notify timeout); then the next flush sends what is
+//   true by then. The notification log changes only on success.
+// - Restart-safe with a store: the notification log is saved after every
+//   successful send and silences after every change, both restored by the
+//   constructor; so a restart neither repeats a page before repeat_interval
+//   nor loses a resolve (the rules put their restored alerts back at start).
+// - Beyond Alertmanager: with resolve_muted (on by default) a receiver told
+//   an alert fired is told it resolved even if the alert is silenced or
+//   inhibited by then (alertmanager#226).
 //
-// Time: from the Clock; tests leave the workers unstarted and call run_due()
-// after moving a ManualClock.
+// Time: from the Clock; tests leave the threads unstarted and call
+// run_due() after moving a ManualClock (sends are then made on that thread,
+// one attempt each).
 //
-// Metrics (with a registry), label receiver:
+// Metrics (with a registry), labels receiver and integration:
 //   alert_notifications_sent_total, alert_notifications_failed_total (failed
-//   attempts), alert_notifications_queued (gauge),
-//   alert_notification_latency_seconds (histogram, push to delivery, wall time).
+//   attempts), alert_notification_latency_seconds (from the flush to its
+//   delivery); alerts_received_total{status}, alerts_invalid_total.
 //
 // Thread-safety: thread-safe.
 #pragma once
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "firebreak/clock.h"
 #include "firebreak/metrics.h"
 #include "watch/alerting/notifier.h"
-#include "watch/alerting/stage.h"
+#include "watch/dispatch/dispatch.h"
+#include "watch/routing/routing.h"
 #include "watch/rules/alerting.h"
+#include "watch/silence/silence.h"
 #include "watch/store/store.h"
 
 namespace watch::alerting {
+
+// Exponential backoff between attempts of one flush: attempt n (1-based)
+// waits min(initial * multiplier^(n-1), max) reduced by up to `jitter` (a
+// fraction).
+struct BackoffPolicy {
+  std::chrono::milliseconds initial{1000};
+  double multiplier = 2.0;
+  std::chrono::milliseconds max{60000};
+  double jitter = 0.2;
+};
+std::chrono::milliseconds backoff_delay(const BackoffPolicy& policy, int attempt,
+                                        std::mt19937_64& rng);
+
+// One of a receiver's integrations.
+struct Integration {
+  std::string name;  // "webhook/0": kind and index among the receiver's of that kind
+  bool send_resolved = true;
+  std::shared_ptr<Notifier> notifier;
+};
+
+struct Receiver {
+  std::string name;
+  std::vector<Integration> integrations;  // none: a receiver that drops (Alertmanager's "null")
+};
+
+// An alert as the API shows it (GET /api/v2/alerts).
+struct AlertView {
+  dispatch::Alert alert;
+  std::uint64_t fingerprint = 0;
+  std::int64_t updated_at_ms = 0;
+  std::vector<std::string> receivers;     // of the routes it goes to, unique, in route order
+  std::vector<std::string> silenced_by;   // silence ids
+  std::vector<std::string> inhibited_by;  // fingerprints (16 hex digits) of inhibiting alerts
+  bool suppressed() const { return !silenced_by.empty() || !inhibited_by.empty(); }
+};
 
 struct DeliveryOptions {
   const firebreak::Clock* clock = &firebreak::Clock::system();
@@ -60,72 +104,118 @@ struct DeliveryOptions {
   store::Store* store = nullptr;            // persistence when set; ditto
   BackoffPolicy backoff = {};
   std::uint64_t seed = 0;  // for backoff jitter; 0: random
+  bool resolve_muted = true;
+  // Expired silences and notification log entries are kept this long
+  // (Alertmanager's --data.retention).
+  std::int64_t retention_ms = 120 * 3'600'000LL;
+  // Alerts posted without endsAt resolve after this unless posted again
+  // (Alertmanager's resolve_timeout).
+  std::int64_t resolve_timeout_ms = 5 * 60'000;
 };
 
 class Delivery {
  public:
-  // Loads the notification log and the pending queue from the store.
+  // Restores the notification log and silences from the store.
   explicit Delivery(DeliveryOptions options);
-  // Stops the workers; queued notifications stay in the store.
+  // stop().
   ~Delivery();
   Delivery(const Delivery&) = delete;
   Delivery& operator=(const Delivery&) = delete;
 
-  // Adds a receiver with its own pipeline; notifications left pending for
-  // this name in the store are queued again, in their order. Throws
-  // std::invalid_argument when the name is taken (configuration error).
-  void add_receiver(std::string name, std::unique_ptr<Notifier> notifier);
-  // Removes a receiver, its queue and its pending notifications in the
-  // store (also for a name only the store knows).
-  void remove_receiver(std::string_view name);
+  // Routing and receivers; call before start() and on every reload. As
+  // Alertmanager's reload: the groups start again from the alerts held
+  // (each with its group_wait), and the notification log keeps anything
+  // from being sent twice. Every receiver the tree names must be given.
+  void configure(routing::RoutingConfig routing, std::vector<Receiver> receivers);
 
-  // Queues each notification for every receiver and wakes the workers.
-  void push(const std::vector<rules::Notification>& notifications);
+  // Alerts from the rule engine: firing ones last until their valid-until
+  // time unless sent again (as Prometheus sends them to Alertmanager).
+  void put(const std::vector<rules::Notification>& notifications);
+  // Alerts as posted (starts/ends set as POST /api/v2/alerts sets them: see
+  // web/alertmanager_api.h). Merged with held alerts of the same labels as
+  // Alertmanager merges them.
+  void put(std::vector<dispatch::Alert> alerts);
 
-  // Sends every message that is due now, for every receiver, in order;
-  // returns how many were delivered. Workers call this; so can tests.
+  // Flushes the groups due now and sends their notifications on this
+  // thread, one attempt each; returns how many were delivered. What the
+  // dispatch thread does, for tests and tools that move a ManualClock.
   std::size_t run_due();
-  // The earliest time a queued message may be attempted (nullopt: none queued).
-  std::optional<firebreak::Clock::MonoTime> next_due() const;
 
-  std::size_t queued(std::string_view receiver) const;
-
-  // Forgets deliveries older than `before_ms` (Unix ms) in the notification
-  // log: a state sent before then may be sent again. Call it periodically
-  // with a retention well above the rules' resolved retention (15m).
-  std::size_t prune_log(std::int64_t before_ms) { return log_.prune(before_ms); }
-  std::vector<std::string> receivers() const;
-
-  // Starts one worker thread a receiver (receivers added later get theirs
-  // at once). stop() joins them; both idempotent.
+  // A dispatch thread and one worker thread per integration; stop() joins
+  // them (sends in flight finish first). Both idempotent.
   void start();
   void stop();
 
-  // The bounds of alert_notification_latency_seconds.
-  static std::vector<double> latency_buckets() {
-    return {0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 1800, 3600};
-  }
+  silence::Silences& silences() { return silences_; }
+  // Saves the silences to the store (call after changing them).
+  void save_silences();
+
+  // Held alerts not resolved, with their routing and muting state, by
+  // fingerprint.
+  std::vector<AlertView> alerts() const;
+  std::vector<dispatch::GroupStatus> groups() const;
+  std::vector<std::string> receiver_names() const;  // in configuration order
+  routing::RoutingConfig routing() const;
 
  private:
-  struct Receiver;
-  std::size_t run_receiver(Receiver& r);
-  void worker(Receiver& r);
-  void start_worker(Receiver& r);  // requires mu_
-  void stop_worker(Receiver& r);
+  struct Worker;
+  struct Config;
+
+  std::shared_ptr<const Config> config() const;
+  std::vector<dispatch::Route> routes_for(const Config& c, const LabelSet& labels) const;
+  bool muted(const LabelSet& labels) const;
+  std::vector<std::string> inhibited_by(const Config& c, const LabelSet& labels,
+                                        std::int64_t now_ms) const;
+  bool time_muted(const dispatch::Route& route, std::int64_t now_ms) const;
+  std::shared_ptr<dispatch::Dispatcher> make_dispatcher() const;
+  std::shared_ptr<dispatch::Dispatcher> dispatcher() const;
+  void refresh_inhibitors(std::int64_t now_ms);
+  // Sends one flush. With a worker, retries with backoff until the flush's
+  // deadline or the worker's stop; without, makes one attempt.
+  bool send(const Config& c, dispatch::Flush& flush, Worker* worker);
+  void stop_workers(std::vector<std::unique_ptr<Worker>> workers);
+  void finish(dispatch::Flush& flush, bool delivered);
+  void save_log();
+  void housekeeping(std::int64_t now_ms);
+  void dispatch_loop();
+  void worker_loop(Worker& w);
+  std::int64_t now_ms() const;
 
   DeliveryOptions options_;
-  NotificationLog log_;
+  silence::Silences silences_;
+  mutable std::mutex config_mu_;
+  std::shared_ptr<const Config> config_;              // guarded by config_mu_
+  std::shared_ptr<dispatch::Dispatcher> dispatcher_;  // guarded by config_mu_
+
+  // The alert store (Alertmanager's provider), by fingerprint.
+  struct Held {
+    dispatch::Alert alert;
+    std::int64_t updated_at_ms = 0;
+    bool timeout = false;  // posted without endsAt
+  };
+  mutable std::mutex alerts_mu_;
+  std::map<std::uint64_t, Held> alerts_;  // guarded by alerts_mu_
+  // Per inhibit rule, the firing alerts that satisfy its source matchers,
+  // by the values of its `equal` labels; rebuilt before each flush.
+  struct Inhibitors;
+  std::shared_ptr<const Inhibitors> inhibitors_;  // guarded by alerts_mu_
+
+  std::mutex save_mu_;  // serialises save_log()
+  std::uint64_t saved_log_version_ = 0;
+  std::int64_t last_gc_ms_ = 0;
+
+  std::mutex run_mu_;
+  std::condition_variable run_cv_;
+  bool running_ = false;  // guarded by run_mu_
+  bool woken_ = false;    // guarded by run_mu_
+  std::thread dispatch_thread_;
+  std::map<std::string, std::unique_ptr<Worker>> workers_;  // guarded by run_mu_
+  std::mt19937_64 rng_;                                     // guarded by run_mu_
+
   firebreak::CounterFamily* sent_family_ = nullptr;
   firebreak::CounterFamily* failed_family_ = nullptr;
-  firebreak::GaugeFamily* queued_family_ = nullptr;
   firebreak::HistogramFamily* latency_family_ = nullptr;
-
-  mutable std::mutex mu_;
-  std::map<std::string, std::shared_ptr<Receiver>, std::less<>> receivers_;  // guarded by mu_
-  std::map<std::string, std::vector<store::PendingRecord>, std::less<>>
-      orphans_;              // guarded by mu_: persisted, receiver not added yet
-  bool started_ = false;     // guarded by mu_
-  std::uint64_t seeds_ = 0;  // guarded by mu_
+  firebreak::CounterFamily* received_family_ = nullptr;
 };
 
 }  // namespace watch::alerting

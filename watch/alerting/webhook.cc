@@ -52,45 +52,6 @@ dispatch::Alert to_alert(const rules::Notification& n) {
           .generator_url = n.generator_url};
 }
 
-std::string webhook_json(std::string_view receiver, std::string_view external_url,
-                         const rules::Notification& n) {
-  const char* status = n.resolved ? "resolved" : "firing";
-  nlohmann::json labels = label_object(n.labels.labels());
-  nlohmann::json annotations = label_object(n.annotations);
-  nlohmann::json alert = {
-      {"status", status},
-      {"labels", labels},
-      {"annotations", annotations},
-      {"startsAt", rfc3339(n.starts_at_ms)},
-      {"endsAt", rfc3339(n.resolved ? n.ends_at_ms : 0)},
-      {"generatorURL", n.generator_url},
-      {"fingerprint", fingerprint_string(fingerprint(n.labels))},
-  };
-  std::string group_key = "{}:{";
-  bool first = true;
-  for (const auto& l : n.labels) {
-    if (!first) group_key += ", ";
-    first = false;
-    group_key += l.name;
-    group_key += "=";
-    group_key += nlohmann::json(l.value).dump();  // a quoted, escaped Go-style string
-  }
-  group_key += "}";
-  nlohmann::json body = {
-      {"receiver", receiver},
-      {"status", status},
-      {"alerts", nlohmann::json::array({alert})},
-      {"groupLabels", labels},
-      {"commonLabels", labels},
-      {"commonAnnotations", annotations},
-      {"externalURL", external_url},
-      {"version", "4"},
-      {"groupKey", group_key},
-      {"truncatedAlerts", 0},
-  };
-  return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
 namespace {
 
 // The pairs every label list in `lists` has, as a JSON object.
@@ -140,50 +101,6 @@ std::string webhook_group_json(const dispatch::GroupNotification& n, std::string
       {"truncatedAlerts", n.alerts.size() - count},
   };
   return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
-std::string serialize(const rules::Notification& n) {
-  nlohmann::json labels = nlohmann::json::array();
-  for (const auto& l : n.labels) labels.push_back({l.name, l.value});
-  nlohmann::json annotations = nlohmann::json::array();
-  for (const auto& l : n.annotations) annotations.push_back({l.name, l.value});
-  nlohmann::json j = {{"labels", labels},
-                      {"annotations", annotations},
-                      {"starts_at_ms", n.starts_at_ms},
-                      {"ends_at_ms", n.ends_at_ms},
-                      {"resolved", n.resolved},
-                      {"generator_url", n.generator_url}};
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
-std::optional<rules::Notification> deserialize(std::string_view text) {
-  auto j = nlohmann::json::parse(text, nullptr, false);
-  if (!j.is_object()) return std::nullopt;
-  auto pairs = [](const nlohmann::json& a, std::vector<Label>& out) {
-    if (!a.is_array()) return false;
-    for (const auto& e : a) {
-      if (!e.is_array() || e.size() != 2 || !e[0].is_string() || !e[1].is_string()) return false;
-      out.push_back({e[0].get<std::string>(), e[1].get<std::string>()});
-    }
-    return true;
-  };
-  rules::Notification n;
-  std::vector<Label> labels;
-  if (!pairs(j.value("labels", nlohmann::json()), labels) ||
-      !pairs(j.value("annotations", nlohmann::json()), n.annotations))
-    return std::nullopt;
-  n.labels = LabelSet::from(std::move(labels));
-  auto num = [&](const char* k) {
-    auto it = j.find(k);
-    return it != j.end() && it->is_number_integer() ? it->get<std::int64_t>() : std::int64_t{0};
-  };
-  n.starts_at_ms = num("starts_at_ms");
-  n.ends_at_ms = num("ends_at_ms");
-  auto r = j.find("resolved");
-  n.resolved = r != j.end() && r->is_boolean() && r->get<bool>();
-  auto g = j.find("generator_url");
-  if (g != j.end() && g->is_string()) n.generator_url = g->get<std::string>();
-  return n;
 }
 
 }  // namespace watch::alerting

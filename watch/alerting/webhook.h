@@ -1,7 +1,8 @@
 // Alertmanager's wire shapes for one notification: the alert fingerprint,
 // RFC 3339 timestamps and the webhook JSON (version "4").
 //
-//   std::string body = watch::alerting::webhook_json("ops", "http://watch:9090", n);
+//   std::string body = watch::alerting::webhook_group_json(group_notification,
+//   "http://watch:9090");
 //
 // Fingerprint: as prometheus/common model.LabelSet.Fingerprint() (what
 // Alertmanager puts in "fingerprint"): FNV-1a 64 over the label pairs sorted
@@ -30,18 +31,6 @@ std::string fingerprint_string(std::uint64_t fp);  // "%016x"
 // 0 is Go's zero time "0001-01-01T00:00:00Z".
 std::string rfc3339(std::int64_t unix_ms);
 
-// The webhook body for one notification, version "4":
-//   {"receiver","status","alerts":[{"status","labels","annotations","startsAt",
-//    "endsAt","generatorURL","fingerprint"}],"groupLabels","commonLabels",
-//    "commonAnnotations","externalURL","version":"4","groupKey","truncatedAlerts":0}
-// One alert a message (no grouping yet): the group is the alert's whole label
-// set, so groupLabels and commonLabels are its labels, commonAnnotations its
-// annotations and groupKey `{}:{name="value", ...}`. A firing alert's endsAt
-// is Go's zero time (as Alertmanager writes for alerts without a known end);
-// a resolved one's is its resolution time.
-std::string webhook_json(std::string_view receiver, std::string_view external_url,
-                         const rules::Notification& n);
-
 // The webhook body for one group notification (watch/dispatch), version
 // "4", as Alertmanager's webhook notifier writes it: at most `max_alerts`
 // alerts (0: all; the rest counted in truncatedAlerts), firing ones first;
@@ -54,10 +43,5 @@ std::string webhook_group_json(const dispatch::GroupNotification& n, std::string
 // A rule's notification as the dispatcher (and Alertmanager) holds it: a
 // resolved one ends at its resolution, a firing one is open-ended.
 dispatch::Alert to_alert(const rules::Notification& n);
-
-// The notification as stored in the pending queue, and back (nullopt when
-// `text` is not one).
-std::string serialize(const rules::Notification& n);
-std::optional<rules::Notification> deserialize(std::string_view text);
 
 }  // namespace watch::alerting

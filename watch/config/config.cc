@@ -5,9 +5,11 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <initializer_list>
@@ -29,11 +31,11 @@ namespace watch::config {
 
 namespace fs = std::filesystem;
 
-std::string_view to_string(Receiver::Kind kind) {
+std::string_view to_string(Integration::Kind kind) {
   switch (kind) {
-    case Receiver::Kind::kWebhook:
+    case Integration::Kind::kWebhook:
       return "webhook";
-    case Receiver::Kind::kLog:
+    case Integration::Kind::kLog:
       return "log";
   }
   return "unknown";
@@ -346,7 +348,8 @@ class Loader {
   }
 
   void error(Pos pos, std::string key, std::string message) {
-    error_in(result_.config.path, pos, std::move(key), std::move(message));
+    error_in(current_file_.empty() ? result_.config.path : current_file_, pos, std::move(key),
+             std::move(message));
   }
 
   void error_in(const std::string& file, Pos pos, std::string key, std::string message) {
@@ -540,7 +543,8 @@ class Loader {
     Fields f;
     if (!fields(root, "",
                 {"listen", "storage", "query", "global", "rule_pack", "targets", "jobs",
-                 "rule_files", "receivers"},
+                 "rule_files", "receivers", "route", "inhibit_rules", "time_intervals",
+                 "mute_time_intervals", "alertmanager_config", "resolve_muted"},
                 f))
       return;
     Config& c = result_.config;
@@ -596,20 +600,21 @@ class Loader {
       }
       c.jobs.push_back(std::move(j));
     });
-    std::map<std::string, int> receiver_lines;
-    each(f.get("receivers"), "receivers", [&](const YAML::Node& n, const std::string& key) {
-      Receiver r;
-      if (!load_receiver(n, key, r)) return;
-      if (!r.name.empty()) {
-        auto [it, inserted] = receiver_lines.emplace(r.name, r.line);
-        if (!inserted) {
-          error(name_pos_, key + ".name",
-                fmt::format("duplicate receiver name {} (also at line {})", quote(r.name),
-                            it->second));
-        }
+    boolean(f.get("resolve_muted"), "resolve_muted", c.resolve_muted);
+    const bool routing_here = f.has("route") || f.has("inhibit_rules") || f.has("time_intervals") ||
+                              f.has("mute_time_intervals");
+    if (const YAML::Node* am = f.get("alertmanager_config")) {
+      for (const char* k :
+           {"receivers", "route", "inhibit_rules", "time_intervals", "mute_time_intervals"}) {
+        if (f.has(k))
+          error(pos_of(*am), "alertmanager_config",
+                fmt::format("{} cannot be given both here and in alertmanager_config", k));
       }
-      c.receivers.push_back(std::move(r));
-    });
+      load_alertmanager_config(*am);
+    } else {
+      load_receivers(f.get("receivers"));
+      if (routing_here) load_routing_blocks(root);
+    }
     check_retention();
     load_rule_files(f.get("rule_files"));
   }
@@ -640,7 +645,7 @@ class Loader {
     Fields f;
     if (!fields(n, "storage",
                 {"path", "tsdb_path", "checkpoint_interval", "evict_idle_after", "retention",
-                 "max_series"},
+                 "max_series", "silence_retention"},
                 f))
       return;
     Config& c = result_.config;
@@ -664,6 +669,7 @@ class Loader {
     }
     duration(f.get("checkpoint_interval"), "storage.checkpoint_interval", c.checkpoint_interval_ms);
     duration(f.get("evict_idle_after"), "storage.evict_idle_after", c.evict_idle_after_ms);
+    duration(f.get("silence_retention"), "storage.silence_retention", c.silence_retention_ms);
     if (duration(f.get("retention"), "storage.retention", c.retention_ms))
       retention_pos_ = pos_of(*f.get("retention"));
     if (count(f.get("max_series"), "storage.max_series", c.max_series) && c.max_series == 0) {
@@ -1243,44 +1249,148 @@ class Loader {
     return true;
   }
 
+  void load_receivers(const YAML::Node* list) {
+    std::map<std::string, int> receiver_lines;
+    each(list, "receivers", [&](const YAML::Node& n, const std::string& key) {
+      Receiver r;
+      if (!load_receiver(n, key, r)) return;
+      if (!r.name.empty()) {
+        auto [it, inserted] = receiver_lines.emplace(r.name, r.line);
+        if (!inserted) {
+          error(name_pos_, key + ".name",
+                fmt::format("duplicate receiver name {} (also at line {})", quote(r.name),
+                            it->second));
+        }
+      }
+      result_.config.receivers.push_back(std::move(r));
+    });
+  }
+
+  // route, inhibit_rules, time_intervals and mute_time_intervals, in
+  // Alertmanager's shapes (watch/routing checks them as 0.25 does).
+  void load_routing_blocks(const YAML::Node& root) {
+    std::vector<std::string> names;
+    for (const Receiver& r : result_.config.receivers) names.push_back(r.name);
+    std::vector<routing::Error> errors;
+    routing::RoutingConfig routing = routing::load_routing(root, names, errors);
+    for (routing::Error& e : errors) error({e.line, e.column}, std::move(e.key), e.message);
+    if (errors.empty()) result_.config.routing = std::move(routing);
+  }
+
+  // An alertmanager.yml used unchanged: its receivers and routing replace
+  // those keys here; errors name that file.
+  void load_alertmanager_config(const YAML::Node& n) {
+    std::string path;
+    if (!scalar(&n, "alertmanager_config", path)) return;
+    if (path.empty()) {
+      error(pos_of(n), "alertmanager_config", "must not be empty");
+      return;
+    }
+    Config& c = result_.config;
+    c.alertmanager_config = resolve(path);
+    std::ifstream in(c.alertmanager_config, std::ios::binary);
+    if (!in) {
+      error(pos_of(n), "alertmanager_config",
+            fmt::format("cannot read {}: {}", c.alertmanager_config, std::strerror(errno)));
+      return;
+    }
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (text.size() > kMaxConfigBytes) {
+      error(pos_of(n), "alertmanager_config",
+            fmt::format("{} is too large: {} bytes (at most {})", c.alertmanager_config,
+                        text.size(), kMaxConfigBytes));
+      return;
+    }
+    current_file_ = c.alertmanager_config;
+    YAML::Node root;
+    try {
+      root = YAML::Load(text);
+    } catch (const YAML::Exception& e) {
+      error({e.mark.line + 1, e.mark.column + 1}, "", "yaml: " + e.msg);
+      current_file_.clear();
+      return;
+    }
+    if (!root.IsMap()) {
+      error(pos_of(root), "", "expected a mapping (an alertmanager.yml)");
+      current_file_.clear();
+      return;
+    }
+    Fields f;
+    if (fields(root, "",
+               {"global", "route", "inhibit_rules", "receivers", "templates", "time_intervals",
+                "mute_time_intervals"},
+               f)) {
+      if (const YAML::Node* g = f.get("global")) load_am_global(*g);
+      if (const YAML::Node* t = f.get("templates");
+          t && !(t->IsSequence() && t->size() == 0) && !t->IsNull())
+        error(pos_of(*t), "templates",
+              "custom notification templates are not supported; watch uses Alertmanager's "
+              "default templates");
+      load_receivers(f.get("receivers"));
+      load_routing_blocks(root);
+    }
+    current_file_.clear();
+  }
+
+  // Alertmanager's `global`: resolve_timeout is used; the integrations'
+  // defaults (smtp_*, slack_api_url, ...) are read by the receivers.
+  void load_am_global(const YAML::Node& n) {
+    if (!n.IsMap()) {
+      error(pos_of(n), "global", fmt::format("expected a mapping, got {}", type_name(n)));
+      return;
+    }
+    for (auto it = n.begin(); it != n.end(); ++it) {
+      const YAML::Node k = it->first;
+      if (k.IsScalar() && k.Scalar() == "resolve_timeout")
+        duration(&it->second, "global.resolve_timeout", result_.config.resolve_timeout_ms);
+    }
+  }
+
   bool load_receiver(const YAML::Node& n, const std::string& key, Receiver& r) {
     r.line = pos_of(n).line;
     Fields f;
-    if (!fields(n, key, {"name", "webhook", "log"}, f)) return false;
+    if (!fields(n, key, {"name", "webhook", "log", "webhook_configs"}, f)) return false;
     required_name(f, n, key, r.name);
     const Pos name_pos = name_pos_;
-    // Present even when null (`log:` alone).
-    const bool has_webhook = f.has("webhook");
-    const bool has_log = f.has("log");
-    if (has_webhook == has_log) {
-      error(pos_of(n), key,
-            has_webhook ? "has both webhook and log (exactly one kind per receiver)"
-                        : "needs exactly one kind: webhook or log");
+    if (const YAML::Node* w = f.get("webhook")) {
+      Integration i{.kind = Integration::Kind::kWebhook, .line = pos_of(*w).line};
+      if (load_webhook(*w, key + ".webhook", i, /*am_shape=*/false))
+        r.integrations.push_back(std::move(i));
+    } else if (f.has("webhook")) {
+      error(pos_of(n), key + ".webhook.url", "is required");
     }
-    if (has_webhook) {
-      r.kind = Receiver::Kind::kWebhook;
-      const YAML::Node* w = f.get("webhook");
-      const std::string wkey = key + ".webhook";
-      Fields wf;
-      if (!w) {
-        error(pos_of(n), wkey + ".url", "is required");
-      } else if (fields(*w, wkey, {"url", "timeout", "max_alerts"}, wf)) {
-        if (const YAML::Node* u = wf.get("url")) {
-          url(u, wkey + ".url", r.url);
-        } else {
-          error(pos_of(*w), wkey + ".url", "is required");
-        }
-        duration(wf.get("timeout"), wkey + ".timeout", r.timeout_ms);
-        count(wf.get("max_alerts"), wkey + ".max_alerts", r.max_alerts);
-      }
-    } else if (has_log) {
-      r.kind = Receiver::Kind::kLog;
+    if (f.has("log")) {
       if (const YAML::Node* l = f.get("log")) {
         Fields lf;
         fields(*l, key + ".log", {}, lf);
       }
+      r.integrations.push_back({.kind = Integration::Kind::kLog, .line = r.line});
     }
+    each(f.get("webhook_configs"), key + ".webhook_configs",
+         [&](const YAML::Node& w, const std::string& wkey) {
+           Integration i{.kind = Integration::Kind::kWebhook, .line = pos_of(w).line};
+           if (load_webhook(w, wkey, i, /*am_shape=*/true)) r.integrations.push_back(std::move(i));
+         });
     name_pos_ = name_pos;
+    return true;
+  }
+
+  // A webhook: firebreak's `webhook` (url, timeout, max_alerts) or an item
+  // of Alertmanager's `webhook_configs` (url, send_resolved, max_alerts,
+  // and watch's timeout).
+  bool load_webhook(const YAML::Node& w, const std::string& wkey, Integration& i, bool am_shape) {
+    Fields wf;
+    std::vector<std::string_view> keys = {"url", "timeout", "max_alerts"};
+    if (am_shape) keys.push_back("send_resolved");
+    if (!fields(w, wkey, keys, wf)) return false;
+    if (const YAML::Node* u = wf.get("url")) {
+      url(u, wkey + ".url", i.url);
+    } else {
+      error(pos_of(w), wkey + ".url", "is required");
+    }
+    duration(wf.get("timeout"), wkey + ".timeout", i.timeout_ms);
+    count(wf.get("max_alerts"), wkey + ".max_alerts", i.max_alerts);
+    boolean(wf.get("send_resolved"), wkey + ".send_resolved", i.send_resolved);
     return true;
   }
 
@@ -1346,8 +1456,9 @@ class Loader {
 
   ParseOptions options_;
   LoadResult result_;
-  Pos name_pos_;       // of the last entry's name (for duplicate-name errors)
-  Pos retention_pos_;  // of storage.retention, when given
+  Pos name_pos_;              // of the last entry's name (for duplicate-name errors)
+  std::string current_file_;  // errors name this file when set (alertmanager_config)
+  Pos retention_pos_;         // of storage.retention, when given
   std::map<std::string, Pos> threshold_pos_;  // the current target's thresholds' keys
   std::size_t work_ = 0;
   bool budget_reported_ = false;
@@ -1497,16 +1608,43 @@ std::string summary(const Config& c) {
   out += plural(c.receivers.size(), "receiver", "receivers");
   for (std::size_t i = 0; i < c.receivers.size(); ++i) {
     const Receiver& r = c.receivers[i];
-    out += fmt::format("{} {} ({})", i == 0 ? ":" : ",", r.name, to_string(r.kind));
+    std::vector<std::string_view> kinds;
+    for (const Integration& in : r.integrations) kinds.push_back(to_string(in.kind));
+    out += fmt::format("{} {} ({})", i == 0 ? ":" : ",", r.name,
+                       kinds.empty() ? "nothing" : fmt::format("{}", fmt::join(kinds, ", ")));
   }
   if (c.receivers.empty()) out += " (firing alerts notify no one)";
   out += "\n";
+  if (!c.alertmanager_config.empty())
+    out += "routing: " + c.alertmanager_config + "\n";
+  else if (c.routing)
+    out += "routing: route, inhibit_rules and time_intervals as configured\n";
+  else if (!c.receivers.empty())
+    out += "routing: every receiver gets every alert, each in its own group, sent at once\n";
   out += plural(c.rule_files.size(), "rule file", "rule files");
   for (std::size_t i = 0; i < c.rule_files.size(); ++i)
     out += fmt::format("{} {}", i == 0 ? ":" : ",", c.rule_files[i]);
   out += " (besides the generated rule pack)\n";
   if (c.targets.empty() && c.jobs.empty())
     out += "watches nothing: add targets or jobs to monitor something\n";
+  return out;
+}
+
+routing::RoutingConfig effective_routing(const Config& config) {
+  if (config.routing) return *config.routing;
+  routing::RoutingConfig out;
+  out.route.key = "{}";
+  for (const Receiver& r : config.receivers) {
+    routing::Route child;
+    child.options = {.receiver = r.name,
+                     .group_by_all = true,
+                     .group_wait_ms = 0,
+                     .group_interval_ms = config.evaluation_interval_ms,
+                     .repeat_interval_ms = 4 * 3'600'000LL};
+    child.continue_matching = true;
+    child.key = "{}/{}";
+    out.route.routes.push_back(std::move(child));
+  }
   return out;
 }
 

@@ -40,6 +40,7 @@
 #include "watch/discovery/discovery.h"
 #include "watch/model/model.h"
 #include "watch/relabel/relabel.h"
+#include "watch/routing/routing.h"
 #include "watch/rulepack/rule_pack.h"
 
 namespace watch::config {
@@ -92,18 +93,26 @@ struct Job {
   int line = 0;
 };
 
-// Where alerts go.
-struct Receiver {
+// One way a receiver is told: an item of its `webhook_configs`, or its
+// `webhook` / `log` shorthand.
+struct Integration {
   enum class Kind { kWebhook, kLog };
   Kind kind = Kind::kLog;
-  std::string name;                  // unique among receivers
   std::string url;                   // kWebhook: the endpoint (an http URL)
   std::int64_t timeout_ms = 10'000;  // kWebhook: per request, > 0
   std::size_t max_alerts = 0;        // kWebhook: alerts per message, 0: all
+  bool send_resolved = true;
   int line = 0;
 };
 
-std::string_view to_string(Receiver::Kind kind);  // "webhook", "log"
+std::string_view to_string(Integration::Kind kind);  // "webhook", "log"
+
+// Where alerts go: a named receiver the route sends to.
+struct Receiver {
+  std::string name;                       // unique among receivers
+  std::vector<Integration> integrations;  // none: alerts routed here go nowhere
+  int line = 0;
+};
 
 struct Config {
   std::string path;  // the configuration file as given ("" when parsed from text)
@@ -140,6 +149,18 @@ struct Config {
   std::vector<Target> targets;          // in file order
   std::vector<Job> jobs;                // in file order
   std::vector<Receiver> receivers;      // in file order
+  // route, inhibit_rules and time_intervals (from this file or from
+  // alertmanager_config); nullopt: the implicit route (effective_routing()).
+  std::optional<routing::RoutingConfig> routing;
+  std::string alertmanager_config;  // absolute path when routing comes from there
+  // Receivers told an alert fired are told it resolved even when it is
+  // silenced or inhibited by then (false: Alertmanager's behaviour).
+  bool resolve_muted = true;
+  // Expired silences and notification log entries are kept this long.
+  std::int64_t silence_retention_ms = 120 * 3'600'000LL;
+  // Alerts posted to /api/v2/alerts without endsAt resolve after this
+  // (Alertmanager's global.resolve_timeout).
+  std::int64_t resolve_timeout_ms = 5 * 60'000;
 };
 
 struct ConfigError {
@@ -192,6 +213,12 @@ std::vector<checkin::JobConfig> checkin_jobs(const Config& config);
 // jobs, their `for`s (global.job_alert_for, job_missed_run_for,
 // job_run_too_long_for).
 rulepack::RulePackOptions rule_pack_options(const Config& config);
+// The routing in force: config.routing, or without one the implicit route:
+// every receiver gets every alert, each alert its own group (group_by
+// ['...']), sent at once (group_wait 0), changes at the next evaluation
+// (group_interval = global.evaluation_interval), repeated every 4h.
+routing::RoutingConfig effective_routing(const Config& config);
+
 // A few lines for `firebreak watch check-config`: listen address, storage,
 // N targets, N jobs, N receivers, N rule files (each named); says so when the
 // configuration watches nothing. Ends with a newline.

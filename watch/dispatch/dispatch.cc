@@ -159,91 +159,96 @@ std::optional<GroupNotification> Dispatcher::prepare(const Group& g, std::int64_
   return n;
 }
 
-std::size_t Dispatcher::tick(std::int64_t now_ms) {
-  struct Due {
-    std::string key;
-    std::string log_key;
-    GroupNotification notification;
-    LogEntry entry;
-    std::vector<std::pair<std::uint64_t, std::int64_t>> resolved;  // fingerprint, ends_at
-  };
-  std::vector<Due> due;
-  {
-    std::lock_guard lock(mu_);
-    for (auto it = groups_.begin(); it != groups_.end();) {
-      Group& g = it->second;
-      if (g.next_flush_ms > now_ms) {
-        ++it;
-        continue;
-      }
-      // Resolved alerts long past their retention leave the group.
+std::vector<Flush> Dispatcher::take_due(std::int64_t now_ms) {
+  std::vector<Flush> due;
+  std::lock_guard lock(mu_);
+  for (auto it = groups_.begin(); it != groups_.end();) {
+    Group& g = it->second;
+    // A group whose last flush is still being sent waits for it (as an
+    // Alertmanager group's next flush starts when the last one is done).
+    if (g.next_flush_ms > now_ms || g.in_flight) {
+      ++it;
+      continue;
+    }
+    // Resolved alerts long past their retention leave the group.
+    std::erase_if(g.alerts, [&](const auto& kv) {
+      return kv.second.resolved_at(now_ms - options_.resolved_retention_ms);
+    });
+    if (g.alerts.empty()) {
+      it = groups_.erase(it);
+      continue;
+    }
+    g.flushed = true;
+    g.next_flush_ms = now_ms + g.route.group_interval_ms;
+    if (hooks_.time_muted(g.route, now_ms)) {
+      ++it;
+      continue;
+    }
+    Flush f{.slot = it->first,
+            .log_key =
+                log_key(g.route.receiver, g.route.integration, group_key(g.route, g.group_labels)),
+            .deadline_ms = now_ms + g.route.group_interval_ms};
+    auto e = log_.find(f.log_key);
+    if (auto n = prepare(g, now_ms, e == log_.end() ? nullptr : &e->second, f.entry)) {
+      f.notification = std::move(*n);
+      for (const auto& [fp, a] : g.alerts)
+        if (a.resolved_at(now_ms)) f.resolved.emplace_back(fp, a.ends_at_ms);
+      g.in_flight = true;
+      due.push_back(std::move(f));
+    } else {
+      // Nothing to tell: resolved alerts have been dealt with (Alertmanager
+      // deletes them after any flush that did not fail), except muted
+      // ones a receiver was told fired, kept for when the mute ends.
       std::erase_if(g.alerts, [&](const auto& kv) {
-        return kv.second.resolved_at(now_ms - options_.resolved_retention_ms);
+        if (!kv.second.resolved_at(now_ms)) return false;
+        const bool told = e != log_.end() && e->second.firing.contains(kv.first);
+        return !(told && options_.resolve_muted);
       });
+      // An empty group goes (Alertmanager's maintenance removes it): a
+      // later alert starts a new one, with its group_wait.
       if (g.alerts.empty()) {
         it = groups_.erase(it);
         continue;
       }
-      g.flushed = true;
-      g.next_flush_ms = now_ms + g.route.group_interval_ms;
-      if (hooks_.time_muted(g.route, now_ms)) {
-        ++it;
-        continue;
-      }
-      Due d{.key = it->first,
-            .log_key =
-                log_key(g.route.receiver, g.route.integration, group_key(g.route, g.group_labels))};
-      auto e = log_.find(d.log_key);
-      if (auto n = prepare(g, now_ms, e == log_.end() ? nullptr : &e->second, d.entry)) {
-        d.notification = std::move(*n);
-        for (const auto& [fp, a] : g.alerts)
-          if (a.resolved_at(now_ms)) d.resolved.emplace_back(fp, a.ends_at_ms);
-        due.push_back(std::move(d));
-      } else {
-        // Nothing to tell: resolved alerts have been dealt with (Alertmanager
-        // deletes them after any flush that did not fail), except muted
-        // ones a receiver was told fired, kept for when the mute ends.
-        std::erase_if(g.alerts, [&](const auto& kv) {
-          if (!kv.second.resolved_at(now_ms)) return false;
-          const bool told = e != log_.end() && e->second.firing.contains(kv.first);
-          return !(told && options_.resolve_muted);
-        });
-        // An empty group goes (Alertmanager's maintenance removes it): a
-        // later alert starts a new one, with its group_wait.
-        if (g.alerts.empty()) {
-          it = groups_.erase(it);
-          continue;
-        }
-      }
-      ++it;
     }
-  }
-  std::size_t sent = 0;
-  for (Due& d : due) {
-    const bool nothing_to_send = d.notification.receiver.empty();
-    if (!nothing_to_send && !hooks_.send(d.notification)) continue;  // retried next flush
-    if (!nothing_to_send) ++sent;
-    std::lock_guard lock(mu_);
-    if (d.entry.firing.empty() && d.entry.resolved.empty())
-      log_.erase(d.log_key);
-    else
-      log_[d.log_key] = std::move(d.entry);
-    // Resolved alerts the receiver now knows about leave the group, unless
-    // they fired again meanwhile (Alertmanager's DeleteIfNotModified).
-    if (auto g = groups_.find(d.key); g != groups_.end()) {
-      for (const auto& [fp, ends_at] : d.resolved) {
-        auto a = g->second.alerts.find(fp);
-        if (a != g->second.alerts.end() && a->second.ends_at_ms == ends_at)
-          g->second.alerts.erase(a);
-      }
-      if (g->second.alerts.empty()) groups_.erase(g);
-    }
+    ++it;
   }
   // The log forgets what nobody was told about for its retention
   // (Alertmanager's nflog retention).
-  std::lock_guard lock(mu_);
   std::erase_if(
       log_, [&](const auto& kv) { return kv.second.at_ms < now_ms - options_.log_retention_ms; });
+  return due;
+}
+
+void Dispatcher::finish(Flush& flush, bool delivered) {
+  std::lock_guard lock(mu_);
+  auto g = groups_.find(flush.slot);
+  if (g != groups_.end()) g->second.in_flight = false;
+  if (!delivered) return;  // the log unchanged: the next flush tries again
+  if (flush.entry.firing.empty() && flush.entry.resolved.empty())
+    log_.erase(flush.log_key);
+  else
+    log_[flush.log_key] = std::move(flush.entry);
+  ++log_version_;
+  if (g == groups_.end()) return;
+  // Resolved alerts the receiver now knows about leave the group, unless
+  // they fired again meanwhile (Alertmanager's DeleteIfNotModified).
+  for (const auto& [fp, ends_at] : flush.resolved) {
+    auto a = g->second.alerts.find(fp);
+    if (a != g->second.alerts.end() && a->second.ends_at_ms == ends_at) g->second.alerts.erase(a);
+  }
+  if (g->second.alerts.empty()) groups_.erase(g);
+}
+
+std::size_t Dispatcher::tick(std::int64_t now_ms) {
+  std::size_t sent = 0;
+  for (Flush& f : take_due(now_ms)) {
+    // A flush with no receiver only updates the log (see Flush).
+    const bool nothing_to_send = f.notification.receiver.empty();
+    const bool delivered = nothing_to_send || hooks_.send(f.notification);
+    if (delivered && !nothing_to_send) ++sent;
+    finish(f, delivered);
+  }
   return sent;
 }
 
@@ -278,6 +283,12 @@ std::map<std::string, LogEntry> Dispatcher::log() const {
 void Dispatcher::restore_log(std::map<std::string, LogEntry> log) {
   std::lock_guard lock(mu_);
   log_ = std::move(log);
+  ++log_version_;
+}
+
+std::uint64_t Dispatcher::log_version() const {
+  std::lock_guard lock(mu_);
+  return log_version_;
 }
 
 }  // namespace watch::dispatch

@@ -68,6 +68,9 @@ struct Route {
   std::int64_t group_interval_ms = 300'000;
   std::int64_t repeat_interval_ms = 4 * 3'600'000;
   bool send_resolved = true;  // the receiver's
+  // Names of time intervals (for Hooks::time_muted).
+  std::vector<std::string> mute_time_intervals;
+  std::vector<std::string> active_time_intervals;
 };
 
 // What one receiver is sent at one flush of one group.
@@ -116,6 +119,19 @@ struct Options {
   std::int64_t log_retention_ms = 120 * 3'600'000;
 };
 
+// One flush of one group to one receiver's integration, from take_due() to
+// finish(). notification.receiver is "" when there is nothing to send but
+// the log must still learn that the firing set is empty (send_resolved off:
+// otherwise the next firing of the same alerts would look like old news).
+struct Flush {
+  std::string slot;     // the group's
+  std::string log_key;  // log_key() of the receiver, integration and group
+  GroupNotification notification;
+  LogEntry entry;            // what the log says once it is delivered
+  std::int64_t deadline_ms;  // the group's next flush: retry until then
+  std::vector<std::pair<std::uint64_t, std::int64_t>> resolved;  // fingerprint, ends_at
+};
+
 // One aggregation group, for status views and /api/v2/alerts/groups.
 struct GroupStatus {
   std::string key;
@@ -136,10 +152,21 @@ class Dispatcher {
   // the alert has been firing longer than group_wait already.
   void put(const std::vector<Alert>& alerts, std::int64_t now_ms);
 
-  // Flushes every group that is due at now_ms; returns how many receivers
-  // were sent something. Call it at least as often as the shortest
-  // group_wait / group_interval you want honoured (watch: every 100 ms).
+  // Flushes every group that is due at now_ms, sending through hooks.send
+  // one after the other; returns how many receivers were sent something.
+  // Call it at least as often as the shortest group_wait / group_interval
+  // you want honoured. take_due() + finish() is the same, for callers that
+  // send on threads of their own.
   std::size_t tick(std::int64_t now_ms);
+
+  // The flushes due at now_ms (hooks.send is not called). Each group with a
+  // flush out stays out of later take_due() calls until finish() is called
+  // for it, so its next flush starts after this one is done.
+  std::vector<Flush> take_due(std::int64_t now_ms);
+  // Records a flush's outcome: delivered, the log learns what the receiver
+  // was told and resolved alerts it heard of leave the group; not
+  // delivered, nothing changes and the group's next flush tries again.
+  void finish(Flush& flush, bool delivered);
 
   // When the next flush is due (to sleep until then); nullopt: no group.
   std::optional<std::int64_t> next_due_ms() const;
@@ -152,6 +179,8 @@ class Dispatcher {
   // must be told a resolve.
   std::map<std::string, LogEntry> log() const;
   void restore_log(std::map<std::string, LogEntry> log);
+  // Bumped by every change of the log: a cheap "save it again?".
+  std::uint64_t log_version() const;
 
  private:
   struct Group {
@@ -160,12 +189,14 @@ class Dispatcher {
     std::map<std::uint64_t, Alert> alerts;  // by fingerprint
     std::int64_t next_flush_ms = 0;
     bool flushed = false;
+    bool in_flight = false;  // a flush handed out by take_due, not finished
   };
 
   std::string group_key(const Route& route, const LabelSet& group_labels) const;
-  // groups_ holds one group per integration of a route's group.
+  // groups_ holds one group per receiver and integration of a route's
+  // group (two routes may share a key: Alertmanager keys groups by route).
   static std::string slot(const std::string& group_key, const Route& route) {
-    return route.integration.empty() ? group_key : group_key + '\x1f' + route.integration;
+    return log_key(route.receiver, route.integration, group_key);
   }
   LabelSet group_labels(const Route& route, const LabelSet& alert) const;
   // The notification for one flush, or nullopt when nothing needs sending.
@@ -177,6 +208,7 @@ class Dispatcher {
   mutable std::mutex mu_;
   std::map<std::string, Group> groups_;  // by slot()
   std::map<std::string, LogEntry> log_;
+  std::uint64_t log_version_ = 0;
 };
 
 }  // namespace watch::dispatch

@@ -153,6 +153,9 @@ struct InhibitRule {
 // skips resolved ones). Cost: matchers × rules × alerts in the worst case.
 const LabelSet* find_inhibitor(const std::vector<InhibitRule>& rules, const LabelSet& target,
                                const std::vector<LabelSet>& firing);
+// The same for one rule (callers that index `firing` per rule).
+const LabelSet* find_inhibitor(const InhibitRule& rule, const LabelSet& target,
+                               const std::vector<LabelSet>& firing);
 inline bool inhibited(const std::vector<InhibitRule>& rules, const LabelSet& target,
                       const std::vector<LabelSet>& firing) {
   return find_inhibitor(rules, target, firing) != nullptr;

@@ -170,17 +170,34 @@ std::vector<Notification> AlertingRule::notifications(std::int64_t t_ms,
     if (!resolved_since_sent && !due) continue;
     a.last_sent_ms = t_ms;
     a.valid_until_ms = t_ms + 4 * std::max(resend_delay_ms, interval_ms);
-    Notification n;
-    n.labels = a.labels;
-    n.annotations = a.annotations;
-    n.starts_at_ms = a.fired_at_ms;
-    n.resolved = a.resolved_at_ms != 0;
-    n.ends_at_ms = n.resolved ? a.resolved_at_ms : a.valid_until_ms;
-    n.generator_url = options_.external_url +
-                      "/graph?g0.expr=" + url_escape(promql::to_string(*expr_)) + "&g0.tab=1";
-    out.push_back(std::move(n));
+    out.push_back(notification_of(a));
   }
   return out;
+}
+
+std::vector<Notification> AlertingRule::current_notifications(std::int64_t t_ms,
+                                                              std::int64_t resend_delay_ms,
+                                                              std::int64_t interval_ms) const {
+  std::vector<Notification> out;
+  for (const auto& [ls, held] : active_) {
+    if (held.state == AlertState::kPending || held.fired_at_ms == 0) continue;
+    Alert a = held;
+    a.valid_until_ms = t_ms + 4 * std::max(resend_delay_ms, interval_ms);
+    out.push_back(notification_of(a));
+  }
+  return out;
+}
+
+Notification AlertingRule::notification_of(const Alert& a) const {
+  Notification n;
+  n.labels = a.labels;
+  n.annotations = a.annotations;
+  n.starts_at_ms = a.fired_at_ms;
+  n.resolved = a.resolved_at_ms != 0;
+  n.ends_at_ms = n.resolved ? a.resolved_at_ms : a.valid_until_ms;
+  n.generator_url = options_.external_url +
+                    "/graph?g0.expr=" + url_escape(promql::to_string(*expr_)) + "&g0.tab=1";
+  return n;
 }
 
 std::vector<Alert> AlertingRule::active_alerts() const {

@@ -106,6 +106,12 @@ class AlertingRule {
   std::vector<Notification> notifications(std::int64_t t_ms, std::int64_t resend_delay_ms,
                                           std::int64_t interval_ms);
 
+  // The notification of every firing alert and of every resolved one still
+  // held, as of t_ms, without marking anything sent: what a restarted
+  // watch hands its delivery again (which knows what each receiver heard).
+  std::vector<Notification> current_notifications(std::int64_t t_ms, std::int64_t resend_delay_ms,
+                                                  std::int64_t interval_ms) const;
+
   // Pending and firing alerts (not resolved ones), sorted by labels.
   std::vector<Alert> active_alerts() const;
   // All held alerts including resolved ones still retained.
@@ -137,6 +143,8 @@ class AlertingRule {
  private:
   AlertingRule(RuleSpec spec, promql::ExprPtr expr, AlertingOptions options)
       : spec_(std::move(spec)), expr_(std::move(expr)), options_(std::move(options)) {}
+
+  Notification notification_of(const Alert& a) const;
 
   RuleSpec spec_;
   promql::ExprPtr expr_;

@@ -101,6 +101,15 @@ std::vector<const AlertingRule*> Group::alerting_rules() const {
   return out;
 }
 
+std::vector<Notification> Group::current_notifications(std::int64_t t_ms) const {
+  std::vector<Notification> out;
+  for (const AlertingRule* rule : alerting_rules()) {
+    auto ns = rule->current_notifications(t_ms, options_.resend_delay_ms, interval_ms_);
+    out.insert(out.end(), std::make_move_iterator(ns.begin()), std::make_move_iterator(ns.end()));
+  }
+  return out;
+}
+
 std::vector<AlertStateRecord> Group::export_state() const {
   std::vector<AlertStateRecord> out;
   for (std::size_t i = 0; i < rules_.size(); ++i) {

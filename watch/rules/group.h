@@ -82,6 +82,9 @@ class Group {
   const std::vector<RulePtr>& rules() const { return rules_; }
   std::vector<const AlertingRule*> alerting_rules() const;
 
+  // Every alerting rule's current_notifications() at t_ms.
+  std::vector<Notification> current_notifications(std::int64_t t_ms) const;
+
   std::vector<AlertStateRecord> export_state() const;
   // Records of other groups or of rules no longer present are ignored. A
   // record goes to the rule that held it (by index, when the name there

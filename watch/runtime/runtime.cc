@@ -35,18 +35,33 @@ std::int64_t next_after(std::int64_t t_ms, std::int64_t interval_ms) {
   return floor_to(t_ms, interval_ms) + interval_ms;
 }
 
-std::unique_ptr<alerting::Notifier> make_notifier(const config::Receiver& r,
-                                                  const std::string& external_url) {
-  if (r.kind == config::Receiver::Kind::kLog) return std::make_unique<alerting::LogNotifier>();
-  return std::make_unique<alerting::WebhookNotifier>(
-      alerting::WebhookOptions{.url = r.url,
-                               .external_url = external_url,
-                               .timeout = std::chrono::milliseconds(r.timeout_ms)});
-}
-
-bool same_receiver(const config::Receiver& a, const config::Receiver& b) {
-  return a.kind == b.kind && a.name == b.name && a.url == b.url && a.timeout_ms == b.timeout_ms &&
-         a.max_alerts == b.max_alerts;
+// The delivery's receivers: each integration named by its kind and its
+// index among the receiver's integrations of that kind ("webhook/0").
+std::vector<alerting::Receiver> delivery_receivers(const config::Config& config,
+                                                   const std::string& external_url) {
+  std::vector<alerting::Receiver> out;
+  for (const config::Receiver& r : config.receivers) {
+    alerting::Receiver dr{.name = r.name};
+    std::map<config::Integration::Kind, int> index;
+    for (const config::Integration& in : r.integrations) {
+      const std::string name =
+          std::string(config::to_string(in.kind)) + "/" + std::to_string(index[in.kind]++);
+      std::shared_ptr<alerting::Notifier> notifier;
+      if (in.kind == config::Integration::Kind::kLog) {
+        notifier = std::make_shared<alerting::LogNotifier>();
+      } else {
+        notifier = std::make_shared<alerting::WebhookNotifier>(
+            alerting::WebhookOptions{.url = in.url,
+                                     .external_url = external_url,
+                                     .timeout = std::chrono::milliseconds(in.timeout_ms),
+                                     .max_alerts = in.max_alerts});
+      }
+      dr.integrations.push_back(
+          {.name = name, .send_resolved = in.send_resolved, .notifier = std::move(notifier)});
+    }
+    out.push_back(std::move(dr));
+  }
+  return out;
 }
 
 std::string default_external_url(const config::Config& config) {
@@ -149,8 +164,13 @@ Runtime::Runtime(config::Config config, RuntimeOptions options)
     throw std::runtime_error("the rule groups do not load:" + all);
   }
 
-  delivery_ = std::make_unique<alerting::Delivery>(alerting::DeliveryOptions{
-      .clock = &clock_, .registry = options_.registry, .store = store_.get()});
+  delivery_ = std::make_unique<alerting::Delivery>(
+      alerting::DeliveryOptions{.clock = &clock_,
+                                .registry = options_.registry,
+                                .store = store_.get(),
+                                .resolve_muted = config.resolve_muted,
+                                .retention_ms = config.silence_retention_ms,
+                                .resolve_timeout_ms = config.resolve_timeout_ms});
   scraper_ = std::make_unique<scrape::ScrapeManager>(
       head_, clock_, scrape::ScrapeManagerOptions{.registry = options_.registry});
   discovery_ = std::make_unique<discovery::Manager>(discovery::ManagerOptions{
@@ -252,6 +272,11 @@ Runtime::Runtime(config::Config config, RuntimeOptions options)
   configure_receivers(config);
   config_ = std::move(config);
   build_groups(rules.groups, /*restore_from_store=*/true);
+  // The delivery holds alerts in memory only: the restored ones go back to
+  // it (the notification log it restored knows what each receiver heard,
+  // so nothing is sent twice and a resolve that was due is still sent).
+  const std::int64_t now = wall_ms();
+  for (const auto& g : groups_) delivery_->put(g->group->current_notifications(now));
 }
 
 Runtime::~Runtime() {
@@ -387,23 +412,10 @@ void Runtime::add_http(firebreak::AdminServer& server) {
   });
 }
 
-// Requires mu_ (or construction). config_.receivers are the ones running:
-// this runs before config_ is replaced.
+// Requires mu_ (or construction).
 void Runtime::configure_receivers(const config::Config& config) {
-  auto find = [](const std::vector<config::Receiver>& in, const std::string& name) {
-    return std::find_if(in.begin(), in.end(),
-                        [&](const config::Receiver& r) { return r.name == name; });
-  };
-  for (const config::Receiver& r : config.receivers) {
-    const auto old = find(config_.receivers, r.name);
-    const bool running = old != config_.receivers.end();
-    if (running && same_receiver(*old, r)) continue;
-    if (running) delivery_->remove_receiver(r.name);
-    delivery_->add_receiver(r.name, make_notifier(r, options_.external_url));
-  }
-  for (const config::Receiver& old : config_.receivers)
-    if (find(config.receivers, old.name) == config.receivers.end())
-      delivery_->remove_receiver(old.name);
+  delivery_->configure(config::effective_routing(config),
+                       delivery_receivers(config, options_.external_url));
 }
 
 void Runtime::build_groups(const std::vector<rules::GroupSpec>& specs, bool restore_from_store) {
@@ -646,7 +658,7 @@ void Runtime::evaluate(std::int64_t t_ms, bool force) {
       FB_LOG_ERROR("alert_state_save_failed", "", {"rule_group", g->group->name()},
                    {"error", error});
     if (!held_notifications_.empty()) {
-      delivery_->push(held_notifications_);
+      delivery_->put(held_notifications_);
       held_notifications_.clear();
     }
   }
@@ -750,7 +762,6 @@ void Runtime::housekeeping(std::int64_t now_ms) {
   if (now_ms - last_gc_ms_ >= 60'000) {
     last_gc_ms_ = now_ms;
     db_->gc(now_ms);
-    delivery_->prune_log(now_ms - 7 * 24 * 3'600'000LL);
     // Memory freed by collected series, a first scrape's scratch or a heavy
     // query stays with glibc otherwise (its free pages inside the heap are
     // not returned by free()): hand it back, once a minute.

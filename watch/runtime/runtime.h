@@ -146,6 +146,7 @@ class Runtime {
   void evaluate(std::int64_t t_ms, bool force = false);
   // Runs due deliveries now (the delivery threads do it when started).
   std::size_t deliver_due() { return delivery_->run_due(); }
+  alerting::Delivery& delivery() { return *delivery_; }
 
   tsdb::Head& head() { return head_; }
   tsdb::Db& db() { return *db_; }

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include <bit>
+#include <functional>
 #include <set>
 #include <stdexcept>
 #include <utility>
@@ -74,6 +75,18 @@ CREATE TABLE group_log (
   at_ms INTEGER NOT NULL
 );
 )sql",
+    // 6: silences, one JSON image each; the per-alert log and the pending
+    // queue go (the dispatcher's group log replaces both); group_log keys
+    // now name the integration.
+    R"sql(
+CREATE TABLE silences (
+  id TEXT PRIMARY KEY,
+  snapshot TEXT NOT NULL
+);
+DROP TABLE notification_log;
+DROP TABLE pending;
+DELETE FROM group_log;
+)sql",
 };
 static_assert(std::size(kMigrations) == kSchemaVersion);
 
@@ -113,6 +126,35 @@ class Stmt {
 
 void set_error(std::string* error, sqlite3* db, std::string_view what) {
   if (error) *error = std::string(what) + ": " + sqlite3_errmsg(db);
+}
+
+// Replaces every row of a table in one transaction: `insert` is run `rows`
+// times, bind_next() binding each row's values. Requires the store's mutex.
+bool replace_all(sqlite3* db, const char* table, const char* insert, const char* what,
+                 std::size_t rows, std::string* error,
+                 const std::function<void(Stmt&)>& bind_next) {
+  const auto exec = [&](const std::string& sql, std::string* err) {
+    char* msg = nullptr;
+    if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &msg) == SQLITE_OK) return true;
+    if (err) *err = msg ? msg : sqlite3_errmsg(db);
+    sqlite3_free(msg);
+    return false;
+  };
+  if (!exec("BEGIN IMMEDIATE", error)) return false;
+  bool ok = exec(fmt::format("DELETE FROM {}", table), error);
+  for (std::size_t i = 0; ok && i < rows; ++i) {
+    Stmt s(db, insert);
+    bind_next(s);
+    if (s.step() != SQLITE_DONE) {
+      set_error(error, db, what);
+      ok = false;
+    }
+  }
+  if (!ok || !exec("COMMIT", error)) {
+    exec("ROLLBACK", nullptr);
+    return false;
+  }
+  return true;
 }
 
 std::string labels_json(const std::vector<Label>& labels) {
@@ -285,107 +327,6 @@ std::vector<rules::AlertStateRecord> Store::load_all_alerts() const {
   std::lock_guard lock(mu_);
   Stmt s(db_, (std::string(kSelectAlerts) + " ORDER BY grp, rowid").c_str());
   return read_alerts(s);
-}
-
-std::int64_t Store::add_pending(const std::string& receiver, const std::string& payload,
-                                std::int64_t enqueued_ms, std::string* error) {
-  std::lock_guard lock(mu_);
-  Stmt s(db_, "INSERT INTO pending (receiver, payload, enqueued_ms) VALUES (?,?,?)");
-  s.bind(1, receiver).bind(2, payload).bind(3, enqueued_ms);
-  if (s.step() != SQLITE_DONE) {
-    set_error(error, db_, "insert pending notification");
-    return 0;
-  }
-  return sqlite3_last_insert_rowid(db_);
-}
-
-bool Store::remove_pending(std::int64_t id, std::string* error) {
-  std::lock_guard lock(mu_);
-  Stmt s(db_, "DELETE FROM pending WHERE id = ?");
-  s.bind(1, id);
-  if (s.step() != SQLITE_DONE) {
-    set_error(error, db_, "delete pending notification");
-    return false;
-  }
-  return true;
-}
-
-bool Store::remove_receiver(const std::string& receiver, std::string* error) {
-  std::lock_guard lock(mu_);
-  Stmt s(db_, "DELETE FROM pending WHERE receiver = ?");
-  s.bind(1, receiver);
-  if (s.step() != SQLITE_DONE) {
-    set_error(error, db_, "delete pending notifications of " + receiver);
-    return false;
-  }
-  return true;
-}
-
-std::vector<PendingRecord> Store::load_pending() const {
-  std::lock_guard lock(mu_);
-  Stmt s(db_, "SELECT id, receiver, payload, enqueued_ms FROM pending ORDER BY receiver, id");
-  std::vector<PendingRecord> out;
-  while (s.step() == SQLITE_ROW) out.push_back({s.i64(0), s.text(1), s.text(2), s.i64(3)});
-  return out;
-}
-
-bool Store::mark_delivered(std::int64_t pending_id, const LogRecord& r, std::string* error) {
-  std::lock_guard lock(mu_);
-  if (!exec("BEGIN IMMEDIATE", error)) return false;
-  Stmt ins(db_,
-           "INSERT OR REPLACE INTO notification_log (receiver, fingerprint, resolved, "
-           "starts_at_ms, sent_at_ms) VALUES (?,?,?,?,?)");
-  ins.bind(1, r.receiver)
-      .bind(2, r.fingerprint)
-      .bind(3, std::int64_t{r.resolved ? 1 : 0})
-      .bind(4, r.starts_at_ms)
-      .bind(5, r.sent_at_ms);
-  if (ins.step() != SQLITE_DONE) {
-    set_error(error, db_, "insert notification log");
-    exec("ROLLBACK", nullptr);
-    return false;
-  }
-  if (pending_id != 0) {
-    Stmt del(db_, "DELETE FROM pending WHERE id = ?");
-    del.bind(1, pending_id);
-    if (del.step() != SQLITE_DONE) {
-      set_error(error, db_, "delete pending notification");
-      exec("ROLLBACK", nullptr);
-      return false;
-    }
-  }
-  return exec("COMMIT", error);
-}
-
-bool Store::delivered(const LogRecord& key) const {
-  std::lock_guard lock(mu_);
-  Stmt s(db_,
-         "SELECT 1 FROM notification_log WHERE receiver = ? AND fingerprint = ? AND resolved = ? "
-         "AND starts_at_ms = ?");
-  s.bind(1, key.receiver)
-      .bind(2, key.fingerprint)
-      .bind(3, std::int64_t{key.resolved ? 1 : 0})
-      .bind(4, key.starts_at_ms);
-  return s.step() == SQLITE_ROW;
-}
-
-std::vector<LogRecord> Store::load_log() const {
-  std::lock_guard lock(mu_);
-  Stmt s(db_,
-         "SELECT receiver, fingerprint, resolved, starts_at_ms, sent_at_ms FROM notification_log "
-         "ORDER BY sent_at_ms");
-  std::vector<LogRecord> out;
-  while (s.step() == SQLITE_ROW)
-    out.push_back({s.text(0), s.text(1), s.i64(2) != 0, s.i64(3), s.i64(4)});
-  return out;
-}
-
-std::int64_t Store::prune_log(std::int64_t before_ms) {
-  std::lock_guard lock(mu_);
-  Stmt s(db_, "DELETE FROM notification_log WHERE sent_at_ms < ?");
-  s.bind(1, before_ms);
-  if (s.step() != SQLITE_DONE) return 0;
-  return sqlite3_changes(db_);
 }
 
 namespace {
@@ -582,24 +523,15 @@ std::set<std::uint64_t> fingerprints_from(const std::string& text) {
 bool Store::save_group_log(const std::map<std::string, dispatch::LogEntry>& log,
                            std::string* error) {
   std::lock_guard lock(mu_);
-  if (!exec("BEGIN IMMEDIATE", error)) return false;
-  bool ok = exec("DELETE FROM group_log", error);
-  for (auto it = log.begin(); ok && it != log.end(); ++it) {
-    Stmt s(db_, "INSERT INTO group_log (key, firing, resolved, at_ms) VALUES (?, ?, ?, ?)");
-    s.bind(1, it->first);
-    s.bind(2, fingerprints_json(it->second.firing));
-    s.bind(3, fingerprints_json(it->second.resolved));
-    s.bind(4, it->second.at_ms);
-    if (s.step() != SQLITE_DONE) {
-      set_error(error, db_, "save the notification log");
-      ok = false;
-    }
-  }
-  if (!ok || !exec("COMMIT", error)) {
-    exec("ROLLBACK", nullptr);
-    return false;
-  }
-  return true;
+  return replace_all(
+      db_, "group_log", "INSERT INTO group_log (key, firing, resolved, at_ms) VALUES (?, ?, ?, ?)",
+      "save the notification log", log.size(), error, [&, it = log.begin()](Stmt& s) mutable {
+        s.bind(1, it->first);
+        s.bind(2, fingerprints_json(it->second.firing));
+        s.bind(3, fingerprints_json(it->second.resolved));
+        s.bind(4, it->second.at_ms);
+        ++it;
+      });
 }
 
 std::map<std::string, dispatch::LogEntry> Store::load_group_log(
@@ -614,6 +546,65 @@ std::map<std::string, dispatch::LogEntry> Store::load_group_log(
                         .at_ms = s.i64(3)};
     } catch (const std::exception& e) {  // a damaged row loses that entry, not the rest
       if (errors) errors->push_back("notification log entry: " + std::string(e.what()));
+    }
+  }
+  return out;
+}
+
+namespace {
+
+nlohmann::json silence_json(const silence::Silence& s) {
+  nlohmann::json matchers = nlohmann::json::array();
+  for (const auto& m : s.matchers)
+    matchers.push_back(
+        {{"name", m.name}, {"value", m.value}, {"isRegex", m.is_regex}, {"isEqual", m.is_equal}});
+  return {{"id", s.id},
+          {"matchers", std::move(matchers)},
+          {"startsAt", s.starts_at_ms},
+          {"endsAt", s.ends_at_ms},
+          {"updatedAt", s.updated_at_ms},
+          {"createdBy", s.created_by},
+          {"comment", s.comment}};
+}
+
+silence::Silence silence_from(const std::string& text) {
+  const auto j = nlohmann::json::parse(text);
+  silence::Silence s{.id = j.at("id").get<std::string>(),
+                     .starts_at_ms = j.at("startsAt").get<std::int64_t>(),
+                     .ends_at_ms = j.at("endsAt").get<std::int64_t>(),
+                     .updated_at_ms = j.at("updatedAt").get<std::int64_t>(),
+                     .created_by = j.at("createdBy").get<std::string>(),
+                     .comment = j.at("comment").get<std::string>()};
+  for (const auto& m : j.at("matchers"))
+    s.matchers.push_back({.name = m.at("name").get<std::string>(),
+                          .value = m.at("value").get<std::string>(),
+                          .is_regex = m.at("isRegex").get<bool>(),
+                          .is_equal = m.at("isEqual").get<bool>()});
+  return s;
+}
+
+}  // namespace
+
+bool Store::save_silences(const std::vector<silence::Silence>& silences, std::string* error) {
+  std::lock_guard lock(mu_);
+  return replace_all(db_, "silences", "INSERT INTO silences (id, snapshot) VALUES (?, ?)",
+                     "save the silences", silences.size(), error,
+                     [&, it = silences.begin()](Stmt& s) mutable {
+                       s.bind(1, it->id);
+                       s.bind(2, silence_json(*it).dump());
+                       ++it;
+                     });
+}
+
+std::vector<silence::Silence> Store::load_silences(std::vector<std::string>* errors) const {
+  std::lock_guard lock(mu_);
+  std::vector<silence::Silence> out;
+  Stmt s(db_, "SELECT id, snapshot FROM silences ORDER BY id");
+  while (s.step() == SQLITE_ROW) {
+    try {
+      out.push_back(silence_from(s.text(1)));
+    } catch (const std::exception& e) {  // a damaged row loses that silence, not the rest
+      if (errors) errors->push_back("silence " + s.text(0) + ": " + std::string(e.what()));
     }
   }
   return out;

@@ -1,7 +1,7 @@
 // The store: SQLite (WAL mode) for what watch must keep across a restart:
-// alert states of the rules engine, the notification log (what each receiver
-// was sent, so a restart neither re-pages nor loses a resolve), the queue
-// of notifications not delivered yet, check-in history and pushed groups.
+// alert states of the rules engine, the dispatcher's notification log (what
+// each receiver was last told of each group, so a restart neither re-pages
+// nor loses a resolve), silences, check-in history and pushed groups.
 //
 //   std::string error;
 //   auto store = watch::store::Store::open("/var/lib/firebreak/watch.db", &error);
@@ -27,34 +27,14 @@
 #include "watch/checkin/tracker.h"
 #include "watch/dispatch/dispatch.h"
 #include "watch/rules/group.h"
+#include "watch/silence/silence.h"
 
 struct sqlite3;
 
 namespace watch::store {
 
 // The schema version this build writes.
-inline constexpr int kSchemaVersion = 5;
-
-// A notification waiting for delivery to one receiver. `payload` is opaque
-// to the store (the alerting module's serialised notification).
-struct PendingRecord {
-  std::int64_t id = 0;  // assigned by add_pending; delivery order within a receiver
-  std::string receiver;
-  std::string payload;
-  std::int64_t enqueued_ms = 0;  // Unix ms
-  friend bool operator==(const PendingRecord&, const PendingRecord&) = default;
-};
-
-// One delivered notification: an alert (by fingerprint) in a state, for the
-// firing episode that started at starts_at_ms.
-struct LogRecord {
-  std::string receiver;
-  std::string fingerprint;
-  bool resolved = false;
-  std::int64_t starts_at_ms = 0;
-  std::int64_t sent_at_ms = 0;
-  friend bool operator==(const LogRecord&, const LogRecord&) = default;
-};
+inline constexpr int kSchemaVersion = 6;
 
 class Store {
  public:
@@ -75,23 +55,6 @@ class Store {
                    std::string* error = nullptr);
   std::vector<rules::AlertStateRecord> load_alerts(const std::string& group) const;
   std::vector<rules::AlertStateRecord> load_all_alerts() const;
-
-  // Pending notifications. add_pending returns the new id (0 on error).
-  std::int64_t add_pending(const std::string& receiver, const std::string& payload,
-                           std::int64_t enqueued_ms, std::string* error = nullptr);
-  bool remove_pending(std::int64_t id, std::string* error = nullptr);
-  bool remove_receiver(const std::string& receiver, std::string* error = nullptr);
-  // All pending notifications, by receiver then id.
-  std::vector<PendingRecord> load_pending() const;
-
-  // Records a delivery and removes its pending entry (pending_id 0: none),
-  // in one transaction.
-  bool mark_delivered(std::int64_t pending_id, const LogRecord& record,
-                      std::string* error = nullptr);
-  bool delivered(const LogRecord& key) const;  // by receiver, fingerprint, resolved, starts_at
-  std::vector<LogRecord> load_log() const;
-  // Drops log entries sent before `before_ms`; returns how many.
-  std::int64_t prune_log(std::int64_t before_ms);
 
   // Check-in state (history, open runs, last results) per job, as
   // checkin::Tracker::save() gives it; rows of jobs absent from `jobs` stay.
@@ -114,6 +77,11 @@ class Store {
   // A row that cannot be read is skipped and named in `errors`.
   std::map<std::string, dispatch::LogEntry> load_group_log(
       std::vector<std::string>* errors = nullptr) const;
+
+  // Silences, replaced as a whole in one transaction (a few thousand at most).
+  bool save_silences(const std::vector<silence::Silence>& silences, std::string* error = nullptr);
+  // A row that cannot be read is skipped and named in `errors`.
+  std::vector<silence::Silence> load_silences(std::vector<std::string>* errors = nullptr) const;
 
  private:
   explicit Store(sqlite3* db) : db_(db) {}

@@ -46,45 +46,17 @@ rules::Notification firing() {
   return n;
 }
 
-TEST(WebhookJson, FiringHasAlertmanagerVersion4Fields) {
-  auto j = nlohmann::json::parse(webhook_json("ops", "http://watch:9090", firing()));
-  EXPECT_EQ(j["version"], "4");
-  EXPECT_EQ(j["receiver"], "ops");
-  EXPECT_EQ(j["status"], "firing");
-  EXPECT_EQ(j["externalURL"], "http://watch:9090");
-  EXPECT_EQ(j["truncatedAlerts"], 0);
-  EXPECT_EQ(j["groupKey"], "{}:{alertname=\"TargetDown\", job=\"shop-api\", severity=\"page\"}");
-  nlohmann::json labels = {{"alertname", "TargetDown"}, {"job", "shop-api"}, {"severity", "page"}};
-  EXPECT_EQ(j["groupLabels"], labels);
-  EXPECT_EQ(j["commonLabels"], labels);
-  EXPECT_EQ(j["commonAnnotations"],
-            (nlohmann::json{{"description", "down for 5m"}, {"summary", "shop-api is down"}}));
-  ASSERT_EQ(j["alerts"].size(), 1u);
-  const auto& a = j["alerts"][0];
-  EXPECT_EQ(a["status"], "firing");
-  EXPECT_EQ(a["labels"], labels);
-  EXPECT_EQ(a["annotations"]["summary"], "shop-api is down");
-  EXPECT_EQ(a["startsAt"], "2026-01-01T00:00:00Z");
-  EXPECT_EQ(a["endsAt"], "0001-01-01T00:00:00Z");
-  EXPECT_EQ(a["generatorURL"], "http://watch:9090/graph?g0.expr=up+%3D%3D+0");
-  EXPECT_EQ(a["fingerprint"], fingerprint_string(fingerprint(firing().labels)));
-}
-
-TEST(WebhookJson, ResolvedCarriesItsEnd) {
-  auto n = firing();
+TEST(ToAlert, AFiringNotificationIsOpenEndedAndAResolvedOneEndsAtItsResolution) {
+  rules::Notification n = firing();
+  dispatch::Alert a = to_alert(n);
+  EXPECT_EQ(a.labels, n.labels);
+  EXPECT_EQ(a.annotations, n.annotations);
+  EXPECT_EQ(a.starts_at_ms, n.starts_at_ms);
+  EXPECT_EQ(a.ends_at_ms, 0);
+  EXPECT_EQ(a.generator_url, n.generator_url);
   n.resolved = true;
-  n.ends_at_ms = 1767226200500;
-  auto j = nlohmann::json::parse(webhook_json("ops", "", n));
-  EXPECT_EQ(j["status"], "resolved");
-  EXPECT_EQ(j["alerts"][0]["status"], "resolved");
-  EXPECT_EQ(j["alerts"][0]["endsAt"], "2026-01-01T00:10:00.5Z");
-}
-
-TEST(WebhookJson, EscapesLabelValuesInGroupKey) {
-  auto n = firing();
-  n.labels = LabelSet::from({{"alertname", "A\"b"}});
-  auto j = nlohmann::json::parse(webhook_json("ops", "", n));
-  EXPECT_EQ(j["groupKey"], "{}:{alertname=\"A\\\"b\"}");
+  n.ends_at_ms = 1767226200000;
+  EXPECT_EQ(to_alert(n).ends_at_ms, 1767226200000);
 }
 
 TEST(WebhookGroupJson, AGroupHasItsCommonLabelsTruncationAndStatus) {
@@ -125,25 +97,6 @@ TEST(WebhookGroupJson, AGroupHasItsCommonLabelsTruncationAndStatus) {
   EXPECT_EQ(j["status"], "resolved");
   EXPECT_EQ(j["truncatedAlerts"], 0);
   EXPECT_EQ(j["commonLabels"], nlohmann::json({{"alertname", "Down"}}));
-}
-
-TEST(Serialize, RoundTrips) {
-  auto n = firing();
-  n.resolved = true;
-  auto back = deserialize(serialize(n));
-  ASSERT_TRUE(back.has_value());
-  EXPECT_EQ(back->labels, n.labels);
-  EXPECT_EQ(back->annotations, n.annotations);
-  EXPECT_EQ(back->starts_at_ms, n.starts_at_ms);
-  EXPECT_EQ(back->ends_at_ms, n.ends_at_ms);
-  EXPECT_EQ(back->resolved, true);
-  EXPECT_EQ(back->generator_url, n.generator_url);
-}
-
-TEST(Serialize, RejectsGarbage) {
-  EXPECT_FALSE(deserialize("").has_value());
-  EXPECT_FALSE(deserialize("[1]").has_value());
-  EXPECT_FALSE(deserialize(R"({"labels":[["a"]]})").has_value());
 }
 
 }  // namespace

@@ -182,12 +182,16 @@ receivers:
 
   ASSERT_EQ(c.receivers.size(), 2u);
   EXPECT_EQ(c.receivers[0].name, "oncall");
-  EXPECT_EQ(c.receivers[0].kind, Receiver::Kind::kWebhook);
-  EXPECT_EQ(c.receivers[0].url, "http://127.0.0.1:5001/hook");
-  EXPECT_EQ(c.receivers[0].timeout_ms, 3'000);
-  EXPECT_EQ(c.receivers[0].max_alerts, 20u);
+  ASSERT_EQ(c.receivers[0].integrations.size(), 1u);
+  const Integration& hook = c.receivers[0].integrations[0];
+  EXPECT_EQ(hook.kind, Integration::Kind::kWebhook);
+  EXPECT_EQ(hook.url, "http://127.0.0.1:5001/hook");
+  EXPECT_EQ(hook.timeout_ms, 3'000);
+  EXPECT_EQ(hook.max_alerts, 20u);
+  EXPECT_TRUE(hook.send_resolved);
   EXPECT_EQ(c.receivers[1].name, "stdout");
-  EXPECT_EQ(c.receivers[1].kind, Receiver::Kind::kLog);
+  ASSERT_EQ(c.receivers[1].integrations.size(), 1u);
+  EXPECT_EQ(c.receivers[1].integrations[0].kind, Integration::Kind::kLog);
   EXPECT_EQ(c.receivers[1].line, 58);
 }
 
@@ -330,9 +334,6 @@ TEST(WatchConfigErrorTest, MissingRequiredKeys) {
   one_error("jobs:\n  - schedule: '@daily'\n", 2, "jobs[0].name", "is required");
   one_error("jobs:\n  - name: j\n", 2, "jobs[0].schedule", "is required");
   one_error("receivers:\n  - log: {}\n", 2, "receivers[0].name", "is required");
-  one_error("receivers:\n  - name: r\n", 2, "receivers[0]", "needs exactly one kind");
-  one_error("receivers:\n  - name: r\n    log:\n    webhook: {url: http://h/}\n", 2, "receivers[0]",
-            "has both webhook and log");
   one_error("receivers:\n  - name: r\n    webhook: {timeout: 1s}\n", 3, "receivers[0].webhook.url",
             "is required");
 }
@@ -340,7 +341,7 @@ TEST(WatchConfigErrorTest, MissingRequiredKeys) {
 TEST(WatchConfigErrorTest, LogReceiverMayBeNull) {
   const LoadResult r = parse_config("receivers:\n  - name: r\n    log:\n", kFile);
   ASSERT_TRUE(r.ok()) << all_errors(r);
-  EXPECT_EQ(r.config.receivers.at(0).kind, Receiver::Kind::kLog);
+  EXPECT_EQ(r.config.receivers.at(0).integrations.at(0).kind, Integration::Kind::kLog);
 }
 
 TEST(WatchConfigErrorTest, DuplicateNames) {
@@ -648,7 +649,7 @@ TEST(WatchConfigFileTest, ExampleConfigLoadsWithoutErrors) {
   EXPECT_EQ(c.jobs[0].max_run_time_ms, 30 * 60'000);
   ASSERT_GE(c.receivers.size(), 1u);
   EXPECT_EQ(c.receivers[0].name, "stdout");
-  EXPECT_EQ(c.receivers[0].kind, Receiver::Kind::kLog);
+  EXPECT_EQ(c.receivers[0].integrations.at(0).kind, Integration::Kind::kLog);
   EXPECT_EQ(checkin_jobs(c).size(), 1u);
   // docs/config.md shows this summary.
   EXPECT_EQ(summary(c),
@@ -661,6 +662,7 @@ TEST(WatchConfigFileTest, ExampleConfigLoadsWithoutErrors) {
                 "2 targets: shop-api (api, every 5s), shop-worker (worker, every 15s)\n"
                 "1 job: shop-daily (\"15 0 * * *\" UTC, grace 1h)\n"
                 "1 receiver: stdout (log)\n"
+                "routing: every receiver gets every alert, each in its own group, sent at once\n"
                 "0 rule files (besides the generated rule pack)\n");
 }
 

@@ -124,53 +124,6 @@ TEST_F(StoreTest, UnchangedSaveWritesNothing) {
   EXPECT_EQ(s->load_alerts("g").size(), 1u);
 }
 
-TEST_F(StoreTest, PendingNotificationsSurviveReopenInOrder) {
-  std::int64_t a = 0, b = 0;
-  {
-    auto s = open();
-    a = s->add_pending("ops", "{\"n\":1}", 100);
-    b = s->add_pending("ops", "{\"n\":2}", 200);
-    s->add_pending("log", "{\"n\":3}", 300);
-    ASSERT_NE(a, 0);
-    ASSERT_GT(b, a);
-  }
-  auto s = open();
-  auto p = s->load_pending();
-  ASSERT_EQ(p.size(), 3u);
-  EXPECT_EQ(p[0].receiver, "log") << "by receiver then id";
-  EXPECT_EQ(p[0].payload, "{\"n\":3}");
-  EXPECT_EQ(p[0].enqueued_ms, 300);
-  EXPECT_EQ(p[1].id, a);
-  EXPECT_EQ(p[2], (PendingRecord{b, "ops", "{\"n\":2}", 200}));
-}
-
-TEST_F(StoreTest, MarkDeliveredLogsAndRemovesPendingAtOnce) {
-  auto s = open();
-  auto id = s->add_pending("ops", "x", 100);
-  LogRecord rec{"ops", "0123456789abcdef", false, 1000, 2000};
-  EXPECT_FALSE(s->delivered(rec));
-  ASSERT_TRUE(s->mark_delivered(id, rec));
-  EXPECT_TRUE(s->load_pending().empty());
-  EXPECT_TRUE(s->delivered(rec));
-  EXPECT_FALSE(s->delivered({"ops", "0123456789abcdef", true, 1000, 0}));
-  EXPECT_FALSE(s->delivered({"log", "0123456789abcdef", false, 1000, 0}));
-  s.reset();
-  s = open();
-  EXPECT_EQ(s->load_log(), std::vector<LogRecord>{rec});
-  EXPECT_EQ(s->prune_log(2001), 1);
-  EXPECT_TRUE(s->load_log().empty());
-}
-
-TEST_F(StoreTest, RemoveReceiverDropsItsPendingOnly) {
-  auto s = open();
-  s->add_pending("ops", "x", 1);
-  s->add_pending("log", "y", 2);
-  ASSERT_TRUE(s->remove_receiver("ops"));
-  auto p = s->load_pending();
-  ASSERT_EQ(p.size(), 1u);
-  EXPECT_EQ(p[0].receiver, "log");
-}
-
 TEST_F(StoreTest, MigratesAVersionOneDatabase) {
   raw_exec(path_,
            "CREATE TABLE alert_states (grp TEXT NOT NULL, rule TEXT NOT NULL, rule_index INTEGER "
@@ -188,7 +141,8 @@ TEST_F(StoreTest, MigratesAVersionOneDatabase) {
   ASSERT_EQ(alerts.size(), 1u);
   EXPECT_EQ(alerts[0].alert.labels, LabelSet::from({{"alertname", "Down"}}));
   EXPECT_EQ(alerts[0].alert.state, rules::AlertState::kFiring);
-  EXPECT_NE(s->add_pending("ops", "x", 1), 0);
+  EXPECT_TRUE(s->save_silences({}));  // the latest tables are there
+  EXPECT_TRUE(s->save_group_log({}));
 }
 
 TEST_F(StoreTest, CheckinStateRoundTripsAcrossAReopen) {
@@ -244,9 +198,10 @@ TEST_F(StoreTest, ADamagedCheckinRowIsSkippedAndNamed) {
 
 TEST_F(StoreTest, TheGroupNotificationLogRoundTripsAcrossAReopen) {
   std::map<std::string, dispatch::LogEntry> log = {
-      {"hook\x1f{}:{alertname=\"Down\"}",
+      {"hook\x1fwebhook/0\x1f{}:{alertname=\"Down\"}",
        {.firing = {0x298edcca598ac20bull, 1}, .resolved = {0xffffffffffffffffull}, .at_ms = 42}},
-      {"pager\x1f{}/{severity=\"page\"}:{}", {.firing = {}, .resolved = {7}, .at_ms = 43}}};
+      {"pager\x1fwebhook/0\x1f{}/{severity=\"page\"}:{}",
+       {.firing = {}, .resolved = {7}, .at_ms = 43}}};
   {
     auto s = open();
     ASSERT_TRUE(s->save_group_log(log));
@@ -265,6 +220,40 @@ TEST_F(StoreTest, TheGroupNotificationLogRoundTripsAcrossAReopen) {
   // A save replaces the whole log.
   ASSERT_TRUE(s->save_group_log({}));
   EXPECT_TRUE(s->load_group_log().empty());
+}
+
+TEST_F(StoreTest, SilencesRoundTripAcrossAReopenAndADamagedRowIsSkipped) {
+  const std::vector<silence::Silence> silences = {
+      {.id = "0b7c6b6a-6d5e-4c0a-9d59-2f5b8c1d0e01",
+       .matchers = {{.name = "service", .value = "api"},
+                    {.name = "severity", .value = "page|ticket", .is_regex = true},
+                    {.name = "env", .value = "dev", .is_equal = false}},
+       .starts_at_ms = 1767225600000,
+       .ends_at_ms = 1767229200000,
+       .updated_at_ms = 1767225600123,
+       .created_by = "ops \"quoted\"",
+       .comment = "deploy\nwindow"},
+      {.id = "1c8d7c7b-7e6f-4d1b-8e6a-3a6c9d2e1f02",
+       .matchers = {{.name = "alertname", .value = "Down", .is_regex = true, .is_equal = false}},
+       .starts_at_ms = 1,
+       .ends_at_ms = 2,
+       .updated_at_ms = 2,
+       .created_by = "",
+       .comment = ""}};
+  {
+    auto s = open();
+    ASSERT_TRUE(s->save_silences(silences));
+  }
+  raw_exec(path_, "INSERT INTO silences VALUES ('bad', '{\"id\": 3}');");
+  auto s = open();
+  std::vector<std::string> errors;
+  auto loaded = s->load_silences(&errors);
+  EXPECT_EQ(loaded, silences);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_NE(errors[0].find("bad"), std::string::npos) << errors[0];
+  // A save replaces them all.
+  ASSERT_TRUE(s->save_silences({silences[1]}));
+  EXPECT_EQ(s->load_silences(), std::vector<silence::Silence>{silences[1]});
 }
 
 TEST_F(StoreTest, RefusesANewerSchema) {
