@@ -291,6 +291,7 @@ void Delivery::put(std::vector<dispatch::Alert> alerts) {
       it->second.alert = a;
       it->second.updated_at_ms = now;
     }
+    ++alerts_version_;
   }
   // Outside alerts_mu_: the dispatcher calls muted() under its own lock.
   dispatcher()->put(alerts, now);
@@ -306,6 +307,7 @@ void Delivery::refresh_inhibitors(std::int64_t now) {
   auto fresh = std::make_shared<Inhibitors>();
   fresh->by_rule.resize(c->routing.inhibit_rules.size());
   std::lock_guard lock(alerts_mu_);
+  inhibitors_version_ = alerts_version_;
   if (!c->routing.inhibit_rules.empty()) {
     for (const auto& [fp, h] : alerts_) {
       if (h.alert.resolved_at(now)) continue;
@@ -540,8 +542,14 @@ void Delivery::stop() {
   save_log();
 }
 
-std::vector<AlertView> Delivery::alerts() const {
+std::vector<AlertView> Delivery::alerts() {
   const std::int64_t now = now_ms();
+  bool stale;
+  {
+    std::lock_guard lock(alerts_mu_);
+    stale = inhibitors_version_ != alerts_version_;
+  }
+  if (stale) refresh_inhibitors(now);  // the API sees what was just posted
   const auto c = config();
   std::vector<AlertView> out;
   {

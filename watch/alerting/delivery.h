@@ -152,7 +152,7 @@ class Delivery {
 
   // Held alerts not resolved, with their routing and muting state, by
   // fingerprint.
-  std::vector<AlertView> alerts() const;
+  std::vector<AlertView> alerts();
   std::vector<dispatch::GroupStatus> groups() const;
   std::vector<std::string> receiver_names() const;  // in configuration order
   routing::RoutingConfig routing() const;
@@ -199,6 +199,8 @@ class Delivery {
   // by the values of its `equal` labels; rebuilt before each flush.
   struct Inhibitors;
   std::shared_ptr<const Inhibitors> inhibitors_;  // guarded by alerts_mu_
+  std::uint64_t alerts_version_ = 0;              // guarded by alerts_mu_: bumped by put()
+  std::uint64_t inhibitors_version_ = 0;          // guarded by alerts_mu_: alerts_version_ then
 
   std::mutex save_mu_;  // serialises save_log()
   std::uint64_t saved_log_version_ = 0;

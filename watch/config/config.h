@@ -219,6 +219,12 @@ rulepack::RulePackOptions rule_pack_options(const Config& config);
 // (group_interval = global.evaluation_interval), repeated every 4h.
 routing::RoutingConfig effective_routing(const Config& config);
 
+// The routing in force and the receivers as an alertmanager.yml that
+// `amtool check-config` accepts and that routes as watch does (for
+// /api/v2/status and `firebreak export alertmanager`). Receivers' log
+// integrations have no Alertmanager counterpart and are left out.
+std::string alertmanager_yaml(const Config& config);
+
 // A few lines for `firebreak watch check-config`: listen address, storage,
 // N targets, N jobs, N receivers, N rule files (each named); says so when the
 // configuration watches nothing. Ends with a newline.

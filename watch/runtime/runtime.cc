@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <fstream>
+#include <iterator>
 #include <stdexcept>
 #include <utility>
 
@@ -16,6 +18,7 @@
 #include "watch/rulepack/rule_pack.h"
 #include "watch/rules/rule.h"
 #include "watch/rules/rule_file.h"
+#include "watch/web/alertmanager_api.h"
 #include "watch/web/api.h"
 
 namespace watch::runtime {
@@ -404,6 +407,10 @@ void Runtime::add_http(firebreak::AdminServer& server) {
     }
     return success_json({{"groups", std::move(groups)}});
   });
+  web::add_alertmanager_api(server, *delivery_, clock_,
+                            {.version = options_.version,
+                             .config_yaml = [this] { return alertmanager_yaml(); },
+                             .resolve_timeout_ms = config().resolve_timeout_ms});
   web::add_checkin_api(server, tracker_, pushes_, [this] {
     checkins_dirty_.store(true);
     save_pushes();  // first: a push may count as a job's run
@@ -804,6 +811,15 @@ std::vector<rules::Alert> Runtime::active_alerts() const {
 config::Config Runtime::config() const {
   std::lock_guard lock(mu_);
   return config_;
+}
+
+std::string Runtime::alertmanager_yaml() const {
+  const config::Config c = config();
+  if (!c.alertmanager_config.empty()) {
+    std::ifstream in(c.alertmanager_config, std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  }
+  return config::alertmanager_yaml(c);
 }
 
 }  // namespace watch::runtime

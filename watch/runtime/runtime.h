@@ -164,6 +164,9 @@ class Runtime {
   // Pending and firing alerts of every group.
   std::vector<rules::Alert> active_alerts() const;
   config::Config config() const;
+  // The routing as an alertmanager.yml (the file given as
+  // alertmanager_config, as it is), for /api/v2/status.
+  std::string alertmanager_yaml() const;
 
  private:
   struct GroupState;

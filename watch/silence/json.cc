@@ -1227,6 +1227,19 @@ std::string to_json(const std::vector<Silence>& silences, std::int64_t now_ms) {
   return out;
 }
 
+std::string format_api_time(std::int64_t ms) {
+  return detail::format_time(ms);
+}
+
+std::optional<std::int64_t> parse_api_time(std::string_view text, std::string* error) {
+  const TimeParse parsed = parse_date_time(text);
+  if (!parsed.time) {
+    if (error) *error = parsed.error;
+    return std::nullopt;
+  }
+  return parsed.time->millis();
+}
+
 std::string handler_error_body(std::string_view message) {
   std::string body;
   append_json_string(body, message, /*escape_html=*/false);

@@ -186,6 +186,12 @@ void sort_silences(std::vector<Silence>& silences, std::int64_t now_ms);
 // isEqual) one of the silence's own matchers; no matching against values.
 bool matches_filter(const Silence& s, std::span<const SilenceMatcher> filter);
 
+// Times as the API v2 writes them (strfmt.DateTime: 2006-01-02T15:04:05.000Z,
+// UTC) and reads them (go-openapi's layouts, RFC 3339 among them; "" is the
+// Unix epoch). parse_api_time: nullopt with Go's error text in `*error`.
+std::string format_api_time(std::int64_t ms);
+std::optional<std::int64_t> parse_api_time(std::string_view text, std::string* error = nullptr);
+
 // The body Alertmanager sends with an error its handlers report (POST: 400
 // "silence invalid: ...", 404 "silence not found"; DELETE: 500 "silence not
 // found"): the message as a JSON string, then "\n".
