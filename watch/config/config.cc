@@ -563,7 +563,8 @@ class Loader {
     if (const YAML::Node* n = f.get("global")) load_global(*n);
     if (const YAML::Node* n = f.get("rule_pack")) {
       std::optional<bool> enabled;
-      load_rule_pack(*n, "rule_pack", enabled, c.rule_pack_alerts, std::nullopt);
+      load_rule_pack(*n, "rule_pack", enabled, c.rule_pack_alerts, std::nullopt,
+                     &c.rule_pack_inhibit_rules);
       c.rule_pack_enabled = enabled.value_or(true);
     }
     std::map<std::string, int> target_lines;
@@ -1162,11 +1163,14 @@ class Loader {
   // the pack) or for a target (only its workload's alerts).
   void load_rule_pack(const YAML::Node& n, const std::string& key, std::optional<bool>& enabled,
                       std::optional<std::vector<std::string>>& alerts,
-                      std::optional<rulepack::Workload> workload) {
+                      std::optional<rulepack::Workload> workload, bool* inhibit_rules = nullptr) {
     Fields f;
-    if (!fields(n, key, {"enabled", "alerts"}, f)) return;
+    std::vector<std::string_view> keys = {"enabled", "alerts"};
+    if (inhibit_rules) keys.push_back("inhibit_rules");  // global only
+    if (!fields(n, key, keys, f)) return;
     bool on = true;
     if (boolean(f.get("enabled"), key + ".enabled", on)) enabled = on;
+    if (inhibit_rules) boolean(f.get("inhibit_rules"), key + ".inhibit_rules", *inhibit_rules);
     const YAML::Node* list = f.get("alerts");
     if (!list) return;
     if (!list->IsSequence()) {
@@ -1630,7 +1634,34 @@ std::string summary(const Config& c) {
   return out;
 }
 
+std::vector<routing::InhibitRule> rule_pack_inhibit_rules() {
+  const auto m = [](const char* name, routing::MatchType type, const char* value) {
+    return *routing::Matcher::make(name, type, value);
+  };
+  using routing::MatchType;
+  return {
+      // A process that is down is TargetDown's alone: not also not ready or
+      // stalled (per instance).
+      {.source = {m("alertname", MatchType::kEqual, "TargetDown")},
+       .target = {m("alertname", MatchType::kRegex, "ServiceNotReady|WorkerStalled")},
+       .equal = {"job", "instance"}},
+      // A service with an instance down: its latency is that outage's news.
+      {.source = {m("alertname", MatchType::kEqual, "TargetDown")},
+       .target = {m("alertname", MatchType::kEqual, "ApiLatencyHigh")},
+       .equal = {"job"}},
+  };
+}
+
 routing::RoutingConfig effective_routing(const Config& config) {
+  routing::RoutingConfig out = effective_routing_without_pack(config);
+  if (config.rule_pack_enabled && config.rule_pack_inhibit_rules) {
+    auto rules = rule_pack_inhibit_rules();
+    out.inhibit_rules.insert(out.inhibit_rules.begin(), rules.begin(), rules.end());
+  }
+  return out;
+}
+
+routing::RoutingConfig effective_routing_without_pack(const Config& config) {
   if (config.routing) return *config.routing;
   routing::RoutingConfig out;
   out.route.key = "{}";

@@ -145,6 +145,9 @@ struct Config {
   // (alert names; nullopt: all of them); targets may override both.
   bool rule_pack_enabled = true;
   std::optional<std::vector<std::string>> rule_pack_alerts;
+  // rule_pack.inhibit_rules: the pack's inhibit rules come first in the
+  // routing (rule_pack_inhibit_rules()).
+  bool rule_pack_inhibit_rules = true;
   std::vector<std::string> rule_files;  // absolute, globs expanded, sorted, unique
   std::vector<Target> targets;          // in file order
   std::vector<Job> jobs;                // in file order
@@ -217,7 +220,14 @@ rulepack::RulePackOptions rule_pack_options(const Config& config);
 // every receiver gets every alert, each alert its own group (group_by
 // ['...']), sent at once (group_wait 0), changes at the next evaluation
 // (group_interval = global.evaluation_interval), repeated every 4h.
+// With the rule pack on (and rule_pack.inhibit_rules not false), the pack's
+// inhibit rules go before the configured ones.
 routing::RoutingConfig effective_routing(const Config& config);
+routing::RoutingConfig effective_routing_without_pack(const Config& config);
+// The pack's inhibit rules: TargetDown inhibits ServiceNotReady and
+// WorkerStalled of the same instance (equal job, instance) and ApiLatencyHigh
+// of the same service (equal job).
+std::vector<routing::InhibitRule> rule_pack_inhibit_rules();
 
 // The routing in force and the receivers as an alertmanager.yml that
 // `amtool check-config` accepts and that routes as watch does (for

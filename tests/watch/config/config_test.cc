@@ -2,10 +2,12 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <string>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
 
 namespace watch::config {
 namespace {
@@ -873,6 +875,174 @@ receivers:
   EXPECT_THAT(s, HasSubstr("1 receiver: r (log)"));
   EXPECT_THAT(s, HasSubstr("0 rule files"));
   EXPECT_THAT(s, Not(HasSubstr("watches nothing")));
+}
+
+}  // namespace
+}  // namespace watch::config
+
+// ---------------------------------------------------------------- routing (issue 13)
+
+namespace watch::config {
+namespace {
+
+const std::string kReceivers =
+    "receivers:\n"
+    "  - name: team\n"
+    "    webhook_configs:\n"
+    "      - url: http://127.0.0.1:5001/team\n"
+    "        send_resolved: false\n"
+    "        max_alerts: 5\n"
+    "  - name: both\n"
+    "    webhook: {url: http://127.0.0.1:5001/both}\n"
+    "    log:\n";
+
+TEST(WatchConfigRouting, AlertmanagerBlocksAreReadAsTheyAre) {
+  const LoadResult r = parse_config(kReceivers +
+                                        "route:\n"
+                                        "  receiver: team\n"
+                                        "  group_by: [alertname]\n"
+                                        "  routes:\n"
+                                        "    - matchers: ['severity=\"page\"']\n"
+                                        "      receiver: both\n"
+                                        "inhibit_rules:\n"
+                                        "  - source_matchers: [a=b]\n"
+                                        "    target_matchers: [c=d]\n"
+                                        "resolve_muted: false\n"
+                                        "storage: {path: ':memory:', silence_retention: 24h}\n",
+                                    kFile);
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  const Config& c = r.config;
+  ASSERT_TRUE(c.routing.has_value());
+  EXPECT_EQ(c.routing->route.options.receiver, "team");
+  ASSERT_EQ(c.routing->route.routes.size(), 1u);
+  EXPECT_EQ(c.routing->route.routes[0].options.receiver, "both");
+  EXPECT_FALSE(c.resolve_muted);
+  EXPECT_EQ(c.silence_retention_ms, 24 * 3'600'000LL);
+  ASSERT_EQ(c.receivers.size(), 2u);
+  const Integration& hook = c.receivers[0].integrations.at(0);
+  EXPECT_FALSE(hook.send_resolved);
+  EXPECT_EQ(hook.max_alerts, 5u);
+  ASSERT_EQ(c.receivers[1].integrations.size(), 2u);  // webhook and log
+  // The pack's inhibit rules come first, then the configured one.
+  const auto routing = effective_routing(c);
+  ASSERT_EQ(routing.inhibit_rules.size(), rule_pack_inhibit_rules().size() + 1);
+  EXPECT_EQ(routing.inhibit_rules.back().source.at(0).to_string(), "a=\"b\"");
+}
+
+TEST(WatchConfigRouting, WithoutARouteEveryReceiverGetsEveryAlertAtOnce) {
+  const LoadResult r = parse_config(kReceivers + "global: {evaluation_interval: 10s}\n", kFile);
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  const auto routing = effective_routing(r.config);
+  const auto routes =
+      watch::routing::match_routes(routing.route, LabelSet::from({{"alertname", "X"}}));
+  ASSERT_EQ(routes.size(), 2u);
+  EXPECT_EQ(routes[0]->options.receiver, "team");
+  EXPECT_EQ(routes[1]->options.receiver, "both");
+  EXPECT_TRUE(routes[0]->options.group_by_all);
+  EXPECT_EQ(routes[0]->options.group_wait_ms, 0);
+  EXPECT_EQ(routes[0]->options.group_interval_ms, 10'000);
+}
+
+TEST(WatchConfigRouting, ThePacksInhibitRulesCanBeTurnedOff) {
+  const LoadResult r = parse_config(kReceivers + "rule_pack: {inhibit_rules: false}\n", kFile);
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  EXPECT_TRUE(effective_routing(r.config).inhibit_rules.empty());
+  one_error(
+      "targets:\n  - name: a\n    metrics_url: http://h:1/metrics\n"
+      "    rule_pack: {inhibit_rules: false}\n",
+      4, "targets[0].rule_pack.inhibit_rules", "unknown key");
+}
+
+TEST(WatchConfigRouting, ThePacksInhibitRulesMuteWhatATargetDownExplains) {
+  const auto rules = rule_pack_inhibit_rules();
+  const auto down =
+      LabelSet::from({{"alertname", "TargetDown"}, {"job", "api"}, {"instance", "a:1"}});
+  const auto inhibited =
+      [&](std::initializer_list<std::pair<std::string_view, std::string_view>> l) {
+        return watch::routing::inhibited(rules, LabelSet::from(l), {down});
+      };
+  EXPECT_TRUE(inhibited({{"alertname", "ServiceNotReady"}, {"job", "api"}, {"instance", "a:1"}}));
+  EXPECT_FALSE(inhibited({{"alertname", "ServiceNotReady"}, {"job", "api"}, {"instance", "b:1"}}));
+  EXPECT_TRUE(inhibited({{"alertname", "WorkerStalled"}, {"job", "api"}, {"instance", "a:1"}}));
+  EXPECT_TRUE(inhibited({{"alertname", "ApiLatencyHigh"}, {"job", "api"}, {"route", "/x"}}));
+  EXPECT_FALSE(inhibited({{"alertname", "ApiLatencyHigh"}, {"job", "web"}, {"route", "/x"}}));
+  EXPECT_FALSE(inhibited({{"alertname", "ApiErrorBudgetBurn"}, {"job", "api"}}));
+}
+
+TEST(WatchConfigRouting, RoutingErrorsNameTheKey) {
+  one_error(kReceivers + "route:\n  receiver: nobody\n", 11, "route.receiver",
+            "undefined receiver \"nobody\"");
+  one_error(kReceivers + "route:\n  receiver: team\n  group_wait: 5x\n", 12, "route.group_wait",
+            "5x");
+}
+
+TEST(WatchConfigRouting, AnAlertmanagerFileIsLoadedWithItsErrorsNamingIt) {
+  const auto dir = std::filesystem::temp_directory_path() / "watch_config_am_test";
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "alertmanager.yml") << "global: {resolve_timeout: 1m}\n"
+                                             "route: {receiver: hook}\n"
+                                             "receivers:\n"
+                                             "  - name: hook\n"
+                                             "    webhook_configs: [{url: 'http://h:1/'}]\n";
+  LoadResult r = parse_config("alertmanager_config: alertmanager.yml\n", (dir / "f.yaml").string());
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  EXPECT_EQ(r.config.alertmanager_config, (dir / "alertmanager.yml").string());
+  EXPECT_EQ(r.config.resolve_timeout_ms, 60'000);
+  ASSERT_EQ(r.config.receivers.size(), 1u);
+  EXPECT_EQ(r.config.routing->route.options.receiver, "hook");
+
+  std::ofstream(dir / "alertmanager.yml") << "route: {receiver: hook}\n"
+                                             "receivers:\n"
+                                             "  - name: hook\n"
+                                             "    opsgenie_configs: [{api_key: x}]\n";
+  r = parse_config("alertmanager_config: alertmanager.yml\n", (dir / "f.yaml").string());
+  ASSERT_EQ(r.errors.size(), 1u) << all_errors(r);
+  EXPECT_EQ(r.errors[0].file, (dir / "alertmanager.yml").string());
+  EXPECT_EQ(r.errors[0].line, 4);
+  EXPECT_EQ(r.errors[0].key, "receivers[0].opsgenie_configs");
+
+  r = parse_config("alertmanager_config: alertmanager.yml\nreceivers: []\n",
+                   (dir / "f.yaml").string());
+  EXPECT_FALSE(r.ok());
+  r = parse_config("alertmanager_config: missing.yml\n", (dir / "f.yaml").string());
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_THAT(r.errors[0].message, HasSubstr("cannot read"));
+  std::filesystem::remove_all(dir);
+}
+
+TEST(WatchConfigRouting, TheExportedAlertmanagerYamlRoundTrips) {
+  const LoadResult r =
+      parse_config(kReceivers +
+                       "route:\n"
+                       "  receiver: team\n"
+                       "  group_by: ['...']\n"
+                       "  routes:\n"
+                       "    - matchers: ['severity=~\"page|ticket\"']\n"
+                       "      receiver: both\n"
+                       "      continue: true\n"
+                       "      mute_time_intervals: [weekend]\n"
+                       "time_intervals:\n"
+                       "  - name: weekend\n"
+                       "    time_intervals:\n"
+                       "      - weekdays: ['saturday', 'sunday']\n"
+                       "        times: [{start_time: '00:00', end_time: '12:30'}]\n"
+                       "        location: Europe/Paris\n",
+                   kFile);
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  const std::string yaml = alertmanager_yaml(r.config);
+  std::vector<watch::routing::Error> errors;
+  const auto back = watch::routing::load_routing(YAML::Load(yaml), {"team", "both"}, errors);
+  for (const auto& e : errors) ADD_FAILURE() << e.to_string() << "\n" << yaml;
+  const auto original = effective_routing(r.config);
+  EXPECT_EQ(back.inhibit_rules.size(), original.inhibit_rules.size());
+  ASSERT_EQ(back.route.routes.size(), 1u);
+  EXPECT_TRUE(back.route.routes[0].continue_matching);
+  EXPECT_TRUE(back.route.options.group_by_all);
+  ASSERT_TRUE(back.time_intervals.contains("weekend"));
+  const auto& t = back.time_intervals.at("weekend").at(0);
+  EXPECT_EQ(t.location, "Europe/Paris");
+  EXPECT_EQ(*t.times, original.time_intervals.at("weekend").at(0).times.value());
+  EXPECT_EQ(*t.weekdays, original.time_intervals.at("weekend").at(0).weekdays.value());
 }
 
 }  // namespace
