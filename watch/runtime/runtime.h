@@ -6,9 +6,11 @@
 //                        |
 //                   rule groups --ALERTS, recording rules--> head
 //                        |
-//                     delivery --> receivers (webhook, log), with the store
+//   POST /api/v2/alerts --> delivery --> receivers (webhook, log): routing,
+//                                  grouping, silences, inhibition
+//                                  (alerting/delivery.h), with the store
 //                                  keeping alert state, the notification log,
-//                                  pending sends and check-in history
+//                                  silences and check-in history
 //
 //   watch::runtime::Runtime rt(config, {.registry = &service.registry()});
 //   rt.add_http(service.admin());     // /api/v1/*, /ping/*, /metrics/job/*
@@ -23,7 +25,8 @@
 // (as Prometheus evaluates at the scheduled time), right after the check-in
 // and push series are published at t. So a condition true in the scraped data
 // is seen within one scrape interval plus one evaluation interval, and fires
-// after the rule's `for`; delivery starts at once (no grouping wait).
+// after the rule's `for`; delivery then follows the routing (without a
+// `route`, at once: config::effective_routing()).
 //
 // Restarts: samples live in a durable head (tsdb/db.h: WAL, chunk files,
 // a checkpoint every storage.checkpoint_interval and at stop), so windows
@@ -31,8 +34,8 @@
 // (pending/firing, active-since, keep_firing_for) are saved after each
 // evaluation, before its notifications are handed to delivery, and restored
 // by group name at start, so a restart neither re-pages nor resets a `for`
-// timer; pending notifications and the notification log survive too
-// (alerting/delivery.h); check-in history, open runs and pushed groups are
+// timer; the notification log and silences survive too, and the restored
+// alerts are handed to delivery again (alerting/delivery.h); check-in history, open runs and pushed groups are
 // saved as they change and restored. After a start, rule groups wait until
 // every target has been scraped once (at most the longest scrape interval
 // plus its timeout) before their first evaluation, so no alert resolves or
