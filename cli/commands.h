@@ -15,8 +15,12 @@ using Action = std::function<int()>;
 // `firebreak watch test-rules FILE...`.
 void add_watch_command(CLI::App& app, Action& action);
 
-// `firebreak export prometheus --config FILE DIR`.
+// `firebreak export prometheus|alertmanager --config FILE DIR`.
 void add_export_command(CLI::App& app, Action& action);
+
+// `firebreak alerts [--url URL] [MATCHER...]`,
+// `firebreak silence add|query|expire ...` against a running watch.
+void add_alerting_commands(CLI::App& app, Action& action);
 
 inline constexpr const char* kVersion = FIREBREAK_VERSION;
 

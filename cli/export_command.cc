@@ -1,5 +1,9 @@
 // `firebreak export prometheus --config firebreak.yaml DIR`: the same rule
-// pack and scrape targets as watch, for Prometheus to take over unchanged.
+// pack and scrape targets as watch, for Prometheus to take over unchanged;
+// `firebreak export alertmanager --config firebreak.yaml DIR`: the same
+// routing for Alertmanager.
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -57,6 +61,25 @@ int run_export(const ExportArgs& args) {
   return 0;
 }
 
+int run_export_alertmanager(const ExportArgs& args) {
+  const watch::config::LoadResult loaded = watch::config::load_config(args.config);
+  if (!loaded.ok()) {
+    for (const auto& e : loaded.errors) std::cerr << e.to_string() << "\n";
+    return 1;
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(args.dir, ec);
+  const std::string path = args.dir + "/alertmanager.yml";
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << watch::config::alertmanager_yaml(loaded.config);
+  if (!out.flush()) {
+    std::cerr << "firebreak export: cannot write " << path << "\n";
+    return 1;
+  }
+  std::cout << "wrote " << path << " (" << loaded.config.receivers.size() << " receivers)\n";
+  return 0;
+}
+
 }  // namespace
 
 void add_export_command(CLI::App& app, Action& action) {
@@ -68,6 +91,12 @@ void add_export_command(CLI::App& app, Action& action) {
   prom->add_option("--config", args->config, "watch's configuration file")->required();
   prom->add_option("dir", args->dir, "Output directory (created when missing)")->required();
   prom->callback([&action, args] { action = [args] { return run_export(*args); }; });
+  CLI::App* am = exp->add_subcommand(
+      "alertmanager",
+      "Write DIR/alertmanager.yml with watch's routing, inhibit rules and receivers");
+  am->add_option("--config", args->config, "watch's configuration file")->required();
+  am->add_option("dir", args->dir, "Output directory (created when missing)")->required();
+  am->callback([&action, args] { action = [args] { return run_export_alertmanager(*args); }; });
 }
 
 }  // namespace firebreak::cli

@@ -4,6 +4,9 @@
 //   firebreak watch check-config firebreak.yaml      validate, exit 0 or 1
 //   firebreak watch test-rules tests/*_test.yml      promtool's rule unit tests
 //   firebreak export prometheus --config firebreak.yaml DIR
+//   firebreak export alertmanager --config firebreak.yaml DIR
+//   firebreak alerts                                  firing and pending alerts
+//   firebreak silence add service=api --comment "deploy" --duration 1h
 //   firebreak version
 #include <iostream>
 
@@ -15,6 +18,7 @@ int main(int argc, char** argv) {
   firebreak::cli::Action action;
   firebreak::cli::add_watch_command(app, action);
   firebreak::cli::add_export_command(app, action);
+  firebreak::cli::add_alerting_commands(app, action);
   app.add_subcommand("version", "Print the version")->callback([&] {
     action = [] {
       std::cout << "firebreak " << firebreak::cli::kVersion << "\n";

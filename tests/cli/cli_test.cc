@@ -111,6 +111,82 @@ TEST_F(CliTest, ExportWritesAConfigAndRulesPrometheusAccepts) {
       0);
 }
 
+TEST_F(CliTest, ExportAlertmanagerWritesARoutingAmtoolAccepts) {
+  const std::string config = write("firebreak.yaml",
+                                   "receivers:\n"
+                                   "  - name: team\n"
+                                   "    webhook_configs: [{url: 'http://127.0.0.1:5001/'}]\n"
+                                   "  - name: stdout\n"
+                                   "    log:\n"
+                                   "route:\n"
+                                   "  receiver: team\n"
+                                   "  routes:\n"
+                                   "    - matchers: ['severity=\"page\"']\n"
+                                   "      receiver: stdout\n"
+                                   "      mute_time_intervals: [night]\n"
+                                   "time_intervals:\n"
+                                   "  - name: night\n"
+                                   "    time_intervals: [{times: [{start_time: '00:00', "
+                                   "end_time: '06:00'}]}]\n");
+  const std::string out = dir_.file("am");
+  const CommandResult r = run("export alertmanager --config " + config + " " + out);
+  ASSERT_EQ(r.status, 0) << r.output;
+  std::ifstream in(out + "/alertmanager.yml");
+  const std::string text((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_NE(text.find("alertname=\\\"TargetDown\\\""), std::string::npos) << text;
+  if (std::string(AMTOOL_PATH).empty()) GTEST_SKIP() << "amtool not installed";
+  const std::string amtool = AMTOOL_PATH;
+  EXPECT_EQ(std::system((amtool + " check-config " + out + "/alertmanager.yml >/dev/null").c_str()),
+            0)
+      << text;
+}
+
+TEST_F(CliTest, AlertsAndSilenceTalkToARunningWatch) {
+  const std::string path = write("firebreak.yaml",
+                                 "listen: 127.0.0.1:0\nstorage: {path: watch.db}\n"
+                                 "global: {evaluation_interval: 1s}\n"
+                                 "rule_files: [rules.yml]\n");
+  write("rules.yml",
+        "groups:\n  - name: g\n    rules:\n"
+        "      - alert: AlwaysOn\n        expr: vector(1)\n"
+        "        labels: {service: api}\n        annotations: {summary: always on}\n");
+  e2e::ShopProcess watch("firebreak-watch", FIREBREAK_PATH, {"watch", "--config", path},
+                         dir_.path());
+  const std::string url = "--url http://127.0.0.1:" + std::to_string(watch.wait_listening("watch"));
+  CommandResult alerts;
+  ASSERT_TRUE(e2e::eventually(
+      [&] {
+        alerts = run("alerts " + url);
+        return alerts.output.find("AlwaysOn") != std::string::npos;
+      },
+      10000ms))
+      << alerts.output;
+  EXPECT_EQ(alerts.status, 0);
+  EXPECT_NE(alerts.output.find("STATE"), std::string::npos) << alerts.output;
+  EXPECT_NE(alerts.output.find("firing"), std::string::npos) << alerts.output;
+  EXPECT_NE(alerts.output.find("always on"), std::string::npos) << alerts.output;
+  EXPECT_EQ(run("alerts " + url + " service=web").output, "no firing or pending alerts\n");
+
+  const CommandResult add =
+      run("silence add " + url + " service=api --comment maintenance --duration 2h");
+  ASSERT_EQ(add.status, 0) << add.output;
+  const std::string id = add.output.substr(0, add.output.find('\n'));
+  EXPECT_EQ(id.size(), 36u) << add.output;
+  EXPECT_EQ(run("silence query -q " + url).output, id + "\n");
+  const CommandResult table = run("silence query " + url);
+  EXPECT_NE(table.output.find("service=\"api\""), std::string::npos) << table.output;
+  EXPECT_NE(table.output.find("maintenance"), std::string::npos) << table.output;
+  EXPECT_EQ(run("silence expire " + url + " " + id).status, 0);
+  EXPECT_EQ(run("silence query -q " + url).output, "");
+  EXPECT_EQ(run("silence query -q --expired " + url).output, id + "\n");
+  // Mistakes are clear.
+  EXPECT_EQ(run("silence add " + url + " service=api").status, 2);  // no comment
+  EXPECT_NE(run("silence add " + url + " '=x' --comment c").output.find("bad matcher"),
+            std::string::npos);
+  EXPECT_EQ(run("silence expire " + url + " nope").status, 1);
+  EXPECT_EQ(run("alerts --url http://127.0.0.1:1").status, 1);
+}
+
 TEST_F(CliTest, ExportOfAServiceWithManyInstancesIsAScrapeConfigPrometheusAccepts) {
   const std::string config = write("fleet.yaml", R"(targets:
   - name: api
