@@ -11,9 +11,11 @@
       an HTTPS server on 127.0.0.1 (a free port); with --client-ca it
       requires a client certificate signed by CA. Answers each request with
       the next status of --statuses (then 200) and a small JSON body.
-  tls_peer.py smtp --cert C --key K [--user U --password P] [--data-reply "451 ..."]
-      an SMTP server (aiosmtpd) on 127.0.0.1 offering STARTTLS and, with
-      --user, requiring AUTH (PLAIN or LOGIN) after TLS.
+  tls_peer.py smtp [--cert C --key K] [--user U --password P [--mechanisms LOGIN]]
+                   [--data-reply "451 ..."]
+      an SMTP server (aiosmtpd) on 127.0.0.1; with --cert it offers and
+      requires STARTTLS; with --user it requires AUTH (PLAIN or LOGIN, or
+      those of --mechanisms) after TLS; --data-reply answers DATA.
 
 Each server prints "port N" on its first line of stdout, then one JSON object
 a line for each request or message it receives, and runs until killed.
@@ -149,7 +151,7 @@ def serve_smtp(args):
         ok = (isinstance(auth_data, LoginPassword)
               and auth_data.login.decode() == args.user
               and auth_data.password.decode() == args.password)
-        return AuthResult(success=ok)
+        return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)
 
     ctx = None
     if args.cert:
@@ -164,6 +166,9 @@ def serve_smtp(args):
         if args.user:
             kw = dict(auth_required=True, auth_require_tls=ctx is not None,
                       authenticator=authenticator)
+            if args.mechanisms:
+                offered = set(args.mechanisms.split(","))
+                kw["auth_exclude_mechanism"] = [m for m in ("LOGIN", "PLAIN") if m not in offered]
         return SMTP(Handler(), hostname="smtp.test", tls_context=ctx,
                     require_starttls=ctx is not None, loop=loop, **kw)
 
@@ -188,6 +193,7 @@ def main():
     s.add_argument("--user")
     s.add_argument("--password")
     s.add_argument("--data-reply")
+    s.add_argument("--mechanisms", help="comma-separated AUTH mechanisms to offer")
     args = ap.parse_args()
     if args.cmd == "certs":
         make_certs(args.dir)
