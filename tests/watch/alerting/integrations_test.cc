@@ -5,7 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "watch/alerting/integrations.h"
 #include "watch/alerting/receivers_internal.h"
@@ -168,6 +170,16 @@ webhook_configs:
   const auto& second = std::get<WebhookConfig>(l.items[1].config);
   EXPECT_EQ(second.url, "http://b:1/y");
   EXPECT_EQ(second.max_alerts, 2u);
+}
+
+TEST(LoadIntegrations, TheFuzzCorpusHasAValidReceiverOfEveryKind) {
+  std::ifstream in("fuzz/corpus/integrations/every_kind");  // tests run in the source tree
+  ASSERT_TRUE(in);
+  std::stringstream text;
+  text << in.rdbuf();
+  const Loaded l = load(text.str());
+  EXPECT_TRUE(l.errors.empty()) << l.all_errors();
+  EXPECT_EQ(l.items.size(), 7u);
 }
 
 TEST(LoadIntegrations, AnEmptyReceiverHasNoIntegrations) {
