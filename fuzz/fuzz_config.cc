@@ -78,8 +78,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (rc.name.empty() || !receivers.insert(rc.name).second)
       violated("receiver name empty or repeated", text);
     for (const Integration& in : rc.integrations)
-      if (in.kind == Integration::Kind::kWebhook && (in.url.empty() || in.timeout_ms <= 0))
-        violated("webhook without url or timeout", text);
+      if (const auto* w = std::get_if<watch::alerting::WebhookConfig>(&in.config);
+          w && (w->url.empty() || w->timeout.count() < 0))
+        violated("webhook without url or with a negative timeout", text);
   }
   // The routing in force names only configured receivers.
   const auto routing = effective_routing(c);

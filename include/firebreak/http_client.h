@@ -1,5 +1,6 @@
-// A small synchronous HTTP/1.1 client (http only, no TLS), for the kit's own
-// outgoing calls: OTLP export, job check-ins, Pushgateway pushes.
+// A small synchronous HTTP/1.1 client, http and https (OpenSSL), for the
+// kit's own outgoing calls (OTLP export, job check-ins, Pushgateway pushes)
+// and watch's (scrapes, receivers).
 //
 //   firebreak::HttpClient client;
 //   firebreak::HttpResponse r = client.post("http://127.0.0.1:4318/v1/traces", body,
@@ -17,6 +18,20 @@
 // port; a call on a kept connection that the server closed in the meantime is
 // retried once on a new connection when nothing of the response had arrived.
 //
+// https:// verifies the server's certificate against the system's CA bundle
+// (or HttpClientOptions::tls.ca_file) and its name against the URL's host (or
+// tls.server_name), which is also sent as SNI; a client certificate is
+// presented when tls.cert_file/key_file are set (Prometheus's tls_config).
+// A certificate that does not verify is an error naming the host and why
+// ("certificate verify failed for \"example.com\": unable to get local
+// issuer certificate").
+//
+// Authentication (Prometheus's http_config): `authorization` sends
+// "Authorization: <type> <credentials>", `basic_auth` sends HTTP Basic;
+// credentials_file and password_file are read at each call (so a rotated
+// secret is picked up), trimmed of surrounding white space, and neither
+// they nor the inline secrets ever appear in an error.
+//
 // Thread-safety: thread-safe; calls on one client are serialised (use one
 // client per thread for parallel calls).
 #pragma once
@@ -24,10 +39,13 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "firebreak/tls.h"
 
 namespace firebreak {
 
@@ -44,6 +62,20 @@ struct HttpResponse {
   std::string_view header(std::string_view name) const noexcept;
 };
 
+// Prometheus's `authorization`: "Authorization: <type> <credentials>".
+struct HttpAuthorization {
+  std::string type = "Bearer";
+  std::string credentials;       // inline secret, or
+  std::string credentials_file;  // read at each call, trimmed
+};
+
+// Prometheus's `basic_auth`.
+struct HttpBasicAuth {
+  std::string username;
+  std::string password;       // inline secret, or
+  std::string password_file;  // read at each call, trimmed
+};
+
 struct HttpClientOptions {
   // Used when a call does not give its own.
   std::chrono::milliseconds timeout{10000};
@@ -52,6 +84,12 @@ struct HttpClientOptions {
   std::string user_agent = "firebreak/0.1";
   // Keep the connection open between calls (HTTP/1.1 keep-alive).
   bool keep_alive = true;
+  // For https:// URLs.
+  TlsOptions tls;
+  // At most one of them; neither is sent when the call's own headers have
+  // an Authorization header.
+  std::optional<HttpAuthorization> authorization;
+  std::optional<HttpBasicAuth> basic_auth;
 };
 
 class HttpClient {
@@ -61,7 +99,7 @@ class HttpClient {
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
 
-  // Sends `method` to `url` ("http://host[:port]/path?query"; the path and
+  // Sends `method` to `url` ("http[s]://host[:port]/path?query"; the path and
   // query are sent as written) with `body` (Content-Length is set; give
   // Content-Type in `headers`). Host and User-Agent are set unless `headers`
   // has them. timeout 0: the client's default.
@@ -90,8 +128,8 @@ class HttpClient {
   std::unique_ptr<Impl> impl_;
 };
 
-// Whether `url` is one HttpClient can call (an absolute http URL with a
-// host); on false, `why` says what is wrong.
+// Whether `url` is one HttpClient can call (an absolute http or https URL
+// with a host); on false, `why` says what is wrong.
 bool valid_http_url(std::string_view url, std::string* why = nullptr);
 
 }  // namespace firebreak

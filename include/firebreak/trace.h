@@ -712,7 +712,8 @@ class SimpleSpanProcessor final : public SpanProcessor {
 using ResourceAttributes = std::vector<std::pair<std::string, std::string>>;
 
 struct OtlpHttpOptions {
-  // The full URL, used as is (…/v1/traces). http only.
+  // The full URL, used as is (…/v1/traces). http or https (verified against
+  // the system CA bundle).
   std::string endpoint = "http://localhost:4318/v1/traces";
   // Extra request headers (e.g. authentication).
   std::vector<std::pair<std::string, std::string>> headers = {};

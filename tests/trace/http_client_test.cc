@@ -153,15 +153,16 @@ TEST_F(HttpClientTest, AnOversizedBodyIsAResult) {
 TEST(HttpClientUrl, BadUrlsAreResults) {
   HttpClient client;
   for (const char* url :
-       {"https://example.com/", "ftp://example.com/", "example.com/path", "http://", "http:///path",
-        "not a url", "http://u:p@host/", "http://host:99999/", "http://host:0/", ""}) {
+       {"ftp://example.com/", "example.com/path", "http://", "http:///path", "not a url",
+        "http://u:p@host/", "http://host:99999/", "http://host:0/", ""}) {
     const HttpResponse r = client.get(url);
     EXPECT_EQ(r.status, 0) << url;
     EXPECT_NE(r.error.find("invalid URL"), std::string::npos) << url << ": " << r.error;
   }
   std::string why;
-  EXPECT_FALSE(valid_http_url("https://example.com/", &why));
+  EXPECT_FALSE(valid_http_url("ftp://example.com/", &why));
   EXPECT_NE(why.find("https"), std::string::npos);
+  EXPECT_TRUE(valid_http_url("https://example.com/"));
   EXPECT_TRUE(valid_http_url("http://example.com"));
   EXPECT_TRUE(valid_http_url("http://127.0.0.1:4318/v1/traces"));
   EXPECT_TRUE(valid_http_url("http://[::1]:4318/v1/traces"));

@@ -213,7 +213,7 @@ TEST(TracingConfig, BadConfigurationIsAnErrorNamingTheVariable) {
             std::string::npos);
   EXPECT_NE(error_of({{"OTEL_TRACES_EXPORTER", "zipkin"}}).find("OTEL_TRACES_EXPORTER"),
             std::string::npos);
-  EXPECT_NE(error_of({{"OTEL_EXPORTER_OTLP_ENDPOINT", "https://secure:4318"}}).find("https"),
+  EXPECT_NE(error_of({{"OTEL_EXPORTER_OTLP_ENDPOINT", "ftp://secure:4318"}}).find("https"),
             std::string::npos);
   EXPECT_NE(error_of({{"OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"},
                       {"OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"}})

@@ -395,7 +395,7 @@ TEST_F(JobRunTest, BadConfigurationIsRejectedAtStart) {
   o.name = "";
   expect_error(o, "name is required");
   o = options();
-  o.checkin_url = "https://hc-ping.com/uuid";
+  o.checkin_url = "ftp://hc-ping.com/uuid";
   expect_error(o, "FIREBREAK_JOB_CHECKIN_URL");
   o = options();
   o.pushgateway_url = "pushgateway:9091";

@@ -27,7 +27,10 @@ WebhookNotifier::WebhookNotifier(WebhookOptions options)
     : options_(std::move(options)),
       client_(firebreak::HttpClientOptions{.timeout = options_.timeout,
                                            .max_response_bytes = options_.max_response_bytes,
-                                           .user_agent = "firebreak-watch/0.1"}) {}
+                                           .user_agent = "firebreak-watch/0.1",
+                                           .tls = options_.tls,
+                                           .authorization = options_.authorization,
+                                           .basic_auth = options_.basic_auth}) {}
 
 SendResult WebhookNotifier::notify(const dispatch::GroupNotification& n) {
   const std::string body = webhook_group_json(n, options_.external_url, options_.max_alerts);

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -46,10 +47,14 @@ struct WebhookOptions {
   std::chrono::milliseconds timeout{10000};
   std::size_t max_response_bytes = 64 * 1024;
   std::size_t max_alerts = 0;  // per message, 0: all (the rest count in truncatedAlerts)
+  // http_config: TLS for https:// URLs, and authentication.
+  firebreak::TlsOptions tls;
+  std::optional<firebreak::HttpAuthorization> authorization;
+  std::optional<firebreak::HttpBasicAuth> basic_auth;
 };
 
-// POSTs Alertmanager's webhook JSON (version "4", webhook_group_json). A 2xx
-// is success.
+// POSTs Alertmanager's webhook JSON (version "4", webhook_group_json) over
+// http or https. A 2xx is success.
 class WebhookNotifier final : public Notifier {
  public:
   explicit WebhookNotifier(WebhookOptions options);

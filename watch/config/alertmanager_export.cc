@@ -142,18 +142,16 @@ std::string alertmanager_yaml(const Config& config) {
   if (config.receivers.empty()) out += "  - name: none\n";
   for (const Receiver& rc : config.receivers) {
     out += "  - name: " + q(rc.name) + "\n";
-    bool first = true;
-    for (const Integration& in : rc.integrations) {
-      if (in.kind == Integration::Kind::kLog) {
-        out += "    # log: watch only (its own log stream)\n";
-        continue;
-      }
-      if (first) out += "    webhook_configs:\n";
-      first = false;
-      out += "      - url: " + q(in.url) + "\n";
-      out += fmt::format("        send_resolved: {}\n", in.send_resolved);
-      if (in.max_alerts) out += fmt::format("        max_alerts: {}\n", in.max_alerts);
+    std::size_t from = 0;
+    const std::string& y = rc.alertmanager_yaml;
+    while (from < y.size()) {
+      const std::size_t nl = y.find('\n', from);
+      const std::size_t end = nl == std::string::npos ? y.size() : nl;
+      out += "    " + y.substr(from, end - from) + "\n";
+      from = end + 1;
     }
+    for (const Integration& in : rc.integrations)
+      if (in.kind == "log") out += "    # log: watch only (its own log stream)\n";
   }
   return out;
 }

@@ -31,16 +31,6 @@ namespace watch::config {
 
 namespace fs = std::filesystem;
 
-std::string_view to_string(Integration::Kind kind) {
-  switch (kind) {
-    case Integration::Kind::kWebhook:
-      return "webhook";
-    case Integration::Kind::kLog:
-      return "log";
-  }
-  return "unknown";
-}
-
 std::string ConfigError::to_string() const {
   std::string out = file;
   if (line > 0) out += fmt::format(":{}:{}", line, column);
@@ -1350,51 +1340,99 @@ class Loader {
     }
   }
 
+  // A receiver: its name, Alertmanager's `*_configs` lists
+  // (alerting::load_integrations) and firebreak's `webhook` and `log`
+  // shorthands, numbered after the lists' items of the same kind.
   bool load_receiver(const YAML::Node& n, const std::string& key, Receiver& r) {
     r.line = pos_of(n).line;
-    Fields f;
-    if (!fields(n, key, {"name", "webhook", "log", "webhook_configs"}, f)) return false;
-    required_name(f, n, key, r.name);
-    const Pos name_pos = name_pos_;
-    if (const YAML::Node* w = f.get("webhook")) {
-      Integration i{.kind = Integration::Kind::kWebhook, .line = pos_of(*w).line};
-      if (load_webhook(*w, key + ".webhook", i, /*am_shape=*/false))
-        r.integrations.push_back(std::move(i));
-    } else if (f.has("webhook")) {
-      error(pos_of(n), key + ".webhook.url", "is required");
+    if (!n.IsMap()) {
+      error(pos_of(n), key, fmt::format("expected a mapping, got {}", type_name(n)));
+      return false;
     }
-    if (f.has("log")) {
-      if (const YAML::Node* l = f.get("log")) {
-        Fields lf;
-        fields(*l, key + ".log", {}, lf);
+    YAML::Node lists(YAML::NodeType::Map);
+    const YAML::Node* webhook = nullptr;
+    const YAML::Node* log = nullptr;
+    bool has_name = false;
+    std::vector<YAML::Node> held;  // keeps the shorthands' nodes alive
+    held.reserve(2);
+    for (auto it = n.begin(); it != n.end(); ++it) {
+      const YAML::Node k = it->first;
+      if (k.IsScalar() && (k.Scalar() == "webhook" || k.Scalar() == "log")) {
+        if ((k.Scalar() == "webhook" ? webhook : log) != nullptr) {
+          error(pos_of(k), join_key(key, k.Scalar()), "key repeated");
+          continue;
+        }
+        held.push_back(it->second);
+        (k.Scalar() == "webhook" ? webhook : log) = &held.back();
+        continue;
       }
-      r.integrations.push_back({.kind = Integration::Kind::kLog, .line = r.line});
+      lists.force_insert(k, it->second);
+      if (k.IsScalar() && k.Scalar() == "name") {
+        has_name = true;
+        name_pos_ = pos_of(it->second);
+        if (scalar(&it->second, key + ".name", r.name) && r.name.empty())
+          error(pos_of(it->second), key + ".name", "must not be empty");
+      }
     }
-    each(f.get("webhook_configs"), key + ".webhook_configs",
-         [&](const YAML::Node& w, const std::string& wkey) {
-           Integration i{.kind = Integration::Kind::kWebhook, .line = pos_of(w).line};
-           if (load_webhook(w, wkey, i, /*am_shape=*/true)) r.integrations.push_back(std::move(i));
-         });
+    if (!has_name) {
+      name_pos_ = pos_of(n);
+      error(pos_of(n), key + ".name", "is required");
+    }
+    const Pos name_pos = name_pos_;
+    std::vector<routing::Error> errors;
+    r.integrations = alerting::load_integrations(lists, key, result_.config.dir, errors);
+    for (routing::Error& e : errors) error({e.line, e.column}, std::move(e.key), e.message);
+    const auto next_index = [&](std::string_view kind) {
+      std::size_t i = 0;
+      for (const Integration& in : r.integrations) i += in.kind == kind ? 1 : 0;
+      return i;
+    };
+    if (webhook) {
+      Integration in{
+          .kind = "webhook", .index = next_index("webhook"), .line = pos_of(*webhook).line};
+      alerting::WebhookConfig w;
+      const std::string wkey = key + ".webhook";
+      Fields wf;
+      if (webhook->IsNull()) {
+        error(pos_of(n), wkey + ".url", "is required");
+      } else if (fields(*webhook, wkey, {"url", "timeout", "max_alerts"}, wf)) {
+        if (const YAML::Node* u = wf.get("url"))
+          url(u, wkey + ".url", w.url);
+        else
+          error(pos_of(*webhook), wkey + ".url", "is required");
+        std::int64_t timeout_ms = 10'000;
+        duration(wf.get("timeout"), wkey + ".timeout", timeout_ms);
+        w.timeout = std::chrono::milliseconds(timeout_ms);
+        count(wf.get("max_alerts"), wkey + ".max_alerts", w.max_alerts);
+        in.config = std::move(w);
+        r.integrations.push_back(std::move(in));
+      }
+    }
+    // The same integrations in Alertmanager's shape, for export.
+    YAML::Node am = YAML::Clone(lists);
+    am.remove("name");
+    if (webhook && !webhook->IsNull() && webhook->IsMap()) {
+      YAML::Node item(YAML::NodeType::Map);
+      for (const char* k : {"url", "max_alerts"})
+        if ((*webhook)[k]) item[k] = YAML::Clone((*webhook)[k]);
+      am["webhook_configs"].push_back(item);
+    }
+    if (am.size() > 0) {
+      YAML::Emitter e;
+      e << am;
+      r.alertmanager_yaml = e.c_str();
+    }
+    if (log) {
+      if (!log->IsNull()) {
+        Fields lf;
+        fields(*log, key + ".log", {}, lf);
+      }
+      r.integrations.push_back({.kind = "log",
+                                .index = next_index("log"),
+                                .line = pos_of(*log).line,
+                                .config = alerting::LogConfig{}});
+    }
     name_pos_ = name_pos;
-    return true;
-  }
-
-  // A webhook: firebreak's `webhook` (url, timeout, max_alerts) or an item
-  // of Alertmanager's `webhook_configs` (url, send_resolved, max_alerts,
-  // and watch's timeout).
-  bool load_webhook(const YAML::Node& w, const std::string& wkey, Integration& i, bool am_shape) {
-    Fields wf;
-    std::vector<std::string_view> keys = {"url", "timeout", "max_alerts"};
-    if (am_shape) keys.push_back("send_resolved");
-    if (!fields(w, wkey, keys, wf)) return false;
-    if (const YAML::Node* u = wf.get("url")) {
-      url(u, wkey + ".url", i.url);
-    } else {
-      error(pos_of(w), wkey + ".url", "is required");
-    }
-    duration(wf.get("timeout"), wkey + ".timeout", i.timeout_ms);
-    count(wf.get("max_alerts"), wkey + ".max_alerts", i.max_alerts);
-    boolean(wf.get("send_resolved"), wkey + ".send_resolved", i.send_resolved);
     return true;
   }
 
@@ -1613,7 +1651,7 @@ std::string summary(const Config& c) {
   for (std::size_t i = 0; i < c.receivers.size(); ++i) {
     const Receiver& r = c.receivers[i];
     std::vector<std::string_view> kinds;
-    for (const Integration& in : r.integrations) kinds.push_back(to_string(in.kind));
+    for (const Integration& in : r.integrations) kinds.push_back(in.kind);
     out += fmt::format("{} {} ({})", i == 0 ? ":" : ",", r.name,
                        kinds.empty() ? "nothing" : fmt::format("{}", fmt::join(kinds, ", ")));
   }

@@ -36,6 +36,7 @@
 #include <string_view>
 #include <vector>
 
+#include "watch/alerting/integrations.h"
 #include "watch/checkin/tracker.h"
 #include "watch/discovery/discovery.h"
 #include "watch/model/model.h"
@@ -93,24 +94,19 @@ struct Job {
   int line = 0;
 };
 
-// One way a receiver is told: an item of its `webhook_configs`, or its
-// `webhook` / `log` shorthand.
-struct Integration {
-  enum class Kind { kWebhook, kLog };
-  Kind kind = Kind::kLog;
-  std::string url;                   // kWebhook: the endpoint (an http URL)
-  std::int64_t timeout_ms = 10'000;  // kWebhook: per request, > 0
-  std::size_t max_alerts = 0;        // kWebhook: alerts per message, 0: all
-  bool send_resolved = true;
-  int line = 0;
-};
-
-std::string_view to_string(Integration::Kind kind);  // "webhook", "log"
+// One way a receiver is told: an item of its Alertmanager-shaped
+// `*_configs` lists (alerting/integrations.h), or of firebreak's `webhook` /
+// `log` shorthands (a webhook with `url`, `timeout`, `max_alerts`; a log).
+using Integration = alerting::IntegrationConfig;
 
 // Where alerts go: a named receiver the route sends to.
 struct Receiver {
   std::string name;                       // unique among receivers
   std::vector<Integration> integrations;  // none: alerts routed here go nowhere
+  // Its integrations as Alertmanager's YAML (the `*_configs` lists as
+  // written, the `webhook` shorthand as one more webhook_configs item), for
+  // alertmanager_yaml(); "" when it has none.
+  std::string alertmanager_yaml;
   int line = 0;
 };
 

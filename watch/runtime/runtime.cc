@@ -45,23 +45,11 @@ std::vector<alerting::Receiver> delivery_receivers(const config::Config& config,
   std::vector<alerting::Receiver> out;
   for (const config::Receiver& r : config.receivers) {
     alerting::Receiver dr{.name = r.name};
-    std::map<config::Integration::Kind, int> index;
-    for (const config::Integration& in : r.integrations) {
-      const std::string name =
-          std::string(config::to_string(in.kind)) + "/" + std::to_string(index[in.kind]++);
-      std::shared_ptr<alerting::Notifier> notifier;
-      if (in.kind == config::Integration::Kind::kLog) {
-        notifier = std::make_shared<alerting::LogNotifier>();
-      } else {
-        notifier = std::make_shared<alerting::WebhookNotifier>(
-            alerting::WebhookOptions{.url = in.url,
-                                     .external_url = external_url,
-                                     .timeout = std::chrono::milliseconds(in.timeout_ms),
-                                     .max_alerts = in.max_alerts});
-      }
+    for (const config::Integration& in : r.integrations)
       dr.integrations.push_back(
-          {.name = name, .send_resolved = in.send_resolved, .notifier = std::move(notifier)});
-    }
+          {.name = in.kind + "/" + std::to_string(in.index),
+           .send_resolved = in.send_resolved,
+           .notifier = alerting::make_notifier(in, {.external_url = external_url})});
     out.push_back(std::move(dr));
   }
   return out;

@@ -64,7 +64,7 @@
 //
 // Configuration: options in code, then the environment, which wins (the
 // operator has the last word, as for Service):
-//   FIREBREAK_JOB_CHECKIN_URL   check-in base URL (http only)
+//   FIREBREAK_JOB_CHECKIN_URL   check-in base URL (http or https)
 //   FIREBREAK_PUSHGATEWAY_URL   Pushgateway base URL, e.g. http://127.0.0.1:9091
 //   FIREBREAK_JOB_LOCK_FILE     lock file path
 // An empty value turns the feature off.

@@ -186,14 +186,15 @@ receivers:
   EXPECT_EQ(c.receivers[0].name, "oncall");
   ASSERT_EQ(c.receivers[0].integrations.size(), 1u);
   const Integration& hook = c.receivers[0].integrations[0];
-  EXPECT_EQ(hook.kind, Integration::Kind::kWebhook);
-  EXPECT_EQ(hook.url, "http://127.0.0.1:5001/hook");
-  EXPECT_EQ(hook.timeout_ms, 3'000);
-  EXPECT_EQ(hook.max_alerts, 20u);
+  EXPECT_EQ(hook.kind, "webhook");
+  const auto& w = std::get<watch::alerting::WebhookConfig>(hook.config);
+  EXPECT_EQ(w.url, "http://127.0.0.1:5001/hook");
+  EXPECT_EQ(w.timeout, std::chrono::milliseconds(3'000));
+  EXPECT_EQ(w.max_alerts, 20u);
   EXPECT_TRUE(hook.send_resolved);
   EXPECT_EQ(c.receivers[1].name, "stdout");
   ASSERT_EQ(c.receivers[1].integrations.size(), 1u);
-  EXPECT_EQ(c.receivers[1].integrations[0].kind, Integration::Kind::kLog);
+  EXPECT_EQ(c.receivers[1].integrations[0].kind, "log");
   EXPECT_EQ(c.receivers[1].line, 58);
 }
 
@@ -343,7 +344,7 @@ TEST(WatchConfigErrorTest, MissingRequiredKeys) {
 TEST(WatchConfigErrorTest, LogReceiverMayBeNull) {
   const LoadResult r = parse_config("receivers:\n  - name: r\n    log:\n", kFile);
   ASSERT_TRUE(r.ok()) << all_errors(r);
-  EXPECT_EQ(r.config.receivers.at(0).integrations.at(0).kind, Integration::Kind::kLog);
+  EXPECT_EQ(r.config.receivers.at(0).integrations.at(0).kind, "log");
 }
 
 TEST(WatchConfigErrorTest, DuplicateNames) {
@@ -651,7 +652,7 @@ TEST(WatchConfigFileTest, ExampleConfigLoadsWithoutErrors) {
   EXPECT_EQ(c.jobs[0].max_run_time_ms, 30 * 60'000);
   ASSERT_GE(c.receivers.size(), 1u);
   EXPECT_EQ(c.receivers[0].name, "stdout");
-  EXPECT_EQ(c.receivers[0].integrations.at(0).kind, Integration::Kind::kLog);
+  EXPECT_EQ(c.receivers[0].integrations.at(0).kind, "log");
   EXPECT_EQ(checkin_jobs(c).size(), 1u);
   // docs/config.md shows this summary.
   EXPECT_EQ(summary(c),
@@ -921,7 +922,7 @@ TEST(WatchConfigRouting, AlertmanagerBlocksAreReadAsTheyAre) {
   ASSERT_EQ(c.receivers.size(), 2u);
   const Integration& hook = c.receivers[0].integrations.at(0);
   EXPECT_FALSE(hook.send_resolved);
-  EXPECT_EQ(hook.max_alerts, 5u);
+  EXPECT_EQ(std::get<watch::alerting::WebhookConfig>(hook.config).max_alerts, 5u);
   ASSERT_EQ(c.receivers[1].integrations.size(), 2u);  // webhook and log
   // The pack's inhibit rules come first, then the configured one.
   const auto routing = effective_routing(c);
@@ -1000,6 +1001,7 @@ TEST(WatchConfigRouting, AnAlertmanagerFileIsLoadedWithItsErrorsNamingIt) {
   EXPECT_EQ(r.errors[0].file, (dir / "alertmanager.yml").string());
   EXPECT_EQ(r.errors[0].line, 4);
   EXPECT_EQ(r.errors[0].key, "receivers[0].opsgenie_configs");
+  EXPECT_THAT(r.errors[0].message, HasSubstr("watch has no"));
 
   r = parse_config("alertmanager_config: alertmanager.yml\nreceivers: []\n",
                    (dir / "f.yaml").string());
@@ -1043,6 +1045,40 @@ TEST(WatchConfigRouting, TheExportedAlertmanagerYamlRoundTrips) {
   EXPECT_EQ(t.location, "Europe/Paris");
   EXPECT_EQ(*t.times, original.time_intervals.at("weekend").at(0).times.value());
   EXPECT_EQ(*t.weekdays, original.time_intervals.at("weekend").at(0).weekdays.value());
+}
+
+}  // namespace
+}  // namespace watch::config
+
+namespace watch::config {
+namespace {
+
+TEST(WatchConfigRouting, ReceiversTakeEveryIntegrationAndTheShorthandsCountAfterTheLists) {
+  const LoadResult r = parse_config(
+      "receivers:\n"
+      "  - name: team\n"
+      "    webhook_configs: [{url: 'http://127.0.0.1:1/a'}]\n"
+      "    slack_configs:\n"
+      "      - api_url: https://hooks.slack.example/services/T/B/X\n"
+      "        channel: '#ops'\n"
+      "    webhook: {url: 'http://127.0.0.1:1/b', timeout: 2s}\n"
+      "    log:\n",
+      kFile);
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  const auto& ins = r.config.receivers.at(0).integrations;
+  ASSERT_EQ(ins.size(), 4u);
+  std::vector<std::string> names;
+  for (const auto& in : ins) names.push_back(in.kind + "/" + std::to_string(in.index));
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"log/0", "slack/0", "webhook/0", "webhook/1"}));
+  // Exported as Alertmanager's lists: both webhooks and the slack item.
+  const std::string yaml = alertmanager_yaml(r.config);
+  EXPECT_NE(yaml.find("slack_configs"), std::string::npos) << yaml;
+  EXPECT_NE(yaml.find("http://127.0.0.1:1/b"), std::string::npos) << yaml;
+  const YAML::Node back = YAML::Load(yaml);
+  EXPECT_EQ(back["receivers"][0]["webhook_configs"].size(), 2u) << yaml;
+  one_error("receivers:\n  - name: r\n    slack_configs: [{channel: x}]\n", 3,
+            "receivers[0].slack_configs[0]", "api_url");
 }
 
 }  // namespace
