@@ -4,11 +4,16 @@
 //   same body (firebreak::write_exposition): parsing should cost about what
 //   writing costs;
 // - ingest into the head (samples/s), by ref and by label set;
+// - alert dispatch: routing and mute checks per alert at 10,000 alerts, 50
+//   routes, 20 silences and 10 inhibit rules, against hashing the alert's
+//   labels;
 // - memory after 2 hours of 15 s samples for 10,000 series (counters growing
 //   irregularly and gauges): bytes per sample and per series, as counters,
 //   next to 16 bytes a sample uncompressed (int64 time + double).
 #include <benchmark/benchmark.h>
+#include <fmt/format.h>
 #include <malloc.h>
+#include <yaml-cpp/yaml.h>
 
 #include <signal.h>
 #include <sys/wait.h>
@@ -25,12 +30,16 @@
 #include <memory>
 #include <random>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "firebreak/clock.h"
 #include "firebreak/exposition.h"
 #include "firebreak/metrics.h"
+#include "watch/alerting/delivery.h"
 #include "watch/relabel/relabel.h"
+#include "watch/routing/routing.h"
 #include "watch/scrape/parser.h"
 #include "watch/tsdb/chunk.h"
 #include "watch/tsdb/db.h"
@@ -640,6 +649,110 @@ void BM_Relabel_PopulateTarget(benchmark::State& state) {
         watch::relabel::populate_target(discovered, {.job = "shop-api"}, rules));
 }
 BENCHMARK(BM_Relabel_PopulateTarget);
+
+// ---------------------------------------------------------------------------
+// Alert dispatch (issue 13): 10,000 active alerts in 1,000 groups (alertname
+// x service), a 50-route tree, 20 silences, 10 inhibit rules. Per alert,
+// what a flush asks: its routes and whether it is muted (silences, then the
+// inhibit rules' index). Baseline: hashing the alert's labels (its
+// fingerprint), which any dispatcher does for every alert.
+
+class NullNotifier final : public watch::alerting::Notifier {
+ public:
+  watch::alerting::SendResult notify(const watch::dispatch::GroupNotification&) override {
+    return {};
+  }
+  std::string_view integration() const override { return "null"; }
+};
+
+struct DispatchFixture {
+  firebreak::ManualClock clock;
+  watch::alerting::Delivery delivery{{.clock = &clock}};
+  std::vector<watch::LabelSet> alerts;
+
+  DispatchFixture() {
+    std::string yaml = "route:\n  receiver: r0\n  group_by: [alertname, service]\n  routes:\n";
+    std::vector<std::string> receivers = {"r0"};
+    for (int i = 1; i < 50; ++i) {
+      receivers.push_back("r" + std::to_string(i));
+      yaml += fmt::format(
+          "    - matchers: ['team=\"t{}\"', 'severity=~\"page|ticket\"']\n"
+          "      receiver: r{}\n{}",
+          i % 25, i, i % 7 == 0 ? "      continue: true\n" : "");
+    }
+    yaml += "inhibit_rules:\n";
+    for (int i = 0; i < 10; ++i)
+      yaml += fmt::format(
+          "  - source_matchers: [alertname=Down{}]\n"
+          "    target_matchers: [severity=ticket]\n"
+          "    equal: [service]\n",
+          i);
+    std::vector<watch::routing::Error> errors;
+    auto routing = watch::routing::load_routing(YAML::Load(yaml), receivers, errors);
+    if (!errors.empty()) throw std::runtime_error(errors[0].to_string());
+    std::vector<watch::alerting::Receiver> rs;
+    auto null = std::make_shared<NullNotifier>();
+    for (const auto& r : receivers)
+      rs.push_back({.name = r, .integrations = {{.name = "webhook/0", .notifier = null}}});
+    delivery.configure(std::move(routing), std::move(rs));
+    const std::int64_t now = 1767225600000;
+    for (int i = 0; i < 20; ++i) {
+      auto set = delivery.silences().set(
+          {.matchers = {{.name = "service", .value = "svc" + std::to_string(i * 7)},
+                        {.name = "alertname", .value = "Alert.*", .is_regex = true}},
+           .starts_at_ms = now,
+           .ends_at_ms = now + 3'600'000,
+           .created_by = "bench",
+           .comment = "bench"});
+      if (!set.ok()) throw std::runtime_error(set.error);
+    }
+    std::vector<watch::dispatch::Alert> batch;
+    for (int g = 0; g < 1000; ++g) {
+      for (int k = 0; k < 10; ++k) {
+        const std::string name =
+            g % 100 == 0 ? "Down" + std::to_string(g / 100 % 10) : "Alert" + std::to_string(g % 10);
+        auto labels = watch::LabelSet::from(
+            {{"alertname", name},
+             {"service", "svc" + std::to_string(g / 10)},
+             {"team", "t" + std::to_string(g % 25)},
+             {"severity", k % 2 ? "page" : "ticket"},
+             {"instance", "10.0." + std::to_string(g % 250) + "." + std::to_string(k) + ":9464"},
+             {"job", "job" + std::to_string(g % 40)}});
+        alerts.push_back(labels);
+        batch.push_back({.labels = std::move(labels), .starts_at_ms = now});
+      }
+    }
+    delivery.put(std::move(batch));
+    delivery.alerts();  // builds the inhibition index
+  }
+};
+
+DispatchFixture& dispatch_fixture() {
+  static DispatchFixture f;
+  return f;
+}
+
+void BM_Dispatch_Route(benchmark::State& state) {
+  auto& f = dispatch_fixture();
+  std::size_t i = 0, routes = 0, muted = 0;
+  for (auto _ : state) {
+    const auto& labels = f.alerts[i++ % f.alerts.size()];
+    routes += f.delivery.routes(labels).size();
+    muted += f.delivery.muted(labels) ? 1 : 0;
+  }
+  benchmark::DoNotOptimize(routes);
+  state.counters["muted_share"] = static_cast<double>(muted) / static_cast<double>(i);
+}
+BENCHMARK(BM_Dispatch_Route);
+
+void BM_Baseline_Dispatch_Fingerprint(benchmark::State& state) {
+  auto& f = dispatch_fixture();
+  std::size_t i = 0;
+  std::uint64_t sum = 0;
+  for (auto _ : state) sum += watch::dispatch::fingerprint(f.alerts[i++ % f.alerts.size()]);
+  benchmark::DoNotOptimize(sum);
+}
+BENCHMARK(BM_Baseline_Dispatch_Fingerprint);
 
 }  // namespace
 

@@ -157,13 +157,20 @@ class Delivery {
   std::vector<std::string> receiver_names() const;  // in configuration order
   routing::RoutingConfig routing() const;
 
+  // What a flush asks of each alert (exposed for benchmarks and tools): the
+  // routes (one per integration) it goes to, and whether it is silenced or
+  // inhibited now (inhibition as of the last flush or alerts() call).
+  std::vector<dispatch::Route> routes(const LabelSet& labels) const {
+    return routes_for(*config(), labels);
+  }
+  bool muted(const LabelSet& labels) const;
+
  private:
   struct Worker;
   struct Config;
 
   std::shared_ptr<const Config> config() const;
   std::vector<dispatch::Route> routes_for(const Config& c, const LabelSet& labels) const;
-  bool muted(const LabelSet& labels) const;
   std::vector<std::string> inhibited_by(const Config& c, const LabelSet& labels,
                                         std::int64_t now_ms) const;
   bool time_muted(const dispatch::Route& route, std::int64_t now_ms) const;
