@@ -8,8 +8,9 @@
 // own routes and alert names): grouping and group_wait, `continue`,
 // group_interval for a late alert, repeat_interval, resolve, inhibition (and
 // its end), a silence, a mute time interval and max_alerts with 30 alerts in
-// one group. Then the real clients: amtool queries and silences watch, and
-// `amtool check-config` accepts the alertmanager.yml watch serves.
+// one group. Then the real clients: amtool queries and silences watch,
+// `amtool check-config` accepts the alertmanager.yml watch serves, and
+// Prometheus 2.42 sends its alerts to watch, which routes them.
 // About 20 s.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
@@ -22,6 +23,7 @@
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -339,6 +341,51 @@ TEST_F(AlertmanagerPeerTest, AmtoolQueriesAndSilencesWatch) {
   ASSERT_EQ(routes.exit_code, 0) << routes.err;
   ASSERT_FALSE(routes.lines.empty());
   EXPECT_EQ(routes.lines.back(), "pager,team");
+}
+
+// Prometheus 2.42 with `alerting.alertmanagers` pointing at watch: its alert
+// is routed by watch's tree to the receiver Alertmanager would pick.
+TEST_F(AlertmanagerPeerTest, PrometheusDeliversThroughWatchsRouting) {
+  const std::string dir = dir_.path();
+  const std::uint16_t prom_port = test::closed_port();
+  std::ofstream(dir + "/prom-rules.yml") << "groups:\n"
+                                            "  - name: g\n"
+                                            "    interval: 1s\n"
+                                            "    rules:\n"
+                                            "      - alert: FromPrometheus\n"
+                                            "        expr: vector(1)\n"
+                                            "        labels: {scenario: continue, service: p}\n";
+  std::ofstream(dir + "/prometheus.yml") << "global: {evaluation_interval: 1s}\n"
+                                            "rule_files: [prom-rules.yml]\n"
+                                            "alerting:\n"
+                                            "  alertmanagers:\n"
+                                            "    - static_configs: [{targets: ['127.0.0.1:"
+                                         << watch_->port() << "']}]\n";
+  ShopProcess prometheus(
+      "prometheus", FIREBREAK_PROMETHEUS,
+      {"--config.file=" + dir + "/prometheus.yml", "--storage.tsdb.path=" + dir + "/prom",
+       "--web.listen-address=127.0.0.1:" + port_text(prom_port),
+       // Its first send can come before it has found watch, and is
+       // dropped; the next comes after this delay (1m by default).
+       "--rules.alert.resend-delay=1s"},
+      dir);
+  // The `continue` route: pager, then team (grouped by alertname, service).
+  ASSERT_TRUE(eventually(
+      [&] {
+        std::set<std::string> receivers;
+        for (const auto& m : rec_.messages("watch"))
+          if (m.text.find("FromPrometheus") != std::string::npos) receivers.insert(m.receiver);
+        return receivers == std::set<std::string>{"pager", "team"};
+      },
+      30s))
+      << "Prometheus's alert did not reach pager and team through watch; watch holds "
+      << test::http_get(watch_->port(), "/api/v2/alerts").body << "\nprometheus:\n"
+      << prometheus.stdout_text().substr(0, 3000);
+  const auto listed = json::parse(test::http_get(watch_->port(), "/api/v2/alerts").body);
+  ASSERT_EQ(listed.size(), 1u) << listed.dump();
+  EXPECT_EQ(listed[0]["labels"]["alertname"], "FromPrometheus");
+  EXPECT_NE(listed[0]["generatorURL"].get<std::string>().find("/graph?g0.expr="),
+            std::string::npos);
 }
 
 }  // namespace

@@ -367,6 +367,67 @@ TEST_F(DeliveryTest, ARestartNeitherRepeatsAPageNorLosesAResolve) {
   EXPECT_EQ(fake_->calls.size(), 2u);
 }
 
+// A scenario of steps (alerts put, time moved), run once straight through and
+// once with a restart before each step in turn: every run must tell the
+// receiver the same things. At a restart the delivery is rebuilt from the
+// store and the alerts still held are put back (what the rules do at start).
+TEST_F(DeliveryTest, ARestartBetweenAnyTwoStepsChangesNothingTheReceiverHears) {
+  struct Step {
+    std::vector<dispatch::Alert> put;
+    seconds advance;
+  };
+  const std::int64_t t0 = kStart;
+  const std::vector<Step> steps = {
+      {{firing("Down", "api", t0)}, seconds(30)},                          // first flush
+      {{firing("Down", "web", t0 + 30'000)}, seconds(100)},                // joins the group
+      {{}, seconds(200)},                                                  // its flush
+      {{resolved(firing("Down", "api", t0), t0 + 330'000)}, seconds(10)},  // api resolves
+      {{}, seconds(300)},                                                  // told at a flush
+      {{}, seconds(3 * 3600)},                                             // quiet hours
+      {{}, seconds(3600)},                                                 // repeat_interval
+      {{resolved(firing("Down", "web", t0 + 30'000), t0 + 15'040'000)}, seconds(300)},
+  };
+  const auto run = [&](int restart_before) {
+    std::filesystem::remove_all(dir_ + "/watch.db");
+    std::filesystem::remove_all(dir_ + "/watch.db-wal");
+    std::filesystem::remove_all(dir_ + "/watch.db-shm");
+    firebreak::ManualClock clock;
+    auto shared = std::make_shared<FakeNotifier::Shared>();
+    auto store = open_store();
+    std::map<std::uint64_t, dispatch::Alert> held;  // what the rules hold
+    const auto make_delivery = [&] {
+      auto opts = options(store.get());
+      opts.clock = &clock;
+      auto d = std::make_unique<Delivery>(opts);
+      d->configure(load("route: {receiver: team, group_by: [alertname]}\n", {"team"}),
+                   {receiver("team", shared)});
+      return d;
+    };
+    auto d = make_delivery();
+    for (std::size_t i = 0; i < steps.size(); ++i) {
+      if (static_cast<int>(i) == restart_before) {
+        d.reset();
+        d = make_delivery();
+        std::vector<dispatch::Alert> back;
+        for (const auto& [fp, a] : held) back.push_back(a);
+        d->put(back);
+      }
+      for (auto a : steps[i].put) held[dispatch::fingerprint(a.labels)] = a;
+      d->put(steps[i].put);
+      clock.advance(steps[i].advance);
+      d->run_due();
+    }
+    std::vector<std::string> heard;
+    for (const auto& n : shared->calls) heard.push_back(summary(n));
+    return heard;
+  };
+  const auto straight = run(-1);
+  ASSERT_EQ(straight,
+            (std::vector<std::string>{"Down", "Down,Down", "Down,-Down", "Down", "-Down"}));
+  for (int k = 1; k < static_cast<int>(steps.size()); ++k)
+    EXPECT_EQ(run(k), straight) << "restart before step " << k;
+}
+
 TEST_F(DeliveryTest, SilencesSurviveARestart) {
   auto store = open_store();
   std::string id;
