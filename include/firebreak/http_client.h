@@ -33,12 +33,13 @@
 // they nor the inline secrets ever appear in an error.
 //
 // Thread-safety: thread-safe; calls on one client are serialised (use one
-// client per thread for parallel calls).
+// client per thread, or an HttpClientPool, for parallel calls).
 #pragma once
 
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -126,6 +127,29 @@ class HttpClient {
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
+};
+
+// Clients with the same options for calls made in parallel from several
+// threads: each call borrows an idle client (its kept-alive connection with
+// it), or makes one, and gives it back; at most `max_idle` are kept.
+class HttpClientPool {
+ public:
+  explicit HttpClientPool(HttpClientOptions options, std::size_t max_idle = 16)
+      : options_(std::move(options)), max_idle_(max_idle) {}
+
+  HttpResponse request(std::string_view method, std::string_view url, std::string_view body = {},
+                       const HttpHeaders& headers = {},
+                       std::chrono::milliseconds timeout = std::chrono::milliseconds(0));
+  HttpResponse post(std::string_view url, std::string_view body, const HttpHeaders& headers = {},
+                    std::chrono::milliseconds timeout = std::chrono::milliseconds(0)) {
+    return request("POST", url, body, headers, timeout);
+  }
+
+ private:
+  HttpClientOptions options_;
+  std::size_t max_idle_;
+  std::mutex mu_;
+  std::vector<std::unique_ptr<HttpClient>> idle_;  // guarded by mu_
 };
 
 // Whether `url` is one HttpClient can call (an absolute http or https URL

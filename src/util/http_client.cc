@@ -438,6 +438,24 @@ HttpClient::HttpClient(HttpClientOptions options)
 
 HttpClient::~HttpClient() = default;
 
+HttpResponse HttpClientPool::request(std::string_view method, std::string_view url,
+                                     std::string_view body, const HttpHeaders& headers,
+                                     std::chrono::milliseconds timeout) {
+  std::unique_ptr<HttpClient> client;
+  {
+    std::lock_guard lock(mu_);
+    if (!idle_.empty()) {
+      client = std::move(idle_.back());
+      idle_.pop_back();
+    }
+  }
+  if (!client) client = std::make_unique<HttpClient>(options_);
+  HttpResponse r = client->request(method, url, body, headers, timeout);
+  std::lock_guard lock(mu_);
+  if (idle_.size() < max_idle_) idle_.push_back(std::move(client));
+  return r;
+}
+
 void HttpClient::close() {
   std::lock_guard lock(impl_->mu);
   impl_->drop_connection();

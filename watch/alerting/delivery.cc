@@ -21,6 +21,7 @@ constexpr std::chrono::milliseconds kDispatchPoll{100};
 // own copies as long as they need them).
 constexpr std::int64_t kResolvedRetentionMs = 15 * 60'000;
 constexpr std::int64_t kGcIntervalMs = 60'000;
+constexpr std::size_t kSendersPerIntegration = 8;
 
 std::int64_t to_unix_ms(firebreak::Clock::WallTime t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
@@ -89,27 +90,67 @@ struct Delivery::Config {
   }
 };
 
+// Kept up to date by put() (an alert's labels, so the rules it is a source
+// of, never change; only its end does) instead of rebuilt per flush.
 struct Delivery::Inhibitors {
-  // Per inhibit rule: equal_key -> firing alerts satisfying its source matchers.
-  std::vector<std::unordered_map<std::string, std::vector<LabelSet>>> by_rule;
-  // Fingerprints of the alerts above, for inhibitedBy.
-  std::map<LabelSet, std::uint64_t> fingerprints;
+  struct Source {
+    LabelSet labels;
+    std::int64_t ends_at_ms = 0;
+  };
+  std::vector<routing::InhibitRule> rules;  // the config's, when built
+  // Per rule: equal_key -> alerts satisfying its source matchers, by
+  // fingerprint (resolved ones are skipped when asked).
+  std::vector<std::unordered_map<std::string, std::map<std::uint64_t, Source>>> by_rule;
+
+  explicit Inhibitors(std::vector<routing::InhibitRule> r)
+      : rules(std::move(r)), by_rule(rules.size()) {}
+
+  void add(std::uint64_t fp, const dispatch::Alert& a) {
+    for (std::size_t i = 0; i < rules.size(); ++i)
+      if (routing::matches_all(rules[i].source, a.labels))
+        by_rule[i][equal_key(rules[i], a.labels)][fp] = {a.labels, a.ends_at_ms};
+  }
+  void remove(std::uint64_t fp, const LabelSet& labels) {
+    for (std::size_t i = 0; i < rules.size(); ++i) {
+      if (!routing::matches_all(rules[i].source, labels)) continue;
+      auto bucket = by_rule[i].find(equal_key(rules[i], labels));
+      if (bucket == by_rule[i].end()) continue;
+      bucket->second.erase(fp);
+      if (bucket->second.empty()) by_rule[i].erase(bucket);
+    }
+  }
+  // The fingerprint of the first alert firing at now_ms that inhibits `target`.
+  std::optional<std::uint64_t> find(const LabelSet& target, std::int64_t now_ms) const {
+    for (std::size_t i = 0; i < rules.size(); ++i) {
+      const routing::InhibitRule& rule = rules[i];
+      auto bucket = by_rule[i].find(equal_key(rule, target));
+      if (bucket == by_rule[i].end() || !routing::matches_all(rule.target, target)) continue;
+      for (const auto& [fp, source] : bucket->second) {
+        if (source.ends_at_ms != 0 && source.ends_at_ms <= now_ms) continue;  // resolved
+        if (routing::inhibits(rule, source.labels, target)) return fp;
+      }
+    }
+    return std::nullopt;
+  }
 };
 
-// One integration's sending thread.
+// One integration's sending threads: one at first, more (up to
+// kSendersPerIntegration) while flushes wait, so a burst of groups is sent in
+// parallel as Alertmanager's per-group goroutines send it. A group has one
+// flush out at a time (the dispatcher's in_flight), so its order holds.
 struct Delivery::Worker {
   std::mutex mu;
   std::condition_variable cv;
   std::deque<dispatch::Flush> queue;  // guarded by mu
   bool stopping = false;              // guarded by mu
-  std::thread thread;
+  std::size_t idle = 0;               // guarded by mu: threads waiting for a flush
+  std::vector<std::thread> threads;   // grown under mu
 };
 
 Delivery::Delivery(DeliveryOptions options)
     : options_(std::move(options)),
       silences_({.clock = options_.clock, .retention_ms = options_.retention_ms}),
       config_(std::make_shared<Config>()),
-      inhibitors_(std::make_shared<Inhibitors>()),
       rng_(options_.seed != 0 ? options_.seed : std::random_device{}()) {
   if (options_.registry) {
     auto& reg = *options_.registry;
@@ -138,7 +179,6 @@ Delivery::Delivery(DeliveryOptions options)
     for (const auto& e : errors) FB_LOG_ERROR("notification_log_row_skipped", "", {"error", e});
     silences_.restore(options_.store->load_silences(&errors));
     for (const auto& e : errors) FB_LOG_ERROR("silence_row_skipped", "", {"error", e});
-    saved_log_version_ = dispatcher_->log_version();
   }
 }
 
@@ -209,12 +249,16 @@ void Delivery::configure(routing::RoutingConfig routing, std::vector<Receiver> r
   const std::int64_t now = now_ms();
   auto fresh = make_dispatcher();
   {
+    std::lock_guard saving(save_mu_);  // a failed save re-marks its changes in the live log
     std::lock_guard lock(config_mu_);
+    // Unsaved changes of the old log stay to be saved from the new one.
+    const auto unsaved = dispatcher_->take_log_changes();
     fresh->restore_log(dispatcher_->log());
+    fresh->mark_log_changed(unsaved);
     config_ = c;
     dispatcher_ = fresh;
   }
-  refresh_inhibitors(now);
+  rebuild_inhibitors(*c);
   fresh->put(held, now);
   // Workers of integrations that are gone stop; new ones start.
   std::vector<std::unique_ptr<Worker>> gone;
@@ -232,13 +276,8 @@ void Delivery::configure(routing::RoutingConfig routing, std::vector<Receiver> r
       gone.push_back(std::move(it->second));
       it = workers_.erase(it);
     }
-    for (const std::string& key : wanted) {
-      if (workers_.contains(key)) continue;
-      auto w = std::make_unique<Worker>();
-      Worker& ref = *w;
-      workers_.emplace(key, std::move(w));
-      ref.thread = std::thread([this, &ref] { worker_loop(ref); });
-    }
+    for (const std::string& key : wanted)
+      if (!workers_.contains(key)) workers_.emplace(key, start_worker());
   }
   stop_workers(std::move(gone));
 }
@@ -250,7 +289,7 @@ void Delivery::stop_workers(std::vector<std::unique_ptr<Worker>> workers) {
       w->stopping = true;
     }
     w->cv.notify_all();
-    if (w->thread.joinable()) w->thread.join();
+    for (std::thread& t : w->threads) t.join();
     for (auto& f : w->queue) finish(f, false);  // their groups' next flushes send them
   }
 }
@@ -290,8 +329,8 @@ void Delivery::put(std::vector<dispatch::Alert> alerts) {
         a = merge(it->second.alert, it->second.timeout, a, now);
       it->second.alert = a;
       it->second.updated_at_ms = now;
+      if (inhibitors_) inhibitors_->add(fp, a);
     }
-    ++alerts_version_;
   }
   // Outside alerts_mu_: the dispatcher calls muted() under its own lock.
   dispatcher()->put(alerts, now);
@@ -302,52 +341,25 @@ void Delivery::put(std::vector<dispatch::Alert> alerts) {
   run_cv_.notify_all();
 }
 
-void Delivery::refresh_inhibitors(std::int64_t now) {
-  const auto c = config();
-  auto fresh = std::make_shared<Inhibitors>();
-  fresh->by_rule.resize(c->routing.inhibit_rules.size());
+void Delivery::rebuild_inhibitors(const Config& c) {
+  auto fresh = std::make_unique<Inhibitors>(c.routing.inhibit_rules);
   std::lock_guard lock(alerts_mu_);
-  inhibitors_version_ = alerts_version_;
-  if (!c->routing.inhibit_rules.empty()) {
-    for (const auto& [fp, h] : alerts_) {
-      if (h.alert.resolved_at(now)) continue;
-      bool source = false;
-      for (std::size_t i = 0; i < c->routing.inhibit_rules.size(); ++i) {
-        const auto& rule = c->routing.inhibit_rules[i];
-        if (!routing::matches_all(rule.source, h.alert.labels)) continue;
-        fresh->by_rule[i][equal_key(rule, h.alert.labels)].push_back(h.alert.labels);
-        source = true;
-      }
-      if (source) fresh->fingerprints[h.alert.labels] = fp;
-    }
-  }
+  if (!fresh->rules.empty())
+    for (const auto& [fp, h] : alerts_) fresh->add(fp, h.alert);
   inhibitors_ = std::move(fresh);
 }
 
-std::vector<std::string> Delivery::inhibited_by(const Config& c, const LabelSet& labels,
-                                                std::int64_t) const {
-  std::shared_ptr<const Inhibitors> inh;
-  {
-    std::lock_guard lock(alerts_mu_);
-    inh = inhibitors_;
-  }
-  std::vector<std::string> out;
-  const auto& rules = c.routing.inhibit_rules;
-  for (std::size_t i = 0; i < rules.size() && i < inh->by_rule.size(); ++i) {
-    auto bucket = inh->by_rule[i].find(equal_key(rules[i], labels));
-    if (bucket == inh->by_rule[i].end()) continue;
-    if (const LabelSet* source = routing::find_inhibitor(rules[i], labels, bucket->second)) {
-      auto fp = inh->fingerprints.find(*source);
-      out.push_back(fingerprint_string(fp == inh->fingerprints.end() ? 0 : fp->second));
-      break;  // Alertmanager reports the first inhibiting alert
-    }
-  }
-  return out;
+std::vector<std::string> Delivery::inhibited_by(const LabelSet& labels, std::int64_t now_ms) const {
+  std::lock_guard lock(alerts_mu_);
+  if (!inhibitors_) return {};
+  // Alertmanager reports the first inhibiting alert.
+  if (auto fp = inhibitors_->find(labels, now_ms)) return {fingerprint_string(*fp)};
+  return {};
 }
 
 bool Delivery::muted(const LabelSet& labels) const {
   if (!silences_.mutes(labels).empty()) return true;
-  return !inhibited_by(*config(), labels, 0).empty();
+  return !inhibited_by(labels, now_ms()).empty();
 }
 
 bool Delivery::time_muted(const dispatch::Route& route, std::int64_t now) const {
@@ -410,14 +422,14 @@ void Delivery::save_log() {
   if (!options_.store) return;
   std::lock_guard lock(save_mu_);
   const auto d = dispatcher();
-  const std::uint64_t version = d->log_version();
-  if (version == saved_log_version_) return;
+  const auto changes = d->take_log_changes();
+  if (changes.empty()) return;
   std::string error;
-  if (options_.store->save_group_log(d->log(), &error))
-    saved_log_version_ = version;
-  else
+  if (!options_.store->save_group_log(changes, &error)) {
+    d->mark_log_changed(changes);
     FB_LOG_ERROR("notification_log_save_failed", "kept in memory; saved again at the next change",
                  {"error", error});
+  }
 }
 
 void Delivery::save_silences() {
@@ -435,7 +447,9 @@ void Delivery::housekeeping(std::int64_t now) {
   {
     std::lock_guard lock(alerts_mu_);
     std::erase_if(alerts_, [&](const auto& kv) {
-      return kv.second.alert.resolved_at(now - kResolvedRetentionMs);
+      if (!kv.second.alert.resolved_at(now - kResolvedRetentionMs)) return false;
+      if (inhibitors_) inhibitors_->remove(kv.first, kv.second.alert.labels);
+      return true;
     });
   }
   if (silences_.gc() > 0) save_silences();
@@ -444,7 +458,6 @@ void Delivery::housekeeping(std::int64_t now) {
 std::size_t Delivery::run_due() {
   const std::int64_t now = now_ms();
   housekeeping(now);
-  refresh_inhibitors(now);
   const auto c = config();
   std::size_t delivered = 0;
   for (dispatch::Flush& f : dispatcher()->take_due(now)) {
@@ -463,7 +476,6 @@ void Delivery::dispatch_loop() {
     }
     const std::int64_t now = now_ms();
     housekeeping(now);
-    refresh_inhibitors(now);
     const auto d = dispatcher();
     auto due = d->take_due(now);
     {
@@ -476,11 +488,14 @@ void Delivery::dispatch_loop() {
           finish(f, f.notification.receiver.empty());
           continue;
         }
+        Worker& worker = *w->second;
         {
-          std::lock_guard lock(w->second->mu);
-          w->second->queue.push_back(std::move(f));
+          std::lock_guard lock(worker.mu);
+          worker.queue.push_back(std::move(f));
+          if (worker.queue.size() > worker.idle && worker.threads.size() < kSendersPerIntegration)
+            worker.threads.emplace_back([this, &worker] { worker_loop(worker); });
         }
-        w->second->cv.notify_all();
+        worker.cv.notify_all();  // not _one: a thread in a retry backoff waits on it too
       }
     }
     std::unique_lock lock(run_mu_);
@@ -493,12 +508,21 @@ void Delivery::dispatch_loop() {
   }
 }
 
+std::unique_ptr<Delivery::Worker> Delivery::start_worker() {
+  auto w = std::make_unique<Worker>();
+  std::lock_guard lock(w->mu);
+  w->threads.emplace_back([this, &ref = *w] { worker_loop(ref); });
+  return w;
+}
+
 void Delivery::worker_loop(Worker& w) {
   for (;;) {
     dispatch::Flush f;
     {
       std::unique_lock lock(w.mu);
+      ++w.idle;
       w.cv.wait(lock, [&] { return w.stopping || !w.queue.empty(); });
+      --w.idle;
       if (w.stopping) return;
       f = std::move(w.queue.front());
       w.queue.pop_front();
@@ -514,12 +538,8 @@ void Delivery::start() {
   running_ = true;
   const auto c = config();
   for (const Receiver& r : c->receivers) {
-    for (const Integration& i : r.integrations) {
-      auto w = std::make_unique<Worker>();
-      Worker& ref = *w;
-      workers_.emplace(r.name + '\x1f' + i.name, std::move(w));
-      ref.thread = std::thread([this, &ref] { worker_loop(ref); });
-    }
+    for (const Integration& i : r.integrations)
+      workers_.emplace(r.name + '\x1f' + i.name, start_worker());
   }
   dispatch_thread_ = std::thread([this] { dispatch_loop(); });
 }
@@ -544,12 +564,6 @@ void Delivery::stop() {
 
 std::vector<AlertView> Delivery::alerts() {
   const std::int64_t now = now_ms();
-  bool stale;
-  {
-    std::lock_guard lock(alerts_mu_);
-    stale = inhibitors_version_ != alerts_version_;
-  }
-  if (stale) refresh_inhibitors(now);  // the API sees what was just posted
   const auto c = config();
   std::vector<AlertView> out;
   {
@@ -565,7 +579,7 @@ std::vector<AlertView> Delivery::alerts() {
           v.receivers.end())
         v.receivers.push_back(r->options.receiver);
     v.silenced_by = silences_.mutes(v.alert.labels);
-    v.inhibited_by = inhibited_by(*c, v.alert.labels, now);
+    v.inhibited_by = inhibited_by(v.alert.labels, now);
   }
   return out;
 }

@@ -171,12 +171,12 @@ class Delivery {
 
   std::shared_ptr<const Config> config() const;
   std::vector<dispatch::Route> routes_for(const Config& c, const LabelSet& labels) const;
-  std::vector<std::string> inhibited_by(const Config& c, const LabelSet& labels,
-                                        std::int64_t now_ms) const;
+  std::vector<std::string> inhibited_by(const LabelSet& labels, std::int64_t now_ms) const;
   bool time_muted(const dispatch::Route& route, std::int64_t now_ms) const;
   std::shared_ptr<dispatch::Dispatcher> make_dispatcher() const;
   std::shared_ptr<dispatch::Dispatcher> dispatcher() const;
-  void refresh_inhibitors(std::int64_t now_ms);
+  // The inhibit index for c's rules, from the held alerts.
+  void rebuild_inhibitors(const Config& c);
   // Sends one flush. With a worker, retries with backoff until the flush's
   // deadline or the worker's stop; without, makes one attempt.
   bool send(const Config& c, dispatch::Flush& flush, Worker* worker);
@@ -185,6 +185,7 @@ class Delivery {
   void save_log();
   void housekeeping(std::int64_t now_ms);
   void dispatch_loop();
+  std::unique_ptr<Worker> start_worker();
   void worker_loop(Worker& w);
   std::int64_t now_ms() const;
 
@@ -202,15 +203,12 @@ class Delivery {
   };
   mutable std::mutex alerts_mu_;
   std::map<std::uint64_t, Held> alerts_;  // guarded by alerts_mu_
-  // Per inhibit rule, the firing alerts that satisfy its source matchers,
-  // by the values of its `equal` labels; rebuilt before each flush.
+  // Per inhibit rule, the held alerts that satisfy its source matchers, by
+  // the values of its `equal` labels; updated as alerts come and go.
   struct Inhibitors;
-  std::shared_ptr<const Inhibitors> inhibitors_;  // guarded by alerts_mu_
-  std::uint64_t alerts_version_ = 0;              // guarded by alerts_mu_: bumped by put()
-  std::uint64_t inhibitors_version_ = 0;          // guarded by alerts_mu_: alerts_version_ then
+  std::unique_ptr<Inhibitors> inhibitors_;  // guarded by alerts_mu_
 
   std::mutex save_mu_;  // serialises save_log()
-  std::uint64_t saved_log_version_ = 0;
   std::int64_t last_gc_ms_ = 0;
 
   std::mutex run_mu_;

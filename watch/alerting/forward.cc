@@ -29,7 +29,7 @@ class AlertmanagerNotifier final : public Notifier {
 
  private:
   std::string url_;
-  firebreak::HttpClient client_;
+  firebreak::HttpClientPool client_;
 };
 
 }  // namespace

@@ -6,8 +6,8 @@
 //   watch::alerting::SendResult r = hook.notify(group_notification);
 //   if (!r.ok() && r.retryable) { /* try again later */ }
 //
-// Thread-safety: notify() may be called from one thread at a time per
-// notifier (Delivery calls it from the receiver's worker only).
+// Thread-safety: notify() may be called from several threads at once (an
+// integration's sending threads, each with another group's notification).
 #pragma once
 
 #include <chrono>
@@ -63,7 +63,7 @@ class WebhookNotifier final : public Notifier {
 
  private:
   WebhookOptions options_;
-  firebreak::HttpClient client_;
+  firebreak::HttpClientPool client_;
 };
 
 // Writes one structured log line per alert of the notification: event

@@ -64,7 +64,7 @@ class PagerdutyNotifier final : public Notifier {
  private:
   PagerdutyConfig config_;
   std::string external_url_;
-  firebreak::HttpClient client_;
+  firebreak::HttpClientPool client_;
 };
 
 }  // namespace

@@ -43,7 +43,7 @@ class SlackNotifier final : public Notifier {
  private:
   SlackConfig config_;
   std::string external_url_;
-  firebreak::HttpClient client_;
+  firebreak::HttpClientPool client_;
 };
 
 }  // namespace

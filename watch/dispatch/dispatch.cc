@@ -215,8 +215,11 @@ std::vector<Flush> Dispatcher::take_due(std::int64_t now_ms) {
   }
   // The log forgets what nobody was told about for its retention
   // (Alertmanager's nflog retention).
-  std::erase_if(
-      log_, [&](const auto& kv) { return kv.second.at_ms < now_ms - options_.log_retention_ms; });
+  std::erase_if(log_, [&](const auto& kv) {
+    if (kv.second.at_ms >= now_ms - options_.log_retention_ms) return false;
+    log_changed_.insert(kv.first);
+    return true;
+  });
   return due;
 }
 
@@ -229,7 +232,7 @@ void Dispatcher::finish(Flush& flush, bool delivered) {
     log_.erase(flush.log_key);
   else
     log_[flush.log_key] = std::move(flush.entry);
-  ++log_version_;
+  log_changed_.insert(flush.log_key);
   if (g == groups_.end()) return;
   // Resolved alerts the receiver now knows about leave the group, unless
   // they fired again meanwhile (Alertmanager's DeleteIfNotModified).
@@ -283,12 +286,24 @@ std::map<std::string, LogEntry> Dispatcher::log() const {
 void Dispatcher::restore_log(std::map<std::string, LogEntry> log) {
   std::lock_guard lock(mu_);
   log_ = std::move(log);
-  ++log_version_;
+  log_changed_.clear();
 }
 
-std::uint64_t Dispatcher::log_version() const {
+std::vector<LogChange> Dispatcher::take_log_changes() {
   std::lock_guard lock(mu_);
-  return log_version_;
+  std::vector<LogChange> out;
+  out.reserve(log_changed_.size());
+  for (const std::string& key : log_changed_) {
+    auto e = log_.find(key);
+    out.push_back({key, e == log_.end() ? std::nullopt : std::optional<LogEntry>(e->second)});
+  }
+  log_changed_.clear();
+  return out;
+}
+
+void Dispatcher::mark_log_changed(const std::vector<LogChange>& changes) {
+  std::lock_guard lock(mu_);
+  for (const LogChange& c : changes) log_changed_.insert(c.key);
 }
 
 }  // namespace watch::dispatch

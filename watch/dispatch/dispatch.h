@@ -106,6 +106,12 @@ struct Hooks {
   std::function<bool(const GroupNotification&)> send;
 };
 
+// One changed entry of the notification log; no entry: it was removed.
+struct LogChange {
+  std::string key;
+  std::optional<LogEntry> entry;
+};
+
 // The notification log's key for a receiver's integration and a group.
 std::string log_key(std::string_view receiver, std::string_view integration,
                     std::string_view group_key);
@@ -178,9 +184,14 @@ class Dispatcher {
   // restart neither repeats a page before repeat_interval nor forgets who
   // must be told a resolve.
   std::map<std::string, LogEntry> log() const;
+  // Replaces the log; restored entries count as saved (no change to take).
   void restore_log(std::map<std::string, LogEntry> log);
-  // Bumped by every change of the log: a cheap "save it again?".
-  std::uint64_t log_version() const;
+  // The entries changed since the last call (nullopt: removed), for saving
+  // only what changed: a flush costs one row, not the whole log.
+  std::vector<LogChange> take_log_changes();
+  // Marks keys changed again (their save failed, or they come from another
+  // dispatcher's log at a reconfiguration).
+  void mark_log_changed(const std::vector<LogChange>& changes);
 
  private:
   struct Group {
@@ -208,7 +219,7 @@ class Dispatcher {
   mutable std::mutex mu_;
   std::map<std::string, Group> groups_;  // by slot()
   std::map<std::string, LogEntry> log_;
-  std::uint64_t log_version_ = 0;
+  std::set<std::string> log_changed_;  // keys of log_ not saved since their change
 };
 
 }  // namespace watch::dispatch

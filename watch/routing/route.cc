@@ -31,21 +31,22 @@ std::vector<const Route*> match_routes(const Route& root, const LabelSet& alert)
   return out;
 }
 
+bool inhibits(const InhibitRule& rule, const LabelSet& source, const LabelSet& target) {
+  if (!matches_all(rule.target, target) || !matches_all(rule.source, source)) return false;
+  const bool equal = std::all_of(rule.equal.begin(), rule.equal.end(), [&](const auto& name) {
+    return source.get(name) == target.get(name);
+  });
+  if (!equal) return false;
+  // An alert on both sides of the rule cannot be inhibited by alerts that
+  // are on both sides too (itself among them).
+  return !(matches_all(rule.source, target) && matches_all(rule.target, source));
+}
+
 const LabelSet* find_inhibitor(const InhibitRule& rule, const LabelSet& target,
                                const std::vector<LabelSet>& firing) {
   if (!matches_all(rule.target, target)) return nullptr;
-  // An alert on both sides of the rule cannot be inhibited by alerts that
-  // are on both sides too (itself among them).
-  const bool exclude_two_sided = matches_all(rule.source, target);
-  for (const LabelSet& source : firing) {
-    if (!matches_all(rule.source, source)) continue;
-    const bool equal = std::all_of(rule.equal.begin(), rule.equal.end(), [&](const auto& name) {
-      return source.get(name) == target.get(name);
-    });
-    if (!equal) continue;
-    if (exclude_two_sided && matches_all(rule.target, source)) continue;
-    return &source;
-  }
+  for (const LabelSet& source : firing)
+    if (inhibits(rule, source, target)) return &source;
   return nullptr;
 }
 

@@ -144,6 +144,12 @@ struct InhibitRule {
   std::vector<std::string> equal;
 };
 
+// Whether the firing alert `source` inhibits `target` under `rule`: target
+// satisfies the target matchers, source the source matchers, their `equal`
+// labels have the same values (missing counts as ""), and not both satisfy
+// both sides (so an alert never inhibits itself).
+bool inhibits(const InhibitRule& rule, const LabelSet& source, const LabelSet& target);
+
 // The alert of `firing` that inhibits `target`, or nullptr: for the first
 // rule whose target matchers `target` satisfies, the first alert satisfying
 // its source matchers whose `equal` labels have the same values as the

@@ -128,33 +128,49 @@ void set_error(std::string* error, sqlite3* db, std::string_view what) {
   if (error) *error = std::string(what) + ": " + sqlite3_errmsg(db);
 }
 
+bool exec_sql(sqlite3* db, const std::string& sql, std::string* error) {
+  char* msg = nullptr;
+  if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &msg) == SQLITE_OK) return true;
+  if (error) *error = msg ? msg : sqlite3_errmsg(db);
+  sqlite3_free(msg);
+  return false;
+}
+
+// Writes `rows` rows in one transaction: write_row(i) prepares, binds and
+// steps row i's statement and returns the step's result; the first that is
+// not SQLITE_DONE rolls everything back. `before` runs first, when given.
+// Requires the store's mutex.
+bool write_rows(sqlite3* db, std::size_t rows, const char* what, std::string* error,
+                const std::function<int(std::size_t)>& write_row, const char* before = nullptr) {
+  if (!exec_sql(db, "BEGIN IMMEDIATE", error)) return false;
+  bool ok = !before || exec_sql(db, before, error);
+  for (std::size_t i = 0; ok && i < rows; ++i) {
+    if (write_row(i) != SQLITE_DONE) {
+      set_error(error, db, what);
+      ok = false;
+    }
+  }
+  if (!ok || !exec_sql(db, "COMMIT", error)) {
+    exec_sql(db, "ROLLBACK", nullptr);
+    return false;
+  }
+  return true;
+}
+
 // Replaces every row of a table in one transaction: `insert` is run `rows`
 // times, bind_next() binding each row's values. Requires the store's mutex.
 bool replace_all(sqlite3* db, const char* table, const char* insert, const char* what,
                  std::size_t rows, std::string* error,
                  const std::function<void(Stmt&)>& bind_next) {
-  const auto exec = [&](const std::string& sql, std::string* err) {
-    char* msg = nullptr;
-    if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &msg) == SQLITE_OK) return true;
-    if (err) *err = msg ? msg : sqlite3_errmsg(db);
-    sqlite3_free(msg);
-    return false;
-  };
-  if (!exec("BEGIN IMMEDIATE", error)) return false;
-  bool ok = exec(fmt::format("DELETE FROM {}", table), error);
-  for (std::size_t i = 0; ok && i < rows; ++i) {
-    Stmt s(db, insert);
-    bind_next(s);
-    if (s.step() != SQLITE_DONE) {
-      set_error(error, db, what);
-      ok = false;
-    }
-  }
-  if (!ok || !exec("COMMIT", error)) {
-    exec("ROLLBACK", nullptr);
-    return false;
-  }
-  return true;
+  const std::string clear = fmt::format("DELETE FROM {}", table);
+  return write_rows(
+      db, rows, what, error,
+      [&](std::size_t) {
+        Stmt s(db, insert);
+        bind_next(s);
+        return s.step();
+      },
+      clear.c_str());
 }
 
 std::string labels_json(const std::vector<Label>& labels) {
@@ -225,13 +241,7 @@ Store::~Store() {
 }
 
 bool Store::exec(const char* sql, std::string* error) const {
-  char* msg = nullptr;
-  if (sqlite3_exec(db_, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
-    if (error) *error = msg ? msg : sqlite3_errmsg(db_);
-    sqlite3_free(msg);
-    return false;
-  }
-  return true;
+  return exec_sql(db_, sql, error);
 }
 
 bool Store::migrate(std::string* error) {
@@ -461,26 +471,16 @@ bool Store::save_push_groups(const std::vector<checkin::PushGroupSnapshot>& chan
                              std::string* error) {
   if (changed.empty()) return true;
   std::lock_guard lock(mu_);
-  if (!exec("BEGIN IMMEDIATE", error)) return false;
-  for (const auto& g : changed) {
-    const std::string key = labels_json(g.key.labels());
+  return write_rows(db_, changed.size(), "save pushed group", error, [&](std::size_t i) {
+    const auto& g = changed[i];
     Stmt s(db_, g.deleted
                     ? "DELETE FROM push_groups WHERE grouping = ?"
                     : "INSERT OR REPLACE INTO push_groups (grouping, snapshot) VALUES (?, ?)");
-    s.bind(1, key);
+    s.bind(1, labels_json(g.key.labels()));
     if (!g.deleted)
       s.bind(2, push_group_json(g).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-    if (s.step() != SQLITE_DONE) {
-      set_error(error, db_, "save pushed group");
-      exec("ROLLBACK", nullptr);
-      return false;
-    }
-  }
-  if (!exec("COMMIT", error)) {
-    exec("ROLLBACK", nullptr);
-    return false;
-  }
-  return true;
+    return s.step();
+  });
 }
 
 std::vector<checkin::PushGroupSnapshot> Store::load_push_groups(
@@ -520,18 +520,22 @@ std::set<std::uint64_t> fingerprints_from(const std::string& text) {
 
 }  // namespace
 
-bool Store::save_group_log(const std::map<std::string, dispatch::LogEntry>& log,
-                           std::string* error) {
+bool Store::save_group_log(const std::vector<dispatch::LogChange>& changes, std::string* error) {
+  if (changes.empty()) return true;
   std::lock_guard lock(mu_);
-  return replace_all(
-      db_, "group_log", "INSERT INTO group_log (key, firing, resolved, at_ms) VALUES (?, ?, ?, ?)",
-      "save the notification log", log.size(), error, [&, it = log.begin()](Stmt& s) mutable {
-        s.bind(1, it->first);
-        s.bind(2, fingerprints_json(it->second.firing));
-        s.bind(3, fingerprints_json(it->second.resolved));
-        s.bind(4, it->second.at_ms);
-        ++it;
-      });
+  return write_rows(db_, changes.size(), "save the notification log", error, [&](std::size_t i) {
+    const auto& c = changes[i];
+    Stmt s(db_, c.entry ? "INSERT OR REPLACE INTO group_log (key, firing, resolved, at_ms) "
+                          "VALUES (?, ?, ?, ?)"
+                        : "DELETE FROM group_log WHERE key = ?");
+    s.bind(1, c.key);
+    if (c.entry) {
+      s.bind(2, fingerprints_json(c.entry->firing));
+      s.bind(3, fingerprints_json(c.entry->resolved));
+      s.bind(4, c.entry->at_ms);
+    }
+    return s.step();
+  });
 }
 
 std::map<std::string, dispatch::LogEntry> Store::load_group_log(

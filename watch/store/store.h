@@ -71,8 +71,9 @@ class Store {
       std::vector<std::string>* errors = nullptr) const;
 
   // The dispatcher's notification log (what each receiver was last told of
-  // each group), replaced as a whole in one transaction; a few rows a group.
-  bool save_group_log(const std::map<std::string, dispatch::LogEntry>& log,
+  // each group): the changed entries (Dispatcher::take_log_changes()) saved
+  // and the removed ones deleted, in one transaction.
+  bool save_group_log(const std::vector<dispatch::LogChange>& changes,
                       std::string* error = nullptr);
   // A row that cannot be read is skipped and named in `errors`.
   std::map<std::string, dispatch::LogEntry> load_group_log(

@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
+#include <map>
 #include <mutex>
 
 #include "watch/alerting/webhook.h"
@@ -489,6 +490,66 @@ TEST_F(DeliveryTest, WorkersRetryWithBackoffWithinTheFlush) {
   lock.unlock();
   d.stop();
   EXPECT_EQ(fake_->calls.size(), 3u);
+}
+
+// A notifier that holds each call until released, counting how many are
+// out at once in all and per group.
+class GateNotifier final : public Notifier {
+ public:
+  std::string_view integration() const override { return "gate"; }
+  SendResult notify(const dispatch::GroupNotification& g) override {
+    std::unique_lock lock(mu);
+    ++out;
+    ++out_per_group[g.group_key];
+    most = std::max(most, out);
+    most_per_group = std::max(most_per_group, out_per_group[g.group_key]);
+    ++calls;
+    cv.notify_all();
+    cv.wait(lock, [&] { return open; });
+    --out;
+    --out_per_group[g.group_key];
+    return {};
+  }
+  std::mutex mu;
+  std::condition_variable cv;
+  bool open = false;
+  int out = 0, most = 0, most_per_group = 0, calls = 0;
+  std::map<std::string, int> out_per_group;
+};
+
+TEST_F(DeliveryTest, GroupsFlushedTogetherAreSentInParallelAndEachGroupInOrder) {
+  firebreak::SystemClock real;
+  auto opts = options();
+  opts.clock = &real;
+  Delivery d(opts);
+  auto gate = std::make_shared<GateNotifier>();
+  d.configure(load("route: {receiver: team, group_by: [service], group_wait: 0s, "
+                   "group_interval: 1m}\n",
+                   {"team"}),
+              {{.name = "team", .integrations = {{.name = "gate/0", .notifier = gate}}}});
+  d.start();
+  std::vector<dispatch::Alert> alerts;
+  for (int i = 0; i < 12; ++i)
+    alerts.push_back(firing("Down", "s" + std::to_string(i), to_ms(real)));
+  d.put(alerts);
+  {
+    // All held: at most 8 go out at once (the senders of one integration).
+    std::unique_lock lock(gate->mu);
+    ASSERT_TRUE(gate->cv.wait_for(lock, seconds(10), [&] { return gate->out == 8; }));
+  }
+  // A change to a group whose flush is out waits for it.
+  d.put({firing("Slow", "s0", to_ms(real))});
+  {
+    std::lock_guard lock(gate->mu);
+    gate->open = true;
+  }
+  gate->cv.notify_all();
+  std::unique_lock lock(gate->mu);
+  ASSERT_TRUE(gate->cv.wait_for(lock, seconds(10), [&] { return gate->calls >= 12; }));
+  lock.unlock();
+  d.stop();
+  EXPECT_EQ(gate->most, 8);
+  EXPECT_EQ(gate->most_per_group, 1);
 }
 
 }  // namespace

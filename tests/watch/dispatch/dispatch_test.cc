@@ -215,6 +215,37 @@ TEST(Dispatch, AFailedSendIsTriedAgainAtTheNextFlushAndTheLogWaitsForIt) {
   EXPECT_EQ(d.log().size(), 1u);
 }
 
+TEST(Dispatch, TheLogHandsOutOnlyTheEntriesThatChangedSinceItWasLastAsked) {
+  Harness h;
+  h.options.log_retention_ms = 10 * 60 * kMin;
+  Dispatcher d = h.make();
+  d.put({firing("Down", 0), firing("Slow", 0)}, 0);
+  d.tick(30 * kS);
+  ASSERT_EQ(h.sent.size(), 2u);
+  auto changes = d.take_log_changes();
+  ASSERT_EQ(changes.size(), 2u);
+  EXPECT_TRUE(changes[0].entry && changes[1].entry);
+  EXPECT_TRUE(d.take_log_changes().empty());  // nothing new
+  // Re-marked (a failed save): handed out again, with the current entry.
+  d.mark_log_changed(changes);
+  EXPECT_EQ(d.take_log_changes().size(), 2u);
+  // One group changes: one entry.
+  d.put({resolved(firing("Down", 0), kMin)}, kMin);
+  d.tick(30 * kS + 5 * kMin);
+  changes = d.take_log_changes();
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_NE(changes[0].key.find("Down"), std::string::npos) << changes[0].key;
+  // Entries past the retention are handed out as removed.
+  d.put({resolved(firing("Slow", 0), 6 * kMin)}, 6 * kMin);
+  d.tick(30 * kS + 10 * kMin);
+  d.take_log_changes();
+  d.tick(30 * kS + 10 * kMin + 11 * 60 * kMin);
+  changes = d.take_log_changes();
+  ASSERT_FALSE(changes.empty());
+  for (const auto& c : changes) EXPECT_FALSE(c.entry) << c.key;
+  EXPECT_TRUE(d.log().empty());
+}
+
 TEST(Dispatch, ARestartWithTheLogRestoredNeitherRepeatsAPageNorLosesAResolve) {
   Harness h;
   std::map<std::string, LogEntry> saved;
@@ -223,7 +254,7 @@ TEST(Dispatch, ARestartWithTheLogRestoredNeitherRepeatsAPageNorLosesAResolve) {
     d.put({firing("Down", 0)}, 0);
     d.tick(30 * kS);
     ASSERT_EQ(h.sent.size(), 1u);
-    saved = d.log();
+    for (auto& c : d.take_log_changes()) saved[c.key] = *c.entry;  // as the store saves them
   }
   // The restarted watch re-evaluates its restored alert: old enough to
   // flush at once, but the log says the receiver knows.

@@ -142,7 +142,7 @@ TEST_F(StoreTest, MigratesAVersionOneDatabase) {
   EXPECT_EQ(alerts[0].alert.labels, LabelSet::from({{"alertname", "Down"}}));
   EXPECT_EQ(alerts[0].alert.state, rules::AlertState::kFiring);
   EXPECT_TRUE(s->save_silences({}));  // the latest tables are there
-  EXPECT_TRUE(s->save_group_log({}));
+  EXPECT_TRUE(s->save_group_log({{"k", dispatch::LogEntry{.firing = {1}, .at_ms = 1}}}));
 }
 
 TEST_F(StoreTest, CheckinStateRoundTripsAcrossAReopen) {
@@ -204,11 +204,13 @@ TEST_F(StoreTest, TheGroupNotificationLogRoundTripsAcrossAReopen) {
        {.firing = {}, .resolved = {7}, .at_ms = 43}}};
   {
     auto s = open();
-    ASSERT_TRUE(s->save_group_log(log));
+    std::vector<dispatch::LogChange> changes;
+    for (const auto& [key, e] : log) changes.push_back({key, e});
+    ASSERT_TRUE(s->save_group_log(changes));
   }
   auto s = open();
   std::vector<std::string> errors;
-  const auto loaded = s->load_group_log(&errors);
+  auto loaded = s->load_group_log(&errors);
   EXPECT_TRUE(errors.empty());
   ASSERT_EQ(loaded.size(), 2u);
   for (const auto& [key, e] : log) {
@@ -217,8 +219,15 @@ TEST_F(StoreTest, TheGroupNotificationLogRoundTripsAcrossAReopen) {
     EXPECT_EQ(loaded.at(key).resolved, e.resolved);
     EXPECT_EQ(loaded.at(key).at_ms, e.at_ms);
   }
-  // A save replaces the whole log.
-  ASSERT_TRUE(s->save_group_log({}));
+  // A save touches only the entries it names: one replaced, one removed.
+  const std::string first = log.begin()->first, second = std::next(log.begin())->first;
+  ASSERT_TRUE(s->save_group_log(
+      {{first, dispatch::LogEntry{.firing = {5}, .at_ms = 50}}, {second, std::nullopt}}));
+  loaded = s->load_group_log();
+  ASSERT_EQ(loaded.size(), 1u);
+  EXPECT_EQ(loaded.at(first).firing, std::set<std::uint64_t>{5});
+  EXPECT_EQ(loaded.at(first).at_ms, 50);
+  ASSERT_TRUE(s->save_group_log({{first, std::nullopt}}));
   EXPECT_TRUE(s->load_group_log().empty());
 }
 
