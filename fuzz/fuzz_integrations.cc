@@ -1,7 +1,8 @@
 // Fuzz target: a receiver's integrations (watch/alerting/integrations.h),
 // read from Alertmanager-shaped YAML that users write by hand.
 //
-// The input is a YAML document taken as one receiver mapping. Besides "no
+// The input is a YAML document taken as one receiver mapping (a `global`
+// key in it as an alertmanager.yml's global block). Besides "no
 // crash, no hang, no exception, no sanitizer report", it checks properties
 // that hold for every input:
 // - every error has a message, a non-negative position and a printable form,
@@ -73,9 +74,23 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   } catch (const std::exception&) {
     return 0;  // not YAML: the config loader reports that, not this one
   }
+  // A top-level `global` key is taken as an alertmanager.yml's global block
+  // (the integrations' defaults), the rest as the receiver.
   std::vector<watch::routing::Error> errors;
+  IntegrationDefaults defaults;
+  YAML::Node receiver = root;
+  if (root.IsMap()) {
+    YAML::Node rest(YAML::NodeType::Map);
+    for (auto it = root.begin(); it != root.end(); ++it) {
+      if (it->first.IsScalar() && it->first.Scalar() == "global" && !defaults.impl)
+        defaults = load_integration_defaults(it->second, "/etc/firebreak", errors);
+      else
+        rest.force_insert(it->first, it->second);
+    }
+    if (defaults.impl) receiver = rest;
+  }
   const std::vector<IntegrationConfig> items =
-      load_integrations(root, "receivers[0]", "/etc/firebreak", errors);
+      load_integrations(receiver, "receivers[0]", "/etc/firebreak", errors, &defaults);
 
   if (errors.size() > 101) violated("more than 101 errors", text);
   for (const auto& e : errors) {

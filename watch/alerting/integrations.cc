@@ -303,15 +303,110 @@ class Entries {
     return nullptr;
   }
   const std::vector<Entry>& all() const { return entries_; }
+  // Absent, null or "": what Alertmanager fills from its `global` block.
+  bool unset(std::string_view name) const {
+    const Entry* e = entry(name);
+    return !e || e->value.IsNull() || (e->value.IsScalar() && e->value.Scalar().empty());
+  }
+  void set(std::string name, YAML::Node key, YAML::Node value) {
+    std::erase_if(entries_, [&](const Entry& e) { return e.name == name; });
+    add(std::move(name), std::move(key), std::move(value));
+  }
 
  private:
   std::vector<Entry> entries_;
 };
 
+// Alertmanager 0.25's `global` keys; the ones for integrations watch lacks
+// (opsgenie_*, wechat_*, victorops_*, telegram_api_url, webex_api_url) are
+// accepted and unused, as those receivers are refused where they appear.
+const std::vector<std::string_view> kGlobalKeys = {"resolve_timeout",
+                                                   "http_config",
+                                                   "smtp_from",
+                                                   "smtp_hello",
+                                                   "smtp_smarthost",
+                                                   "smtp_auth_username",
+                                                   "smtp_auth_password",
+                                                   "smtp_auth_password_file",
+                                                   "smtp_auth_secret",
+                                                   "smtp_auth_identity",
+                                                   "smtp_require_tls",
+                                                   "slack_api_url",
+                                                   "slack_api_url_file",
+                                                   "pagerduty_url",
+                                                   "opsgenie_api_url",
+                                                   "opsgenie_api_key",
+                                                   "opsgenie_api_key_file",
+                                                   "wechat_api_url",
+                                                   "wechat_api_secret",
+                                                   "wechat_api_corp_id",
+                                                   "victorops_api_url",
+                                                   "victorops_api_key",
+                                                   "victorops_api_key_file",
+                                                   "telegram_api_url",
+                                                   "webex_api_url"};
+
+}  // namespace
+
+struct IntegrationDefaults::Impl {
+  Entries global;
+};
+
+namespace {
+
+constexpr const char* kNoSmarthost =
+    "no global SMTP smarthost set (set smarthost, or smtp_smarthost in the global block of an "
+    "alertmanager_config file)";
+
 class Loader {
  public:
-  Loader(std::string base_dir, std::vector<Error>& errors)
-      : base_dir_(std::move(base_dir)), errors_(errors), errors_before_(errors.size()) {}
+  Loader(std::string base_dir, std::vector<Error>& errors,
+         const IntegrationDefaults* defaults = nullptr)
+      : base_dir_(std::move(base_dir)),
+        errors_(errors),
+        errors_before_(errors.size()),
+        defaults_(defaults) {}
+
+  // Checks Alertmanager's `global` block once, keeping the values the
+  // integrations default to.
+  IntegrationDefaults global(const YAML::Node& n) {
+    auto impl = std::make_shared<IntegrationDefaults::Impl>();
+    IntegrationDefaults out{impl};
+    if (!n || n.IsNull()) return out;
+    Entries& f = impl->global;
+    if (!entries(n, "global", &kGlobalKeys, f)) return out;
+    std::string s;
+    for (const char* name :
+         {"smtp_from", "smtp_hello", "smtp_auth_username", "smtp_auth_password", "smtp_auth_secret",
+          "smtp_auth_identity", "smtp_auth_password_file", "slack_api_url_file"})
+      if (const YAML::Node* v = f.get(name)) string_value(*v, join_key("global", name), s);
+    if (const YAML::Node* v = f.get("smtp_smarthost");
+        v && string_value(*v, "global.smtp_smarthost", s) && !s.empty()) {
+      EmailConfig ignored;
+      smarthost(*v, "global.smtp_smarthost", s, ignored);
+    }
+    if (const YAML::Node* v = f.get("smtp_require_tls")) {
+      bool b;
+      bool_value(*v, "global.smtp_require_tls", b);
+    }
+    for (const char* name : {"slack_api_url", "pagerduty_url"}) {
+      if (const YAML::Node* v = f.get(name)) {
+        std::string url;
+        url_value(*v, join_key("global", name), url, std::string_view(name) == "slack_api_url");
+      }
+    }
+    if (const YAML::Node* v = f.get("http_config")) {
+      HttpConfig ignored;
+      load_http_config(v, "global.http_config", ignored);
+    }
+    if (!f.unset("slack_api_url") && !f.unset("slack_api_url_file"))
+      error(pos_of(n), "global",
+            "at most one of slack_api_url & slack_api_url_file must be configured");
+    if (!f.unset("smtp_auth_password") && !f.unset("smtp_auth_password_file"))
+      error(pos_of(n), "global",
+            "at most one of smtp_auth_password & smtp_auth_password_file must be configured");
+    return out;
+  }
 
   std::vector<IntegrationConfig> run(const YAML::Node& receiver, const std::string& key) {
     std::vector<IntegrationConfig> out;
@@ -685,6 +780,7 @@ class Loader {
         &kExecKeys,    &kLogKeys,   &kAlertmanagerKeys};
     Entries f;
     if (!entries(n, key, kKeys[kind], f)) return false;
+    if (defaults_ && defaults_->impl) fill_from_global(kind, f);
     // Alertmanager's per-integration defaults.
     c.send_resolved = !(kKinds[kind] == "slack" || kKinds[kind] == "email");
     if (const YAML::Node* v = f.get("send_resolved"))
@@ -747,8 +843,8 @@ class Loader {
       error(pos_of(n), key, "at most one of api_url & api_url_file must be configured");
     if (s.api_url.empty() && s.api_url_file.empty() && !f.get("api_url"))
       error(pos_of(n), key,
-            "no Slack API URL set either inline or in a file (api_url or api_url_file; watch "
-            "has no global slack_api_url)");
+            "no global Slack API URL set either inline or in a file (set api_url or "
+            "api_url_file, or slack_api_url in the global block of an alertmanager_config file)");
     load_http_config(f.get("http_config"), join_key(key, "http_config"), s.http);
     const std::array<std::pair<std::string_view, Text*>, 14> texts{{
         {"channel", &s.channel},
@@ -873,7 +969,8 @@ class Loader {
     if (const YAML::Node* v = f.get("from")) string_value(*v, join_key(key, "from"), m.from);
     if (m.from.empty())
       error(key_pos(f, "from", n), key,
-            "no from address set (from; watch has no global smtp_from)");
+            "no global SMTP from set (set from, or smtp_from in the global block of an "
+            "alertmanager_config file)");
     if (const YAML::Node* v = f.get("hello");
         v && string_value(*v, join_key(key, "hello"), s) && !s.empty())
       m.hello = s;
@@ -881,8 +978,7 @@ class Loader {
       if (string_value(*v, join_key(key, "smarthost"), s))
         smarthost(*v, join_key(key, "smarthost"), s, m);
     } else {
-      error(key_pos(f, "smarthost", n), key,
-            "no smarthost set (smarthost; watch has no global smtp_smarthost)");
+      error(key_pos(f, "smarthost", n), key, kNoSmarthost);
     }
     for (auto [name, field] :
          {std::pair<const char*, std::string*>{"auth_username", &m.auth_username},
@@ -925,7 +1021,7 @@ class Loader {
   void smarthost(const YAML::Node& n, const std::string& key, const std::string& s,
                  EmailConfig& m) {
     if (s.empty()) {
-      error(pos_of(n), key, "no smarthost set (smarthost; watch has no global smtp_smarthost)");
+      error(pos_of(n), key, kNoSmarthost);
       return;
     }
     // net.SplitHostPort: "host:port" or "[v6]:port".
@@ -1021,9 +1117,42 @@ class Loader {
     return a;
   }
 
+  // What Alertmanager's config.Load takes from `global` for an item that
+  // leaves it unset (its values point at the global block's lines).
+  void fill_from_global(std::size_t kind, Entries& f) {
+    const Entries& g = defaults_->impl->global;
+    const auto take = [&](std::string_view item_key, std::string_view global_key) {
+      if (const Entry* e = g.entry(global_key); e && f.unset(item_key))
+        f.set(std::string(item_key), e->key, e->value);
+    };
+    const std::string_view k = kKinds[kind];
+    if (k == "webhook" || k == "slack" || k == "pagerduty" || k == "alertmanager") {
+      if (!f.get("http_config")) take("http_config", "http_config");
+    }
+    if (k == "slack" && f.unset("api_url") && f.unset("api_url_file")) {
+      take("api_url", "slack_api_url");
+      take("api_url_file", "slack_api_url_file");
+    }
+    if (k == "pagerduty") take("url", "pagerduty_url");
+    if (k == "email") {
+      take("from", "smtp_from");
+      take("hello", "smtp_hello");
+      take("smarthost", "smtp_smarthost");
+      take("auth_username", "smtp_auth_username");
+      if (f.unset("auth_password") && f.unset("auth_password_file")) {
+        take("auth_password", "smtp_auth_password");
+        take("auth_password_file", "smtp_auth_password_file");
+      }
+      take("auth_secret", "smtp_auth_secret");
+      take("auth_identity", "smtp_auth_identity");
+      if (!f.get("require_tls")) take("require_tls", "smtp_require_tls");
+    }
+  }
+
   std::string base_dir_;
   std::vector<Error>& errors_;
   std::size_t errors_before_;
+  const IntegrationDefaults* defaults_;
   std::size_t work_ = 0;
   bool stop_ = false;
 };
@@ -1035,11 +1164,22 @@ const std::vector<std::string_view>& supported_receiver_keys() {
   return keys;
 }
 
+IntegrationDefaults load_integration_defaults(const YAML::Node& global, const std::string& base_dir,
+                                              std::vector<routing::Error>& errors) {
+  try {
+    return Loader(base_dir, errors).global(global);
+  } catch (const std::exception& e) {
+    errors.push_back({0, 0, "global", std::string("cannot read global: ") + e.what()});
+    return {};
+  }
+}
+
 std::vector<IntegrationConfig> load_integrations(const YAML::Node& receiver, const std::string& key,
                                                  const std::string& base_dir,
-                                                 std::vector<routing::Error>& errors) {
+                                                 std::vector<routing::Error>& errors,
+                                                 const IntegrationDefaults* defaults) {
   try {
-    return Loader(base_dir, errors).run(receiver, key);
+    return Loader(base_dir, errors, defaults).run(receiver, key);
   } catch (const std::exception& e) {
     errors.push_back({0, 0, key, std::string("cannot read the receiver: ") + e.what()});
     return {};

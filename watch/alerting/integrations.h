@@ -184,6 +184,24 @@ struct IntegrationConfig {
 // alertmanager_configs.
 const std::vector<std::string_view>& supported_receiver_keys();
 
+// The values of an alertmanager.yml's `global` block that integrations
+// default to, as Alertmanager 0.25's config.Load applies them to an item
+// that leaves them unset: smtp_from, smtp_hello, smtp_smarthost,
+// smtp_auth_* and smtp_require_tls for email; slack_api_url[_file] for
+// slack; pagerduty_url for pagerduty; http_config for webhook, slack,
+// pagerduty and alertmanager (watch's forwarding).
+struct IntegrationDefaults {
+  struct Impl;                       // the checked block; opaque
+  std::shared_ptr<const Impl> impl;  // nullptr: no defaults
+};
+
+// Checks `global` (unknown keys, shapes, Alertmanager's "at most one of
+// slack_api_url & slack_api_url_file ..." rules; its own resolve_timeout is
+// the caller's) and returns the defaults. Problems go to `errors` with
+// "global.<key>" paths. Never throws.
+IntegrationDefaults load_integration_defaults(const YAML::Node& global, const std::string& base_dir,
+                                              std::vector<routing::Error>& errors);
+
 // Reads the integrations of one receiver mapping (an item of `receivers:`);
 // `key` is its path for messages ("receivers[0]"); relative *_file paths and
 // exec commands with a '/' are taken relative to `base_dir`. The receiver's
@@ -196,15 +214,18 @@ const std::vector<std::string_view>& supported_receiver_keys();
 // closest known key suggested), repeated keys, wrong shapes, keys of
 // integrations watch does not have (opsgenie_configs ...: named, with what
 // watch supports), settings Alertmanager has and watch does not (named),
-// texts that are templates other than the defaults, and what Alertmanager
-// takes from its `global` block (watch has none here: slack's api_url,
-// email's smarthost and from must be in the item). Every problem is
+// texts that are templates other than the defaults, and what the item
+// leaves unset that Alertmanager takes from its `global` block (`defaults`,
+// from load_integration_defaults(); nullptr: none, as in firebreak.yaml,
+// so slack's api_url and email's smarthost and from must be in the item).
+// Every problem is
 // appended to `errors` with its line, column and key path
 // ("receivers[0].slack_configs[1].api_url"); the result is then partial and
 // must not be used. Never throws (merge keys honoured, aliases bounded).
 std::vector<IntegrationConfig> load_integrations(const YAML::Node& receiver, const std::string& key,
                                                  const std::string& base_dir,
-                                                 std::vector<routing::Error>& errors);
+                                                 std::vector<routing::Error>& errors,
+                                                 const IntegrationDefaults* defaults = nullptr);
 
 struct NotifierContext {
   std::string external_url;  // Alertmanager's --web.external-url: links in texts, externalURL

@@ -1323,16 +1323,20 @@ class Loader {
       load_receivers(f.get("receivers"));
       load_routing_blocks(root);
     }
+    am_defaults_ = {};
     current_file_.clear();
   }
 
-  // Alertmanager's `global`: resolve_timeout is used; the integrations'
-  // defaults (smtp_*, slack_api_url, ...) are read by the receivers.
+  // Alertmanager's `global`: resolve_timeout here; the integrations'
+  // defaults (smtp_*, slack_api_url, http_config, ...) for the file's receivers.
   void load_am_global(const YAML::Node& n) {
     if (!n.IsMap()) {
       error(pos_of(n), "global", fmt::format("expected a mapping, got {}", type_name(n)));
       return;
     }
+    std::vector<routing::Error> errors;
+    am_defaults_ = alerting::load_integration_defaults(n, result_.config.dir, errors);
+    for (routing::Error& e : errors) error({e.line, e.column}, std::move(e.key), e.message);
     for (auto it = n.begin(); it != n.end(); ++it) {
       const YAML::Node k = it->first;
       if (k.IsScalar() && k.Scalar() == "resolve_timeout")
@@ -1380,7 +1384,8 @@ class Loader {
     }
     const Pos name_pos = name_pos_;
     std::vector<routing::Error> errors;
-    r.integrations = alerting::load_integrations(lists, key, result_.config.dir, errors);
+    r.integrations =
+        alerting::load_integrations(lists, key, result_.config.dir, errors, &am_defaults_);
     for (routing::Error& e : errors) error({e.line, e.column}, std::move(e.key), e.message);
     const auto next_index = [&](std::string_view kind) {
       std::size_t i = 0;
@@ -1500,8 +1505,9 @@ class Loader {
   LoadResult result_;
   Pos name_pos_;              // of the last entry's name (for duplicate-name errors)
   std::string current_file_;  // errors name this file when set (alertmanager_config)
-  Pos retention_pos_;         // of storage.retention, when given
-  std::map<std::string, Pos> threshold_pos_;  // the current target's thresholds' keys
+  alerting::IntegrationDefaults am_defaults_;  // its `global` block's, while it is read
+  Pos retention_pos_;                          // of storage.retention, when given
+  std::map<std::string, Pos> threshold_pos_;   // the current target's thresholds' keys
   std::size_t work_ = 0;
   bool budget_reported_ = false;
   bool stop_ = false;

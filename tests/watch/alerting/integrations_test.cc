@@ -249,10 +249,96 @@ TEST(LoadIntegrationsErrors, Webhook) {
             "http or https");
 }
 
+// As Alertmanager 0.25's config.Load: what an item leaves unset (absent,
+// null or "") comes from `global`; what it sets stays.
+TEST(LoadIntegrations, AlertmanagersGlobalBlockFillsWhatItemsLeaveUnset) {
+  std::vector<routing::Error> errors;
+  const IntegrationDefaults defaults = load_integration_defaults(YAML::Load(R"(
+resolve_timeout: 5m
+smtp_from: alerts@example.com
+smtp_smarthost: 'mail.example.com:587'
+smtp_hello: watch.example.com
+smtp_auth_username: alerts
+smtp_auth_password_file: /run/secrets/smtp
+smtp_require_tls: false
+slack_api_url: 'https://hooks.slack.com/services/T/B/X'
+pagerduty_url: 'https://pd.example.com/v2/enqueue'
+http_config: {authorization: {credentials: token}}
+opsgenie_api_key: unused
+)"),
+                                                                 "/etc/fb", errors);
+  ASSERT_TRUE(errors.empty()) << errors[0].to_string();
+  errors.clear();
+  const auto items = load_integrations(YAML::Load(R"(
+name: ops
+email_configs:
+  - to: a@example.com
+  - {to: b@example.com, from: own@example.com, smarthost: 'own:25', require_tls: true,
+     auth_password: inline}
+slack_configs:
+  - channel: '#ops'
+pagerduty_configs:
+  - routing_key: k
+webhook_configs:
+  - url: 'http://h:1/'
+  - url: 'http://h:2/'
+    http_config: {basic_auth: {username: u, password: p}}
+)"),
+                                       "receivers[0]", "/etc/fb", errors, &defaults);
+  ASSERT_TRUE(errors.empty()) << errors[0].to_string();
+  ASSERT_EQ(items.size(), 6u);
+  // By kind (webhook, slack, pagerduty, email), each kind's in file order.
+  const auto& e0 = std::get<EmailConfig>(items[4].config);
+  EXPECT_EQ(e0.from, "alerts@example.com");
+  EXPECT_EQ(e0.smarthost_host, "mail.example.com");
+  EXPECT_EQ(e0.smarthost_port, 587);
+  EXPECT_EQ(e0.hello, "watch.example.com");
+  EXPECT_EQ(e0.auth_username, "alerts");
+  EXPECT_EQ(e0.auth_password_file, "/run/secrets/smtp");
+  EXPECT_FALSE(e0.require_tls);
+  const auto& e1 = std::get<EmailConfig>(items[5].config);
+  EXPECT_EQ(e1.from, "own@example.com");
+  EXPECT_EQ(e1.smarthost_host, "own");
+  EXPECT_TRUE(e1.require_tls);
+  EXPECT_EQ(e1.auth_password, "inline");
+  EXPECT_EQ(e1.auth_password_file, "");  // the item's password wins over the global file
+  EXPECT_EQ(std::get<SlackConfig>(items[2].config).api_url,
+            "https://hooks.slack.com/services/T/B/X");
+  EXPECT_TRUE(std::get<SlackConfig>(items[2].config).http.authorization.has_value());
+  EXPECT_EQ(std::get<PagerdutyConfig>(items[3].config).url, "https://pd.example.com/v2/enqueue");
+  const auto& w0 = std::get<WebhookConfig>(items[0].config);
+  EXPECT_TRUE(w0.http.authorization.has_value());
+  const auto& w1 = std::get<WebhookConfig>(items[1].config);  // its own http_config, whole
+  EXPECT_FALSE(w1.http.authorization.has_value());
+  EXPECT_TRUE(w1.http.basic_auth.has_value());
+}
+
+TEST(LoadIntegrationsErrors, AlertmanagersGlobalBlock) {
+  const auto errors_of = [](const std::string& yaml) {
+    std::vector<routing::Error> errors;
+    load_integration_defaults(YAML::Load(yaml), "/etc/fb", errors);
+    std::string out;
+    for (const auto& e : errors) out += e.to_string() + "\n";
+    return out;
+  };
+  EXPECT_EQ(errors_of("slack_api_url: 'https://h/x'\nslack_api_url_file: f\n"),
+            "1:1: global: at most one of slack_api_url & slack_api_url_file must be configured\n");
+  EXPECT_EQ(errors_of("smtp_auth_password: a\nsmtp_auth_password_file: f\n"),
+            "1:1: global: at most one of smtp_auth_password & smtp_auth_password_file must be "
+            "configured\n");
+  EXPECT_EQ(errors_of("smtp_smarthost: mail\n"),
+            "1:17: global.smtp_smarthost: address mail: missing port in address\n");
+  EXPECT_EQ(errors_of("smtp_require_tls: maybe\n"),
+            "1:19: global.smtp_require_tls: expected true or false, got \"maybe\"\n");
+  EXPECT_NE(errors_of("smtp_form: a@b\n").find("global.smtp_form: unknown key"), std::string::npos)
+      << errors_of("smtp_form: a@b\n");
+}
+
 TEST(LoadIntegrationsErrors, Slack) {
   EXPECT_EQ(error_of("slack_configs:\n  - channel: '#x'\n"),
-            "2:5: receivers[0].slack_configs[0]: no Slack API URL set either inline or in a file "
-            "(api_url or api_url_file; watch has no global slack_api_url)");
+            "2:5: receivers[0].slack_configs[0]: no global Slack API URL set either inline or in "
+            "a file (set api_url or api_url_file, or slack_api_url in the global block of an "
+            "alertmanager_config file)");
   EXPECT_EQ(error_of("slack_configs:\n  - {api_url: 'https://h/x', api_url_file: f}\n"),
             "2:5: receivers[0].slack_configs[0]: at most one of api_url & api_url_file must be "
             "configured");
@@ -298,11 +384,11 @@ TEST(LoadIntegrationsErrors, Email) {
   EXPECT_EQ(error_of("email_configs:\n  - {from: a@b, smarthost: 'h:25'}\n"),
             "2:5: receivers[0].email_configs[0]: missing to address in email config");
   EXPECT_EQ(error_of("email_configs:\n  - {to: a@b, smarthost: 'h:25'}\n"),
-            "2:5: receivers[0].email_configs[0]: no from address set (from; watch has no global "
-            "smtp_from)");
+            "2:5: receivers[0].email_configs[0]: no global SMTP from set (set from, or smtp_from "
+            "in the global block of an alertmanager_config file)");
   EXPECT_EQ(error_of("email_configs:\n  - {to: a@b, from: c@d}\n"),
-            "2:5: receivers[0].email_configs[0]: no smarthost set (smarthost; watch has no "
-            "global smtp_smarthost)");
+            "2:5: receivers[0].email_configs[0]: no global SMTP smarthost set (set smarthost, or "
+            "smtp_smarthost in the global block of an alertmanager_config file)");
   EXPECT_EQ(error_of("email_configs:\n  - {to: a@b, from: c@d, smarthost: mail.example.com}\n"),
             "2:37: receivers[0].email_configs[0].smarthost: address mail.example.com: missing "
             "port in address");

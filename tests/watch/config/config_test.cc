@@ -992,6 +992,29 @@ TEST(WatchConfigRouting, AnAlertmanagerFileIsLoadedWithItsErrorsNamingIt) {
   ASSERT_EQ(r.config.receivers.size(), 1u);
   EXPECT_EQ(r.config.routing->route.options.receiver, "hook");
 
+  // Its global block's defaults reach its receivers (Alertmanager's smtp_*).
+  std::ofstream(dir / "alertmanager.yml") << "global:\n"
+                                             "  smtp_from: alerts@example.com\n"
+                                             "  smtp_smarthost: 'mail.example.com:25'\n"
+                                             "route: {receiver: mail}\n"
+                                             "receivers:\n"
+                                             "  - name: mail\n"
+                                             "    email_configs: [{to: ops@example.com}]\n";
+  r = parse_config("alertmanager_config: alertmanager.yml\n", (dir / "f.yaml").string());
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  ASSERT_EQ(r.config.receivers.size(), 1u);
+  ASSERT_EQ(r.config.receivers[0].integrations.size(), 1u);
+  const auto& mail = std::get<alerting::EmailConfig>(r.config.receivers[0].integrations[0].config);
+  EXPECT_EQ(mail.from, "alerts@example.com");
+  EXPECT_EQ(mail.smarthost_host, "mail.example.com");
+  // ... and firebreak.yaml's own receivers have no such block.
+  r = parse_config(
+      "receivers:\n  - name: mail\n    email_configs: [{to: ops@example.com}]\n"
+      "route: {receiver: mail}\n",
+      (dir / "f.yaml").string());
+  EXPECT_FALSE(r.ok());
+  EXPECT_THAT(all_errors(r), HasSubstr("no global SMTP from set"));
+
   std::ofstream(dir / "alertmanager.yml") << "route: {receiver: hook}\n"
                                              "receivers:\n"
                                              "  - name: hook\n"
