@@ -378,6 +378,9 @@ struct HttpClient::Impl {
         out.error = describe(ec, "connect to");
         co_return;
       }
+      // A request is written whole: Nagle would only hold the last segment
+      // of a large one back for the server's delayed ACK.
+      stream->socket().set_option(tcp::no_delay(true), ec);
       if (t.https) {
         secure = std::make_unique<TlsStream>(std::move(*stream), *ssl_ctx);
         if (std::string why = prepare_ssl(secure->native_handle(), opt.tls, t.host); !why.empty()) {
