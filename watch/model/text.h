@@ -27,6 +27,22 @@ inline bool equal_fold(std::string_view a, std::string_view lower) {
   return true;
 }
 
+// The inside of a PromQL double-quoted string literal holding `s` (\ and "
+// escaped, a newline as \n): "job=\"" + promql_string_body(name) + "\"".
+inline std::string promql_string_body(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
 // `s` without leading and trailing spaces and tabs.
 inline std::string_view trim_blanks(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);

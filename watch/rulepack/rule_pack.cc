@@ -48,19 +48,6 @@ std::string regex_quote(std::string_view s) {
   return out;
 }
 
-std::string promql_string_body(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '\\' || c == '"') out += '\\';
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out += c;
-  }
-  return out;
-}
-
 // The targets of one threshold class and the matcher that selects them.
 struct Scope {
   const TargetSpec* first = nullptr;  // its thresholds are the class's

@@ -20,6 +20,7 @@
 #include "watch/rules/rule_file.h"
 #include "watch/web/alertmanager_api.h"
 #include "watch/web/api.h"
+#include "watch/web/status_page.h"
 
 namespace watch::runtime {
 namespace {
@@ -270,6 +271,194 @@ Runtime::Runtime(config::Config config, RuntimeOptions options)
   for (const auto& g : groups_) delivery_->put(g->group->current_notifications(now));
 }
 
+// The status page reads the runtime through this (web::StatusSource).
+class Runtime::StatusView final : public web::StatusSource {
+ public:
+  explicit StatusView(Runtime& r) : r_(r) {}
+
+  std::int64_t now_ms() const override { return r_.wall_ms(); }
+
+  std::vector<web::StatusTarget> targets() const override {
+    const config::Config config = r_.config();
+    std::map<std::string, const config::Target*> by_name;
+    for (const config::Target& t : config.targets) by_name[t.name] = &t;
+    std::vector<web::StatusTarget> out;
+    for (const scrape::TargetStatus& t : r_.targets()) {
+      web::StatusTarget v{.job = t.config.name,
+                          .instance = std::string(t.labels.get("instance")),
+                          .url = t.config.metrics_url,
+                          .health = std::string(scrape::to_string(t.health)),
+                          .ready = t.ready,
+                          .last_scrape_ms = t.last_scrape_ms,
+                          .last_duration_seconds = t.last_duration_seconds,
+                          .last_error = t.last_error.empty() ? t.probe_error : t.last_error};
+      if (auto it = by_name.find(t.config.name); it != by_name.end()) {
+        if (it->second->workload != rulepack::Workload::kOther)
+          v.workload = std::string(rulepack::to_string(it->second->workload));
+        v.latency_objective_seconds = it->second->thresholds.latency_objective_seconds;
+      }
+      out.push_back(std::move(v));
+    }
+    return out;
+  }
+
+  std::vector<web::StatusAlert> alerts() const override {
+    std::vector<web::StatusAlert> out;
+    for (const rules::Alert& a : r_.active_alerts()) {
+      web::StatusAlert v{.labels = a.labels,
+                         .state = a.state == rules::AlertState::kFiring ? "firing" : "pending",
+                         .active_at_ms = a.active_at_ms,
+                         .value = a.value,
+                         .silenced_by = r_.delivery_->silences().mutes(a.labels)};
+      for (const Label& l : a.annotations) v.annotations.emplace_back(l.name, l.value);
+      out.push_back(std::move(v));
+    }
+    return out;
+  }
+
+  std::vector<web::StatusSilence> silences() const override {
+    const auto& silences = r_.delivery_->silences();
+    const std::int64_t now = silences.now_ms();
+    std::vector<web::StatusSilence> out;
+    for (const silence::Silence& s : silences.query()) {
+      std::string matchers = "{";
+      for (const silence::SilenceMatcher& m : s.matchers) {
+        if (matchers.size() > 1) matchers += ", ";
+        matchers +=
+            m.name + (m.is_equal ? (m.is_regex ? "=~" : "=") : (m.is_regex ? "!~" : "!=")) +
+            nlohmann::json(m.value).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      }
+      out.push_back({.id = s.id,
+                     .matchers = matchers + "}",
+                     .starts_at_ms = s.starts_at_ms,
+                     .ends_at_ms = s.ends_at_ms,
+                     .created_by = s.created_by,
+                     .comment = s.comment,
+                     .state = std::string(silence::to_string(silence::state_of(s, now)))});
+    }
+    return out;
+  }
+
+  std::vector<web::StatusRule> rules() const override {
+    std::lock_guard lock(r_.mu_);
+    std::vector<web::StatusRule> out;
+    for (const auto& g : r_.groups_) {
+      for (const auto& rule : g->group->rules()) {
+        web::StatusRule v{.group = g->group->name(),
+                          .last_evaluation_ms = g->last_eval_ms,
+                          .evaluation_seconds = g->last_duration_seconds};
+        if (const auto* a = std::get_if<std::unique_ptr<rules::AlertingRule>>(&rule)) {
+          const rules::AlertingRule& r = **a;
+          v.name = r.name();
+          v.type = "alerting";
+          v.query = r.spec().expr;
+          v.state = r.state() == rules::AlertState::kFiring    ? "firing"
+                    : r.state() == rules::AlertState::kPending ? "pending"
+                                                               : "inactive";
+          v.health = std::string(rules::to_string(r.health()));
+          v.last_error = r.last_error();
+        } else {
+          const rules::RecordingRule& r = *std::get<std::unique_ptr<rules::RecordingRule>>(rule);
+          v.name = r.name();
+          v.type = "recording";
+          v.query = r.spec().expr;
+          v.health = std::string(rules::to_string(r.health()));
+          v.last_error = r.last_error();
+        }
+        out.push_back(std::move(v));
+      }
+    }
+    return out;
+  }
+
+  std::vector<web::StatusJob> jobs() const override {
+    const config::Config config = r_.config();
+    const auto now = r_.clock_.wall_now();
+    std::map<std::string, checkin::JobStatus> statuses;
+    for (checkin::JobStatus& s : r_.tracker_.evaluate(now)) statuses[s.name] = std::move(s);
+    std::map<std::string, checkin::JobSnapshot> snapshots;
+    for (checkin::JobSnapshot& s : r_.tracker_.save()) snapshots[s.name] = std::move(s);
+    std::vector<web::StatusJob> out;
+    for (const config::Job& j : config.jobs) {
+      web::StatusJob v{
+          .name = j.name, .schedule = j.schedule, .time_zone = j.time_zone, .grace_ms = j.grace_ms};
+      if (auto it = statuses.find(j.name); it != statuses.end()) {
+        v.state = std::string(checkin::to_string(it->second.state));
+        v.running = it->second.running;
+        if (it->second.due)
+          v.next_expected_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   it->second.due->time_since_epoch())
+                                   .count();
+      }
+      if (auto it = snapshots.find(j.name); it != snapshots.end())
+        for (const checkin::HistoryEntry& h : it->second.history)
+          v.history.push_back({.time_ms = h.time_ms,
+                               .outcome = std::string(checkin::to_string(h.kind)),
+                               .exit_status = h.exit_status,
+                               .duration_seconds = h.duration_seconds});
+      out.push_back(std::move(v));
+    }
+    return out;
+  }
+
+  web::StatusQueryResult query(const std::string& expr, std::int64_t time_ms) const override {
+    web::StatusQueryResult out;
+    const promql::QueryResult r = r_.engine_.instant_query(expr, time_ms);
+    if (!r.ok()) {
+      out.error = r.error ? r.error->message : "query failed";
+      return out;
+    }
+    std::visit(
+        [&](const auto& v) {
+          using T = std::decay_t<decltype(v)>;
+          if constexpr (std::is_same_v<T, promql::Vector>) {
+            out.type = "vector";
+            for (const auto& s : v) out.series.push_back({s.labels, {{s.t, s.v}}});
+          } else if constexpr (std::is_same_v<T, promql::Matrix>) {
+            out.type = "matrix";
+            for (const auto& s : v) {
+              web::StatusSeries series{.labels = s.labels};
+              for (const auto& p : s.samples) series.points.emplace_back(p.t, p.v);
+              out.series.push_back(std::move(series));
+            }
+          } else if constexpr (std::is_same_v<T, promql::Scalar>) {
+            out.type = "scalar";
+            out.series.push_back({LabelSet{}, {{v.t, v.v}}});
+          } else {
+            out.type = "string";
+            out.error = "a string result: " + v.v;
+          }
+        },
+        *r.value);
+    return out;
+  }
+
+  std::string create_silence(const std::vector<std::pair<std::string, std::string>>& equal,
+                             std::int64_t duration_ms, const std::string& created_by,
+                             const std::string& comment) override {
+    auto& silences = r_.delivery_->silences();
+    silence::Silence s{.starts_at_ms = silences.now_ms(),
+                       .ends_at_ms = silences.now_ms() + duration_ms,
+                       .created_by = created_by,
+                       .comment = comment};
+    for (const auto& [name, value] : equal)
+      s.matchers.push_back({.name = name, .value = value, .is_regex = false, .is_equal = true});
+    silence::SetResult set = silences.set(std::move(s));
+    if (!set.ok()) return "error: " + set.error;
+    r_.delivery_->save_silences();
+    return set.id;
+  }
+
+  std::string expire_silence(const std::string& id) override {
+    if (auto err = r_.delivery_->silences().expire(id)) return *err;
+    r_.delivery_->save_silences();
+    return {};
+  }
+
+ private:
+  Runtime& r_;
+};
+
 Runtime::~Runtime() {
   stop();
 }
@@ -395,6 +584,8 @@ void Runtime::add_http(firebreak::AdminServer& server) {
     }
     return success_json({{"groups", std::move(groups)}});
   });
+  if (!status_view_) status_view_ = std::make_unique<StatusView>(*this);
+  web::add_status_page(server, *status_view_, {.version = options_.version});
   web::add_alertmanager_api(server, *delivery_, clock_,
                             {.version = options_.version,
                              .config_yaml = [this] { return alertmanager_yaml(); },

@@ -35,12 +35,11 @@
 // evaluation, before its notifications are handed to delivery, and restored
 // by group name at start, so a restart neither re-pages nor resets a `for`
 // timer; the notification log and silences survive too, and the restored
-// alerts are handed to delivery again (alerting/delivery.h); check-in history, open runs and pushed groups are
-// saved as they change and restored. After a start, rule groups wait until
-// every target has been scraped once (at most the longest scrape interval
-// plus its timeout) before their first evaluation, so no alert resolves or
-// fires for lack of data that is on its way. A stop writes no staleness
-// markers: the series go on after the restart.
+// alerts are handed to delivery again (alerting/delivery.h); check-in history, open runs and pushed
+// groups are saved as they change and restored. After a start, rule groups wait until every target
+// has been scraped once (at most the longest scrape interval plus its timeout) before their first
+// evaluation, so no alert resolves or fires for lack of data that is on its way. A stop writes no
+// staleness markers: the series go on after the restart.
 //
 // Thread-safety: all member functions are thread-safe. evaluate() is for
 // tests and tools that move a ManualClock; start() runs it on its own thread.
@@ -126,7 +125,9 @@ class Runtime {
   Runtime(const Runtime&) = delete;
   Runtime& operator=(const Runtime&) = delete;
 
-  // Adds the query API, check-ins and pushes (watch/web/api.h) to `server`.
+  // Adds the query API, check-ins and pushes (watch/web/api.h), the
+  // Alertmanager API and the status page (watch/web/status_page.h) to
+  // `server`.
   void add_http(firebreak::AdminServer& server);
 
   // Starts scraping, the evaluation thread and delivery. Idempotent.
@@ -173,6 +174,7 @@ class Runtime {
 
  private:
   struct GroupState;
+  class StatusView;  // what the status page reads (web::StatusSource)
 
   void build_groups(const std::vector<rules::GroupSpec>& specs, bool restore_from_store);
   // Builds every configured target's instances from target_configs_ and
@@ -190,6 +192,7 @@ class Runtime {
   std::int64_t wall_ms() const;
 
   RuntimeOptions options_;
+  std::unique_ptr<StatusView> status_view_;
   const firebreak::Clock& clock_;
   tsdb::RecoveryReport recovery_;
   std::unique_ptr<tsdb::Db> db_;
