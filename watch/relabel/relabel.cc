@@ -12,9 +12,14 @@
 #include <limits>
 #include <span>
 
+#include "watch/goregexp/goregexp.h"
+#include "watch/gotext/gotext.h"
+
 namespace watch::relabel {
 
 namespace {
+
+using gotext::go_quote;
 
 constexpr std::string_view kDefaultRegex = "(.*)";
 constexpr std::string_view kDefaultReplacement = "$1";
@@ -27,88 +32,6 @@ constexpr std::string_view kScrapeTimeoutLabel = "__scrape_timeout__";
 constexpr std::string_view kParamLabelPrefix = "__param_";
 constexpr std::string_view kMetaLabelPrefix = "__meta_";
 constexpr std::string_view kReservedLabelPrefix = "__";
-// Go's regexp has no memory limit; RE2's default (8 MiB) refuses the large
-// alternations of metric names that keep/drop rules sometimes hold.
-constexpr std::int64_t kRegexMaxMem = 64 << 20;
-
-// ---------------------------------------------------------------------------
-// UTF-8 as Go decodes it: a byte that does not start a well-formed sequence is
-// one U+FFFD of width 1 (strings.Map, range loops and regexp all agree).
-
-constexpr char32_t kReplacementChar = 0xFFFD;
-constexpr std::string_view kReplacementUtf8 = "\xEF\xBF\xBD";
-
-struct Decoded {
-  char32_t rune;
-  std::size_t width;  // 0: ill-formed (the byte counts as U+FFFD, width 1)
-};
-
-Decoded decode_rune(std::string_view s, std::size_t i) {
-  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-  const unsigned char b0 = byte(i);
-  if (b0 < 0x80) return {b0, 1};
-  // Well-formed sequences (Unicode Table 3-7): the lead byte fixes the
-  // length and the range of the second byte.
-  std::size_t width = 0;
-  unsigned char lo = 0x80, hi = 0xBF;
-  char32_t rune = 0;
-  if (b0 >= 0xC2 && b0 <= 0xDF) {
-    width = 2;
-    rune = b0 & 0x1F;
-  } else if (b0 >= 0xE0 && b0 <= 0xEF) {
-    width = 3;
-    rune = b0 & 0x0F;
-    if (b0 == 0xE0) lo = 0xA0;
-    if (b0 == 0xED) hi = 0x9F;  // no surrogates
-  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
-    width = 4;
-    rune = b0 & 0x07;
-    if (b0 == 0xF0) lo = 0x90;
-    if (b0 == 0xF4) hi = 0x8F;  // nothing above U+10FFFF
-  } else {
-    return {kReplacementChar, 0};
-  }
-  if (i + width > s.size()) return {kReplacementChar, 0};
-  for (std::size_t k = 1; k < width; ++k) {
-    const unsigned char b = byte(i + k);
-    if (b < lo || b > hi) return {kReplacementChar, 0};
-    lo = 0x80;
-    hi = 0xBF;
-    rune = (rune << 6) | (b & 0x3F);
-  }
-  return {rune, width};
-}
-
-void append_utf8(std::string& out, char32_t r) {
-  if (r < 0x80) {
-    out.push_back(static_cast<char>(r));
-  } else if (r < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (r >> 6)));
-    out.push_back(static_cast<char>(0x80 | (r & 0x3F)));
-  } else if (r < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (r >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((r >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (r & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xF0 | (r >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((r >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((r >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (r & 0x3F)));
-  }
-}
-
-bool is_valid_utf8(std::string_view s) {
-  for (std::size_t i = 0; i < s.size();) {
-    if (static_cast<unsigned char>(s[i]) < 0x80) {
-      ++i;
-      continue;
-    }
-    const Decoded d = decode_rune(s, i);
-    if (d.width == 0) return false;
-    i += d.width;
-  }
-  return true;
-}
 
 // ---------------------------------------------------------------------------
 // Go's strings.ToLower / ToUpper: per code point, Unicode's simple case
@@ -274,14 +197,10 @@ std::string go_map_case(std::string_view s, std::span<const CaseRange> table) {
       ++i;
       continue;
     }
-    const Decoded d = decode_rune(s, i);
-    if (d.width == 0) {
-      out.append(kReplacementUtf8);
-      ++i;
-      continue;
-    }
-    append_utf8(out, map_case(d.rune, table));
-    i += d.width;
+    // An ill-formed byte is U+FFFD, which maps to itself.
+    const gotext::Rune r = gotext::decode_rune(s, i);
+    gotext::append_utf8(out, map_case(r.value, table));
+    i += r.width;
   }
   return out;
 }
@@ -330,201 +249,16 @@ bool is_valid_target_template(std::string_view t) {
   return true;
 }
 
-// Go's %q for the messages that quote user text (exact for ASCII; other
-// valid UTF-8 is kept as is, invalid bytes are \x escapes).
-std::string go_quote(std::string_view s) {
-  std::string out = "\"";
-  for (std::size_t i = 0; i < s.size();) {
-    const unsigned char b = static_cast<unsigned char>(s[i]);
-    if (b >= 0x80) {
-      const Decoded d = decode_rune(s, i);
-      if (d.width == 0) {
-        out += fmt::format("\\x{:02x}", b);
-        ++i;
-      } else {
-        out.append(s.substr(i, d.width));
-        i += d.width;
-      }
-      continue;
-    }
-    ++i;
-    switch (b) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\a':
-        out += "\\a";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\v':
-        out += "\\v";
-        break;
-      default:
-        if (b < 0x20 || b == 0x7F) {
-          out += fmt::format("\\x{:02x}", b);
-        } else {
-          out.push_back(static_cast<char>(b));
-        }
-    }
-  }
-  out.push_back('"');
-  return out;
-}
-
 // ---------------------------------------------------------------------------
-// Regexes.
-
-re2::RE2::Options regex_options() {
-  re2::RE2::Options options;
-  options.set_log_errors(false);
-  options.set_max_mem(kRegexMaxMem);
-  return options;
-}
-
-// Go's regexp refuses two things RE2 accepts: \C (one byte), and capture
-// group names that are not ASCII words. Scans past escapes, \Q...\E and
-// character classes; everything else is left to RE2.
-std::optional<std::string> go_only_syntax_error(std::string_view re) {
-  bool in_class = false;
-  for (std::size_t i = 0; i < re.size();) {
-    const char c = re[i];
-    if (c == '\\') {
-      if (i + 1 >= re.size()) return std::nullopt;
-      if (re[i + 1] == 'Q' && !in_class) {
-        const std::size_t end = re.find("\\E", i + 2);
-        if (end == std::string_view::npos) return std::nullopt;
-        i = end + 2;
-        continue;
-      }
-      if (re[i + 1] == 'C') return "invalid escape sequence: \\C";
-      i += 2;
-      continue;
-    }
-    if (in_class) {
-      if (re.substr(i, 2) == "[:") {
-        const std::size_t end = re.find(":]", i + 2);
-        if (end != std::string_view::npos) {
-          i = end + 2;
-          continue;
-        }
-      }
-      if (c == ']') in_class = false;
-      ++i;
-      continue;
-    }
-    if (c == '[') {
-      in_class = true;
-      ++i;
-      if (i < re.size() && re[i] == '^') ++i;
-      if (i < re.size() && re[i] == ']') ++i;  // a leading ']' is literal
-      continue;
-    }
-    if (re.substr(i, 4) == "(?P<") {
-      const std::size_t close = re.find('>', i + 4);
-      if (close == std::string_view::npos) return std::nullopt;
-      const std::string_view name = re.substr(i + 4, close - i - 4);
-      if (!std::all_of(name.begin(), name.end(), is_ascii_word)) {
-        return fmt::format("invalid named capture: (?P<{}>", name);
-      }
-      i = close + 1;
-      continue;
-    }
-    ++i;
-  }
-  return std::nullopt;
-}
-
-// A submatch as offsets into the matched text; begin < 0: the group did not
-// take part in the match.
-struct Span {
-  std::ptrdiff_t begin = -1;
-  std::ptrdiff_t end = -1;
-};
-
-// Matches `text` against an anchored regex as Go would: when the text is not
-// valid UTF-8, RE2 sees each invalid byte as U+FFFD (Go's reading) and the
-// groups are mapped back to offsets into the original bytes. `groups` gets
-// groups 0..groups.size()-1. Not for text over 2^31 bytes (labels are not).
-bool go_match(const re2::RE2& re, std::string_view text, std::span<Span> groups) {
-  constexpr std::size_t kInlineGroups = 10;
-  std::array<re2::StringPiece, kInlineGroups> inline_pieces;
-  std::vector<re2::StringPiece> heap_pieces;
-  re2::StringPiece* pieces = inline_pieces.data();
-  if (groups.size() > kInlineGroups) {
-    heap_pieces.resize(groups.size());
-    pieces = heap_pieces.data();
-  }
-  const int n = static_cast<int>(groups.size());
-
-  if (is_valid_utf8(text)) {
-    const re2::StringPiece input(text.data(), text.size());
-    if (!re.Match(input, 0, input.size(), re2::RE2::UNANCHORED, pieces, n)) return false;
-    for (int g = 0; g < n; ++g) {
-      if (pieces[g].data() == nullptr) {
-        groups[g] = {};
-      } else {
-        groups[g].begin = pieces[g].data() - text.data();
-        groups[g].end = groups[g].begin + static_cast<std::ptrdiff_t>(pieces[g].size());
-      }
-    }
-    return true;
-  }
-
-  std::string sanitized;
-  std::vector<std::size_t> original_offset;  // indexed by offsets into `sanitized`
-  sanitized.reserve(text.size() + 8);
-  original_offset.reserve(text.size() + 9);
-  for (std::size_t i = 0; i < text.size();) {
-    const Decoded d = decode_rune(text, i);
-    const std::string_view piece = d.width == 0 ? kReplacementUtf8 : text.substr(i, d.width);
-    for (std::size_t k = 0; k < piece.size(); ++k) original_offset.push_back(i);
-    sanitized.append(piece);
-    i += d.width == 0 ? 1 : d.width;
-  }
-  original_offset.push_back(text.size());
-  const re2::StringPiece input(sanitized);
-  if (!re.Match(input, 0, input.size(), re2::RE2::UNANCHORED, pieces, n)) return false;
-  for (int g = 0; g < n; ++g) {
-    if (pieces[g].data() == nullptr) {
-      groups[g] = {};
-      continue;
-    }
-    // Group bounds fall on character boundaries of the sanitized text.
-    const std::size_t b = static_cast<std::size_t>(pieces[g].data() - sanitized.data());
-    groups[g].begin = static_cast<std::ptrdiff_t>(original_offset[b]);
-    groups[g].end = static_cast<std::ptrdiff_t>(original_offset[b + pieces[g].size()]);
-  }
-  return true;
-}
-
-bool go_match(const re2::RE2& re, std::string_view text) {
-  return go_match(re, text, {});
-}
+// Templates.
 
 // Whether Go's template expansion takes this character into a $name (Go's
 // unicode.IsLetter, unicode.IsDigit or '_').
 bool is_template_name_rune(char32_t r) {
   if (r < 0x80) return is_ascii_word(static_cast<char>(r));
-  static const re2::RE2 kLetterOrDigit("[\\pL\\p{Nd}]", regex_options());
+  static const re2::RE2 kLetterOrDigit("[\\pL\\p{Nd}]");
   std::string utf8;
-  append_utf8(utf8, r);
+  gotext::append_utf8(utf8, r);
   return re2::RE2::FullMatch(utf8, kLetterOrDigit);
 }
 
@@ -542,7 +276,8 @@ class Template {
   const std::string& literal() const { return tail_; }
 
   // Appends the expansion for a match of `text` with `groups`.
-  void expand(std::string_view text, std::span<const Span> groups, std::string& out) const {
+  void expand(std::string_view text, std::span<const goregexp::Span> groups,
+              std::string& out) const {
     for (const Piece& p : pieces_) {
       out.append(p.literal);
       for (int g : p.candidates) {
@@ -597,9 +332,9 @@ class Template {
     if (brace) t.remove_prefix(1);
     std::size_t i = 0;
     while (i < t.size()) {
-      const Decoded d = decode_rune(t, i);
-      if (d.width == 0 || !is_template_name_rune(d.rune)) break;
-      i += d.width;
+      const gotext::Rune r = gotext::decode_rune(t, i);
+      if (!r.valid || !is_template_name_rune(r.value)) break;
+      i += r.width;
     }
     if (i == 0) return false;
     name = t.substr(0, i);
@@ -690,10 +425,7 @@ std::optional<std::uint64_t> md5_sum64(std::string_view value) {
 // ---------------------------------------------------------------------------
 
 struct Rule::Compiled {
-  Compiled(const std::string& anchored, const re2::RE2::Options& options)
-      : regex(anchored, options) {}
-
-  re2::RE2 regex;
+  std::unique_ptr<const re2::RE2> regex;
   std::string target_label;              // as written; "" when unset
   Template target;                       // replace: target_label as a template
   Template replacement;                  // replace, labelmap
@@ -763,19 +495,17 @@ std::optional<Rule> compile(const RelabelSpec& spec, std::string* error) {
   const std::string_view name = to_string(action);
 
   const std::string regex(spec.regex.value_or(std::string(kDefaultRegex)));
-  if (auto go_error = go_only_syntax_error(regex)) {
-    return fail(fmt::format("regex {}: {}", go_quote(regex), *go_error));
-  }
-  // Exactly Prometheus's anchoring: group numbers stay the user's, and
-  // "a)|(b" means what it means there.
-  const std::string anchored = "^(?:" + regex + ")$";
-  auto compiled = std::make_shared<Rule::Compiled>(anchored, regex_options());
-  if (!compiled->regex.ok()) {
-    std::string reason = compiled->regex.error();
-    // RE2 quotes the whole pattern for some errors: show the user's.
-    const std::string& arg = compiled->regex.error_arg();
-    if (arg == anchored && reason.size() >= arg.size()) {
-      reason = reason.substr(0, reason.size() - arg.size()) + regex;
+  const std::string anchored = goregexp::anchored(regex);
+  auto compiled = std::make_shared<Rule::Compiled>();
+  goregexp::SyntaxError syntax_error;
+  compiled->regex = goregexp::compile(anchored, goregexp::Groups::kCapture, &syntax_error);
+  if (!compiled->regex) {
+    // In RE2's words where RE2 has them (these messages always were), else
+    // Go's; the user's regex where the whole anchored pattern is quoted.
+    std::string reason = syntax_error.re2_error;
+    if (reason.empty()) reason = syntax_error.code + ": " + syntax_error.expr;
+    if (reason.ends_with(anchored)) {
+      reason.replace(reason.size() - anchored.size(), anchored.size(), regex);
     }
     return fail(fmt::format("regex {}: {}", go_quote(regex), reason));
   }
@@ -831,12 +561,12 @@ std::optional<Rule> compile(const RelabelSpec& spec, std::string* error) {
 
   compiled->target_label = target_label;
   if (action == Action::kReplace) {
-    compiled->target = Template(target_label, compiled->regex);
+    compiled->target = Template(target_label, *compiled->regex);
     compiled->literal_target_is_valid =
         compiled->target.is_literal() && is_valid_label_name(compiled->target.literal());
   }
   if (action == Action::kReplace || action == Action::kLabelMap) {
-    compiled->replacement = Template(replacement, compiled->regex);
+    compiled->replacement = Template(replacement, *compiled->regex);
     compiled->groups_needed =
         1 + std::max(compiled->target.max_group(), compiled->replacement.max_group());
   }
@@ -859,9 +589,9 @@ bool Rule::apply(std::vector<Label>& labels) const {
     value = joined;
   }
 
-  std::array<Span, 10> inline_groups;
-  std::vector<Span> heap_groups;
-  std::span<Span> groups(inline_groups.data(), static_cast<std::size_t>(c.groups_needed));
+  std::array<goregexp::Span, 10> inline_groups;
+  std::vector<goregexp::Span> heap_groups;
+  std::span<goregexp::Span> groups(inline_groups.data(), static_cast<std::size_t>(c.groups_needed));
   if (groups.size() > inline_groups.size()) {
     heap_groups.resize(groups.size());
     groups = heap_groups;
@@ -869,15 +599,15 @@ bool Rule::apply(std::vector<Label>& labels) const {
 
   switch (action_) {
     case Action::kDrop:
-      return !go_match(c.regex, value);
+      return !goregexp::match(*c.regex, value);
     case Action::kKeep:
-      return go_match(c.regex, value);
+      return goregexp::match(*c.regex, value);
     case Action::kDropEqual:
       return get_label(labels, c.target_label) != value;
     case Action::kKeepEqual:
       return get_label(labels, c.target_label) == value;
     case Action::kReplace: {
-      if (!go_match(c.regex, value, groups)) return true;
+      if (!goregexp::match(*c.regex, value, groups)) return true;
       std::string target;
       if (c.target.is_literal()) {
         if (!c.literal_target_is_valid) {
@@ -917,7 +647,7 @@ bool Rule::apply(std::vector<Label>& labels) const {
       // applied after, in name order (the last copy to a name wins).
       std::vector<Label> copies;
       for (const Label& l : labels) {
-        if (!go_match(c.regex, l.name, groups)) continue;
+        if (!goregexp::match(*c.regex, l.name, groups)) continue;
         std::string new_name;
         c.replacement.expand(l.name, groups, new_name);
         copies.push_back({std::move(new_name), l.value});
@@ -926,10 +656,10 @@ bool Rule::apply(std::vector<Label>& labels) const {
       return true;
     }
     case Action::kLabelDrop:
-      std::erase_if(labels, [&](const Label& l) { return go_match(c.regex, l.name); });
+      std::erase_if(labels, [&](const Label& l) { return goregexp::match(*c.regex, l.name); });
       return true;
     case Action::kLabelKeep:
-      std::erase_if(labels, [&](const Label& l) { return !go_match(c.regex, l.name); });
+      std::erase_if(labels, [&](const Label& l) { return !goregexp::match(*c.regex, l.name); });
       return true;
   }
   return true;
@@ -1153,7 +883,7 @@ PopulateResult populate_target(const LabelSet& discovered, const JobDefaults& jo
   std::erase_if(labels, [](const Label& l) { return l.name.starts_with(kMetaLabelPrefix); });
   if (get_label(labels, "instance").empty()) set_label(labels, "instance", address);
   for (const Label& l : labels) {
-    if (!is_valid_utf8(l.value)) {
+    if (!gotext::is_valid_utf8(l.value)) {
       return fail(
           fmt::format("invalid label value for {}: {}", go_quote(l.name), go_quote(l.value)));
     }

@@ -27,8 +27,9 @@
 // - a rule joins the values of its source_labels with its separator (a
 //   missing label gives "") and matches the result against its regex,
 //   anchored at both ends (Prometheus compiles ^(?:regex)$, and so do we,
-//   with RE2: Go's regexp syntax; `\C` and non-ASCII group names, which Go
-//   refuses and RE2 would take, are refused too);
+//   with RE2 through watch/goregexp: Go's regexp syntax, and what Go refuses
+//   and RE2 would take, such as `\C`, non-ASCII group names or a tree more
+//   than 1000 deep, is refused too);
 // - replace: on a match, expands target_label and replacement as Go's
 //   regexp.Expand ($1, ${1}, $name, ${name}, $$ for "$", the longest name
 //   wins: "$1x" is the group named "1x", so usually ""). An expanded target

@@ -8,91 +8,15 @@
 #include <tuple>
 #include <utility>
 
+#include "watch/goregexp/goregexp.h"
+#include "watch/gotext/gotext.h"
+
 namespace watch::routing {
 
 namespace {
 
-// Go's regexp has no memory limit; RE2's default (8 MiB) would refuse the
-// long alternations people write in match_re.
-constexpr std::int64_t kRegexMaxMem = 64 << 20;
-constexpr std::string_view kReplacementUtf8 = "\xEF\xBF\xBD";
-
-// ---------------------------------------------------------------------------
-// UTF-8 as Go reads it: a byte that does not start a well-formed sequence is
-// one U+FFFD of width 1.
-
-struct Rune {
-  char32_t value;
-  std::size_t width;  // bytes read
-  bool valid;         // false: an ill-formed byte, read as U+FFFD
-};
-
-Rune decode_rune(std::string_view s, std::size_t i) {
-  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-  const unsigned char b0 = byte(i);
-  if (b0 < 0x80) return {b0, 1, true};
-  constexpr Rune kBad{0xFFFD, 1, false};
-  std::size_t width = 0;
-  unsigned char lo = 0x80, hi = 0xBF;  // range of the second byte (Unicode Table 3-7)
-  char32_t value = 0;
-  if (b0 >= 0xC2 && b0 <= 0xDF) {
-    width = 2;
-    value = b0 & 0x1F;
-  } else if (b0 >= 0xE0 && b0 <= 0xEF) {
-    width = 3;
-    value = b0 & 0x0F;
-    if (b0 == 0xE0) lo = 0xA0;
-    if (b0 == 0xED) hi = 0x9F;  // no surrogates
-  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
-    width = 4;
-    value = b0 & 0x07;
-    if (b0 == 0xF0) lo = 0x90;
-    if (b0 == 0xF4) hi = 0x8F;  // nothing above U+10FFFF
-  } else {
-    return kBad;
-  }
-  if (i + width > s.size()) return kBad;
-  for (std::size_t k = 1; k < width; ++k) {
-    const unsigned char b = byte(i + k);
-    if (b < lo || b > hi) return kBad;
-    lo = 0x80;
-    hi = 0xBF;
-    value = (value << 6) | (b & 0x3F);
-  }
-  return {value, width, true};
-}
-
-bool is_valid_utf8(std::string_view s) {
-  for (std::size_t i = 0; i < s.size();) {
-    const Rune r = decode_rune(s, i);
-    if (!r.valid) return false;
-    i += r.width;
-  }
-  return true;
-}
-
-// Every ill-formed byte replaced by U+FFFD: what Go's `for range` over the
-// text, and its regexp, see.
-std::string to_valid_utf8(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() + 8);
-  for (std::size_t i = 0; i < s.size();) {
-    const Rune r = decode_rune(s, i);
-    if (r.valid) {
-      out.append(s.substr(i, r.width));
-    } else {
-      out.append(kReplacementUtf8);
-    }
-    i += r.width;
-  }
-  return out;
-}
-
-// Text for an error message: always valid UTF-8, so that any log or JSON
-// writer can take it.
-std::string printable(std::string_view s) {
-  return is_valid_utf8(s) ? std::string(s) : to_valid_utf8(s);
-}
+using gotext::decode_rune;
+using gotext::Rune;
 
 // Go's unicode.IsSpace, what strings.TrimSpace trims.
 bool is_unicode_space(char32_t r) {
@@ -180,185 +104,14 @@ std::string open_metrics_escape(std::string_view s) {
   return out;
 }
 
-// ---------------------------------------------------------------------------
-// Regexes: Go's syntax, compiled by RE2. The two agree but for a few corners,
-// handled here: Go refuses \C (any byte), (?<name>) (before Go 1.22) and
-// group names that are not ASCII words; it accepts two groups of one name.
-
-std::string regex_error(std::string_view what, std::string_view fragment) {
-  return fmt::format("error parsing regexp: {}: `{}`", what, printable(fragment));
-}
-
-// Go's error for what Go refuses and RE2 may take; sets `has_named_groups`.
-// Scans past escapes, \Q...\E and character classes; the rest is RE2's job.
-std::optional<std::string> go_only_syntax_error(std::string_view re, bool& has_named_groups) {
-  bool in_class = false;
-  for (std::size_t i = 0; i < re.size();) {
-    const char c = re[i];
-    if (c == '\\') {
-      if (i + 1 >= re.size()) return std::nullopt;
-      if (re[i + 1] == 'Q' && !in_class) {
-        const std::size_t end = re.find("\\E", i + 2);
-        if (end == std::string_view::npos) return std::nullopt;  // literal to the end
-        i = end + 2;
-        continue;
-      }
-      if (re[i + 1] == 'C') return regex_error("invalid escape sequence", "\\C");
-      i += 2;
-      continue;
-    }
-    if (in_class) {
-      if (re.substr(i, 2) == "[:") {
-        const std::size_t end = re.find(":]", i + 2);
-        if (end != std::string_view::npos) {
-          i = end + 2;
-          continue;
-        }
-      }
-      if (c == ']') in_class = false;
-      ++i;
-      continue;
-    }
-    if (c == '[') {
-      in_class = true;
-      ++i;
-      if (i < re.size() && re[i] == '^') ++i;
-      if (i < re.size() && re[i] == ']') ++i;  // a leading ']' is literal
-      continue;
-    }
-    if (re.substr(i, 3) == "(?<") return regex_error("invalid or unsupported Perl syntax", "(?<");
-    if (re.substr(i, 4) == "(?P<") {
-      const std::size_t close = re.find('>', i + 4);
-      if (close == std::string_view::npos) return std::nullopt;
-      const std::string_view name = re.substr(i + 4, close - i - 4);
-      if (name.empty() || !std::all_of(name.begin(), name.end(), is_ascii_word)) {
-        return regex_error("invalid named capture", re.substr(i, close + 1 - i));
-      }
-      has_named_groups = true;
-      i = close + 1;
-      continue;
-    }
-    ++i;
-  }
-  return std::nullopt;
-}
-
-// `re` with every (?P<name> made a plain group: names mean nothing to a
-// matcher, and RE2 versions differ on repeated names. Only called once
-// go_only_syntax_error() has passed `re`.
-std::string without_group_names(std::string_view re) {
-  std::string out;
-  bool in_class = false;
-  for (std::size_t i = 0; i < re.size();) {
-    const char c = re[i];
-    if (c == '\\' && i + 1 < re.size()) {
-      if (re[i + 1] == 'Q' && !in_class) {
-        const std::size_t end = re.find("\\E", i + 2);
-        const std::size_t stop = end == std::string_view::npos ? re.size() : end + 2;
-        out.append(re.substr(i, stop - i));
-        i = stop;
-        continue;
-      }
-      out.append(re.substr(i, 2));
-      i += 2;
-      continue;
-    }
-    if (in_class) {
-      if (re.substr(i, 2) == "[:") {
-        const std::size_t end = re.find(":]", i + 2);
-        if (end != std::string_view::npos) {
-          out.append(re.substr(i, end + 2 - i));
-          i = end + 2;
-          continue;
-        }
-      }
-      if (c == ']') in_class = false;
-      out.push_back(c);
-      ++i;
-      continue;
-    }
-    if (c == '[') {
-      in_class = true;
-      const std::size_t start = i++;
-      if (i < re.size() && re[i] == '^') ++i;
-      if (i < re.size() && re[i] == ']') ++i;
-      out.append(re.substr(start, i - start));
-      continue;
-    }
-    if (re.substr(i, 4) == "(?P<") {
-      const std::size_t close = re.find('>', i + 4);
-      if (close != std::string_view::npos) {
-        out.push_back('(');
-        i = close + 1;
-        continue;
-      }
-    }
-    out.push_back(c);
-    ++i;
-  }
-  return out;
-}
-
-// Go's words for RE2's error codes.
-std::string_view go_error_text(re2::RE2::ErrorCode code) {
-  switch (code) {
-    case re2::RE2::ErrorBadEscape:
-      return "invalid escape sequence";
-    case re2::RE2::ErrorBadCharClass:
-      return "invalid character class";
-    case re2::RE2::ErrorBadCharRange:
-      return "invalid character class range";
-    case re2::RE2::ErrorMissingBracket:
-      return "missing closing ]";
-    case re2::RE2::ErrorMissingParen:
-      return "missing closing )";
-    case re2::RE2::ErrorUnexpectedParen:
-      return "unexpected )";
-    case re2::RE2::ErrorTrailingBackslash:
-      return "trailing backslash at end of expression";
-    case re2::RE2::ErrorRepeatArgument:
-      return "missing argument to repetition operator";
-    case re2::RE2::ErrorRepeatSize:
-      return "invalid repeat count";
-    case re2::RE2::ErrorRepeatOp:
-      return "invalid nested repetition operator";
-    case re2::RE2::ErrorBadPerlOp:
-      return "invalid or unsupported Perl syntax";
-    case re2::RE2::ErrorBadUTF8:
-      return "invalid UTF-8";
-    case re2::RE2::ErrorBadNamedCapture:
-      return "invalid named capture";
-    case re2::RE2::ErrorPatternTooLarge:
-      return "expression too large";
-    default:
-      break;
-  }
-  return {};
-}
-
+// As Alertmanager's NewMatcher: the pattern is ^(?:value)$, compiled as a
+// whole (so a value like "a)|(b" means what it means there). Messages are
+// Go's, made valid UTF-8 for any log or JSON writer.
 std::shared_ptr<const re2::RE2> compile_anchored(std::string_view value, std::string* error) {
-  const auto fail = [&](std::string message) -> std::shared_ptr<const re2::RE2> {
-    if (error != nullptr) *error = std::move(message);
-    return nullptr;
-  };
-  // As Alertmanager: the pattern is ^(?:value)$, checked as a whole (so a
-  // value like "a)|(b" means what it means there).
-  const std::string anchored = "^(?:" + std::string(value) + ")$";
-  bool has_named_groups = false;
-  if (auto go_error = go_only_syntax_error(anchored, has_named_groups)) return fail(*go_error);
-
-  re2::RE2::Options options;
-  options.set_log_errors(false);
-  options.set_max_mem(kRegexMaxMem);
-  auto regex = std::make_shared<re2::RE2>(anchored, options);
-  if (!regex->ok() && has_named_groups && regex->error_code() == re2::RE2::ErrorBadNamedCapture) {
-    regex = std::make_shared<re2::RE2>(without_group_names(anchored), options);
-  }
-  if (!regex->ok()) {
-    const std::string_view text = go_error_text(regex->error_code());
-    if (text.empty()) return fail("error parsing regexp: " + printable(regex->error()));
-    return fail(regex_error(text, regex->error_arg()));
-  }
+  goregexp::SyntaxError syntax_error;
+  std::shared_ptr<const re2::RE2> regex =
+      goregexp::compile(goregexp::anchored(value), goregexp::Groups::kMatchOnly, &syntax_error);
+  if (!regex && error != nullptr) *error = gotext::to_valid_utf8(goregexp::message(syntax_error));
   return regex;
 }
 
@@ -449,14 +202,7 @@ bool Matcher::matches(std::string_view label_value) const {
   }
   // Unanchored, as Go's MatchString: the pattern's own ^ and $ anchor it,
   // so "a)|(b" (^(?:a)|(b)$) matches anything starting with a or ending with b.
-  bool matched;
-  if (is_valid_utf8(label_value)) {
-    matched = regex_->Match(re2::StringPiece(label_value.data(), label_value.size()), 0,
-                            label_value.size(), re2::RE2::UNANCHORED, nullptr, 0);
-  } else {
-    const std::string valid = to_valid_utf8(label_value);
-    matched = regex_->Match(valid, 0, valid.size(), re2::RE2::UNANCHORED, nullptr, 0);
-  }
+  const bool matched = goregexp::match(*regex_, label_value);
   return type_ == MatchType::kRegex ? matched : !matched;
 }
 
@@ -478,7 +224,7 @@ std::optional<Matcher> parse_matcher(std::string_view text, std::string* error) 
     return std::nullopt;
   };
   const std::optional<RawMatcher> raw = split_matcher(text);
-  if (!raw) return fail("bad matcher format: " + printable(text));
+  if (!raw) return fail("bad matcher format: " + gotext::to_valid_utf8(text));
 
   std::string_view rest = raw->raw_value;
   bool expect_trailing_quote = false;
@@ -486,8 +232,8 @@ std::optional<Matcher> parse_matcher(std::string_view text, std::string* error) 
     rest.remove_prefix(1);
     expect_trailing_quote = true;
   }
-  if (!is_valid_utf8(rest)) {
-    return fail("matcher value not valid UTF-8: " + printable(raw->raw_value));
+  if (!gotext::is_valid_utf8(rest)) {
+    return fail("matcher value not valid UTF-8: " + gotext::to_valid_utf8(raw->raw_value));
   }
   const auto unescaped_quote = [&] {
     return fail("matcher value contains unescaped double quote: " + std::string(raw->raw_value));
@@ -541,7 +287,7 @@ std::optional<std::vector<Matcher>> parse_matchers(std::string_view text, std::s
   bool escaped = false;
   for (std::size_t i = 0; i < text.size();) {
     const Rune r = decode_rune(text, i);
-    const std::string_view bytes = r.valid ? text.substr(i, r.width) : kReplacementUtf8;
+    const std::string_view bytes = r.valid ? text.substr(i, r.width) : gotext::kReplacementUtf8;
     i += r.width;
     if (r.value == ',' && !inside_quotes) {
       tokens.push_back(std::move(token));

@@ -1,9 +1,9 @@
 // Pieces of watch/silence shared by silence.cc (the set, validation) and
-// json.cc (the API's JSON): Go's quoting and escaping, time formatting, and
-// the matcher checks of Alertmanager's validateSilence. Not a public API.
+// json.cc (the API's JSON): Go's JSON escaping, time formatting, and the
+// matcher checks of Alertmanager's validateSilence. Not a public API. (Go's
+// UTF-8 and quoting are watch/gotext's.)
 #pragma once
 
-#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -13,20 +13,6 @@
 #include "watch/silence/silence.h"
 
 namespace watch::silence::detail {
-
-// One character of UTF-8 as Go decodes it (utf8.DecodeRune): a byte that
-// does not start a well-formed sequence is U+FFFD of width 1.
-struct Rune {
-  char32_t value;
-  std::size_t width;
-};
-Rune decode_rune(std::string_view s, std::size_t at);
-bool is_valid_utf8(std::string_view s);
-void append_utf8(std::string& out, char32_t r);
-
-// Go's strconv.Quote ("%q"): printable characters as they are, the rest
-// escaped (\n, \x01, \u00a0, \U0001f600), invalid bytes as \xNN.
-std::string go_quote(std::string_view s);
 
 // Appends `s` as Go's encoding/json writes a string: \" \\ \n \r \t,
 // other control characters as \u00XX, U+2028/U+2029 escaped, invalid UTF-8

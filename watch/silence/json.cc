@@ -30,6 +30,7 @@
 #include <utility>
 #include <vector>
 
+#include "watch/gotext/gotext.h"
 #include "watch/silence/internal.h"
 #include "watch/silence/silence.h"
 
@@ -57,8 +58,8 @@ std::string quote_char(unsigned char c) {
   if (c == '\'') return R"('\'')";
   if (c == '"') return R"('"')";
   std::string as_rune;  // Go's string(c) reads the byte as a code point
-  detail::append_utf8(as_rune, c);
-  const std::string quoted = detail::go_quote(as_rune);
+  gotext::append_utf8(as_rune, c);
+  const std::string quoted = gotext::go_quote(as_rune);
   return "'" + quoted.substr(1, quoted.size() - 2) + "'";
 }
 
@@ -409,7 +410,7 @@ class Json {
             r = 0xFFFD;
           }
         }
-        detail::append_utf8(out, r);
+        gotext::append_utf8(out, r);
         continue;
       }
       if (b < 0x80) {
@@ -417,12 +418,8 @@ class Json {
         ++i;
         continue;
       }
-      const detail::Rune r = detail::decode_rune(text_.substr(0, end), i);
-      if (r.value == 0xFFFD && r.width == 1) {
-        detail::append_utf8(out, 0xFFFD);
-      } else {
-        out.append(text_.substr(i, r.width));
-      }
+      const gotext::Rune r = gotext::decode_rune(text_.substr(0, end), i);
+      out.append(r.valid ? text_.substr(i, r.width) : gotext::kReplacementUtf8);
       i += r.width;
     }
     return out;
@@ -494,7 +491,7 @@ bool key_matches(std::string_view key, std::string_view field) {
       continue;
     }
     if (!special) return false;
-    const detail::Rune r = detail::decode_rune(key, i);
+    const gotext::Rune r = gotext::decode_rune(key, i);
     const char lower = static_cast<char>(f | 0x20);
     if (!((lower == 's' && r.value == 0x17F) || (lower == 'k' && r.value == 0x212A))) return false;
     i += r.width;
@@ -1249,7 +1246,7 @@ std::string handler_error_body(std::string_view message) {
 
 std::optional<std::string> path_id_error_body(std::string_view id) {
   if (is_uuid(id)) return std::nullopt;
-  return openapi_error_body(601, "silenceID in path must be of type uuid: " + detail::go_quote(id));
+  return openapi_error_body(601, "silenceID in path must be of type uuid: " + gotext::go_quote(id));
 }
 
 }  // namespace watch::silence
