@@ -46,18 +46,16 @@
           return;
         }
         result = result.slice(0, MAX_SERIES);
-        // One x axis: every step of the range; a missing sample is a gap.
+        // One x axis: the query's steps (start + k * step); a missing sample is a gap.
         var xs = [];
-        for (var t = Math.ceil(start / step) * step; t <= end; t += step) xs.push(t);
-        var index = {};
-        xs.forEach(function (x, i) { index[x] = i; });
+        for (var k = 0; start + k * step <= end + 1e-6; k++) xs.push(start + k * step);
         var data = [xs];
         var series = [{}];
         result.forEach(function (s, n) {
           var ys = new Array(xs.length).fill(null);
           s.values.forEach(function (v) {
-            var i = index[Math.round(v[0])];
-            if (i !== undefined) ys[i] = Number(v[1]);
+            var i = Math.round((v[0] - start) / step);
+            if (i >= 0 && i < xs.length) ys[i] = Number(v[1]);
           });
           data.push(ys);
           series.push({ label: seriesName(s.metric), stroke: COLORS[n % COLORS.length], width: 1.5 });
