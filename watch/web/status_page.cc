@@ -143,6 +143,7 @@ class Page {
     esc(out_, title);
     out_ +=
         " · firebreak watch</title>"
+        "<link rel=\"icon\" href=\"/static/favicon.svg\" type=\"image/svg+xml\">"
         "<link rel=\"stylesheet\" href=\"/static/uPlot.min.css\">"
         "<link rel=\"stylesheet\" href=\"/static/status.css\">"
         "<script src=\"/static/uPlot.iife.min.js\" defer></script>"
@@ -896,6 +897,7 @@ std::string render_query(const StatusSource& source, const StatusPageOptions& op
 std::string_view content_type_of(std::string_view name) {
   if (name.ends_with(".js")) return "text/javascript; charset=utf-8";
   if (name.ends_with(".css")) return "text/css; charset=utf-8";
+  if (name.ends_with(".svg")) return "image/svg+xml";
   return "application/octet-stream";
 }
 
