@@ -402,35 +402,7 @@ class Runtime::StatusView final : public web::StatusSource {
   }
 
   web::StatusQueryResult query(const std::string& expr, std::int64_t time_ms) const override {
-    web::StatusQueryResult out;
-    const promql::QueryResult r = r_.engine_.instant_query(expr, time_ms);
-    if (!r.ok()) {
-      out.error = r.error ? r.error->message : "query failed";
-      return out;
-    }
-    std::visit(
-        [&](const auto& v) {
-          using T = std::decay_t<decltype(v)>;
-          if constexpr (std::is_same_v<T, promql::Vector>) {
-            out.type = "vector";
-            for (const auto& s : v) out.series.push_back({s.labels, {{s.t, s.v}}});
-          } else if constexpr (std::is_same_v<T, promql::Matrix>) {
-            out.type = "matrix";
-            for (const auto& s : v) {
-              web::StatusSeries series{.labels = s.labels};
-              for (const auto& p : s.samples) series.points.emplace_back(p.t, p.v);
-              out.series.push_back(std::move(series));
-            }
-          } else if constexpr (std::is_same_v<T, promql::Scalar>) {
-            out.type = "scalar";
-            out.series.push_back({LabelSet{}, {{v.t, v.v}}});
-          } else {
-            out.type = "string";
-            out.error = "a string result: " + v.v;
-          }
-        },
-        *r.value);
-    return out;
+    return web::status_query(r_.engine_, expr, time_ms);
   }
 
   std::string create_silence(const std::vector<std::pair<std::string, std::string>>& equal,

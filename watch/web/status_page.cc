@@ -8,6 +8,8 @@
 #include <map>
 #include <random>
 #include <set>
+#include <type_traits>
+#include <variant>
 
 #include "watch/model/text.h"
 #include "watch/promql/format.h"
@@ -457,6 +459,39 @@ void render_card(Out& out, const Card& c, const StatusSource& source, std::int64
 }
 
 }  // namespace
+
+StatusQueryResult status_query(const promql::Engine& engine, const std::string& expr,
+                               std::int64_t time_ms) {
+  StatusQueryResult out;
+  const promql::QueryResult r = engine.instant_query(expr, time_ms);
+  if (!r.ok()) {
+    out.error = r.error ? r.error->message : "query failed";
+    return out;
+  }
+  std::visit(
+      [&](const auto& v) {
+        using T = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<T, promql::Vector>) {
+          out.type = "vector";
+          for (const auto& s : v) out.series.push_back({s.labels, {{s.t, s.v}}});
+        } else if constexpr (std::is_same_v<T, promql::Matrix>) {
+          out.type = "matrix";
+          for (const auto& s : v) {
+            StatusSeries series{.labels = s.labels};
+            for (const auto& p : s.samples) series.points.emplace_back(p.t, p.v);
+            out.series.push_back(std::move(series));
+          }
+        } else if constexpr (std::is_same_v<T, promql::Scalar>) {
+          out.type = "scalar";
+          out.series.push_back({LabelSet{}, {{v.t, v.v}}});
+        } else {
+          out.type = "string";
+          out.error = "a string result: " + v.v;
+        }
+      },
+      *r.value);
+  return out;
+}
 
 std::string html_escape(std::string_view text) {
   std::string out;

@@ -36,6 +36,7 @@
 
 #include "firebreak/admin.h"
 #include "watch/model/model.h"
+#include "watch/promql/engine.h"
 
 namespace watch::web {
 
@@ -110,6 +111,10 @@ struct StatusQueryResult {
   std::string type;   // "vector", "matrix", "scalar", "string"
   std::vector<StatusSeries> series;
 };
+
+// An instant query through `engine`, as the page shows it.
+StatusQueryResult status_query(const promql::Engine& engine, const std::string& expr,
+                               std::int64_t time_ms);
 
 // What the page reads and does. watch's runtime implements it; tests and
 // benchmarks give their own.
