@@ -303,6 +303,127 @@ bool in_supported_range(WallTime t) {
 
 }  // namespace
 
+namespace {
+
+template <std::size_t N>
+std::vector<int> set_bits(const std::bitset<N>& b, int from = 0) {
+  std::vector<int> out;
+  for (int i = from; i < static_cast<int>(N); ++i)
+    if (b.test(static_cast<std::size_t>(i))) out.push_back(i);
+  return out;
+}
+
+// The step of 0, s, 2s, ... up to the end, or 0 when the set is not that.
+int regular_step(const std::vector<int>& values, int end) {
+  if (values.size() < 2 || values[0] != 0) return 0;
+  const int step = values[1];
+  for (std::size_t i = 0; i < values.size(); ++i)
+    if (values[i] != static_cast<int>(i) * step) return 0;
+  return values.back() + step >= end ? step : 0;
+}
+
+std::string plural(std::int64_t n, std::string_view unit) {
+  return fmt::format("{} {}{}", n, unit, n == 1 ? "" : "s");
+}
+
+std::string period_words(std::chrono::seconds period) {
+  std::int64_t s = period.count();
+  std::string out;
+  for (auto [size, unit] : {std::pair<std::int64_t, std::string_view>{604800, "week"},
+                            {86400, "day"},
+                            {3600, "hour"},
+                            {60, "minute"},
+                            {1, "second"}}) {
+    if (s < size) continue;
+    if (!out.empty()) out += ' ';
+    out += plural(s / size, unit);
+    s %= size;
+  }
+  return "every " + out;
+}
+
+}  // namespace
+
+std::string describe(const Schedule& schedule) {
+  if (schedule.period().count() > 0) return period_words(schedule.period());
+  static constexpr std::string_view kDays[] = {"Sunday",   "Monday", "Tuesday", "Wednesday",
+                                               "Thursday", "Friday", "Saturday"};
+  static constexpr std::string_view kMonths[] = {
+      "",     "January", "February",  "March",   "April",    "May",     "June",
+      "July", "August",  "September", "October", "November", "December"};
+  const CronFields& c = schedule.cron();
+  const std::vector<int> minutes = set_bits(c.minutes), hours = set_bits(c.hours);
+  std::string when;
+  bool every_day_words = true;
+  if (minutes.size() == 1 && hours.size() == 1) {
+    when = fmt::format("at {:02}:{:02}", hours[0], minutes[0]);
+  } else if (minutes.size() == 1 && hours.size() == 24) {
+    when = fmt::format("at minute {} of every hour", minutes[0]);
+    every_day_words = false;
+  } else if (minutes.size() == 1 && regular_step(hours, 24) > 0) {
+    when = fmt::format("at minute {} of every {}", minutes[0],
+                       plural(regular_step(hours, 24), "hour"));
+    every_day_words = false;
+  } else if (minutes.size() == 1 && hours.size() <= 4) {
+    for (std::size_t i = 0; i < hours.size(); ++i)
+      when += fmt::format("{}{:02}:{:02}",
+                          i == 0                  ? "at "
+                          : i + 1 == hours.size() ? " and "
+                                                  : ", ",
+                          hours[i], minutes[0]);
+  } else if (hours.size() == 24 && minutes.size() == 60) {
+    when = "every minute";
+    every_day_words = false;
+  } else if (hours.size() == 24 && regular_step(minutes, 60) > 0) {
+    when = "every " + plural(regular_step(minutes, 60), "minute");
+    every_day_words = false;
+  } else {
+    return "";
+  }
+  const std::vector<int> dom = set_bits(c.days_of_month, 1), months = set_bits(c.months, 1),
+                         dow = set_bits(c.days_of_week);
+  std::string days;
+  const bool all_dom = dom.size() == 31, all_dow = dow.size() == 7;
+  if (all_dom && all_dow) {
+    days = every_day_words ? "every day" : "";
+  } else if (all_dom || c.dom_star) {
+    // Days of the week: a run (Monday to Friday) or a list.
+    bool run = dow.size() >= 3;
+    for (std::size_t i = 1; run && i < dow.size(); ++i) run = dow[i] == dow[i - 1] + 1;
+    if (run) {
+      days = fmt::format("on {} to {}", kDays[dow.front()], kDays[dow.back()]);
+    } else {
+      days = "on ";
+      for (std::size_t i = 0; i < dow.size(); ++i)
+        days += std::string(i == 0                ? ""
+                            : i + 1 == dow.size() ? " and "
+                                                  : ", ") +
+                std::string(kDays[dow[i]]);
+    }
+  } else if (all_dow || c.dow_star) {
+    if (dom.size() > 3) return "";
+    days = "on day";
+    if (dom.size() > 1) days += 's';
+    for (std::size_t i = 0; i < dom.size(); ++i)
+      days += (i == 0 ? " " : i + 1 == dom.size() ? " and " : ", ") + std::to_string(dom[i]);
+    days += months.size() == 12 ? " of every month" : "";
+  } else {
+    return "";  // both day fields restricted: cron's OR rule needs more words
+  }
+  std::string out = when;
+  if (!days.empty()) out += " " + days;
+  if (months.size() < 12) {
+    if (months.size() > 3) return "";
+    out += " in ";
+    for (std::size_t i = 0; i < months.size(); ++i)
+      out += std::string(i == 0                   ? ""
+                         : i + 1 == months.size() ? " and "
+                                                  : ", ") +
+             std::string(kMonths[months[i]]);
+  }
+  return out;
+}
+
 std::string ParseError::to_string() const {
   return message;
 }

@@ -140,6 +140,12 @@ class Schedule {
   const date::time_zone* zone_ = nullptr;  // nullptr: UTC
 };
 
+// The schedule in words, for people: "every 15 minutes", "at 02:30 every
+// day", "at 09:00 on Monday to Friday", "at 00:00 on day 1 of every month",
+// "every 1 hour 30 minutes"; the time zone is not included. "" for shapes it
+// has no short words for (the expression then speaks for itself).
+std::string describe(const Schedule& schedule);
+
 // Parses a duration such as "90s", "15m", "1h30m", "2d", "1w" (Prometheus's
 // units s m h d w, no fractions). For grace and max run time too.
 Result<std::chrono::seconds> parse_duration(std::string_view text);

@@ -382,6 +382,8 @@ class Runtime::StatusView final : public web::StatusSource {
     for (const config::Job& j : config.jobs) {
       web::StatusJob v{
           .name = j.name, .schedule = j.schedule, .time_zone = j.time_zone, .grace_ms = j.grace_ms};
+      if (auto s = checkin::Schedule::parse(j.schedule, j.time_zone); s.ok())
+        v.schedule_text = checkin::describe(s.value());
       if (auto it = statuses.find(j.name); it != statuses.end()) {
         v.state = std::string(checkin::to_string(it->second.state));
         v.running = it->second.running;

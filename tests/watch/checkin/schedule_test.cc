@@ -415,3 +415,37 @@ TEST(Period, Durations) {
 
 }  // namespace
 }  // namespace watch::checkin
+
+namespace watch::checkin {
+namespace {
+
+std::string words(std::string_view text) {
+  auto s = Schedule::parse(text, "UTC");
+  EXPECT_TRUE(s.ok()) << text;
+  return s.ok() ? describe(s.value()) : "";
+}
+
+TEST(ScheduleWords, CommonShapesReadAsPeopleSayThem) {
+  EXPECT_EQ(words("30 2 * * *"), "at 02:30 every day");
+  EXPECT_EQ(words("@daily"), "at 00:00 every day");
+  EXPECT_EQ(words("0 9 * * MON-FRI"), "at 09:00 on Monday to Friday");
+  EXPECT_EQ(words("0 9 * * 1,3"), "at 09:00 on Monday and Wednesday");
+  EXPECT_EQ(words("@weekly"), "at 00:00 on Sunday");
+  EXPECT_EQ(words("0 0 1 * *"), "at 00:00 on day 1 of every month");
+  EXPECT_EQ(words("0 0 1,15 * *"), "at 00:00 on days 1 and 15 of every month");
+  EXPECT_EQ(words("@yearly"), "at 00:00 on day 1 in January");
+  EXPECT_EQ(words("*/15 * * * *"), "every 15 minutes");
+  EXPECT_EQ(words("* * * * *"), "every minute");
+  EXPECT_EQ(words("5 * * * *"), "at minute 5 of every hour");
+  EXPECT_EQ(words("0 */6 * * *"), "at minute 0 of every 6 hours");
+  EXPECT_EQ(words("0 8,12,18 * * *"), "at 08:00, 12:00 and 18:00 every day");
+  EXPECT_EQ(words("15m"), "every 15 minutes");
+  EXPECT_EQ(words("1h30m"), "every 1 hour 30 minutes");
+  EXPECT_EQ(words("1d"), "every 1 day");
+  // Shapes without short words: the expression speaks for itself.
+  EXPECT_EQ(words("7,19,23,41 3,9 * * *"), "");
+  EXPECT_EQ(words("0 0 13 * FRI"), "");  // cron's OR of the two day fields
+}
+
+}  // namespace
+}  // namespace watch::checkin
