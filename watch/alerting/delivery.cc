@@ -123,8 +123,9 @@ struct Delivery::Inhibitors {
   std::optional<std::uint64_t> find(const LabelSet& target, std::int64_t now_ms) const {
     for (std::size_t i = 0; i < rules.size(); ++i) {
       const routing::InhibitRule& rule = rules[i];
+      if (by_rule[i].empty() || !routing::matches_all(rule.target, target)) continue;
       auto bucket = by_rule[i].find(equal_key(rule, target));
-      if (bucket == by_rule[i].end() || !routing::matches_all(rule.target, target)) continue;
+      if (bucket == by_rule[i].end()) continue;
       for (const auto& [fp, source] : bucket->second) {
         if (source.ends_at_ms != 0 && source.ends_at_ms <= now_ms) continue;  // resolved
         if (routing::inhibits(rule, source.labels, target)) return fp;
@@ -349,17 +350,22 @@ void Delivery::rebuild_inhibitors(const Config& c) {
   inhibitors_ = std::move(fresh);
 }
 
-std::vector<std::string> Delivery::inhibited_by(const LabelSet& labels, std::int64_t now_ms) const {
+std::optional<std::uint64_t> Delivery::inhibitor_of(const LabelSet& labels,
+                                                    std::int64_t now_ms) const {
   std::lock_guard lock(alerts_mu_);
-  if (!inhibitors_) return {};
+  if (!inhibitors_) return std::nullopt;
+  return inhibitors_->find(labels, now_ms);
+}
+
+std::vector<std::string> Delivery::inhibited_by(const LabelSet& labels, std::int64_t now_ms) const {
   // Alertmanager reports the first inhibiting alert.
-  if (auto fp = inhibitors_->find(labels, now_ms)) return {fingerprint_string(*fp)};
+  if (auto fp = inhibitor_of(labels, now_ms)) return {fingerprint_string(*fp)};
   return {};
 }
 
 bool Delivery::muted(const LabelSet& labels) const {
   if (!silences_.mutes(labels).empty()) return true;
-  return !inhibited_by(labels, now_ms()).empty();
+  return inhibitor_of(labels, now_ms()).has_value();  // no id text: this runs per alert per flush
 }
 
 bool Delivery::time_muted(const dispatch::Route& route, std::int64_t now) const {

@@ -172,6 +172,8 @@ class Delivery {
   std::shared_ptr<const Config> config() const;
   std::vector<dispatch::Route> routes_for(const Config& c, const LabelSet& labels) const;
   std::vector<std::string> inhibited_by(const LabelSet& labels, std::int64_t now_ms) const;
+  // The fingerprint of the first alert that inhibits `labels` at now_ms.
+  std::optional<std::uint64_t> inhibitor_of(const LabelSet& labels, std::int64_t now_ms) const;
   bool time_muted(const dispatch::Route& route, std::int64_t now_ms) const;
   std::shared_ptr<dispatch::Dispatcher> make_dispatcher() const;
   std::shared_ptr<dispatch::Dispatcher> dispatcher() const;

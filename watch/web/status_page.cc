@@ -298,8 +298,7 @@ void chart(Out& out, std::string_view title, const std::string& expr,
   out += "\" data-range=\"3600\"></div>";
 }
 
-void render_card(Out& out, const Card& c, const StatusSource& source, std::int64_t now,
-                 const std::map<std::string, ByKey>& q) {
+void render_card(Out& out, const Card& c, std::int64_t now, const std::map<std::string, ByKey>& q) {
   State state = State::kOk;
   bool any_scraped = c.job != nullptr;
   std::size_t up = 0, ready = 0, probed = 0;
@@ -454,7 +453,6 @@ void render_card(Out& out, const Card& c, const StatusSource& source, std::int64
       out += "</ol>";
     }
   }
-  (void)source;
   out += "</article>";
 }
 
@@ -582,7 +580,7 @@ std::string render_overview(const StatusSource& source, const StatusPageOptions&
         out += "</h2><div class=\"cards\">";
         any = true;
       }
-      render_card(out, c, source, now, q);
+      render_card(out, c, now, q);
     }
     if (any) out += "</div></section>";
   }

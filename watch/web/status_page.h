@@ -15,8 +15,8 @@
 //
 // The HTML is complete without JavaScript; the script adds charts and a
 // refresh. Every value is escaped (label names and values, annotations, job
-// names), links are only http(s) (a relative runbook_url is shown as text:
-// global.runbook_base_url makes the pack's absolute), and the
+// names), links are only http(s) (a relative runbook_url is shown as text),
+// and the
 // Content-Security-Policy allows no
 // inline script or style. Forms that change state (silences) carry a token
 // that only this process's pages know, so another site cannot post them.
