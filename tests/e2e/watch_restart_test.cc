@@ -14,6 +14,7 @@
 // Run at scrape and evaluation intervals of 1 s, 5 s and 15 s, with the
 // rules' windows and `for`s in the same proportions. FIREBREAK_RESTARTS
 // multiplies the number of restarts (for longer runs by hand).
+// And once with watch down for longer than the rate's whole window.
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -129,40 +130,46 @@ struct Figures {
 class WatchRestartTest : public ::testing::Test {
  protected:
   void run(std::int64_t interval_ms, int restarts);
+  std::string config(std::int64_t I, const FaultService& service, std::uint16_t gone_port);
 
   TempDir dir_;
   WebhookReceiver hook_;
 };
 
+// Writes the rules (ErrorRateHigh over a 4-interval window, FaultLasts)
+// and returns watch's config: `service` and a target that is gone.
+std::string WatchRestartTest::config(std::int64_t I, const FaultService& service,
+                                     std::uint16_t gone_port) {
+  const std::int64_t window = 4 * I, rate_for = 4 * I, slow_for = 6 * I, down_for = 3 * I;
+  std::ofstream(dir_.file("rules.yml"))
+      << "groups:\n- name: restart\n  rules:\n"
+      << "  - alert: ErrorRateHigh\n    expr: rate(fault_errors_total[" << seconds(window)
+      << "]) > 5\n    for: " << seconds(rate_for) << "\n"
+      << "  - alert: FaultLasts\n    expr: fault_active == 1\n    for: " << seconds(slow_for)
+      << "\n";
+  return "listen: 127.0.0.1:0\n"
+         "storage: {path: watch.db}\n"
+         "global: {scrape_interval: " +
+         seconds(I) + ", scrape_timeout: " + seconds(I * 4 / 5) +
+         ", evaluation_interval: " + seconds(I) +
+         "}\n"
+         "targets:\n"
+         "  - name: fault\n    metrics_url: " +
+         service.metrics_url() + "\n" +
+         "  - name: gone\n    metrics_url: http://127.0.0.1:" + std::to_string(gone_port) +
+         "/metrics\n    thresholds: {down_for: " + seconds(down_for) +
+         "}\n"
+         "rule_files: [rules.yml]\n"
+         "receivers:\n  - name: hook\n    webhook: {url: " +
+         hook_.url() + ", timeout: 2s}\n";
+}
+
 void WatchRestartTest::run(std::int64_t interval_ms, int restarts) {
   const std::int64_t I = interval_ms;
-  const std::int64_t window = 4 * I, rate_for = 4 * I, slow_for = 6 * I, down_for = 3 * I;
+  const std::int64_t window = 4 * I;
   FaultService service;
   const std::uint16_t gone_port = test::closed_port();
-  {
-    std::ofstream(dir_.file("rules.yml"))
-        << "groups:\n- name: restart\n  rules:\n"
-        << "  - alert: ErrorRateHigh\n    expr: rate(fault_errors_total[" << seconds(window)
-        << "]) > 5\n    for: " << seconds(rate_for) << "\n"
-        << "  - alert: FaultLasts\n    expr: fault_active == 1\n    for: " << seconds(slow_for)
-        << "\n";
-  }
-  const std::string yaml =
-      "listen: 127.0.0.1:0\n"
-      "storage: {path: watch.db}\n"
-      "global: {scrape_interval: " +
-      seconds(I) + ", scrape_timeout: " + seconds(I * 4 / 5) +
-      ", evaluation_interval: " + seconds(I) +
-      "}\n"
-      "targets:\n"
-      "  - name: fault\n    metrics_url: " +
-      service.metrics_url() + "\n" +
-      "  - name: gone\n    metrics_url: http://127.0.0.1:" + std::to_string(gone_port) +
-      "/metrics\n    thresholds: {down_for: " + seconds(down_for) +
-      "}\n"
-      "rule_files: [rules.yml]\n"
-      "receivers:\n  - name: hook\n    webhook: {url: " +
-      hook_.url() + ", timeout: 2s}\n";
+  const std::string yaml = config(I, service, gone_port);
 
   const std::uint64_t seed = static_cast<std::uint64_t>(Clock::now().time_since_epoch().count());
   std::mt19937_64 rng(seed);
@@ -292,6 +299,39 @@ void WatchRestartTest::run(std::int64_t interval_ms, int restarts) {
       "duplicate_firing=%d\n",
       static_cast<long long>(I), figures.restarts, figures.kills, figures.terms,
       figures.spurious_resolved, figures.duplicate_firing);
+}
+
+// watch down for longer than ErrorRateHigh's whole window (a slow start, a
+// machine under load, an operator's pause): when it comes back, the window
+// holds one fresh sample and the rate has no value. The firing alert must
+// not resolve for that; it waits until the window reads the service again.
+TEST_F(WatchRestartTest, AnOutageLongerThanTheWindowDoesNotResolveAFiringAlert) {
+  const std::int64_t I = 1000, window = 4 * I;
+  FaultService service;
+  const std::string yaml = config(I, service, test::closed_port());
+  auto watch = std::make_unique<WatchProcess>(yaml, dir_.path());
+  ASSERT_TRUE(hook_.wait_for("ErrorRateHigh", "firing", milliseconds(10 * I + 10000)));
+  const std::string since = active_since(*watch).at("ErrorRateHigh");
+  watch->process().send_signal(SIGKILL);
+  watch.reset();
+  std::this_thread::sleep_for(milliseconds(window + 2 * I));
+  watch = std::make_unique<WatchProcess>(yaml, dir_.path());
+  // Past the point where the window reads fresh samples only.
+  const auto back = Clock::now();
+  while (Clock::now() - back < milliseconds(window + 3 * I)) {
+    const auto now = active_since(*watch);
+    if (now.contains("ErrorRateHigh")) {
+      EXPECT_EQ(now.at("ErrorRateHigh"), since);
+    }
+    std::this_thread::sleep_for(milliseconds(200));
+  }
+  EXPECT_EQ(active_since(*watch).count("ErrorRateHigh"), 1u) << "ErrorRateHigh is not active";
+  for (const HookAlert& a : hook_.alerts()) {
+    EXPECT_NE(a.status, "resolved") << a.alertname << " resolved while its fault held";
+  }
+  // Its fault clears: it resolves, once.
+  service.clear();
+  EXPECT_TRUE(hook_.wait_for("ErrorRateHigh", "resolved", milliseconds(window + 4 * I + 10000)));
 }
 
 TEST_F(WatchRestartTest, At1sNothingResolvesOrPagesTwiceAcrossRestarts) {

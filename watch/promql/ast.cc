@@ -2,6 +2,7 @@
 
 #include <array>
 #include <limits>
+#include <type_traits>
 
 #include "watch/promql/format.h"
 
@@ -391,6 +392,37 @@ void print(std::string& out, const Expr& e, bool parens) {
 std::string to_string(const Expr& expr, bool fully_parenthesized) {
   std::string out;
   print(out, expr, fully_parenthesized);
+  return out;
+}
+
+namespace {
+
+void collect_ranges(const Expr& e, std::vector<const MatrixSelector*>& out) {
+  std::visit(
+      [&](const auto& n) {
+        using T = std::decay_t<decltype(n)>;
+        if constexpr (std::is_same_v<T, MatrixSelector>) {
+          out.push_back(&n);
+        } else if constexpr (std::is_same_v<T, Call>) {
+          for (const auto& a : n.args) collect_ranges(*a, out);
+        } else if constexpr (std::is_same_v<T, Aggregation>) {
+          if (n.param) collect_ranges(*n.param, out);
+          collect_ranges(*n.expr, out);
+        } else if constexpr (std::is_same_v<T, Binary>) {
+          collect_ranges(*n.lhs, out);
+          collect_ranges(*n.rhs, out);
+        } else if constexpr (std::is_same_v<T, Negation> || std::is_same_v<T, Paren>) {
+          collect_ranges(*n.expr, out);
+        }
+      },
+      e.node);
+}
+
+}  // namespace
+
+std::vector<const MatrixSelector*> range_selectors(const Expr& expr) {
+  std::vector<const MatrixSelector*> out;
+  collect_ranges(expr, out);
   return out;
 }
 

@@ -212,6 +212,11 @@ struct Expr {
 // operation is wrapped in parentheses, showing how the parser grouped it.
 std::string to_string(const Expr& expr, bool fully_parenthesized = false);
 
+// Every range selector (`x[5m]`, with its offset) in the expression, in
+// the order written. A rule reads these windows of history at each
+// evaluation; a restart checks them against the time it was down.
+std::vector<const MatrixSelector*> range_selectors(const Expr& expr);
+
 // A duration in Prometheus's syntax: "1h30m" -> 5400000 ms ("ms", s, m, h,
 // d, w, y; each unit at most once, in decreasing order). std::nullopt when
 // malformed or out of range.

@@ -111,9 +111,14 @@ std::vector<OutputSample> AlertingRule::eval(std::int64_t t_ms, const QueryFn& q
 
   std::vector<OutputSample> out;
   std::size_t num_active = 0;
+  const bool gap_held = gap_fills_a_window(t_ms);
   for (auto it = active_.begin(); it != active_.end();) {
     Alert& a = it->second;
-    if (!current.contains(it->first)) {
+    const bool produced = current.contains(it->first);
+    if (!produced && a.restored && gap_held && a.state != AlertState::kInactive) {
+      // Kept as it was before the restart: no resolution, no `for` progress.
+      ++num_active;
+    } else if (!produced) {
       bool keep_firing = false;
       if (a.state == AlertState::kFiring && spec_.keep_firing_for_ms > 0) {
         if (a.keep_firing_since_ms == 0) a.keep_firing_since_ms = t_ms;
@@ -133,11 +138,12 @@ std::vector<OutputSample> AlertingRule::eval(std::int64_t t_ms, const QueryFn& q
         ++it;
         continue;
       }
+      ++num_active;
     } else {
       a.keep_firing_since_ms = 0;
+      ++num_active;
     }
-    ++num_active;
-    if (a.state == AlertState::kPending && t_ms - a.active_at_ms >= spec_.for_ms) {
+    if (produced && a.state == AlertState::kPending && t_ms - a.active_at_ms >= spec_.for_ms) {
       a.state = AlertState::kFiring;
       a.fired_at_ms = t_ms;
     }
@@ -228,6 +234,17 @@ std::vector<AlertRecord> AlertingRule::export_state() const {
   return out;
 }
 
+bool AlertingRule::gap_fills_a_window(std::int64_t t_ms) const {
+  if (gap_to_ms_ <= gap_from_ms_) return false;
+  for (const promql::MatrixSelector* ms : promql::range_selectors(*expr_)) {
+    const std::int64_t end = t_ms - ms->selector.offset_ms;
+    const std::int64_t overlap =
+        std::min(end, gap_to_ms_) - std::max(end - ms->range_ms, gap_from_ms_);
+    if (overlap > 0 && 2 * overlap >= ms->range_ms) return true;
+  }
+  return false;
+}
+
 void AlertingRule::import_state(const std::vector<AlertRecord>& records) {
   active_.clear();
   for (const auto& r : records) adopt(r);
@@ -244,6 +261,7 @@ void AlertingRule::adopt(const AlertRecord& r) {
   a.resolved_at_ms = r.resolved_at_ms;
   a.keep_firing_since_ms = r.keep_firing_since_ms;
   a.last_sent_ms = r.last_sent_ms;
+  a.restored = true;
   active_[a.labels] = std::move(a);
 }
 

@@ -47,6 +47,7 @@ struct Alert {
   std::int64_t keep_firing_since_ms = 0;  // 0: condition holds (or never kept firing)
   std::int64_t last_sent_ms = 0;          // 0: never sent
   std::int64_t valid_until_ms = 0;
+  bool restored = false;  // held since before a restart (not persisted)
 };
 
 // A state change or re-send for the notifier (Alertmanager's alert shape).
@@ -125,6 +126,16 @@ class AlertingRule {
   void import_state(const std::vector<AlertRecord>& records);
   // Adds one restored alert to the held ones (replacing one of its labels).
   void adopt(const AlertRecord& record);
+  // The time watch was down before this start: [from_ms, to_ms), from its
+  // newest stored sample to its first scrapes. While that gap fills half or
+  // more of one of the expression's range windows, a restored alert the
+  // expression does not produce keeps its state (a pending one does not
+  // fire either): the window reads the outage, not the service. Once the
+  // windows read mostly fresh samples, absence resolves it as usual.
+  void set_restart_gap(std::int64_t from_ms, std::int64_t to_ms) {
+    gap_from_ms_ = from_ms;
+    gap_to_ms_ = to_ms;
+  }
   // Drops the held alert of these labels, sending nothing (it moved to
   // another rule of the same name).
   void forget(const LabelSet& labels) { active_.erase(labels); }
@@ -145,6 +156,8 @@ class AlertingRule {
       : spec_(std::move(spec)), expr_(std::move(expr)), options_(std::move(options)) {}
 
   Notification notification_of(const Alert& a) const;
+  // Whether the restart gap fills half or more of a range window at t_ms.
+  bool gap_fills_a_window(std::int64_t t_ms) const;
 
   RuleSpec spec_;
   promql::ExprPtr expr_;
@@ -153,6 +166,8 @@ class AlertingRule {
   RuleHealth health_ = RuleHealth::kUnknown;
   std::string last_error_;
   std::int64_t last_eval_ms_ = 0;
+  std::int64_t gap_from_ms_ = 0;
+  std::int64_t gap_to_ms_ = 0;
 };
 
 }  // namespace watch::rules

@@ -101,6 +101,12 @@ std::vector<const AlertingRule*> Group::alerting_rules() const {
   return out;
 }
 
+void Group::set_restart_gap(std::int64_t from_ms, std::int64_t to_ms) {
+  for (auto& r : rules_)
+    if (auto* a = std::get_if<std::unique_ptr<AlertingRule>>(&r))
+      (*a)->set_restart_gap(from_ms, to_ms);
+}
+
 std::vector<Notification> Group::current_notifications(std::int64_t t_ms) const {
   std::vector<Notification> out;
   for (const AlertingRule* rule : alerting_rules()) {

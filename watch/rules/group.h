@@ -95,6 +95,9 @@ class Group {
   // produces (resolved while watch was down) are resolved once by their
   // holder.
   void import_state(const std::vector<AlertStateRecord>& records);
+  // Every alerting rule's set_restart_gap(): the time watch was down
+  // before this start, so restored alerts do not resolve for it.
+  void set_restart_gap(std::int64_t from_ms, std::int64_t to_ms);
 
  private:
   // A restored alert of a name several alerting rules share, until the

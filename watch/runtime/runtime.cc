@@ -626,6 +626,7 @@ void Runtime::start() {
     std::lock_guard lock(mu_);
     started_ms_ = wall_ms();
     first_scrapes_seen_ = false;
+    data_until_ms_ = head_.stats().max_t;
   }
   delivery_->start();
   scraper_->start();
@@ -840,6 +841,7 @@ bool Runtime::first_scrapes_done(std::int64_t now_ms) {
   std::lock_guard lock(mu_);
   if (waiting.empty()) {
     first_scrapes_seen_ = true;
+    note_restart_gap(now_ms);
     return true;
   }
   if (now_ms - started_ms_ < bound + 1000) return false;
@@ -850,7 +852,15 @@ bool Runtime::first_scrapes_done(std::int64_t now_ms) {
               "rules anyway",
               {"targets", names});
   first_scrapes_seen_ = true;
+  note_restart_gap(now_ms);
   return true;
+}
+
+// Requires mu_. Restored alerts must not resolve for the samples the
+// outage left out of their windows (rules::AlertingRule::set_restart_gap).
+void Runtime::note_restart_gap(std::int64_t resumed_ms) {
+  if (data_until_ms_ <= 0 || data_until_ms_ >= resumed_ms) return;
+  for (auto& g : groups_) g->group->set_restart_gap(data_until_ms_, resumed_ms);
 }
 
 bool Runtime::waiting_for_first_scrapes() const {

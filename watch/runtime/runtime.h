@@ -189,6 +189,7 @@ class Runtime {
   void housekeeping_loop();
   void housekeeping(std::int64_t now_ms);
   bool first_scrapes_done(std::int64_t now_ms);
+  void note_restart_gap(std::int64_t resumed_ms);
   std::int64_t wall_ms() const;
 
   RuntimeOptions options_;
@@ -217,6 +218,9 @@ class Runtime {
   std::int64_t last_published_ms_ = 0;
   std::int64_t started_ms_ = 0;     // of the last start(); 0 before
   bool first_scrapes_seen_ = true;  // rule groups may evaluate (false right after start())
+  // The newest sample stored when start() ran: where the time watch was
+  // down began (0: nothing stored, a first start).
+  std::int64_t data_until_ms_ = 0;
   // Evaluation: notifications of the group being evaluated, pushed to
   // delivery once its state is saved. Guarded by mu_.
   std::vector<rules::Notification> held_notifications_;

@@ -447,5 +447,20 @@ TEST(PromqlParser, SelectorAloneForTheSeriesApi) {
   EXPECT_FALSE(parse_selector("{}").ok());
 }
 
+TEST(PromqlParser, RangeSelectorsListsEveryWindowWithItsOffset) {
+  auto r = parse(
+      "sum by (job) (rate(a[5m])) / on (job) group_left -(increase(b[1h] offset 1d)) > "
+      "quantile(0.9, c) and d");
+  ASSERT_TRUE(r.ok());
+  const auto ranges = range_selectors(*r.expr);
+  ASSERT_EQ(ranges.size(), 2u);
+  EXPECT_EQ(ranges[0]->selector.name, "a");
+  EXPECT_EQ(ranges[0]->range_ms, 300'000);
+  EXPECT_EQ(ranges[1]->selector.name, "b");
+  EXPECT_EQ(ranges[1]->range_ms, 3'600'000);
+  EXPECT_EQ(ranges[1]->selector.offset_ms, 86'400'000);
+  EXPECT_TRUE(range_selectors(*parse("up == 0").expr).empty());
+}
+
 }  // namespace
 }  // namespace watch::promql

@@ -236,6 +236,96 @@ TEST(AlertingRule, ExportImportKeepsTimers) {
   EXPECT_EQ(again->active_alerts()[0].fired_at_ms, 5 * kMin);
 }
 
+// A rule over a 4-minute window, restarted after watch was down from 10m
+// to 13m (three quarters of the window): the expression finds nothing
+// until fresh samples fill its window again.
+RuleSpec windowed_spec(std::int64_t for_ms) {
+  RuleSpec s = alert_spec(for_ms);
+  s.expr = "rate(up[4m]) == 0";
+  return s;
+}
+
+std::unique_ptr<AlertingRule> restarted_with(const RuleSpec& spec, FakeQuery& q,
+                                             std::int64_t active_at, std::int64_t until) {
+  auto before = AlertingRule::create(spec);
+  q.set(0);
+  for (std::int64_t t = active_at; t <= until; t += kMin) before->eval(t, q.fn(), 0);
+  before->notifications(until, kMin, kMin);
+  auto after = AlertingRule::create(spec);
+  after->import_state(before->export_state());
+  return after;
+}
+
+TEST(AlertingRule, ARestoredAlertKeepsItsStateWhileTheOutageFillsHalfItsWindow) {
+  FakeQuery q;
+  auto rule = restarted_with(windowed_spec(2 * kMin), q, 0, 10 * kMin);
+  ASSERT_EQ(rule->state(), AlertState::kFiring);
+  rule->set_restart_gap(10 * kMin, 13 * kMin);
+  q.clear();
+  // 13m, 14m, 15m: the gap fills 3, 3 and 2 of the window's 4 minutes.
+  for (std::int64_t t : {13 * kMin, 14 * kMin, 15 * kMin}) {
+    auto out = rule->eval(t, q.fn(), 0);
+    EXPECT_EQ(rule->state(), AlertState::kFiring) << t;
+    EXPECT_EQ(out.size(), 2u) << "ALERTS and ALERTS_FOR_STATE at " << t;
+    EXPECT_TRUE(rule->notifications(t, 10 * kMin, kMin).empty()) << t;
+  }
+  // Then the window reads mostly fresh samples: absence is a resolution.
+  rule->eval(15 * kMin + 1000, q.fn(), 0);
+  EXPECT_EQ(rule->state(), AlertState::kInactive);
+  auto ns = rule->notifications(15 * kMin + 1000, 10 * kMin, kMin);
+  ASSERT_EQ(ns.size(), 1u);
+  EXPECT_TRUE(ns[0].resolved);
+}
+
+TEST(AlertingRule, AHeldPendingAlertNeitherFiresNorRestartsItsFor) {
+  FakeQuery q;
+  auto rule = restarted_with(windowed_spec(5 * kMin), q, 8 * kMin, 10 * kMin);
+  ASSERT_EQ(rule->state(), AlertState::kPending);
+  rule->set_restart_gap(10 * kMin, 13 * kMin);
+  q.clear();
+  rule->eval(13 * kMin, q.fn(), 0);  // `for` has run out, but nothing shows the condition
+  EXPECT_EQ(rule->state(), AlertState::kPending);
+  q.set(0);
+  rule->eval(14 * kMin, q.fn(), 0);
+  ASSERT_EQ(rule->state(), AlertState::kFiring);
+  EXPECT_EQ(rule->active_alerts()[0].active_at_ms, 8 * kMin);
+}
+
+TEST(AlertingRule, AShortOutageOrAnAlertNewSinceTheStartIsNotHeld) {
+  FakeQuery q;
+  // One minute down in a 4-minute window: the window still reads the service.
+  auto rule = restarted_with(windowed_spec(2 * kMin), q, 0, 10 * kMin);
+  rule->set_restart_gap(10 * kMin, 11 * kMin);
+  q.clear();
+  rule->eval(11 * kMin, q.fn(), 0);
+  EXPECT_EQ(rule->state(), AlertState::kInactive);
+
+  // An alert that became pending after the start is judged on fresh data.
+  auto fresh = AlertingRule::create(windowed_spec(2 * kMin));
+  fresh->set_restart_gap(10 * kMin, 13 * kMin);
+  q.set(0);
+  fresh->eval(13 * kMin, q.fn(), 0);
+  q.clear();
+  fresh->eval(14 * kMin, q.fn(), 0);
+  EXPECT_EQ(fresh->state(), AlertState::kInactive);
+
+  // No range window (an instant selector reads the fresh scrape): not held.
+  auto instant = restarted_with(alert_spec(2 * kMin), q, 0, 10 * kMin);
+  instant->set_restart_gap(10 * kMin, 13 * kMin);
+  q.clear();
+  instant->eval(13 * kMin, q.fn(), 0);
+  EXPECT_EQ(instant->state(), AlertState::kInactive);
+
+  // An offset window looks at yesterday, which the outage did not touch.
+  RuleSpec yesterday = alert_spec(2 * kMin);
+  yesterday.expr = "rate(up[4m] offset 1d) == 0";
+  auto offset = restarted_with(yesterday, q, 0, 10 * kMin);
+  offset->set_restart_gap(10 * kMin, 13 * kMin);
+  q.clear();
+  offset->eval(13 * kMin, q.fn(), 0);
+  EXPECT_EQ(offset->state(), AlertState::kInactive);
+}
+
 TEST(RecordingRule, RenamesAndLabels) {
   FakeQuery q;
   RuleSpec s;
