@@ -146,7 +146,8 @@ int run_watch(const std::string& path) {
   install_sighup();
   runtime->start();
   service.mark_started();
-  std::cout << "watch listening on " << service.admin_address() << std::endl;
+  FB_LOG_INFO("listening", "", {"server", "watch"}, {"address", service.admin_address()});
+  firebreak::flush_logs();
   while (!service.wait_for_stop(std::chrono::milliseconds(200))) {
     if (g_reload.exchange(false)) reload(*runtime, path);
   }

@@ -18,7 +18,8 @@ learns readiness from probing /readyz.
 --ready-gauge exports a hand-made readiness gauge, service_ready (1 while
 /readyz would answer 200, else 0), as a team without the kit writes one.
 
-Prints "http listening on 127.0.0.1:PORT" once serving (--port 0 picks one).
+Logs the event `listening` (one JSON line: "server": "http", "address":
+"127.0.0.1:PORT") once serving (--port 0 picks one), as the kit's services do.
 
 Endpoints: GET /metrics, GET /livez, GET /readyz (200 "ok"; 503 while
 never_ready or draining), POST /fault with a JSON object whose keys are merged
@@ -491,7 +492,7 @@ def main():
     for t in threads:
         t.daemon = True
         t.start()
-    print("http listening on 127.0.0.1:%d" % server.server_port, flush=True)
+    log("info", "listening", server="http", address="127.0.0.1:%d" % server.server_port)
     server.serve_forever()
     server.server_close()
     log("info", "stopped")
