@@ -8,7 +8,7 @@ It is written the way a Python team would write it: module-level metrics in
 prometheus_client's default registry (which adds process_* and python_*), a
 WSGI app that serves /metrics with make_wsgi_app() beside its own routes, and
 a batch job that pushes its own registry to a Pushgateway. The series follow
-Firebreak's signal schema (DESIGN.md), without the kit's service_ready: watch
+Firebreak's signal schema (docs/metrics.md), without the kit's service_ready: watch
 learns readiness from probing /readyz.
 
     python_service.py --mode api|worker|job [--port PORT] [--fault NAME[=VALUE]]...
@@ -59,7 +59,7 @@ from prometheus_client import (
 )
 
 SERVICE_VERSION = "1.0.0"
-# DESIGN.md's buckets for http_server_request_duration_seconds.
+# The kit's buckets for http_server_request_duration_seconds (docs/metrics.md).
 HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10)
 ITEM_ROUTE = "/items/{id}"
 QUEUE = "orders"

@@ -506,7 +506,7 @@ def cmd_promtool_service(args):
     return checks.finish()
 
 
-# What every Firebreak service exposes (DESIGN.md, "The signal schema"), and
+# What every Firebreak service exposes (docs/metrics.md, "Every service"), and
 # what minimal-service documents it records: family name (as the parsers
 # report it) -> (type, label names, HELP or None when not pinned, unit).
 PROCESS_HELP = {
@@ -533,7 +533,7 @@ EXPECTED_FAMILIES = {
 }
 # minimal-service's checks: (check, kind) label pairs of health_check_status.
 MINIMAL_SERVICE_CHECKS = {("database", "readiness"), ("work-loop", "liveness")}
-# DESIGN.md's default latency buckets, which minimal_work_duration_seconds uses.
+# The kit's default latency buckets (docs/metrics.md), which minimal_work_duration_seconds uses.
 DEFAULT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, math.inf]
 
 

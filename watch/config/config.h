@@ -76,7 +76,7 @@ struct Target {
   std::size_t sample_limit = 0;     // 0: no limit (default: global)
   bool honor_labels = false;
   std::vector<watch::Label> labels;  // sorted by name; never job, instance or __*
-  rulepack::Thresholds thresholds;   // defaults: DESIGN.md's table
+  rulepack::Thresholds thresholds;   // defaults: docs/config.md, targets[].thresholds
   // rule_pack: the target's own choice of the pack's alerts; nullopt: the
   // global one (see rule_pack_targets()).
   std::optional<bool> rule_pack_enabled;

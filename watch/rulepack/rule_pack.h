@@ -1,4 +1,4 @@
-// The rule pack of DESIGN.md, generated from the watch configuration: the
+// The rule pack (docs/alerts.md), generated from the watch configuration: the
 // alerts that catch the four must-have failures (and their neighbours),
 // written as a Prometheus rule file so watch and Prometheus evaluate the same
 // text.
@@ -25,7 +25,8 @@ enum class Workload : std::uint8_t { kApi, kWorker, kJob, kOther };
 
 std::string_view to_string(Workload workload);
 
-// Per-target thresholds; the defaults are DESIGN.md's table. Durations in
+// Per-target thresholds; the defaults are docs/alerts.md's table (and
+// docs/config.md, targets[].thresholds). Durations in
 // milliseconds, as the rules module keeps them. The optional ones (each
 // alert's `for` and windows where they are not the threshold itself) are
 // derived from the others when unset, as documented next to them; the
@@ -142,7 +143,7 @@ std::vector<NoiseWarning> noise_warnings(const TargetSpec& target, const RulePac
 std::string render_rule_pack(const std::vector<TargetSpec>& targets,
                              const RulePackOptions& options);
 
-// The alert names the pack can contain, in the order of DESIGN.md's table.
+// The alert names the pack can contain, in the order of docs/alerts.md's table.
 const std::vector<std::string>& alert_names();
 // The alerts a target of this workload gets by default (TargetDown,
 // ServiceNeverReady, ServiceNotReady for every target; the Api* or
