@@ -184,8 +184,7 @@ class Renderer {
     out += "        annotations:\n";
     out += "          summary: " + yaml_quote(r.summary) + "\n";
     out += "          description: " + yaml_quote(r.description) + "\n";
-    out += "          runbook_url: " +
-           yaml_quote(options_.runbook_base_url + "#" + ascii_lower(r.name)) + "\n";
+    out += "          runbook_url: " + yaml_quote(runbook_url(options_, r.name)) + "\n";
   }
 
   const RulePackOptions& options_;
@@ -725,6 +724,13 @@ std::string_view to_string(Workload workload) {
       return "other";
   }
   return "other";
+}
+
+std::string runbook_url(const RulePackOptions& options, std::string_view alert) {
+  std::string url = options.runbook_base_url;
+  while (!url.empty() && url.back() == '/') url.pop_back();
+  if (!url.empty()) url += '/';
+  return url + "docs/alerts.md#" + ascii_lower(alert);
 }
 
 const std::vector<std::string>& alert_names() {

@@ -87,10 +87,17 @@ struct RulePackOptions {
   // tolerance; 0 by default, and not raised.
   std::int64_t job_missed_run_for_ms = 0;
   std::int64_t job_run_too_long_for_ms = 0;
-  // runbook_url = runbook_base_url + "#" + lowercase alert name. Alertmanager
-  // shows it as is: set an absolute URL (the repository's docs/alerts.md).
-  std::string runbook_base_url = "docs/alerts.md";
+  // Where each alert's runbook_url annotation points (runbook_url()): ""
+  // keeps it relative to the repository, "docs/alerts.md#<alert>"; an
+  // absolute URL ("https://github.com/acme/firebreak/blob/main") is
+  // prepended to that path, so receivers and pages get a working link.
+  std::string runbook_base_url;
 };
+
+// The runbook_url annotation of `alert`: "docs/alerts.md#" + the alert name
+// in lower case, after options.runbook_base_url and a "/" when it is set
+// (trailing slashes of the base are not doubled).
+std::string runbook_url(const RulePackOptions& options, std::string_view alert);
 
 // The values the pack uses for a target: every optional threshold filled in
 // from its default, each `for` raised to two evaluation intervals (but
