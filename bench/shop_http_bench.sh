@@ -13,8 +13,8 @@
 #        exporter (the service's admin port and /metrics still run; they are
 #        not on the request path).
 # --breakdown adds two steps in between, to see where the cost goes:
-# "metrics": request metrics and non-recording spans only (no exporter, the
-# access log below the log level); "log": metrics and the access log.
+# "metrics": request metrics and non-recording spans only (no exporter,
+# shop-api --access-log off); "log": metrics and the access log.
 #
 # One shop-api per mode, all started first and warmed up, serving GET
 # /orders/{id} from the same seeded SQLite database with the same server
@@ -54,6 +54,7 @@ for b in shop-api shop-otlp-sink; do
   [ -x "$bin/$b" ] || { echo "$bin/$b missing: build the shop first (scripts/setup)" >&2; exit 1; }
 done
 command -v wrk >/dev/null || { echo "wrk missing: apt-get install wrk (scripts/setup)" >&2; exit 1; }
+command -v jq >/dev/null || { echo "jq missing: apt-get install jq (scripts/setup)" >&2; exit 1; }
 
 work="$(mktemp -d -t shop-bench.XXXXXX)"
 pids=()
@@ -68,17 +69,21 @@ trap cleanup EXIT
 # scheduler's run time, not sampled ticks). %.0f: mawk's %d stops at 2^31.
 cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{n += $1} END {printf "%.0f", n}'; }
 
-# Waits for "<what> listening on HOST:PORT" in a file; prints HOST:PORT.
+# Waits for the `listening` log event of a server ("admin", "http", "otlp")
+# in a file of JSON log lines; prints its address, HOST:PORT.
 wait_listening() {
-  local file="$1" what="$2"
+  local file="$1" server="$2" found
   for _ in $(seq 100); do
-    if grep -q "^$what listening on " "$file" 2>/dev/null; then
-      grep "^$what listening on " "$file" | head -1 | awk '{print $4}'
+    found="$(jq -R -r --arg server "$server" \
+      'fromjson? | select(.event == "listening" and .server == $server) | .address' \
+      "$file" 2>/dev/null | head -1)"
+    if [ -n "$found" ]; then
+      echo "$found"
       return
     fi
     sleep 0.05
   done
-  echo "no \"$what listening on\" in $file" >&2
+  echo "no \"listening\" event of server $server in $file" >&2
   cat "${file%.out}.err" >&2 || true
   exit 1
 }
@@ -94,7 +99,7 @@ db="$work/shop.db"
 declare -A api_pid api_http api_admin
 # Starts shop-api in a mode (its output in $work/api-MODE.out).
 start_api() {
-  local mode="$1" out="$work/api-$1.out" kit=on
+  local mode="$1" out="$work/api-$1.out" kit=on access_log=on
   local env=(FIREBREAK_LOG_FORMAT=json)
   case "$mode" in
     on)
@@ -102,10 +107,10 @@ start_api() {
       env+=(OTEL_EXPORTER_OTLP_TRACES_ENDPOINT="http://$sink/v1/traces"
         OTEL_TRACES_SAMPLER=always_on OTEL_BSP_MAX_QUEUE_SIZE=32768) ;;
     off | seed) kit=off ;;
-    metrics) env+=(FIREBREAK_LOG_LEVEL=warn) ;;
+    metrics) access_log=off ;;
     log) ;;
   esac
-  env "${env[@]}" "$bin/shop-api" --kit "$kit" --db "$db" --listen 127.0.0.1:0 \
+  env "${env[@]}" "$bin/shop-api" --kit "$kit" --access-log "$access_log" --db "$db" --listen 127.0.0.1:0 \
     --admin-addr 127.0.0.1:0 --threads "$server_threads" --drain-seconds 0 \
     >"$out" 2>"${out%.out}.err" &
   api_pid[$mode]=$!

@@ -4,7 +4,8 @@
 // out of the way (it counts spans as the body streams in and parses nothing
 // else; see otlp_sink.h).
 //
-//   shop-otlp-sink --listen 127.0.0.1:0        # prints "otlp listening on HOST:PORT"
+//   shop-otlp-sink --listen 127.0.0.1:0        # logs {"event":"listening","server":"otlp",
+//                                              #       "address":"HOST:PORT",...}
 //   OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=http://HOST:PORT/v1/traces shop-api ...
 //   curl http://HOST:PORT/stats                # {"requests":N,"spans":M,"bytes":B}
 //
@@ -19,6 +20,7 @@
 #include <iostream>
 #include <thread>
 
+#include "firebreak/log.h"
 #include "otlp_sink.h"
 
 namespace {
@@ -46,7 +48,8 @@ int main(int argc, char** argv) {
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
   std::signal(SIGPIPE, SIG_IGN);
-  std::cout << "otlp listening on " << sink.address() << std::endl;
+  FB_LOG_INFO("listening", "", {"server", "otlp"}, {"address", sink.address()});
+  firebreak::flush_logs();
   while (!g_stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   sink.stop();
   return 0;

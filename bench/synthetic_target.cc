@@ -21,6 +21,7 @@
 #include <fmt/format.h>
 
 #include "firebreak/admin.h"
+#include "firebreak/log.h"
 
 namespace {
 
@@ -92,9 +93,9 @@ int main(int argc, char** argv) {
   server.start();
   std::signal(SIGTERM, on_signal);
   std::signal(SIGINT, on_signal);
-  std::printf("synthetic_target listening on %s with %d series\n", server.address().c_str(),
-              series);
-  std::fflush(stdout);
+  FB_LOG_INFO("listening", "", {"server", "http"}, {"address", server.address()},
+              {"series", series});
+  firebreak::flush_logs();
   while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   return 0;
 }

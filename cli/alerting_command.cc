@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "cli/commands.h"
-#include "firebreak/http_client.h"
+#include "cli/watch_api.h"
 #include "watch/routing/matchers.h"
 #include "watch/rules/rule_file.h"
 #include "watch/silence/silence.h"
@@ -24,10 +24,8 @@ namespace {
 
 using nlohmann::json;
 
-constexpr const char* kDefaultUrl = "http://127.0.0.1:9095";
-
 struct AlertingArgs {
-  std::string url = kDefaultUrl;
+  std::string url = kDefaultWatchUrl;
   std::vector<std::string> matchers;  // filter (query, alerts) or the silence's (add)
   std::string comment;
   std::string author;
@@ -36,61 +34,6 @@ struct AlertingArgs {
   bool quiet = false;
   std::vector<std::string> ids;
 };
-
-std::string trim_url(std::string url) {
-  while (!url.empty() && url.back() == '/') url.pop_back();
-  return url;
-}
-
-// GET/POST/DELETE with a JSON answer; prints the error and returns nullopt.
-std::optional<json> call(const std::string& method, const std::string& url,
-                         const std::string& body = "") {
-  HttpClient client({.timeout = std::chrono::seconds(10)});
-  const HttpResponse r = client.request(method, url, body, {{"Content-Type", "application/json"}});
-  if (!r.error.empty()) {
-    std::cerr << "firebreak: " << url << ": " << r.error << "\n";
-    return std::nullopt;
-  }
-  if (r.status / 100 != 2) {
-    std::cerr << "firebreak: " << url << " answered " << r.status << ": " << r.body << "\n";
-    return std::nullopt;
-  }
-  if (r.body.empty()) return json();
-  auto j = json::parse(r.body, nullptr, false);
-  if (j.is_discarded()) {
-    std::cerr << "firebreak: " << url << ": not JSON: " << r.body.substr(0, 200) << "\n";
-    return std::nullopt;
-  }
-  return j;
-}
-
-std::string labels_text(const json& labels, bool skip_alertname) {
-  std::string out;
-  for (const auto& [k, v] : labels.items()) {
-    if (skip_alertname && k == "alertname") continue;
-    if (!out.empty()) out += " ";
-    out += k + "=" + v.get<std::string>();
-  }
-  return out;
-}
-
-// Columns padded to their widest cell; the last one is not padded.
-void print_table(const std::vector<std::vector<std::string>>& rows) {
-  std::vector<std::size_t> width;
-  for (const auto& row : rows)
-    for (std::size_t i = 0; i < row.size(); ++i) {
-      if (width.size() <= i) width.push_back(0);
-      width[i] = std::max(width[i], row[i].size());
-    }
-  for (const auto& row : rows) {
-    std::string line;
-    for (std::size_t i = 0; i < row.size(); ++i) {
-      line += row[i];
-      if (i + 1 < row.size()) line += std::string(width[i] - row[i].size() + 2, ' ');
-    }
-    std::cout << line << "\n";
-  }
-}
 
 bool parse_matchers(const std::vector<std::string>& texts,
                     std::vector<watch::routing::Matcher>& out) {
@@ -118,7 +61,7 @@ int run_alerts(const AlertingArgs& args) {
     for (const auto& [k, v] : a["labels"].items()) ls.push_back({k, v.get<std::string>()});
     if (!watch::routing::matches_all(filter, watch::LabelSet::from(ls))) continue;
     alerts.push_back({a.value("state", ""), a["labels"].value("alertname", ""),
-                      labels_text(a["labels"], true), a.value("activeAt", ""),
+                      labels_text(a["labels"], {"alertname"}), a.value("activeAt", ""),
                       a["annotations"].value("summary", "")});
   }
   // Firing first, then by name and labels.
@@ -131,7 +74,7 @@ int run_alerts(const AlertingArgs& args) {
     return 0;
   }
   rows.insert(rows.end(), alerts.begin(), alerts.end());
-  print_table(rows);
+  print_table(std::cout, rows);
   return 0;
 }
 
@@ -207,7 +150,7 @@ int run_silence_query(const AlertingArgs& args) {
     rows.push_back({s.value("id", ""), joined, s.value("endsAt", ""), s.value("createdBy", ""),
                     s.value("comment", "")});
   }
-  if (!args.quiet) print_table(rows);
+  if (!args.quiet) print_table(std::cout, rows);
   return 0;
 }
 
@@ -222,19 +165,27 @@ int run_silence_expire(const AlertingArgs& args) {
 
 void add_alerting_commands(CLI::App& app, Action& action) {
   auto args = std::make_shared<AlertingArgs>();
-  const auto url_option = [&](CLI::App* c) {
-    c->add_option("--url", args->url, "watch's (or an Alertmanager's) address")
-        ->capture_default_str();
-  };
+  const auto url_option = [&](CLI::App* c) { add_url_option(c, args->url); };
 
   CLI::App* alerts =
       app.add_subcommand("alerts", "List the firing and pending alerts of a running watch");
   url_option(alerts);
   alerts->add_option("matchers", args->matchers, "Only alerts matching these (name=value, ...)");
+  alerts->footer(
+      "Exit status: 0 listed, 1 watch could not be read, 2 usage error.\n"
+      "\n"
+      "Examples:\n"
+      "  firebreak alerts\n"
+      "  firebreak alerts --url http://monitor.internal:9095 severity=page");
   alerts->callback([&action, args] { action = [args] { return run_alerts(*args); }; });
 
   CLI::App* silence = app.add_subcommand("silence", "Add, list and expire silences");
   silence->require_subcommand(1);
+  silence->footer(
+      "Examples:\n"
+      "  firebreak silence add service=api --comment 'deploy' --duration 1h\n"
+      "  firebreak silence query\n"
+      "  firebreak silence expire $(firebreak silence query -q service=api)");
   CLI::App* add = silence->add_subcommand("add", "Silence the alerts matching the matchers");
   url_option(add);
   add->add_option("matchers", args->matchers, "name=value, name=~regex, name!=value, ...")
@@ -242,6 +193,12 @@ void add_alerting_commands(CLI::App& app, Action& action) {
   add->add_option("--comment", args->comment, "Why (required)");
   add->add_option("--author", args->author, "Who (default: $USER)");
   add->add_option("--duration", args->duration, "How long, e.g. 2h")->capture_default_str();
+  add->footer(
+      "Prints the new silence's id.\n"
+      "\n"
+      "Examples:\n"
+      "  firebreak silence add service=api --comment 'deploy' --duration 1h\n"
+      "  firebreak silence add alertname=~'Api.*' job=shop-api --comment 'load test'");
   add->callback([&action, args] { action = [args] { return run_silence_add(*args); }; });
 
   CLI::App* query = silence->add_subcommand("query", "List active and pending silences");
@@ -249,11 +206,18 @@ void add_alerting_commands(CLI::App& app, Action& action) {
   query->add_option("matchers", args->matchers, "Only silences with matching matchers");
   query->add_flag("--expired", args->expired, "List expired silences instead");
   query->add_flag("-q,--quiet", args->quiet, "Only the ids");
+  query->footer(
+      "Examples:\n"
+      "  firebreak silence query\n"
+      "  firebreak silence query --expired service=api");
   query->callback([&action, args] { action = [args] { return run_silence_query(*args); }; });
 
   CLI::App* expire = silence->add_subcommand("expire", "End silences now");
   url_option(expire);
   expire->add_option("ids", args->ids, "Silence ids")->required();
+  expire->footer(
+      "Example:\n"
+      "  firebreak silence expire $(firebreak silence query -q service=api)");
   expire->callback([&action, args] { action = [args] { return run_silence_expire(*args); }; });
 }
 

@@ -18,6 +18,9 @@ void add_watch_command(CLI::App& app, Action& action);
 // `firebreak export prometheus|alertmanager --config FILE DIR`.
 void add_export_command(CLI::App& app, Action& action);
 
+// `firebreak status [--url URL] [--color auto|always|never]`.
+void add_status_command(CLI::App& app, Action& action);
+
 // `firebreak alerts [--url URL] [MATCHER...]`,
 // `firebreak silence add|query|expire ...` against a running watch.
 void add_alerting_commands(CLI::App& app, Action& action);

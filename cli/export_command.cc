@@ -86,16 +86,28 @@ void add_export_command(CLI::App& app, Action& action) {
   auto args = std::make_shared<ExportArgs>();
   CLI::App* exp = app.add_subcommand("export", "Write configuration for the scale-out path");
   exp->require_subcommand(1);
+  exp->footer(
+      "Examples:\n"
+      "  firebreak export prometheus --config firebreak.yaml out/\n"
+      "  firebreak export alertmanager --config firebreak.yaml out/");
   CLI::App* prom = exp->add_subcommand(
       "prometheus", "Write DIR/prometheus.yml and DIR/rules/ with watch's targets and rule pack");
   prom->add_option("--config", args->config, "watch's configuration file")->required();
   prom->add_option("dir", args->dir, "Output directory (created when missing)")->required();
+  prom->footer(
+      "Example:\n"
+      "  firebreak export prometheus --config firebreak.yaml out/\n"
+      "  promtool check config out/prometheus.yml");
   prom->callback([&action, args] { action = [args] { return run_export(*args); }; });
   CLI::App* am = exp->add_subcommand(
       "alertmanager",
       "Write DIR/alertmanager.yml with watch's routing, inhibit rules and receivers");
   am->add_option("--config", args->config, "watch's configuration file")->required();
   am->add_option("dir", args->dir, "Output directory (created when missing)")->required();
+  am->footer(
+      "Example:\n"
+      "  firebreak export alertmanager --config firebreak.yaml out/\n"
+      "  amtool check-config out/alertmanager.yml");
   am->callback([&action, args] { action = [args] { return run_export_alertmanager(*args); }; });
 }
 

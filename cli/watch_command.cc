@@ -146,7 +146,8 @@ int run_watch(const std::string& path) {
   install_sighup();
   runtime->start();
   service.mark_started();
-  std::cout << "watch listening on " << service.admin_address() << std::endl;
+  FB_LOG_INFO("listening", "", {"server", "watch"}, {"address", service.admin_address()});
+  firebreak::flush_logs();
   while (!service.wait_for_stop(std::chrono::milliseconds(200))) {
     if (g_reload.exchange(false)) reload(*runtime, path);
   }
@@ -168,14 +169,42 @@ void add_watch_command(CLI::App& app, Action& action) {
       "watch", "Run the monitor: scrape, evaluate the rule pack, deliver alerts, take check-ins");
   watch->add_option("--config", args->config, "Configuration file (see docs/config.md)");
   watch->require_subcommand(0, 1);
+  watch->footer(
+      "Examples:\n"
+      "  firebreak watch --config firebreak.yaml      # run; SIGHUP reloads the file\n"
+      "  firebreak watch check-config firebreak.yaml\n"
+      "  firebreak watch test-rules tests/*_test.yml");
 
+  // The file as an argument or as --config (as the other subcommands take it).
   CLI::App* check = watch->add_subcommand("check-config", "Validate a configuration file");
-  check->add_option("file", args->check_file, "Configuration file")->required();
-  check->callback([&action, args] { action = [args] { return check_config(args->check_file); }; });
+  check->add_option("file", args->check_file, "Configuration file");
+  check->add_option("--config", args->config, "Configuration file (instead of the argument)");
+  check->footer(
+      "Exit status: 0 valid (warnings are printed), 1 errors (file:line:column: key: why), "
+      "2 usage error.\n"
+      "\n"
+      "Examples:\n"
+      "  firebreak watch check-config firebreak.yaml\n"
+      "  firebreak watch check-config --config /etc/firebreak/firebreak.yaml");
+  check->callback([&action, args] {
+    if (args->check_file.empty() && args->config.empty())
+      throw CLI::RequiredError("a configuration file (as an argument or with --config)");
+    if (!args->check_file.empty() && !args->config.empty() && args->check_file != args->config)
+      throw CLI::ValidationError("check-config",
+                                 "two configuration files given (an argument and --config)");
+    action = [args] {
+      return check_config(args->check_file.empty() ? args->config : args->check_file);
+    };
+  });
 
   CLI::App* test =
       watch->add_subcommand("test-rules", "Run rule unit tests in promtool's `test rules` format");
   test->add_option("files", args->test_files, "Test files")->required();
+  test->footer(
+      "Exit status: 0 every test passed, 1 a test failed or a file is invalid, 2 usage error.\n"
+      "\n"
+      "Example:\n"
+      "  firebreak watch test-rules tests/rules/*_test.yml");
   test->callback([&action, args] {
     action = [args] { return watch::rules::run_rule_unit_tests(args->test_files, std::cout); };
   });

@@ -7,9 +7,10 @@
 //   minimal-service --admin-addr 127.0.0.1:0 --startup-delay 1 --drain-seconds 1
 //                   --dependency-down-file /tmp/db-down
 //
-// Prints "admin listening on HOST:PORT" on stdout once the admin port is bound
-// (FIREBREAK_ADMIN_ADDR, when set, takes precedence over --admin-addr, as for
-// every Firebreak service; see service.h). Errors go to stderr, exit status 1.
+// Logs the event `listening` (server "admin", address HOST:PORT) once the
+// admin port is bound (FIREBREAK_ADMIN_ADDR, when set, takes precedence over
+// --admin-addr, as for every Firebreak service; see service.h). Errors go to
+// stderr, exit status 1.
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <chrono>
@@ -19,6 +20,7 @@
 #include <string>
 #include <thread>
 
+#include "firebreak/log.h"
 #include "firebreak/service.h"
 
 namespace {
@@ -140,7 +142,8 @@ int main(int argc, char** argv) {
         {.timeout = std::chrono::milliseconds(500), .interval = to_ms(Seconds(check_interval))});
 
     service.start();
-    std::cout << "admin listening on " << service.admin_address() << std::endl;
+    FB_LOG_INFO("listening", "", {"server", "admin"}, {"address", service.admin_address()});
+    firebreak::flush_logs();
 
     std::thread work([&] {
       do {

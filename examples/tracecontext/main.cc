@@ -13,8 +13,9 @@
 // Then it answers 200. With no traceparent (or an invalid one) it starts a new
 // trace.
 //
-// It prints "listening on HOST:PORT" once it accepts connections (with port 0
-// the chosen port) and runs until SIGTERM or SIGINT. Tracing is off unless the
+// It logs the event `listening` (server "http", address HOST:PORT; with port
+// 0 the chosen port) once it accepts connections and runs until SIGTERM or
+// SIGINT. Tracing is off unless the
 // environment configures an exporter (e.g. OTEL_EXPORTER_OTLP_ENDPOINT).
 #include <signal.h>
 
@@ -24,6 +25,7 @@
 
 #include "firebreak/admin.h"
 #include "firebreak/http_client.h"
+#include "firebreak/log.h"
 #include "firebreak/trace.h"
 
 namespace {
@@ -79,7 +81,8 @@ int main(int argc, char** argv) {
     firebreak::AdminServer server({.address = listen, .max_body_bytes = 1 << 20, .threads = 4});
     server.add_handler("POST", "/test", handle_test);
     server.start();
-    std::cout << "listening on " << server.address() << std::endl;
+    FB_LOG_INFO("listening", "", {"server", "http"}, {"address", server.address()});
+    firebreak::flush_logs();
 
     int signo = 0;
     sigwait(&stop_signals, &signo);

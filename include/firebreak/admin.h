@@ -9,7 +9,7 @@
 //     return firebreak::AdminResponse{.body = "ok\n"};
 //   });
 //   admin.start();                                   // throws AdminError if it cannot bind
-//   std::cout << "admin listening on " << admin.address() << "\n";
+//   FB_LOG_INFO("listening", "", {"server", "admin"}, {"address", admin.address()});
 //
 // Built-in endpoints (GET and HEAD):
 //   /livez /readyz /healthz    (with .health) 200 "ok" or 503 "failed";

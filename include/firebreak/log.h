@@ -1,5 +1,6 @@
-// Structured logs: one JSON object a line, with the fixed keys of DESIGN.md's
-// log schema first, then the context in scope, then the call's own fields.
+// Structured logs: one JSON object a line, with the fixed keys of the log
+// schema (docs/logs.md) first, then the context in scope, then the call's own
+// fields.
 //
 //   firebreak::set_log_identity({.service = "shop-api", .version = "1.2.0",
 //                                .env = "prod", .workload = "api"});

@@ -51,7 +51,7 @@ class MetricError : public std::invalid_argument {
   using std::invalid_argument::invalid_argument;
 };
 
-// Default histogram buckets (seconds), as DESIGN.md sets for request latency.
+// Default histogram buckets (seconds), for request latency (docs/metrics.md, "Defaults").
 inline const std::vector<double>& default_buckets() {
   static const std::vector<double> kBuckets = {0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25,
                                                0.5,   0.75, 1,     2.5,  5,     7.5, 10};

@@ -13,7 +13,7 @@
 //
 // Names, types and HELP texts are those of the Go and Python clients'
 // process collectors, so dashboards and rules written for them work
-// unchanged (DESIGN.md, "Every service").
+// unchanged (docs/metrics.md, "Every service").
 #pragma once
 
 #include <optional>

@@ -86,7 +86,7 @@ std::int64_t floor_seconds(std::int64_t micros) {
   return micros >= 0 ? micros / 1000000 : (micros - 999999) / 1000000;
 }
 
-// Schema order of context keys (DESIGN.md, log schema).
+// Schema order of context keys (docs/logs.md, "Keys, in this order").
 int context_rank(std::string_view key) {
   if (key == "request_id") return 0;
   if (key.starts_with("http_")) return 1;
@@ -801,7 +801,7 @@ using detail::SiteCache;
   return expected;  // another thread's, as good
 }
 
-// The current span's ids (DESIGN.md's trace_id, span_id, trace_flags), if a
+// The current span's ids (the log schema's trace_id, span_id, trace_flags), if a
 // span is current; kTraceIdsSize bytes at most.
 constexpr std::size_t kTraceIdsSize = 94;
 [[gnu::always_inline]] inline char* put_trace_ids(char* p) {

@@ -1,17 +1,24 @@
 // The `firebreak` binary as users meet it: check-config's verdicts and
 // messages, test-rules' exit status, export's files (checked by promtool when
-// installed), and a running watch reloaded with SIGHUP.
+// installed), usage errors, `firebreak status` against a running watch (and
+// one that is not), and a running watch reloaded with SIGHUP.
 #include <gtest/gtest.h>
+#include <pty.h>
 #include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 
 #include "e2e/shop_process.h"
+#include "firebreak/admin.h"
 #include "support/http_client.h"
 
 namespace firebreak {
@@ -37,12 +44,73 @@ CommandResult run(const std::string& args) {
   return r;
 }
 
+// Runs the binary with a terminal (a pseudo-terminal) as stdout and stderr,
+// `env` ("NAME=value") added and NO_COLOR removed first; its output (with
+// "\r\n" line ends) and exit status.
+CommandResult run_in_terminal(const std::vector<std::string>& args,
+                              const std::vector<std::string>& env = {}) {
+  CommandResult r;
+  int master = -1;
+  const pid_t pid = ::forkpty(&master, nullptr, nullptr, nullptr);
+  if (pid < 0) return r;
+  if (pid == 0) {
+    ::unsetenv("NO_COLOR");
+    for (const auto& e : env) ::putenv(const_cast<char*>(e.c_str()));
+    std::vector<char*> argv = {const_cast<char*>(FIREBREAK_PATH)};
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execv(FIREBREAK_PATH, argv.data());
+    ::_exit(127);
+  }
+  std::array<char, 4096> buf;
+  for (;;) {
+    const ssize_t n = ::read(master, buf.data(), buf.size());
+    if (n > 0)
+      r.output.append(buf.data(), static_cast<std::size_t>(n));
+    else if (n < 0 && errno == EINTR)
+      continue;
+    else
+      break;  // EIO: the child closed the terminal
+  }
+  ::close(master);
+  int st = 0;
+  ::waitpid(pid, &st, 0);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+// The line of `text` that contains every one of `parts`, or "".
+std::string line_with(const std::string& text, const std::vector<std::string>& parts) {
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    bool all = true;
+    for (const auto& p : parts) all = all && contains(line, p);
+    if (all) return line;
+  }
+  return "";
+}
+
 class CliTest : public ::testing::Test {
  protected:
   std::string write(const std::string& name, const std::string& text) {
     const std::string path = dir_.file(name);
     std::ofstream(path) << text;
     return path;
+  }
+  // `firebreak watch` on a free port, with `yaml` after its listen and
+  // storage keys; its port in *port.
+  std::unique_ptr<e2e::ShopProcess> start_watch(const std::string& yaml, std::uint16_t* port) {
+    const std::string path =
+        write("firebreak.yaml", "listen: 127.0.0.1:0\nstorage: {path: watch.db}\n" + yaml);
+    auto watch = std::make_unique<e2e::ShopProcess>(
+        "firebreak-watch", FIREBREAK_PATH, std::vector<std::string>{"watch", "--config", path},
+        dir_.path());
+    *port = watch->wait_listening("watch");
+    return watch;
   }
   e2e::TempDir dir_;
 };
@@ -51,6 +119,64 @@ TEST_F(CliTest, VersionPrintsTheVersion) {
   const CommandResult r = run("version");
   EXPECT_EQ(r.status, 0);
   EXPECT_EQ(r.output.rfind("firebreak ", 0), 0u) << r.output;
+  const CommandResult flag = run("--version");
+  EXPECT_EQ(flag.status, 0);
+  EXPECT_EQ(flag.output, r.output);
+}
+
+// Runs `args` and expects a usage error: exit status 2, and each of `parts`
+// in the output.
+void expect_usage_error(const std::string& args, const std::vector<std::string>& parts = {}) {
+  const CommandResult r = run(args);
+  EXPECT_EQ(r.status, 2) << args << ": " << r.output;
+  for (const auto& part : parts)
+    EXPECT_TRUE(contains(r.output, part)) << args << ": no " << part << " in\n" << r.output;
+}
+
+TEST_F(CliTest, UsageErrorsExit2WithTheSubcommandsUsage) {
+  expect_usage_error("", {"Usage: ", "Examples:"});
+  expect_usage_error("frobnicate", {"unknown subcommand \"frobnicate\"", "Usage: firebreak"});
+  expect_usage_error("export frobnicate", {"unknown subcommand", "firebreak export prometheus"});
+  // The error, then the usage of the subcommand it was made in.
+  expect_usage_error("status --no-such-option",
+                     {"--no-such-option", "Usage: ", "firebreak status", "--url"});
+  expect_usage_error("status --url not-a-url", {"not an http(s) URL"});
+  expect_usage_error("status --color sometimes", {"--color"});
+  expect_usage_error("export prometheus --config examples/firebreak.yaml",  // no DIR
+                     {"firebreak export prometheus", "Output directory"});
+  expect_usage_error("silence add", {"firebreak silence add", "--comment"});
+  expect_usage_error("watch check-config",
+                     {"as an argument or with --config", "firebreak watch check-config"});
+  expect_usage_error("watch", {"--config", "Usage: "});
+}
+
+TEST_F(CliTest, HelpShowsExamples) {
+  for (const char* command :
+       {"", "watch", "watch check-config", "watch test-rules", "export", "export prometheus",
+        "export alertmanager", "status", "alerts", "silence", "silence add", "silence query",
+        "silence expire", "version"}) {
+    const CommandResult r = run(std::string(command) + " --help");
+    EXPECT_EQ(r.status, 0) << command << ": " << r.output;
+    EXPECT_TRUE(contains(r.output, "Example")) << command << ": " << r.output;
+    EXPECT_TRUE(contains(r.output, std::string("firebreak ") + command)) << r.output;
+  }
+  const CommandResult status = run("status --help");
+  for (const char* code :
+       {"0  nothing pages", "1  a firing alert", "2  usage error", "3  watch could not be read"})
+    EXPECT_TRUE(contains(status.output, code)) << status.output;
+}
+
+TEST_F(CliTest, CheckConfigTakesTheFileAsArgumentOrAsConfigOption) {
+  CommandResult r = run("watch check-config --config examples/firebreak.yaml");
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "examples/firebreak.yaml: ok")) << r.output;
+  r = run("watch --config examples/firebreak.yaml check-config");
+  EXPECT_EQ(r.status, 0) << r.output;
+  r = run("watch check-config --config examples/firebreak.yaml examples/firebreak.yaml");
+  EXPECT_EQ(r.status, 0) << "the same file twice: " << r.output;
+  expect_usage_error(
+      "watch check-config --config examples/firebreak.yaml " + write("other.yaml", ""),
+      {"two configuration files"});
 }
 
 TEST_F(CliTest, CheckConfigAcceptsTheAnnotatedExample) {
@@ -247,10 +373,154 @@ TEST_F(CliTest, ExportRefusesABadConfig) {
   EXPECT_NE(r.output.find("bad.yaml:1"), std::string::npos) << r.output;
 }
 
-TEST_F(CliTest, WatchWithoutConfigIsAUsageError) {
-  const CommandResult r = run("watch");
-  EXPECT_NE(r.status, 0);
-  EXPECT_NE(r.output.find("--config"), std::string::npos) << r.output;
+// A scrape target that is up: /metrics with one gauge.
+class UpTarget {
+ public:
+  UpTarget() : server_({.address = "127.0.0.1:0"}) {
+    server_.add_handler("GET", "/metrics", [](const AdminRequest&) {
+      return AdminResponse{.content_type = "text/plain; version=0.0.4", .body = "thing 1\n"};
+    });
+    server_.start();
+  }
+  std::string url() const { return "http://" + server_.address() + "/metrics"; }
+
+ private:
+  AdminServer server_;
+};
+
+TEST_F(CliTest, StatusShowsTargetsAlertsAndJobsAndExits1WhileAPageFires) {
+  UpTarget web;
+  write("rules.yml",
+        "groups:\n  - name: g\n    rules:\n"
+        "      - alert: DiskFull\n        expr: vector(1)\n"
+        "        labels: {severity: page, service: db}\n"
+        "        annotations: {summary: the disk is full}\n"
+        "      - alert: CertExpiring\n        expr: vector(1)\n"
+        "        labels: {severity: ticket}\n"
+        "      - alert: SlowBurn\n        expr: vector(1)\n        for: 1h\n"
+        "        labels: {severity: page}\n");
+  std::uint16_t port = 0;
+  const auto watch = start_watch(
+      "global: {scrape_interval: 1s, scrape_timeout: 500ms, evaluation_interval: 1s}\n"
+      "targets:\n"
+      "  - {name: web, metrics_url: '" +
+          web.url() +
+          "'}\n"
+          "  - {name: gone, metrics_url: 'http://127.0.0.1:1/metrics'}\n"
+          "jobs:\n"
+          "  - {name: nightly, schedule: '30 2 * * *', grace: 1h}\n"
+          "  - {name: weekly, schedule: '0 3 * * 0', grace: 2h}\n"
+          "rule_files: [rules.yml]\n",
+      &port);
+  const std::string url = "--url http://127.0.0.1:" + std::to_string(port);
+  ASSERT_EQ(test::http_get(port, "/ping/nightly/start").status, 200);
+  ASSERT_EQ(test::http_get(port, "/ping/nightly/3").status, 200);  // exit status 3: failed
+
+  CommandResult r;
+  ASSERT_TRUE(e2e::eventually(
+      [&] {
+        r = run("status " + url);
+        return contains(r.output, "DiskFull") && contains(r.output, "Connection refused") &&
+               !line_with(r.output, {"up", "web", "ago"}).empty() &&
+               contains(r.output, "failed (exit 3)");
+      },
+      15000ms))
+      << r.output;
+  EXPECT_EQ(r.status, 1) << "a page is firing: " << r.output;
+  EXPECT_TRUE(r.output.starts_with("watch http://127.0.0.1:" + std::to_string(port) +
+                                   ": 2 targets (1 down), 2 firing (1 paging)"))
+      << r.output;
+  for (const char* section : {"\nTARGETS\n", "\nALERTS\n", "\nJOBS\n"})
+    EXPECT_TRUE(contains(r.output, section)) << section << r.output;
+  // Targets: up, and down with its error.
+  EXPECT_FALSE(line_with(r.output, {"down", "gone", "127.0.0.1:1", "Connection refused"}).empty())
+      << r.output;
+  // Alerts: the page first, its labels and summary; the ticket; the pending one.
+  const std::string page = line_with(r.output, {"firing", "DiskFull", "page", "service=db"});
+  EXPECT_TRUE(contains(page, "the disk is full")) << r.output;
+  EXPECT_LT(r.output.find("DiskFull"), r.output.find("CertExpiring")) << r.output;
+  EXPECT_FALSE(line_with(r.output, {"firing", "CertExpiring", "ticket"}).empty()) << r.output;
+  EXPECT_FALSE(line_with(r.output, {"pending", "SlowBurn"}).empty()) << r.output;
+  // Jobs: the failed run with its exit status, the next run; one never ran.
+  EXPECT_FALSE(line_with(r.output, {"up", "nightly", "failed (exit 3)", "ago", "in "}).empty())
+      << r.output;
+  EXPECT_FALSE(line_with(r.output, {"weekly", "never"}).empty()) << r.output;
+  EXPECT_FALSE(contains(r.output, "\033[")) << "no colours into a pipe";
+
+  // Silenced, the page no longer pages.
+  ASSERT_EQ(run("silence add " + url + " alertname=DiskFull --comment 'replacing the disk'").status,
+            0);
+  ASSERT_TRUE(e2e::eventually(
+      [&] {
+        r = run("status " + url);
+        return r.status == 0;
+      },
+      10000ms))
+      << r.output;
+  EXPECT_FALSE(line_with(r.output, {"firing (silenced)", "DiskFull"}).empty()) << r.output;
+  EXPECT_TRUE(contains(r.output, "2 firing (0 paging)")) << r.output;
+
+  // Colours on a terminal, unless NO_COLOR says otherwise or --color never.
+  const CommandResult tty =
+      run_in_terminal({"status", "--url", "http://127.0.0.1:" + std::to_string(port)});
+  EXPECT_EQ(tty.status, 0) << tty.output;
+  EXPECT_TRUE(contains(tty.output, "\033[31mdown")) << tty.output;
+  EXPECT_TRUE(contains(tty.output, "\033[32mup")) << tty.output;
+  EXPECT_TRUE(contains(tty.output, "\033[1mTARGETS")) << tty.output;
+  const CommandResult no_color = run_in_terminal(
+      {"status", "--url", "http://127.0.0.1:" + std::to_string(port)}, {"NO_COLOR=1"});
+  EXPECT_TRUE(contains(no_color.output, "TARGETS")) << no_color.output;
+  EXPECT_FALSE(contains(no_color.output, "\033[")) << no_color.output;
+  const CommandResult never = run_in_terminal(
+      {"status", "--color", "never", "--url", "http://127.0.0.1:" + std::to_string(port)});
+  EXPECT_FALSE(contains(never.output, "\033[")) << never.output;
+  EXPECT_TRUE(contains(run("status --color always " + url).output, "\033[31mdown"));
+}
+
+TEST_F(CliTest, StatusOfAWatchThatCannotBeReachedExits3) {
+  const CommandResult r = run("status --url http://127.0.0.1:1");
+  EXPECT_EQ(r.status, 3) << r.output;
+  EXPECT_TRUE(contains(r.output, "http://127.0.0.1:1/api/v1/targets")) << r.output;
+  EXPECT_TRUE(contains(r.output, "Connection refused")) << r.output;
+  // Something that answers, but is not watch.
+  UpTarget not_watch;
+  const std::string base = not_watch.url().substr(0, not_watch.url().size() - 8);
+  const CommandResult other = run("status --url " + base);
+  EXPECT_EQ(other.status, 3) << other.output;
+  EXPECT_TRUE(contains(other.output, "answered 404")) << other.output;
+  // JSON, but not in the shapes of watch's API.
+  AdminServer json_server({.address = "127.0.0.1:0"});
+  json_server.add_prefix_handler("GET", "/api/", [](const AdminRequest&) {
+    return AdminResponse{.content_type = "application/json", .body = "[1, 2]"};
+  });
+  json_server.start();
+  const CommandResult odd = run("status --url http://" + json_server.address());
+  EXPECT_EQ(odd.status, 3) << odd.output;
+  EXPECT_TRUE(contains(odd.output, "does not answer as watch does")) << odd.output;
+}
+
+TEST_F(CliTest, StatusOfAnEmptyWatchSaysSoAndExits0) {
+  std::uint16_t port = 0;
+  const auto watch = start_watch("", &port);
+  const CommandResult r = run("status --url http://127.0.0.1:" + std::to_string(port));
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "TARGETS  none")) << r.output;
+  EXPECT_TRUE(contains(r.output, "ALERTS  none firing or pending")) << r.output;
+  EXPECT_TRUE(contains(r.output, "JOBS  none")) << r.output;
+}
+
+TEST_F(CliTest, WatchWritesOnlyJsonLinesAndAnnouncesItsAddress) {
+  std::uint16_t port = 0;
+  const auto watch = start_watch("", &port);
+  EXPECT_EQ(test::http_get(port, "/readyz").status, 200);
+  const auto listening = watch->logs("listening");
+  ASSERT_EQ(listening.size(), 1u) << watch->stdout_text();
+  EXPECT_EQ(listening[0].value("server", ""), "watch");
+  EXPECT_EQ(listening[0].value("address", ""), "127.0.0.1:" + std::to_string(port));
+  EXPECT_EQ(listening[0].value("level", ""), "info");
+  std::istringstream lines(watch->stdout_text());
+  for (std::string line; std::getline(lines, line);)
+    EXPECT_TRUE(nlohmann::json::parse(line, nullptr, false).is_object()) << line;
 }
 
 TEST_F(CliTest, SighupReloadsAndABadReloadKeepsTheRunningConfig) {

@@ -8,6 +8,7 @@
 
 #include <map>
 #include <set>
+#include <sstream>
 
 #include "e2e/shop_system.h"
 
@@ -127,6 +128,42 @@ TEST(OrdersFlow, SigtermFinishesTheMessageInHandThenExitsZero) {
   EXPECT_EQ(count_rows(shop.db(), "SELECT count(*) FROM invoices"), 1);
   EXPECT_EQ(count_rows(shop.db(), "SELECT count(*) FROM messages WHERE state = 'done'"), 1);
   EXPECT_EQ(count_rows(shop.db(), "SELECT count(*) FROM messages WHERE state = 'ready'"), 1);
+}
+
+// The log schema's promise: stdout is JSON lines only, and each server a
+// binary starts is announced there as a `listening` event with its address
+// (scripts and these tests find ephemeral ports that way).
+TEST(ShopLogs, StdoutIsJsonLinesOnlyWithAListeningEventPerServer) {
+  ShopSystem shop;
+  Service api = shop.start_api();
+  Service worker = shop.start_worker();
+  ShopSystem other;  // a directory of its own: the output files are named after the binary
+  Service baseline = other.start_api({"--kit", "off"});  // announces itself with the kit off too
+  ASSERT_EQ(ShopSystem::post_order(api, R"({"item": "pen", "quantity": 1})").status, 201);
+  ASSERT_TRUE(
+      eventually([&] { return !worker.process->logs("invoice_created").empty(); }, seconds(10)));
+
+  const auto servers = [](const Service& s) {
+    std::map<std::string, std::string> out;  // server -> address
+    for (const auto& e : s.process->logs("listening"))
+      out[e.value("server", "")] = e.value("address", "");
+    return out;
+  };
+  for (const Service* s : {&api, &baseline}) {
+    const auto announced = servers(*s);
+    EXPECT_EQ(announced.size(), 2u) << s->process->stdout_text();
+    EXPECT_EQ(announced.at("admin"), "127.0.0.1:" + std::to_string(s->admin));
+    EXPECT_EQ(announced.at("http"), "127.0.0.1:" + std::to_string(s->http));
+  }
+  EXPECT_EQ(
+      servers(worker),
+      (std::map<std::string, std::string>{{"admin", "127.0.0.1:" + std::to_string(worker.admin)}}));
+  for (const Service* s : {&api, &baseline, &worker}) {
+    std::istringstream lines(s->process->stdout_text());
+    for (std::string line; std::getline(lines, line);)
+      EXPECT_TRUE(nlohmann::json::parse(line, nullptr, false).is_object())
+          << s->process->name() << ": " << line;
+  }
 }
 
 }  // namespace

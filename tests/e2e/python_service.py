@@ -8,7 +8,7 @@ It is written the way a Python team would write it: module-level metrics in
 prometheus_client's default registry (which adds process_* and python_*), a
 WSGI app that serves /metrics with make_wsgi_app() beside its own routes, and
 a batch job that pushes its own registry to a Pushgateway. The series follow
-Firebreak's signal schema (DESIGN.md), without the kit's service_ready: watch
+Firebreak's signal schema (docs/metrics.md), without the kit's service_ready: watch
 learns readiness from probing /readyz.
 
     python_service.py --mode api|worker|job [--port PORT] [--fault NAME[=VALUE]]...
@@ -18,7 +18,8 @@ learns readiness from probing /readyz.
 --ready-gauge exports a hand-made readiness gauge, service_ready (1 while
 /readyz would answer 200, else 0), as a team without the kit writes one.
 
-Prints "http listening on 127.0.0.1:PORT" once serving (--port 0 picks one).
+Logs the event `listening` (one JSON line: "server": "http", "address":
+"127.0.0.1:PORT") once serving (--port 0 picks one), as the kit's services do.
 
 Endpoints: GET /metrics, GET /livez, GET /readyz (200 "ok"; 503 while
 never_ready or draining), POST /fault with a JSON object whose keys are merged
@@ -58,7 +59,7 @@ from prometheus_client import (
 )
 
 SERVICE_VERSION = "1.0.0"
-# DESIGN.md's buckets for http_server_request_duration_seconds.
+# The kit's buckets for http_server_request_duration_seconds (docs/metrics.md).
 HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10)
 ITEM_ROUTE = "/items/{id}"
 QUEUE = "orders"
@@ -491,7 +492,7 @@ def main():
     for t in threads:
         t.daemon = True
         t.start()
-    print("http listening on 127.0.0.1:%d" % server.server_port, flush=True)
+    log("info", "listening", server="http", address="127.0.0.1:%d" % server.server_port)
     server.serve_forever()
     server.server_close()
     log("info", "stopped")

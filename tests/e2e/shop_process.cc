@@ -16,6 +16,9 @@
 #include <stdexcept>
 #include <thread>
 
+#include "support/http_client.h"
+#include "support/listening.h"
+
 extern char** environ;
 
 namespace firebreak::e2e {
@@ -79,22 +82,23 @@ ShopProcess::~ShopProcess() {
   }
 }
 
-std::uint16_t ShopProcess::wait_listening(const std::string& what, milliseconds timeout) {
-  const std::string prefix = what + " listening on ";
+std::uint16_t ShopProcess::wait_listening(const std::string& server, milliseconds timeout) {
   std::uint16_t port = 0;
   const bool found = eventually(
       [&] {
         std::istringstream lines(stdout_text());
         for (std::string line; std::getline(lines, line);) {
-          if (!line.starts_with(prefix)) continue;
-          port = static_cast<std::uint16_t>(std::stoi(line.substr(line.rfind(':') + 1)));
-          return true;
+          if (const auto address = test::listening_address(line, server)) {
+            port = test::split_address(*address).second;
+            return true;
+          }
         }
         return !running();
       },
       timeout);
   if (!found || port == 0)
-    throw std::runtime_error(name_ + " did not print \"" + prefix + "\"; stderr: " + stderr_text());
+    throw std::runtime_error(name_ + " logged no `listening` event of server \"" + server +
+                             "\"; stderr: " + stderr_text());
   return port;
 }
 

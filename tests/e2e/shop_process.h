@@ -37,9 +37,11 @@ class ShopProcess {
   pid_t pid() const { return pid_; }
   const std::string& name() const { return name_; }
 
-  // Waits for "<what> listening on HOST:PORT" on stdout and returns the
-  // port. Throws (with the process's stderr) when it does not come in time.
-  std::uint16_t wait_listening(const std::string& what, milliseconds timeout = milliseconds(10000));
+  // Waits for the `listening` log event of `server` ("admin", "http",
+  // "watch") on stdout (support/listening.h) and returns the port of its
+  // address. Throws (with the process's stderr) when it does not come in time.
+  std::uint16_t wait_listening(const std::string& server,
+                               milliseconds timeout = milliseconds(10000));
 
   // The JSON log records written so far (lines that are not JSON skipped).
   std::vector<nlohmann::json> logs() const;

@@ -31,14 +31,14 @@ class MinimalService {
   explicit MinimalService(std::vector<std::string> args)
       : process_(with_binary(std::move(args)),
                  {"FIREBREAK_ADMIN_ADDR", "FIREBREAK_SERVICE_NAME", "FIREBREAK_WORKLOAD",
-                  "OTEL_SERVICE_NAME", "OTEL_RESOURCE_ATTRIBUTES"}) {
-    const auto line = process_.read_line(seconds(15));
-    const std::string prefix = "admin listening on ";
-    if (!line || !line->starts_with(prefix))
-      throw std::runtime_error("minimal-service printed \"" + line.value_or("<nothing>") +
-                               "\"; stderr: " + process_.read_stderr(milliseconds(200)));
+                  "OTEL_SERVICE_NAME", "OTEL_RESOURCE_ATTRIBUTES", "FIREBREAK_LOG_FORMAT",
+                  "FIREBREAK_LOG_LEVEL", "FIREBREAK_LOG_FILE"}) {
+    const auto address = process_.wait_listening("admin", seconds(15));
+    if (!address)
+      throw std::runtime_error("minimal-service logged no `listening` event; stderr: " +
+                               process_.read_stderr(milliseconds(200)));
     started_ = Clock::now();
-    port_ = test::split_address(line->substr(prefix.size())).second;
+    port_ = test::split_address(*address).second;
   }
 
   test::ChildProcess& process() { return process_; }

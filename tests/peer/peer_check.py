@@ -27,7 +27,6 @@ import gzip
 import json
 import math
 import os
-import re
 import selectors
 import subprocess
 import sys
@@ -369,15 +368,32 @@ def cmd_process(args):
 # minimal-service over HTTP
 
 
+def listening_address(line, server):
+    """The address of a `listening` log event of `server` in one line of a
+    service's stdout (a JSON record), else None."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(record, dict) or record.get("event") != "listening":
+        return None
+    if record.get("server") != server or not isinstance(record.get("address"), str):
+        return None
+    return record["address"]
+
+
 class Service:
     """Runs minimal-service on an ephemeral port."""
 
     def __init__(self, binary, extra=()):
+        # JSON logs on stdout whatever the caller's environment says.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("FIREBREAK_LOG_")}
         self.proc = subprocess.Popen(
             [binary, "--admin-addr", "127.0.0.1:0", "--startup-delay", "0", "--drain-seconds", "0"]
             + list(extra),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
+            env=env,
         )
         self.address = None
         self.output = []
@@ -396,14 +412,13 @@ class Service:
             for line in lines:
                 text = line.decode("utf-8", "replace")
                 self.output.append(text)
-                m = re.search(r"admin listening on (\S+:\d+)", text)
-                if m:
-                    self.address = m.group(1)
+                if self.address is None:
+                    self.address = listening_address(text, "admin")
         selector.close()
         if self.address is None:
             self.stop()
             raise RuntimeError(
-                "minimal-service did not print 'admin listening on HOST:PORT'; stdout:\n"
+                "minimal-service logged no `listening` event of server admin; stdout:\n"
                 + "\n".join(self.output)
                 + "\nstderr:\n"
                 + self.proc.stderr.read().decode("utf-8", "replace")
@@ -491,7 +506,7 @@ def cmd_promtool_service(args):
     return checks.finish()
 
 
-# What every Firebreak service exposes (DESIGN.md, "The signal schema"), and
+# What every Firebreak service exposes (docs/metrics.md, "Every service"), and
 # what minimal-service documents it records: family name (as the parsers
 # report it) -> (type, label names, HELP or None when not pinned, unit).
 PROCESS_HELP = {
@@ -518,7 +533,7 @@ EXPECTED_FAMILIES = {
 }
 # minimal-service's checks: (check, kind) label pairs of health_check_status.
 MINIMAL_SERVICE_CHECKS = {("database", "readiness"), ("work-loop", "liveness")}
-# DESIGN.md's default latency buckets, which minimal_work_duration_seconds uses.
+# The kit's default latency buckets (docs/metrics.md), which minimal_work_duration_seconds uses.
 DEFAULT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, math.inf]
 
 

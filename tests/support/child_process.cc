@@ -1,5 +1,7 @@
 #include "support/child_process.h"
 
+#include "support/listening.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -103,6 +105,18 @@ std::optional<std::string> ChildProcess::read_line(std::chrono::milliseconds tim
     if (left.count() <= 0) return std::nullopt;
     bool timed_out = false;
     if (!read_some(out_fd_, out_buffer_, left, timed_out) || timed_out) return std::nullopt;
+  }
+}
+
+std::optional<std::string> ChildProcess::wait_listening(std::string_view server,
+                                                        std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    const auto line = read_line(std::max(left, std::chrono::milliseconds(0)));
+    if (!line) return std::nullopt;
+    if (auto address = listening_address(*line, server)) return address;
   }
 }
 

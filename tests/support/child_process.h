@@ -10,6 +10,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace firebreak::test {
@@ -29,6 +30,11 @@ class ChildProcess {
 
   // The next line of stdout (without '\n'), or nullopt on timeout or EOF.
   std::optional<std::string> read_line(std::chrono::milliseconds timeout);
+  // Reads stdout until the `listening` log event of `server` (support/listening.h)
+  // and returns its address; the lines before it are consumed. nullopt on
+  // timeout or EOF.
+  std::optional<std::string> wait_listening(std::string_view server,
+                                            std::chrono::milliseconds timeout);
   // Everything on stderr until EOF or the timeout.
   std::string read_stderr(std::chrono::milliseconds timeout);
 

@@ -37,12 +37,12 @@ class Harness : public ::testing::Test {
     service = std::make_unique<test::ChildProcess>(
         std::vector<std::string>{FIREBREAK_TRACECONTEXT_SERVICE, "--listen", "127.0.0.1:0"},
         std::vector<std::string>{"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_TRACES_EXPORTER",
-                                 "FIREBREAK_TRACES_FILE", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"});
-    auto line = service->read_line(std::chrono::seconds(10));
-    ASSERT_TRUE(line) << service->read_stderr(std::chrono::milliseconds(500));
-    const std::string prefix = "listening on ";
-    ASSERT_EQ(line->rfind(prefix, 0), 0u) << *line;
-    endpoint = "http://" + line->substr(prefix.size()) + "/test";
+                                 "FIREBREAK_TRACES_FILE", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                                 "FIREBREAK_LOG_FORMAT", "FIREBREAK_LOG_LEVEL",
+                                 "FIREBREAK_LOG_FILE"});
+    const auto address = service->wait_listening("http", std::chrono::seconds(10));
+    ASSERT_TRUE(address) << service->read_stderr(std::chrono::milliseconds(500));
+    endpoint = "http://" + *address + "/test";
   }
 
   void TearDown() override {

@@ -685,7 +685,8 @@ class Loader {
     Fields f;
     if (!fields(n, "global",
                 {"scrape_interval", "scrape_timeout", "evaluation_interval", "body_size_limit",
-                 "sample_limit", "job_alert_for", "job_missed_run_for", "job_run_too_long_for"},
+                 "sample_limit", "job_alert_for", "job_missed_run_for", "job_run_too_long_for",
+                 "runbook_base_url"},
                 f))
       return;
     Config& c = result_.config;
@@ -699,6 +700,19 @@ class Loader {
              /*allow_zero=*/true);
     duration(f.get("job_run_too_long_for"), "global.job_run_too_long_for",
              c.job_run_too_long_for_ms, /*allow_zero=*/true);
+    if (const YAML::Node* n = f.get("runbook_base_url")) {
+      std::string base;
+      if (url(n, "global.runbook_base_url", base)) {
+        // The runbook's path and its #anchor are appended to it.
+        if (base.find_first_of("?#") != std::string::npos)
+          error(pos_of(*n), "global.runbook_base_url",
+                fmt::format("{} has a query or a fragment; give the base the runbook path "
+                            "(docs/alerts.md#<alert>) is appended to",
+                            quote(base)));
+        else
+          c.runbook_base_url = std::move(base);
+      }
+    }
     if (c.scrape_timeout_ms > c.scrape_interval_ms) {
       const YAML::Node* at =
           f.get("scrape_timeout") ? f.get("scrape_timeout") : f.get("scrape_interval");
@@ -1575,7 +1589,8 @@ rulepack::RulePackOptions rule_pack_options(const Config& config) {
                               .include_job_rules = !config.jobs.empty() && config.rule_pack_enabled,
                               .job_for_ms = config.job_alert_for_ms,
                               .job_missed_run_for_ms = config.job_missed_run_for_ms,
-                              .job_run_too_long_for_ms = config.job_run_too_long_for_ms};
+                              .job_run_too_long_for_ms = config.job_run_too_long_for_ms,
+                              .runbook_base_url = config.runbook_base_url};
   if (config.rule_pack_alerts) {
     o.job_alerts.emplace();
     for (const std::string& a : *config.rule_pack_alerts)

@@ -76,7 +76,7 @@ struct Target {
   std::size_t sample_limit = 0;     // 0: no limit (default: global)
   bool honor_labels = false;
   std::vector<watch::Label> labels;  // sorted by name; never job, instance or __*
-  rulepack::Thresholds thresholds;   // defaults: DESIGN.md's table
+  rulepack::Thresholds thresholds;   // defaults: docs/config.md, targets[].thresholds
   // rule_pack: the target's own choice of the pack's alerts; nullopt: the
   // global one (see rule_pack_targets()).
   std::optional<bool> rule_pack_enabled;
@@ -137,6 +137,10 @@ struct Config {
   std::int64_t job_alert_for_ms = 60'000;    // `for` of JobFailed
   std::int64_t job_missed_run_for_ms = 0;    // `for` of JobMissedRun
   std::int64_t job_run_too_long_for_ms = 0;  // `for` of JobRunTooLong
+  // global.runbook_base_url: an absolute http(s) URL without query or
+  // fragment that the rule pack's runbook_url annotations are made absolute
+  // against (rulepack::runbook_url); "": they stay relative.
+  std::string runbook_base_url;
   // rule_pack: whether the pack is generated, and which of its alerts
   // (alert names; nullopt: all of them); targets may override both.
   bool rule_pack_enabled = true;

@@ -1,4 +1,4 @@
-// The PromQL parser: the subset of DESIGN.md ("Watch"), with Prometheus's
+// The PromQL parser: the subset docs/query.md lists, with Prometheus's
 // grammar, precedence and error messages (promql/parser/generated_parser.y).
 //
 //   watch::promql::ParseResult r = watch::promql::parse(

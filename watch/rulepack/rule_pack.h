@@ -1,4 +1,4 @@
-// The rule pack of DESIGN.md, generated from the watch configuration: the
+// The rule pack (docs/alerts.md), generated from the watch configuration: the
 // alerts that catch the four must-have failures (and their neighbours),
 // written as a Prometheus rule file so watch and Prometheus evaluate the same
 // text.
@@ -25,7 +25,8 @@ enum class Workload : std::uint8_t { kApi, kWorker, kJob, kOther };
 
 std::string_view to_string(Workload workload);
 
-// Per-target thresholds; the defaults are DESIGN.md's table. Durations in
+// Per-target thresholds; the defaults are docs/alerts.md's table (and
+// docs/config.md, targets[].thresholds). Durations in
 // milliseconds, as the rules module keeps them. The optional ones (each
 // alert's `for` and windows where they are not the threshold itself) are
 // derived from the others when unset, as documented next to them; the
@@ -86,10 +87,17 @@ struct RulePackOptions {
   // tolerance; 0 by default, and not raised.
   std::int64_t job_missed_run_for_ms = 0;
   std::int64_t job_run_too_long_for_ms = 0;
-  // runbook_url = runbook_base_url + "#" + lowercase alert name. Alertmanager
-  // shows it as is: set an absolute URL (the repository's docs/alerts.md).
-  std::string runbook_base_url = "docs/alerts.md";
+  // Where each alert's runbook_url annotation points (runbook_url()): ""
+  // keeps it relative to the repository, "docs/alerts.md#<alert>"; an
+  // absolute URL ("https://github.com/acme/firebreak/blob/main") is
+  // prepended to that path, so receivers and pages get a working link.
+  std::string runbook_base_url;
 };
+
+// The runbook_url annotation of `alert`: "docs/alerts.md#" + the alert name
+// in lower case, after options.runbook_base_url and a "/" when it is set
+// (trailing slashes of the base are not doubled).
+std::string runbook_url(const RulePackOptions& options, std::string_view alert);
 
 // The values the pack uses for a target: every optional threshold filled in
 // from its default, each `for` raised to two evaluation intervals (but
@@ -142,7 +150,7 @@ std::vector<NoiseWarning> noise_warnings(const TargetSpec& target, const RulePac
 std::string render_rule_pack(const std::vector<TargetSpec>& targets,
                              const RulePackOptions& options);
 
-// The alert names the pack can contain, in the order of DESIGN.md's table.
+// The alert names the pack can contain, in the order of docs/alerts.md's table.
 const std::vector<std::string>& alert_names();
 // The alerts a target of this workload gets by default (TargetDown,
 // ServiceNeverReady, ServiceNotReady for every target; the Api* or

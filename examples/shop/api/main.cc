@@ -5,8 +5,9 @@
 //   curl -si -H 'Content-Type: application/json' -d '{"item":"book","quantity":2}'
 //        http://127.0.0.1:8080/orders
 //
-// Prints "admin listening on HOST:PORT" once the admin port is bound, then
-// "http listening on HOST:PORT" once it serves (port 0 picks a free one).
+// Logs the event `listening` with server "admin" and its address (HOST:PORT)
+// once the admin port is bound, then with server "http" once it serves (port
+// 0 picks a free one).
 // Ready (/readyz) once the database is open and migrated; not ready while the
 // fault switch never_ready is set. On SIGTERM: not ready at once, serves on
 // for --drain-seconds, then finishes the requests in progress and exits 0.
@@ -17,6 +18,8 @@
 //   --threads N              server threads
 //   --kit on|off             off: no request metrics, access log or spans, and
 //                            tracing not started (the benchmark's baseline)
+//   --access-log on|off      off: no http_request log line (metrics and spans
+//                            stay as --kit says)
 // Fault switches: never_ready, slow_ms=N, error_rate=0..1 (api/orders_api.h).
 // Tracing: OTEL_* / FIREBREAK_TRACES_FILE (firebreak/trace.h); logs:
 // FIREBREAK_LOG_* (firebreak/log.h).
@@ -62,6 +65,7 @@ int main(int argc, char** argv) {
   unsigned threads = 4;
   std::size_t max_body = 16 * 1024;
   std::string kit = "on";
+  std::string access_log = "on";
   shop::add_common_flags(app, flags);
   app.add_option("--listen", listen, "Public HTTP address HOST:PORT (port 0: any free port)")
       ->envname("SHOP_API_LISTEN")
@@ -73,6 +77,9 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(1, 16 * 1024 * 1024));
   app.add_option("--kit", kit, "Request instrumentation: on, or off for a baseline")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"on", "off"}));
+  app.add_option("--access-log", access_log, "The http_request log line: on, or off")
       ->capture_default_str()
       ->check(CLI::IsMember({"on", "off"}));
   CLI11_PARSE(app, argc, argv);
@@ -97,8 +104,6 @@ int main(int argc, char** argv) {
       tracing = firebreak::init_tracing({.service_name = "shop-api",
                                          .service_version = SHOP_VERSION,
                                          .registry = &service.registry()});
-    else
-      firebreak::set_log_level(firebreak::LogLevel::kWarn);
 
     faults.install(service.admin(), service.registry());
     shop::DbPool pool({.path = flags.db_path});
@@ -121,14 +126,16 @@ int main(int argc, char** argv) {
     service.health().add_readiness("database", [&pool] { return database_check(pool); },
                                    {.timeout = milliseconds(1000), .interval = milliseconds(2000)});
 
-    firebreak::HttpObserver observer(service.registry());
+    firebreak::HttpObserver observer(service.registry(), {.access_log = access_log == "on"});
     shop::OrdersApi api(pool, {.name = "orders"}, faults, service.registry());
     shop::HttpServer server({.address = listen, .threads = threads, .max_body_bytes = max_body},
                             api, kit_on ? &observer : nullptr);
     server.start();
-    shop::announce("http", server.address());
-    FB_LOG_INFO("http_listening", "", {"address", server.address()}, {"kit", kit},
+    FB_LOG_INFO("listening", "", {"server", "http"}, {"address", server.address()}, {"kit", kit},
                 {"tracing", tracing.status().exporter});
+    firebreak::flush_logs();
+    // The baseline keeps the start-up lines (scripts wait for `listening`).
+    if (!kit_on) firebreak::set_log_level(firebreak::LogLevel::kWarn);
     service.mark_started();
 
     const int status = service.wait();  // SIGTERM: not ready, drain

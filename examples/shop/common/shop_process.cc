@@ -30,8 +30,9 @@ void apply_fault_flags(FaultSwitches& faults, const std::vector<std::string>& fl
   for (const auto& f : flags) faults.set_from_flag(f);
 }
 
-void announce(std::string_view what, std::string_view address) {
-  std::cout << what << " listening on " << address << std::endl;
+void announce(std::string_view server, std::string_view address) {
+  FB_LOG_INFO("listening", "", {"server", server}, {"address", address});
+  firebreak::flush_logs();  // at once: whoever started the process is waiting for it
 }
 
 std::string process_identity(std::string_view program) {

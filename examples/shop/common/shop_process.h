@@ -7,7 +7,8 @@
 //   CLI11_PARSE(app, argc, argv);
 //   ...
 //   service.start();
-//   shop::announce("admin", service.admin_address());   // "admin listening on 127.0.0.1:9465"
+//   shop::announce("admin", service.admin_address());
+//   // {...,"event":"listening",...,"server":"admin","address":"127.0.0.1:9465"}
 //   auto db = shop::open_database(flags.db_path, service);  // waits for it, or nullptr on stop
 //
 // Flags and their environment variables (a flag wins over its variable):
@@ -45,9 +46,10 @@ void add_common_flags(CLI::App& app, CommonFlags& flags);
 // meant for the user).
 void apply_fault_flags(FaultSwitches& faults, const std::vector<std::string>& flags);
 
-// Prints "<what> listening on <address>" on stdout and flushes: the line
-// scripts and tests wait for, since with port 0 only the process knows its port.
-void announce(std::string_view what, std::string_view address);
+// Logs the `listening` event (fields `server`, e.g. "admin" or "http", and
+// `address`, HOST:PORT) and flushes the log: the line scripts and tests wait
+// for, since with port 0 only the process knows its port.
+void announce(std::string_view server, std::string_view address);
 
 // "<host>:<pid>": who holds a lease, for humans reading the messages table.
 std::string process_identity(std::string_view program);

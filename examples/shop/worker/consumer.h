@@ -21,7 +21,7 @@
 //   stall      the loop keeps turning (heartbeat, /metrics, /livez all fine)
 //              but claims nothing: no progress while messages wait. This is
 //              the stall a heartbeat alone cannot see, which WorkerStalled's
-//              "messages waiting and no progress" clause is for (DESIGN.md);
+//              "messages waiting and no progress" clause is for (docs/alerts.md);
 //              a loop that stops turning altogether is the heartbeat clause's.
 //   fail_rate  that fraction of messages fail (transient: retried)
 //   slow_ms    each message takes that much longer (a slow dependency)

@@ -32,9 +32,9 @@
 //     with the context above plus http_response_status_code, duration_s,
 //     http_response_body_size, http_request_body_size and client_address.
 //     Never the raw path: it may carry ids and personal data.
-//   - metrics (names from DESIGN.md):
+//   - metrics (docs/metrics.md, "HTTP API"):
 //       http_server_request_duration_seconds{http_request_method,http_route,
-//         http_response_status_code}   histogram, DESIGN.md's buckets
+//         http_response_status_code}   histogram, default_buckets()
 //       http_server_active_requests{http_request_method}   gauge, +1 at begin,
 //         -1 at end (RAII: also when the handler throws)
 //

@@ -34,10 +34,10 @@
 //     and dead) with outcome, duration_s and the reason when one was given.
 //   - the outcome: ok, error, retry or dead, set explicitly; when none was set
 //     the scope ends ok, or error when an exception is unwinding through it.
-//   - metrics (names from DESIGN.md; label messaging_destination_name is the
+//   - metrics (docs/metrics.md, "Worker"; label messaging_destination_name is the
 //     queue name):
 //       messaging_process_duration_seconds{messaging_destination_name,outcome}
-//                                  histogram, DESIGN.md's buckets
+//                                  histogram, default_buckets()
 //       worker_active_messages{messaging_destination_name}   +1 while in hand
 //       worker_last_success_timestamp_seconds{messaging_destination_name}
 //                                  Unix time of the last ok message; until
@@ -55,7 +55,7 @@
 //
 // A heartbeat is not progress: a loop that turns but finishes nothing moves
 // worker_heartbeat_timestamp_seconds only, which is what WorkerStalled tells
-// apart (DESIGN.md).
+// apart (docs/alerts.md, WorkerStalled).
 //
 // Cost: heartbeat() is one clock read and one relaxed store. A MessageScope
 // is a span start/end, a log scope and the end record, and three lock-free

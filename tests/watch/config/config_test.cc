@@ -718,6 +718,33 @@ TEST(WatchConfigViewTest, RulePackOptionsComeFromGlobalAndJobs) {
   one_error("global:\n  job_alert_for: 0\n", 2, "global.job_alert_for", "must be greater than 0");
 }
 
+TEST(WatchConfigViewTest, RunbookBaseUrlReachesTheRulePack) {
+  const LoadResult unset = parse_config(kTarget, kFile);
+  ASSERT_TRUE(unset.ok()) << all_errors(unset);
+  EXPECT_EQ(unset.config.runbook_base_url, "");
+  EXPECT_EQ(rule_pack_options(unset.config).runbook_base_url, "");
+
+  const LoadResult set = parse_config(
+      "global: {runbook_base_url: 'https://github.com/acme/firebreak/blob/main/'}\n" + kTarget,
+      kFile);
+  ASSERT_TRUE(set.ok()) << all_errors(set);
+  EXPECT_EQ(set.config.runbook_base_url, "https://github.com/acme/firebreak/blob/main/");
+  EXPECT_EQ(rule_pack_options(set.config).runbook_base_url,
+            "https://github.com/acme/firebreak/blob/main/");
+}
+
+TEST(WatchConfigErrorTest, RunbookBaseUrlMustBeAnAbsoluteHttpUrlWithoutQueryOrFragment) {
+  one_error("global:\n  runbook_base_url: docs\n", 2, "global.runbook_base_url",
+            "invalid URL \"docs\"");
+  one_error("global:\n  runbook_base_url: ftp://files.example.com/runbooks\n", 2,
+            "global.runbook_base_url", "scheme must be http or https");
+  one_error("global:\n  scrape_interval: 15s\n  runbook_base_url: 'https://wiki/x#top'\n", 3,
+            "global.runbook_base_url", "has a query or a fragment");
+  one_error("global:\n  runbook_base_url: 'http://wiki/page?id=1'\n", 2, "global.runbook_base_url",
+            "has a query or a fragment");
+  one_error("global:\n  runbook_base_url: [a]\n", 2, "global.runbook_base_url", "");
+}
+
 TEST(WatchConfigViewTest, TheRulePackCanBeTrimmedOrSwitchedOffGloballyOrPerTarget) {
   const std::string yaml = R"(rule_pack:
   alerts: [TargetDown, WorkerStalled, ApiLatencyHigh, JobMissedRun]

@@ -9,7 +9,7 @@
 //
 //   promql_peer_promtool --promtool /usr/bin/promtool --out DIR
 //
-// Curated cases cover the DESIGN.md subset one behaviour at a time; a seeded
+// Curated cases cover the subset (docs/query.md) one behaviour at a time; a seeded
 // random batch then mixes counters with resets, gaps and staleness markers,
 // gauges and histograms under many expression shapes. NaN results cannot be
 // expressed in a promtool test (NaN != NaN), so expressions are chosen not to

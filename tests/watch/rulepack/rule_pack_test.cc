@@ -174,6 +174,35 @@ TEST(RulePack, PerTargetThresholdsRender) {
   EXPECT_NE(yaml.find("runbook_url: 'docs/alerts.md#apilatencyhigh'"), std::string::npos);
 }
 
+TEST(RulePack, RunbookUrlsAreRelativeUnlessABaseIsSet) {
+  EXPECT_EQ(runbook_url({}, "TargetDown"), "docs/alerts.md#targetdown");
+  EXPECT_EQ(runbook_url({.runbook_base_url = "https://example.com/fb"}, "JobMissedRun"),
+            "https://example.com/fb/docs/alerts.md#jobmissedrun");
+  EXPECT_EQ(runbook_url({.runbook_base_url = "https://example.com/fb//"}, "JobMissedRun"),
+            "https://example.com/fb/docs/alerts.md#jobmissedrun");
+
+  const std::vector<TargetSpec> targets = {{.name = "api", .workload = Workload::kApi},
+                                           {.name = "worker", .workload = Workload::kWorker}};
+  const std::string yaml = render_rule_pack(
+      targets, {.runbook_base_url = "https://github.com/acme/firebreak/blob/main/"});
+  const auto loaded = watch::rules::parse_rule_file(yaml, "p.yml");
+  ASSERT_TRUE(loaded.ok()) << yaml;
+  std::size_t alerts = 0;
+  for (const auto& g : loaded.file.groups)
+    for (const auto& r : g.rules) {
+      if (r.kind != watch::rules::RuleSpec::Kind::kAlerting) continue;
+      ++alerts;
+      std::string url;
+      for (const auto& a : r.annotations)
+        if (a.name == "runbook_url") url = a.value;
+      std::string anchor = r.name;
+      std::transform(anchor.begin(), anchor.end(), anchor.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      EXPECT_EQ(url, "https://github.com/acme/firebreak/blob/main/docs/alerts.md#" + anchor);
+    }
+  EXPECT_GT(alerts, 5u);
+}
+
 // The alert names of a rendered pack, with their `for`s ("ApiLatencyHigh 10m").
 std::multiset<std::string> alerts_of(const std::string& yaml) {
   const auto loaded = watch::rules::parse_rule_file(yaml, "p.yml");

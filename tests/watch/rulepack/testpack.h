@@ -1,7 +1,7 @@
 // The scaled-down configuration the rule pack's promtool-format unit tests
 // (testdata/*_test.yml) run against: durations about a quarter of (the burn
 // windows a fifth of) the defaults, evaluated every 15 s, in the same
-// proportions as DESIGN.md's table. The test files rely on these names and
+// proportions as docs/alerts.md's table. The test files rely on these names and
 // values; change both together.
 #pragma once
 
