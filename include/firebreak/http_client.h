@@ -68,6 +68,8 @@ struct HttpAuthorization {
   std::string type = "Bearer";
   std::string credentials;       // inline secret, or
   std::string credentials_file;  // read at each call, trimmed
+
+  friend bool operator==(const HttpAuthorization&, const HttpAuthorization&) = default;
 };
 
 // Prometheus's `basic_auth`.
@@ -75,6 +77,8 @@ struct HttpBasicAuth {
   std::string username;
   std::string password;       // inline secret, or
   std::string password_file;  // read at each call, trimmed
+
+  friend bool operator==(const HttpBasicAuth&, const HttpBasicAuth&) = default;
 };
 
 struct HttpClientOptions {

@@ -26,6 +26,7 @@
 #include "firebreak/http_client.h"
 #include "watch/promql/ast.h"
 #include "watch/rules/rule_file.h"
+#include "watch/yamlconf/reader.h"
 
 namespace watch::config {
 
@@ -100,7 +101,6 @@ namespace {
 constexpr std::size_t kWorkBudget = 1'000'000;       // YAML nodes visited, aliases included
 constexpr std::size_t kMaxGlobMatches = 10'000;      // per rule_files pattern
 constexpr std::size_t kMaxRuleFilePatterns = 1'000;  // distinct rule_files entries
-constexpr std::size_t kMaxSuggestLength = 64;        // keys longer than this get no suggestion
 constexpr std::size_t kMaxNameLength = 128;
 
 struct Pos {
@@ -132,42 +132,9 @@ std::string quote(std::string_view s) {
   return out + "\"";
 }
 
-// Optimal string alignment distance (a transposition counts as one edit).
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
-  for (std::size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
-  for (std::size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
-      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
-      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
-        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
-    }
-  }
-  return d[a.size()][b.size()];
-}
-
-// The closest of `allowed` to `key`, when close enough to be a typo.
-std::string_view closest(std::string_view key, const std::vector<std::string_view>& allowed) {
-  std::string_view best;
-  std::size_t best_distance = std::numeric_limits<std::size_t>::max();
-  if (key.size() <= kMaxSuggestLength) {
-    for (std::string_view a : allowed) {
-      const std::size_t d = edit_distance(key, a);
-      if (d < best_distance) {
-        best_distance = d;
-        best = a;
-      }
-    }
-  }
-  const std::size_t limit = std::max<std::size_t>(2, best.size() / 3);
-  return !best.empty() && best_distance <= limit ? best : std::string_view{};
-}
-
 // " (did you mean \"x\"?)" or " (expected one of: a, b)".
 std::string suggestion_suffix(std::string_view key, const std::vector<std::string_view>& allowed) {
-  if (const std::string_view best = closest(key, allowed); !best.empty())
+  if (const std::string_view best = yamlconf::closest_key(key, allowed); !best.empty())
     return fmt::format(" (did you mean \"{}\"?)", best);
   std::string list;
   for (std::string_view a : allowed) {
