@@ -26,6 +26,7 @@
 #include "firebreak/http_client.h"
 #include "watch/promql/ast.h"
 #include "watch/rules/rule_file.h"
+#include "watch/yamlconf/http_config.h"
 #include "watch/yamlconf/reader.h"
 
 namespace watch::config {
@@ -726,7 +727,10 @@ class Loader {
                  "thresholds",
                  "body_size_limit",
                  "sample_limit",
-                 "rule_pack"},
+                 "rule_pack",
+                 "tls_config",
+                 "authorization",
+                 "basic_auth"},
                 f)) {
       return false;
     }
@@ -750,6 +754,7 @@ class Loader {
       }
     }
     load_instances(n, f, key, t);
+    load_http(f, key, t);
     duration(f.get("interval"), key + ".interval", t.interval_ms);
     if (const YAML::Node* to = f.get("timeout")) {
       if (duration(to, key + ".timeout", t.timeout_ms) && t.timeout_ms > t.interval_ms) {
@@ -810,9 +815,13 @@ class Loader {
             "a target with a list of instances probes each at ready_path (e.g. /readyz)");
     }
     std::string scheme;
-    if (scalar(f.get("scheme"), key + ".scheme", scheme) && scheme != "http")
-      error(pos_of(*f.get("scheme")), key + ".scheme",
-            fmt::format("unsupported scheme {} (watch scrapes http)", quote(scheme)));
+    if (scalar(f.get("scheme"), key + ".scheme", scheme)) {
+      if (scheme == "http" || scheme == "https")
+        t.scheme = scheme;
+      else
+        error(pos_of(*f.get("scheme")), key + ".scheme",
+              fmt::format("unsupported scheme {} (expected http or https)", quote(scheme)));
+    }
     for (auto [k, out] : {std::pair<const char*, std::string*>{"metrics_path", &t.metrics_path},
                           {"ready_path", &t.ready_path}}) {
       const YAML::Node* p = f.get(k);
@@ -936,6 +945,24 @@ class Loader {
     load_relabel(f.get("relabel_configs"), key + ".relabel_configs", t.relabel_configs);
     load_relabel(f.get("metric_relabel_configs"), key + ".metric_relabel_configs",
                  t.metric_relabel_configs);
+  }
+
+  // tls_config, authorization and basic_auth: Prometheus's http_config,
+  // inline as in its scrape_config, read by the loader receivers use.
+  void load_http(const Fields& f, const std::string& key, Target& t) {
+    YAML::Node http(YAML::NodeType::Map);
+    bool any = false;
+    for (const char* k : {"tls_config", "authorization", "basic_auth"}) {
+      if (const YAML::Node* v = f.get(k)) {
+        http.force_insert(k, *v);
+        any = true;
+      }
+    }
+    if (!any) return;
+    std::vector<yamlconf::Error> errors;
+    yamlconf::Reader reader(result_.config.dir, errors);
+    yamlconf::load_http_config(reader, http, key, t.http, options_.check_files);
+    for (yamlconf::Error& e : errors) error({e.line, e.column}, std::move(e.key), e.message);
   }
 
   // A static instance: host:port (the port may be left out: 80).
