@@ -22,6 +22,10 @@
 // (or HttpClientOptions::tls.ca_file) and its name against the URL's host (or
 // tls.server_name), which is also sent as SNI; a client certificate is
 // presented when tls.cert_file/key_file are set (Prometheus's tls_config).
+// The TLS files are loaded when the first https connection is made, and
+// again when a new connection finds one of them changed (a rotated
+// certificate or CA bundle is picked up without a restart; a kept connection
+// goes on with what it was made with).
 // A certificate that does not verify is an error naming the host and why
 // ("certificate verify failed for \"example.com\": unable to get local
 // issuer certificate").
