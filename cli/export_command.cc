@@ -41,6 +41,12 @@ int run_export(const ExportArgs& args) {
                                       .scrape_timeout_ms = t.timeout_ms,
                                       .honor_labels = t.honor_labels};
     for (const auto& l : t.labels) out.labels.emplace_back(l.name, l.value);
+    out.scheme = t.scheme;
+    out.http = t.http;
+    if (watch::rulepack::has_inline_secret(out))
+      std::cerr << "firebreak export: note: target " << t.name
+                << " has a secret written inline; prometheus.yml has '<secret>' in its place "
+                   "(use credentials_file or password_file to carry it over)\n";
     out.metrics_path = t.metrics_path;
     out.static_groups = t.static_groups;
     out.file_sd = t.file_sd;

@@ -1,15 +1,17 @@
 // Fuzz target: watch's configuration parser (watch/config/config.h), which
 // reads firebreak.yaml, a file users edit by hand.
 //
-// Rule files are not loaded (ParseOptions::load_rule_files = false), so the
-// fuzzer never globs or reads the file system. Besides "no crash, no hang,
-// no exception, no sanitizer report", it checks properties that hold for
-// every input:
+// Rule files are not loaded and the files of targets' tls_config,
+// authorization and basic_auth not checked (ParseOptions::load_rule_files and
+// check_files false), so the fuzzer never globs or reads the file system. Besides "no crash, no
+// hang, no exception, no sanitizer report", it checks properties that hold for every input:
 // - every error has a message, a non-negative position and a printable form;
 // - the number of errors is bounded (kMaxErrors, plus the "too many" line);
 // - an accepted configuration is internally consistent: intervals and
 //   timeouts positive with timeout <= interval, names non-empty and unique,
-//   labels sorted and never reserved, every job's schedule parses again
+//   labels sorted and never reserved, a target's scheme http or https, its
+//   client certificate and key both or neither, at most one of
+//   authorization and basic_auth, every job's schedule parses again
 //   (checkin_jobs keeps them all), and summary() is non-empty.
 #include <cstddef>
 #include <cstdint>
@@ -34,8 +36,8 @@ namespace {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace watch::config;
   const std::string_view text(reinterpret_cast<const char*>(data), size);
-  const LoadResult r =
-      parse_config(text, "/etc/firebreak/firebreak.yaml", {.load_rule_files = false});
+  const LoadResult r = parse_config(text, "/etc/firebreak/firebreak.yaml",
+                                    {.load_rule_files = false, .check_files = false});
 
   if (r.errors.size() > kMaxErrors + 1) violated("more errors than kMaxErrors + 1", text);
   for (const ConfigError& e : r.errors) {
@@ -57,7 +59,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       violated("target name empty or repeated", text);
     if (t.interval_ms <= 0 || t.timeout_ms <= 0 || t.timeout_ms > t.interval_ms)
       violated("target interval/timeout inconsistent", text);
-    if (t.metrics_url.empty()) violated("target without metrics_url", text);
+    if (t.metrics_url.empty() && t.static_groups.empty() && t.file_sd.empty() && t.dns_sd.empty())
+      violated("target without metrics_url or instances", text);
+    if (t.scheme != "http" && t.scheme != "https") violated("scheme not http or https", text);
+    if (t.http.tls.cert_file.empty() != t.http.tls.key_file.empty())
+      violated("a client certificate without its key, or a key without it", text);
+    if (t.http.authorization && t.http.basic_auth)
+      violated("both authorization and basic_auth accepted", text);
     for (std::size_t i = 0; i < t.labels.size(); ++i) {
       const auto& name = t.labels[i].name;
       if (name == "job" || name == "instance" || name.rfind("__", 0) == 0)

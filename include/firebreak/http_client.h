@@ -22,6 +22,10 @@
 // (or HttpClientOptions::tls.ca_file) and its name against the URL's host (or
 // tls.server_name), which is also sent as SNI; a client certificate is
 // presented when tls.cert_file/key_file are set (Prometheus's tls_config).
+// The TLS files are loaded when the first https connection is made, and
+// again when a new connection finds one of them changed (a rotated
+// certificate or CA bundle is picked up without a restart; a kept connection
+// goes on with what it was made with).
 // A certificate that does not verify is an error naming the host and why
 // ("certificate verify failed for \"example.com\": unable to get local
 // issuer certificate").
@@ -68,6 +72,8 @@ struct HttpAuthorization {
   std::string type = "Bearer";
   std::string credentials;       // inline secret, or
   std::string credentials_file;  // read at each call, trimmed
+
+  friend bool operator==(const HttpAuthorization&, const HttpAuthorization&) = default;
 };
 
 // Prometheus's `basic_auth`.
@@ -75,6 +81,8 @@ struct HttpBasicAuth {
   std::string username;
   std::string password;       // inline secret, or
   std::string password_file;  // read at each call, trimmed
+
+  friend bool operator==(const HttpBasicAuth&, const HttpBasicAuth&) = default;
 };
 
 struct HttpClientOptions {

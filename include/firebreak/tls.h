@@ -38,6 +38,8 @@ struct TlsOptions {
   std::string key_file;     // its private key (PEM)
   std::string server_name;  // name verified and sent as SNI; "": the host
   bool insecure_skip_verify = false;
+
+  friend bool operator==(const TlsOptions&, const TlsOptions&) = default;
 };
 
 // Checks what can be checked without connecting: cert_file and key_file

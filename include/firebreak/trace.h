@@ -66,6 +66,7 @@
 #include <vector>
 
 #include "firebreak/clock.h"
+#include "firebreak/tls.h"
 
 namespace firebreak {
 
@@ -712,14 +713,17 @@ class SimpleSpanProcessor final : public SpanProcessor {
 using ResourceAttributes = std::vector<std::pair<std::string, std::string>>;
 
 struct OtlpHttpOptions {
-  // The full URL, used as is (…/v1/traces). http or https (verified against
-  // the system CA bundle).
+  // The full URL, used as is (…/v1/traces). http or https.
   std::string endpoint = "http://localhost:4318/v1/traces";
   // Extra request headers (e.g. authentication).
   std::vector<std::pair<std::string, std::string>> headers = {};
   std::chrono::milliseconds timeout{10000};
   ResourceAttributes resource = {};
   bool gzip = false;  // Content-Encoding: gzip
+  // For an https endpoint: the server's certificate is verified against the
+  // system's CA bundle, or tls.ca_file; a client certificate is presented
+  // when tls.cert_file and tls.key_file are set (see firebreak/tls.h).
+  TlsOptions tls = {};
 };
 
 // POSTs each batch as an OTLP/HTTP JSON ExportTraceServiceRequest. 2xx is
@@ -727,7 +731,8 @@ struct OtlpHttpOptions {
 // Retry-After delay when given); anything else fails the batch.
 class OtlpHttpExporter final : public SpanExporter {
  public:
-  // Throws TraceConfigError when the endpoint is not an http URL.
+  // Throws TraceConfigError when the endpoint is not an http(s) URL, or
+  // when options.tls names files that cannot be loaded (check_tls_options).
   explicit OtlpHttpExporter(OtlpHttpOptions options);
   ~OtlpHttpExporter() override;
   ExportResult export_spans(std::span<const SpanData> spans) override;
@@ -951,6 +956,10 @@ using EnvLookup = std::function<std::optional<std::string>(std::string_view name
 //     OTEL_EXPORTER_OTLP_[TRACES_]COMPRESSION  gzip | none
 //     OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL http/json (http/protobuf is accepted
 //                                   and sent as JSON; grpc is an error)
+//     OTEL_EXPORTER_OTLP_[TRACES_]CERTIFICATE  PEM file of the CAs that verify an
+//                                   https endpoint (default: the system's)
+//     OTEL_EXPORTER_OTLP_[TRACES_]CLIENT_CERTIFICATE, ..._CLIENT_KEY  PEM files
+//                                   of a client certificate and its key (both)
 //     OTEL_SDK_DISABLED=true        off, whatever else is set
 //   When both a file and an endpoint are set, the file wins (OTEL_TRACES_EXPORTER
 //   decides between them when set). console writes JSON lines to stderr.

@@ -44,7 +44,7 @@ std::chrono::milliseconds retry_after(std::string_view v) {
 
 struct OtlpHttpExporter::Impl {
   explicit Impl(OtlpHttpOptions o)
-      : opt(std::move(o)), client(HttpClientOptions{.timeout = opt.timeout}) {
+      : opt(std::move(o)), client(HttpClientOptions{.timeout = opt.timeout, .tls = opt.tls}) {
     headers.emplace_back("Content-Type", "application/json");
     if (opt.gzip) headers.emplace_back("Content-Encoding", "gzip");
     for (const auto& h : opt.headers) headers.push_back(h);
@@ -60,6 +60,11 @@ OtlpHttpExporter::OtlpHttpExporter(OtlpHttpOptions options) {
   std::string why;
   if (!valid_http_url(options.endpoint, &why))
     throw TraceConfigError("OTLP endpoint \"" + options.endpoint + "\": " + why);
+  const TlsOptions& tls = options.tls;
+  if (!tls.ca_file.empty() || !tls.cert_file.empty() || !tls.key_file.empty()) {
+    if (const std::string bad = check_tls_options(tls); !bad.empty())
+      throw TraceConfigError("OTLP endpoint \"" + options.endpoint + "\": TLS: " + bad);
+  }
   impl_ = std::make_unique<Impl>(std::move(options));
 }
 

@@ -2,9 +2,11 @@
 // (OpenTelemetry SDK environment variables, plus FIREBREAK_TRACES_FILE).
 #include <errno.h>
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
+#include "firebreak/tls.h"
 #include "firebreak/trace.h"
 #include "trace/otlp_json.h"
 
@@ -114,6 +116,68 @@ std::uint64_t parse_count(const Env& env, std::string_view name, std::uint64_t f
     throw TraceConfigError(std::string(name) + "=\"" + v +
                            "\": expected an integer >= " + std::to_string(min_value));
   return n;
+}
+
+// OTEL_EXPORTER_OTLP_[TRACES_]CERTIFICATE, _CLIENT_CERTIFICATE and
+// _CLIENT_KEY (the signal's variable, else the general one): PEM files, each
+// checked here so that a bad one is an error naming its variable.
+TlsOptions otlp_tls(const Env& env) {
+  struct File {
+    const char* suffix;
+    std::string TlsOptions::*field;
+    std::string variable = {};  // the one that was set
+  };
+  File files[] = {{"CERTIFICATE", &TlsOptions::ca_file},
+                  {"CLIENT_CERTIFICATE", &TlsOptions::cert_file},
+                  {"CLIENT_KEY", &TlsOptions::key_file}};
+  TlsOptions tls;
+  for (File& f : files) {
+    const std::string traces = std::string("OTEL_EXPORTER_OTLP_TRACES_") + f.suffix;
+    const std::string general = std::string("OTEL_EXPORTER_OTLP_") + f.suffix;
+    const std::string value = std::string(trim(env.get(traces)));
+    f.variable = value.empty() ? general : traces;
+    std::string& path = tls.*f.field;
+    path = value.empty() ? std::string(trim(env.get(general))) : value;
+    if (path.empty()) continue;
+    std::FILE* in = std::fopen(path.c_str(), "r");
+    if (!in)
+      throw TraceConfigError(f.variable + "=\"" + path +
+                             "\": cannot read it: " + std::strerror(errno));
+    std::fclose(in);
+  }
+  const File& ca = files[0];
+  const File& cert = files[1];
+  const File& key = files[2];
+  if (tls.cert_file.empty() != tls.key_file.empty())
+    throw TraceConfigError((tls.cert_file.empty() ? key : cert).variable + " is set but " +
+                           (tls.cert_file.empty() ? cert : key).variable +
+                           " is not: a client certificate needs both");
+  // OpenSSL's reason after check_tls_options' "cannot load <what> \"<path>\": ".
+  const auto reason = [](const std::string& why) {
+    const std::size_t at = why.find("\": ");
+    return at == std::string::npos ? why : why.substr(at + 3);
+  };
+  if (!tls.ca_file.empty()) {
+    if (const std::string why = check_tls_options({.ca_file = tls.ca_file}); !why.empty())
+      throw TraceConfigError(ca.variable + "=\"" + tls.ca_file +
+                             "\": not a PEM file of CA certificates: " + reason(why));
+  }
+  if (!tls.cert_file.empty()) {
+    const std::string why = check_tls_options(
+        {.ca_file = tls.ca_file, .cert_file = tls.cert_file, .key_file = tls.key_file});
+    if (why.starts_with("cannot load cert_file"))
+      throw TraceConfigError(cert.variable + "=\"" + tls.cert_file +
+                             "\": not a PEM certificate file: " + reason(why));
+    const bool mismatch = why.find("does not match") != std::string::npos ||
+                          why.find("key values mismatch") != std::string::npos;
+    if (why.starts_with("cannot load key_file") && !mismatch)
+      throw TraceConfigError(key.variable + "=\"" + tls.key_file +
+                             "\": not a PEM private key file: " + reason(why));
+    if (!why.empty())
+      throw TraceConfigError(key.variable + "=\"" + tls.key_file + "\" does not match " +
+                             cert.variable + "=\"" + tls.cert_file + "\"");
+  }
+  return tls;
 }
 
 std::string executable_name() {
@@ -282,6 +346,7 @@ Tracing init_tracing(const TracingOptions& options) {
         throw TraceConfigError("OTEL_EXPORTER_OTLP_COMPRESSION=\"" + compression +
                                "\": expected gzip or none");
       otlp.gzip = compression == "gzip";
+      otlp.tls = otlp_tls(env);
       otlp.resource = st.resource;
       st.destination = otlp.endpoint;
       exporter = std::make_shared<OtlpHttpExporter>(std::move(otlp));

@@ -3,6 +3,8 @@
 // io_context per client; each call runs it until the call is done.
 #include "firebreak/http_client.h"
 
+#include <sys/stat.h>
+
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -182,6 +184,23 @@ std::string make_ssl_context(const TlsOptions& tls, std::unique_ptr<ssl::context
   return {};
 }
 
+// What identifies the contents of the TLS files of `tls` without reading
+// them: device, inode, size and modification time of each ("" for a file
+// that is unset or cannot be stat'ed). A changed stamp means a rotated file.
+std::string tls_files_stamp(const TlsOptions& tls) {
+  std::string out;
+  for (const std::string* path : {&tls.ca_file, &tls.cert_file, &tls.key_file}) {
+    struct stat st {};
+    if (!path->empty() && ::stat(path->c_str(), &st) == 0) {
+      out += std::to_string(st.st_dev) + ':' + std::to_string(st.st_ino) + ':' +
+             std::to_string(st.st_size) + ':' + std::to_string(st.st_mtim.tv_sec) + '.' +
+             std::to_string(st.st_mtim.tv_nsec);
+    }
+    out += ';';
+  }
+  return out;
+}
+
 // The name a connection to `host` verifies and sends as SNI.
 std::string tls_name(const TlsOptions& tls, const std::string& host) {
   return tls.server_name.empty() ? host : tls.server_name;
@@ -254,6 +273,7 @@ struct HttpClient::Impl {
   std::mutex mu;
   asio::io_context ioc;                      // guarded by mu
   std::unique_ptr<ssl::context> ssl_ctx;     // guarded by mu: built at the first https call
+  std::string ssl_ctx_stamp;                 // guarded by mu: tls_files_stamp() it was built at
   std::unique_ptr<beast::tcp_stream> plain;  // guarded by mu: the kept connection (http)
   std::unique_ptr<TlsStream> secure;         // guarded by mu: the kept connection (https)
   std::string stream_key;                    // guarded by mu: where it goes
@@ -349,10 +369,17 @@ struct HttpClient::Impl {
 
     if (!reused) {
       drop_connection();
-      if (t.https && !ssl_ctx) {
-        if (std::string why = make_ssl_context(opt.tls, ssl_ctx); !why.empty()) {
-          out.error = "TLS configuration for " + where + ": " + why;
-          co_return;
+      if (t.https) {
+        // Built at the first https connection, and again at a new connection
+        // after a TLS file changed (a rotated certificate).
+        std::string stamp = tls_files_stamp(opt.tls);
+        if (!ssl_ctx || stamp != ssl_ctx_stamp) {
+          ssl_ctx.reset();
+          if (std::string why = make_ssl_context(opt.tls, ssl_ctx); !why.empty()) {
+            out.error = "TLS configuration for " + where + ": " + why;
+            co_return;
+          }
+          ssl_ctx_stamp = std::move(stamp);
         }
       }
       auto stream = std::make_unique<beast::tcp_stream>(ioc);

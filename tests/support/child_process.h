@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -53,5 +54,10 @@ class ChildProcess {
   std::string out_buffer_;
   std::optional<int> status_;
 };
+
+// A TCP port on 127.0.0.1 that was free a moment ago, for a peer process
+// that must be told its port (another process may take it in between).
+// Throws std::runtime_error when none can be had.
+std::uint16_t free_port();
 
 }  // namespace firebreak::test

@@ -66,7 +66,7 @@ std::string PeerServer::stderr_text() {
 }
 
 std::vector<std::string> https_args(const std::string& cert, bool client_ca,
-                                    const std::string& statuses) {
+                                    const std::string& statuses, bool metrics) {
   const TestPki& pki = TestPki::get();
   std::vector<std::string> args{"https", "--cert", pki.path(cert + ".pem"), "--key",
                                 pki.path(cert + ".key")};
@@ -78,6 +78,7 @@ std::vector<std::string> https_args(const std::string& cert, bool client_ca,
     args.push_back("--statuses");
     args.push_back(statuses);
   }
+  if (metrics) args.push_back("--metrics");
   return args;
 }
 

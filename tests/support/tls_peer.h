@@ -46,8 +46,9 @@ class PeerServer {
 };
 
 // An HTTPS peer with the test server certificate (and, with `client_ca`,
-// requiring a client certificate it signed).
+// requiring a client certificate it signed); with `metrics`, a scrape target
+// (GETs answered with a Prometheus text exposition).
 std::vector<std::string> https_args(const std::string& cert = "server", bool client_ca = false,
-                                    const std::string& statuses = "");
+                                    const std::string& statuses = "", bool metrics = false);
 
 }  // namespace firebreak::test

@@ -7,10 +7,12 @@
       client.pem/client.key (a client certificate signed by it), and
       other-ca.pem/other-server.pem/other-server.key (a CA nobody trusts and
       a localhost certificate it signed).
-  tls_peer.py https --cert C --key K [--client-ca CA] [--statuses 500,200]
+  tls_peer.py https --cert C --key K [--client-ca CA] [--statuses 500,200] [--metrics]
       an HTTPS server on 127.0.0.1 (a free port); with --client-ca it
       requires a client certificate signed by CA. Answers each request with
-      the next status of --statuses (then 200) and a small JSON body.
+      the next status of --statuses (then 200) and a small JSON body; with
+      --metrics, a GET gets a small Prometheus text exposition instead (a
+      scrape target).
   tls_peer.py smtp [--cert C --key K] [--user U --password P [--mechanisms LOGIN]]
                    [--data-reply "451 ..."]
       an SMTP server (aiosmtpd) on 127.0.0.1; with --cert it offers and
@@ -93,10 +95,17 @@ def serve_https(args):
                   "body": body, "client_cn": client_cn,
                   "sni": getattr(self.connection, "server_hostname_seen", None)})
             status = statuses.pop(0) if statuses else 200
-            out = json.dumps({"status": "success" if status < 300 else "error",
-                              "message": "test peer"}).encode()
+            if args.metrics and self.command == "GET":
+                content_type = "text/plain; version=0.0.4"
+                out = (b"# HELP tls_peer_requests_total Requests served.\n"
+                       b"# TYPE tls_peer_requests_total counter\n"
+                       b"tls_peer_requests_total 1\n")
+            else:
+                content_type = "application/json"
+                out = json.dumps({"status": "success" if status < 300 else "error",
+                                  "message": "test peer"}).encode()
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(out)))
             self.end_headers()
             self.wfile.write(out)
@@ -187,6 +196,7 @@ def main():
     h.add_argument("--key", required=True)
     h.add_argument("--client-ca")
     h.add_argument("--statuses", default="")
+    h.add_argument("--metrics", action="store_true")
     s = sub.add_parser("smtp")
     s.add_argument("--cert")
     s.add_argument("--key")

@@ -124,6 +124,22 @@ TEST(HttpClientTls, AClientCertificateIsSent) {
   EXPECT_EQ(next_request(server)["client_cn"], "firebreak-test-client");
 }
 
+TEST(HttpClientTls, ARotatedCaFileIsLoadedAgainAtTheNextConnection) {
+  PeerServer server(https_args());
+  const std::string ca = TestPki::get().dir() + "/rotated-ca.pem";
+  std::filesystem::copy_file(pki("other-ca.pem"), ca,
+                             std::filesystem::copy_options::overwrite_existing);
+  HttpClient client({.tls = {.ca_file = ca}});
+  const HttpResponse before = client.get(url(server));
+  EXPECT_NE(before.error.find("certificate verify failed"), std::string::npos) << before.error;
+  // The file is replaced (as a secret manager does: write aside, rename).
+  std::filesystem::copy_file(pki("ca.pem"), ca + ".new");
+  std::filesystem::rename(ca + ".new", ca);
+  const HttpResponse after = client.get(url(server));
+  EXPECT_TRUE(after.ok()) << after.error;
+  std::filesystem::remove(ca);
+}
+
 TEST(HttpClientTls, BadTlsFilesAreClearErrors) {
   EXPECT_EQ(check_tls_options({.ca_file = pki("ca.pem")}), "");
   EXPECT_NE(check_tls_options({.ca_file = "/nonexistent/ca.pem"}).find("cannot load ca_file"),

@@ -1,5 +1,6 @@
-// Loading a receiver's integrations (Alertmanager 0.25's config/notifiers.go
-// and prometheus/common 0.38's http_config), and make_notifier().
+// Loading a receiver's integrations (Alertmanager 0.25's config/notifiers.go;
+// their http_config and tls_config through yamlconf/http_config.h), and
+// make_notifier().
 #include "watch/alerting/integrations.h"
 
 #include <yaml-cpp/yaml.h>
@@ -17,18 +18,26 @@
 
 #include "watch/alerting/receivers_internal.h"
 #include "watch/relabel/relabel.h"
+#include "watch/yamlconf/http_config.h"
+#include "watch/yamlconf/reader.h"
 
 namespace watch::alerting {
 
 namespace {
 
 using routing::Error;
+using yamlconf::Entries;
+using yamlconf::Entry;
+using yamlconf::join;
+using yamlconf::join_key;
+using yamlconf::Pos;
+using yamlconf::pos_of;
+using yamlconf::quote;
+using yamlconf::shape_of;
+using yamlconf::trim;
 
-constexpr std::size_t kWorkBudget = 200'000;   // YAML nodes visited, aliases included
-constexpr std::size_t kMaxErrors = 100;        // then one "too many errors"
-constexpr std::size_t kMaxSuggestLength = 64;  // keys longer than this get no suggestion
-constexpr std::size_t kMaxQuotedLength = 200;  // of user text quoted in a message
-constexpr int kMaxMergeDepth = 16;
+constexpr std::size_t kWorkBudget = 200'000;  // YAML nodes visited, aliases included
+constexpr std::size_t kMaxErrors = 100;       // then one "too many errors"
 
 // The receiver keys watch reads, and what each makes.
 constexpr std::array<std::string_view, 7> kSupported{
@@ -84,14 +93,6 @@ const std::vector<std::string_view> kEmailKeys{"send_resolved", "to",
 const std::vector<std::string_view> kExecKeys{"send_resolved", "command", "timeout", "max_alerts"};
 const std::vector<std::string_view> kLogKeys{"send_resolved"};
 const std::vector<std::string_view> kAlertmanagerKeys{"send_resolved", "url", "http_config"};
-const std::vector<std::string_view> kHttpConfigKeys{
-    "basic_auth", "authorization", "oauth2",           "bearer_token", "bearer_token_file",
-    "proxy_url",  "tls_config",    "follow_redirects", "enable_http2"};
-const std::vector<std::string_view> kTlsKeys{
-    "ca_file",     "cert_file",  "key_file", "server_name", "insecure_skip_verify",
-    "min_version", "max_version"};
-const std::vector<std::string_view> kBasicAuthKeys{"username", "password", "password_file"};
-const std::vector<std::string_view> kAuthorizationKeys{"type", "credentials", "credentials_file"};
 
 // Exact default strings of Alertmanager's config that are not a lone
 // {{ template }} reference, and the default template watch renders for them.
@@ -104,109 +105,6 @@ constexpr std::array<std::pair<std::string_view, std::string_view>, 5> kDefaultE
     {R"({{ .Alerts.Firing | len }})", "pagerduty.default.details.num_firing"},
     {R"({{ .Alerts.Resolved | len }})", "pagerduty.default.details.num_resolved"},
 }};
-
-struct Pos {
-  int line = 0;
-  int column = 0;
-};
-
-Pos pos_of(const YAML::Node& n) {
-  const YAML::Mark m = n.Mark();
-  if (m.line < 0) return {};
-  return {m.line + 1, m.column + 1};
-}
-
-// Go's %q for short user text in messages (never for secrets).
-std::string quote(std::string_view s) {
-  std::string out = "\"";
-  std::size_t shown = 0;
-  for (const char ch : s) {
-    if (shown++ == kMaxQuotedLength) {
-      out += "...";
-      break;
-    }
-    const auto c = static_cast<unsigned char>(ch);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += ch;
-    } else if (c == '\n') {
-      out += "\\n";
-    } else if (c == '\t') {
-      out += "\\t";
-    } else if (c < 0x20 || c == 0x7F) {
-      out += fmt::format("\\x{:02x}", c);
-    } else {
-      out += ch;
-    }
-  }
-  return out + "\"";
-}
-
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
-  for (std::size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
-  for (std::size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
-      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
-      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
-        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
-    }
-  }
-  return d[a.size()][b.size()];
-}
-
-std::string join(const std::vector<std::string_view>& names) {
-  std::string out;
-  for (std::string_view n : names) {
-    if (!out.empty()) out += ", ";
-    out += n;
-  }
-  return out;
-}
-
-std::string unknown_key_message(std::string_view key,
-                                const std::vector<std::string_view>& allowed) {
-  std::string_view best;
-  std::size_t best_distance = std::numeric_limits<std::size_t>::max();
-  if (key.size() <= kMaxSuggestLength) {
-    for (std::string_view a : allowed) {
-      if (const std::size_t d = edit_distance(key, a); d < best_distance) {
-        best_distance = d;
-        best = a;
-      }
-    }
-  }
-  if (!best.empty() && best_distance <= std::max<std::size_t>(2, best.size() / 3))
-    return fmt::format("unknown key {} (did you mean \"{}\"?)", quote(key), best);
-  return fmt::format("unknown key {} (expected one of: {})", quote(key), join(allowed));
-}
-
-const char* shape_of(const YAML::Node& n) {
-  switch (n.Type()) {
-    case YAML::NodeType::Map:
-      return "a mapping";
-    case YAML::NodeType::Sequence:
-      return "a list";
-    case YAML::NodeType::Scalar:
-      return "a string";
-    case YAML::NodeType::Null:
-      return "null";
-    default:
-      return "nothing";
-  }
-}
-
-bool is_plain(const YAML::Node& n) {
-  return n.Tag() == "?";
-}
-
-std::string join_key(const std::string& parent, std::string_view child) {
-  const std::string quoted = quote(child);
-  const std::string part = quoted.substr(1, quoted.size() - 2);
-  return parent.empty() ? part : parent + "." + part;
-}
 
 // textproto.CanonicalMIMEHeaderKey for ASCII tokens: "content-type" ->
 // "Content-Type"; a name with a space or a non-token byte is left as is.
@@ -223,12 +121,6 @@ std::string canonical_header(std::string_view name) {
     upper = c == '-';
   }
   return out;
-}
-
-std::string trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return std::string(s);
 }
 
 // Collapses white space runs to one space, for comparing template texts.
@@ -276,47 +168,6 @@ std::string default_reference(std::string_view text) {
   return name;
 }
 
-struct Entry {
-  std::string name;
-  YAML::Node key;
-  YAML::Node value;
-};
-
-class Entries {
- public:
-  void add(std::string name, YAML::Node key, YAML::Node value) {
-    entries_.push_back({std::move(name), std::move(key), std::move(value)});
-  }
-  bool has(std::string_view name) const {
-    return std::any_of(entries_.begin(), entries_.end(),
-                       [&](const Entry& e) { return e.name == name; });
-  }
-  // The value, nullptr when absent or null.
-  const YAML::Node* get(std::string_view name) const {
-    for (const Entry& e : entries_)
-      if (e.name == name) return e.value.IsNull() ? nullptr : &e.value;
-    return nullptr;
-  }
-  const Entry* entry(std::string_view name) const {
-    for (const Entry& e : entries_)
-      if (e.name == name) return &e;
-    return nullptr;
-  }
-  const std::vector<Entry>& all() const { return entries_; }
-  // Absent, null or "": what Alertmanager fills from its `global` block.
-  bool unset(std::string_view name) const {
-    const Entry* e = entry(name);
-    return !e || e->value.IsNull() || (e->value.IsScalar() && e->value.Scalar().empty());
-  }
-  void set(std::string name, YAML::Node key, YAML::Node value) {
-    std::erase_if(entries_, [&](const Entry& e) { return e.name == name; });
-    add(std::move(name), std::move(key), std::move(value));
-  }
-
- private:
-  std::vector<Entry> entries_;
-};
-
 // Alertmanager 0.25's `global` keys; the ones for integrations watch lacks
 // (opsgenie_*, wechat_*, victorops_*, telegram_api_url, webex_api_url) are
 // accepted and unused, as those receivers are refused where they appear.
@@ -358,14 +209,11 @@ constexpr const char* kNoSmarthost =
     "no global SMTP smarthost set (set smarthost, or smtp_smarthost in the global block of an "
     "alertmanager_config file)";
 
-class Loader {
+class Loader : public yamlconf::Reader {
  public:
   Loader(std::string base_dir, std::vector<Error>& errors,
          const IntegrationDefaults* defaults = nullptr)
-      : base_dir_(std::move(base_dir)),
-        errors_(errors),
-        errors_before_(errors.size()),
-        defaults_(defaults) {}
+      : Reader(std::move(base_dir), errors, kMaxErrors, kWorkBudget), defaults_(defaults) {}
 
   // Checks Alertmanager's `global` block once, keeping the values the
   // integrations default to.
@@ -397,7 +245,7 @@ class Loader {
     }
     if (const YAML::Node* v = f.get("http_config")) {
       HttpConfig ignored;
-      load_http_config(v, "global.http_config", ignored);
+      yamlconf::load_http_config(*this, *v, "global.http_config", ignored);
     }
     if (!f.unset("slack_api_url") && !f.unset("slack_api_url_file"))
       error(pos_of(n), "global",
@@ -440,164 +288,6 @@ class Loader {
   }
 
  private:
-  // ---- plumbing
-
-  void error(Pos pos, std::string key, std::string message) {
-    if (stop_) return;
-    if (errors_.size() - errors_before_ >= kMaxErrors) {
-      errors_.push_back({pos.line, pos.column, "",
-                         fmt::format("too many errors (more than {}); stopping", kMaxErrors)});
-      stop_ = true;
-      return;
-    }
-    errors_.push_back({pos.line, pos.column, std::move(key), std::move(message)});
-  }
-
-  bool charge() {
-    if (work_ >= kWorkBudget) {
-      if (!stop_) {
-        error({}, "",
-              fmt::format("configuration too complex (more than {} YAML nodes, aliases included)",
-                          kWorkBudget));
-        stop_ = true;
-      }
-      return false;
-    }
-    ++work_;
-    return !stop_;
-  }
-
-  bool entries(const YAML::Node& n, const std::string& key,
-               const std::vector<std::string_view>* allowed, Entries& out) {
-    if (!n.IsMap()) {
-      error(pos_of(n), key, fmt::format("expected a mapping, got {}", shape_of(n)));
-      return false;
-    }
-    collect(n, key, allowed, out, 0);
-    return true;
-  }
-
-  void collect(const YAML::Node& n, const std::string& key,
-               const std::vector<std::string_view>* allowed, Entries& out, int depth) {
-    std::vector<YAML::Node> merges;
-    std::set<std::string> seen;
-    for (auto it = n.begin(); it != n.end(); ++it) {
-      if (!charge()) return;
-      const YAML::Node k = it->first;
-      if (!k.IsScalar() && !k.IsNull()) {
-        error(pos_of(k), key, "keys must be strings");
-        continue;
-      }
-      const std::string name = k.IsNull() ? "" : k.Scalar();
-      if (name == "<<" && is_plain(k)) {
-        merges.push_back(YAML::Node(it->second));
-        continue;
-      }
-      if (allowed && std::find(allowed->begin(), allowed->end(), name) == allowed->end()) {
-        error(pos_of(k), join_key(key, name), unknown_key_message(name, *allowed));
-        continue;
-      }
-      if (!seen.insert(name).second) {
-        error(pos_of(k), join_key(key, name), "key repeated");
-        continue;
-      }
-      out.add(name, k, YAML::Node(it->second));
-    }
-    for (const YAML::Node& merge : merges) {
-      if (depth >= kMaxMergeDepth) {
-        error(pos_of(merge), key, "merge keys nested too deeply");
-        return;
-      }
-      std::vector<YAML::Node> sources;
-      if (merge.IsMap()) {
-        sources.push_back(merge);
-      } else if (merge.IsSequence()) {
-        for (auto it = merge.begin(); it != merge.end(); ++it) sources.push_back(*it);
-      } else {
-        error(pos_of(merge), key, "map merge requires map or sequence of maps as the value");
-        continue;
-      }
-      for (const YAML::Node& source : sources) {
-        if (!charge()) return;
-        if (!source.IsMap()) {
-          error(pos_of(source), key, "map merge requires map or sequence of maps as the value");
-          continue;
-        }
-        Entries merged;
-        collect(source, key, allowed, merged, depth + 1);
-        for (const Entry& e : merged.all())
-          if (!out.has(e.name)) out.add(e.name, e.key, e.value);
-      }
-    }
-  }
-
-  template <typename F>
-  void each(const YAML::Node* n, const std::string& key, F&& f) {
-    if (!n) return;
-    if (!n->IsSequence()) {
-      error(pos_of(*n), key, fmt::format("expected a list, got {}", shape_of(*n)));
-      return;
-    }
-    std::size_t i = 0;
-    for (auto it = n->begin(); it != n->end(); ++it, ++i) {
-      if (!charge()) return;
-      const YAML::Node item = *it;
-      f(item, fmt::format("{}[{}]", key, i));
-    }
-  }
-
-  // yaml.v2's string: any scalar's text; "" for null.
-  bool string_value(const YAML::Node& n, const std::string& key, std::string& out) {
-    if (n.IsNull()) {
-      out.clear();
-      return true;
-    }
-    if (!n.IsScalar()) {
-      error(pos_of(n), key, fmt::format("expected a string, got {}", shape_of(n)));
-      return false;
-    }
-    out = n.Scalar();
-    return true;
-  }
-
-  bool bool_value(const YAML::Node& n, const std::string& key, bool& out) {
-    static constexpr std::array<std::string_view, 11> kTrue{
-        "y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"};
-    static constexpr std::array<std::string_view, 11> kFalse{
-        "n", "N", "no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF"};
-    if (n.IsScalar() && (is_plain(n) || n.Tag() == "tag:yaml.org,2002:bool")) {
-      const std::string& s = n.Scalar();
-      if (std::find(kTrue.begin(), kTrue.end(), s) != kTrue.end()) {
-        out = true;
-        return true;
-      }
-      if (std::find(kFalse.begin(), kFalse.end(), s) != kFalse.end()) {
-        out = false;
-        return true;
-      }
-    }
-    error(pos_of(n), key,
-          n.IsScalar() ? fmt::format("expected true or false, got {}", quote(n.Scalar()))
-                       : fmt::format("expected true or false, got {}", shape_of(n)));
-    return false;
-  }
-
-  bool uint_value(const YAML::Node& n, const std::string& key, std::size_t& out) {
-    if (n.IsScalar() && is_plain(n)) {
-      const std::string& s = n.Scalar();
-      std::uint64_t v = 0;
-      const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-      if (!s.empty() && ec == std::errc() && end == s.data() + s.size()) {
-        out = static_cast<std::size_t>(v);
-        return true;
-      }
-    }
-    error(pos_of(n), key,
-          n.IsScalar() ? fmt::format("expected a non-negative integer, got {}", quote(n.Scalar()))
-                       : fmt::format("expected a non-negative integer, got {}", shape_of(n)));
-    return false;
-  }
-
   // A text key: plain text, or a reference to a default template.
   bool text_value(const YAML::Node& n, const std::string& key, Text& out) {
     std::string s;
@@ -621,11 +311,6 @@ class Loader {
     return false;
   }
 
-  std::string path(const std::string& p) const {
-    if (p.empty() || p.front() == '/' || base_dir_.empty()) return p;
-    return base_dir_ + "/" + p;
-  }
-
   bool url_value(const YAML::Node& n, const std::string& key, std::string& out, bool secret) {
     std::string s;
     if (!string_value(n, key, s)) return false;
@@ -640,135 +325,16 @@ class Loader {
     return true;
   }
 
-  // Keys Alertmanager has and watch does not: an error naming them.
-  void refuse(const Entries& f, const std::string& key, std::string_view name,
-              std::string_view why) {
-    if (const Entry* e = f.entry(name); e && !e->value.IsNull())
-      error(pos_of(e->key), join_key(key, name), std::string(why));
-  }
-
-  Pos key_pos(const Entries& f, std::string_view name, const YAML::Node& fallback) {
-    if (const Entry* e = f.entry(name)) return pos_of(e->key);
-    return pos_of(fallback);
-  }
-
-  // ---- http_config
-
-  void load_tls(const YAML::Node& n, const std::string& key, firebreak::TlsOptions& out) {
-    Entries f;
-    if (!entries(n, key, &kTlsKeys, f)) return;
-    std::string s;
-    for (auto [name, field] : {std::pair<const char*, std::string*>{"ca_file", &out.ca_file},
-                               {"cert_file", &out.cert_file},
-                               {"key_file", &out.key_file}}) {
-      if (const YAML::Node* v = f.get(name); v && string_value(*v, join_key(key, name), s))
-        *field = path(s);
-    }
-    if (const YAML::Node* v = f.get("server_name"))
-      string_value(*v, join_key(key, "server_name"), out.server_name);
-    if (const YAML::Node* v = f.get("insecure_skip_verify"))
-      bool_value(*v, join_key(key, "insecure_skip_verify"), out.insecure_skip_verify);
-    refuse(f, key, "min_version",
-           "min_version is not supported by watch (TLS 1.2 or later is used)");
-    refuse(f, key, "max_version", "max_version is not supported by watch");
-    if (out.cert_file.empty() != out.key_file.empty()) {
-      // prometheus/common's wording.
-      error(pos_of(n), key,
-            out.cert_file.empty()
-                ? fmt::format("client key file {} specified without client cert file",
-                              quote(out.key_file))
-                : fmt::format("client cert file {} specified without client key file",
-                              quote(out.cert_file)));
-    }
-  }
-
-  void load_http_config(const YAML::Node* n, const std::string& key, HttpConfig& out) {
-    if (!n) return;
-    Entries f;
-    if (!entries(*n, key, &kHttpConfigKeys, f)) return;
-    refuse(f, key, "oauth2", "oauth2 is not supported by watch");
-    refuse(f, key, "proxy_url", "proxy_url is not supported by watch");
-    bool ignored = false;
-    if (const YAML::Node* v = f.get("follow_redirects"))
-      bool_value(*v, join_key(key, "follow_redirects"), ignored);
-    if (const YAML::Node* v = f.get("enable_http2"))
-      bool_value(*v, join_key(key, "enable_http2"), ignored);
-    if (const YAML::Node* v = f.get("tls_config"))
-      load_tls(*v, join_key(key, "tls_config"), out.tls);
-
-    std::string bearer, bearer_file;
-    if (const YAML::Node* v = f.get("bearer_token"))
-      string_value(*v, join_key(key, "bearer_token"), bearer);
-    if (const YAML::Node* v = f.get("bearer_token_file");
-        v && string_value(*v, join_key(key, "bearer_token_file"), bearer_file))
-      bearer_file = path(bearer_file);
-
-    if (const YAML::Node* v = f.get("basic_auth")) {
-      const std::string k = join_key(key, "basic_auth");
-      Entries b;
-      if (entries(*v, k, &kBasicAuthKeys, b)) {
-        firebreak::HttpBasicAuth auth;
-        if (const YAML::Node* u = b.get("username"))
-          string_value(*u, join_key(k, "username"), auth.username);
-        if (const YAML::Node* p = b.get("password"))
-          string_value(*p, join_key(k, "password"), auth.password);
-        if (const YAML::Node* p = b.get("password_file");
-            p && string_value(*p, join_key(k, "password_file"), auth.password_file))
-          auth.password_file = path(auth.password_file);
-        if (!auth.password.empty() && !auth.password_file.empty())
-          error(pos_of(*v), k,
-                "at most one of basic_auth password & password_file must be configured");
-        out.basic_auth = std::move(auth);
-      }
-    }
-    if (const YAML::Node* v = f.get("authorization")) {
-      const std::string k = join_key(key, "authorization");
-      Entries a;
-      if (entries(*v, k, &kAuthorizationKeys, a)) {
-        firebreak::HttpAuthorization auth;
-        std::string type;
-        if (const YAML::Node* t = a.get("type")) string_value(*t, join_key(k, "type"), type);
-        type = trim(type);
-        auth.type = type.empty() ? "Bearer" : type;
-        if (const YAML::Node* c = a.get("credentials"))
-          string_value(*c, join_key(k, "credentials"), auth.credentials);
-        if (const YAML::Node* c = a.get("credentials_file");
-            c && string_value(*c, join_key(k, "credentials_file"), auth.credentials_file))
-          auth.credentials_file = path(auth.credentials_file);
-        if (!auth.credentials.empty() && !auth.credentials_file.empty())
-          error(pos_of(*v), k,
-                "at most one of authorization credentials & credentials_file must be configured");
-        std::string lower = auth.type;
-        std::transform(lower.begin(), lower.end(), lower.begin(),
-                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-        if (lower == "basic")
-          error(pos_of(*v), join_key(k, "type"),
-                "authorization type cannot be set to \"basic\", use \"basic_auth\" instead");
-        if (!bearer.empty() || !bearer_file.empty())
-          error(pos_of(*v), k,
-                "authorization is not compatible with bearer_token & bearer_token_file");
-        if (out.basic_auth)
-          error(pos_of(*v), k,
-                "at most one of basic_auth, oauth2 & authorization must be configured");
-        out.authorization = std::move(auth);
-      }
-    }
-    if (!bearer.empty() && !bearer_file.empty())
-      error(pos_of(*n), key, "at most one of bearer_token & bearer_token_file must be configured");
-    if ((!bearer.empty() || !bearer_file.empty()) && out.basic_auth)
-      error(
-          pos_of(*n), key,
-          "at most one of basic_auth, oauth2, bearer_token & bearer_token_file must be configured");
-    if (!out.authorization && (!bearer.empty() || !bearer_file.empty()))
-      out.authorization = firebreak::HttpAuthorization{
-          .type = "Bearer", .credentials = bearer, .credentials_file = bearer_file};
+  void http_config(const Entries& f, const std::string& key, HttpConfig& out) {
+    if (const YAML::Node* v = f.get("http_config"))
+      yamlconf::load_http_config(*this, *v, join_key(key, "http_config"), out);
   }
 
   // ---- items
 
   bool load_item(std::size_t kind, const YAML::Node& n, const std::string& key,
                  IntegrationConfig& c) {
-    const std::size_t errors_at = errors_.size();
+    const std::size_t errors_at = error_count();
     if (!n.IsMap()) {
       error(pos_of(n), key,
             n.IsNull() ? std::string("expected a mapping, got null")
@@ -808,7 +374,7 @@ class Loader {
         c.config = alertmanager(f, n, key);
         break;
     }
-    return errors_.size() == errors_at;
+    return error_count() == errors_at;
   }
 
   WebhookConfig webhook(const Entries& f, const YAML::Node& n, const std::string& key) {
@@ -819,7 +385,7 @@ class Loader {
       error(key_pos(f, "url", n), key, "missing URL in webhook config");
     if (const YAML::Node* v = f.get("max_alerts"))
       uint_value(*v, join_key(key, "max_alerts"), w.max_alerts);
-    load_http_config(f.get("http_config"), join_key(key, "http_config"), w.http);
+    http_config(f, key, w.http);
     return w;
   }
 
@@ -845,7 +411,7 @@ class Loader {
       error(pos_of(n), key,
             "no global Slack API URL set either inline or in a file (set api_url or "
             "api_url_file, or slack_api_url in the global block of an alertmanager_config file)");
-    load_http_config(f.get("http_config"), join_key(key, "http_config"), s.http);
+    http_config(f, key, s.http);
     const std::array<std::pair<std::string_view, Text*>, 14> texts{{
         {"channel", &s.channel},
         {"username", &s.username},
@@ -912,7 +478,7 @@ class Loader {
     if (!p.routing_key.empty() && !p.routing_key_file.empty())
       error(pos_of(n), key, "at most one of routing_key & routing_key_file must be configured");
     if (const YAML::Node* v = f.get("url")) url_value(*v, join_key(key, "url"), p.url, false);
-    load_http_config(f.get("http_config"), join_key(key, "http_config"), p.http);
+    http_config(f, key, p.http);
     text_key(f, key, "client", p.client);
     text_key(f, key, "client_url", p.client_url);
     text_key(f, key, "description", p.description);
@@ -994,7 +560,8 @@ class Loader {
       error(pos_of(n), key, "at most one of auth_password & auth_password_file must be configured");
     if (const YAML::Node* v = f.get("require_tls"))
       bool_value(*v, join_key(key, "require_tls"), m.require_tls);
-    if (const YAML::Node* v = f.get("tls_config")) load_tls(*v, join_key(key, "tls_config"), m.tls);
+    if (const YAML::Node* v = f.get("tls_config"))
+      yamlconf::load_tls_config(*this, *v, join_key(key, "tls_config"), m.tls);
     text_key(f, key, "html", m.html);
     text_key(f, key, "text", m.text);
     if (const YAML::Node* v = f.get("headers")) {
@@ -1113,7 +680,7 @@ class Loader {
       url_value(*v, join_key(key, "url"), a.url, false);
     else
       error(key_pos(f, "url", n), key, "missing url in alertmanager config");
-    load_http_config(f.get("http_config"), join_key(key, "http_config"), a.http);
+    http_config(f, key, a.http);
     return a;
   }
 
@@ -1149,12 +716,7 @@ class Loader {
     }
   }
 
-  std::string base_dir_;
-  std::vector<Error>& errors_;
-  std::size_t errors_before_;
   const IntegrationDefaults* defaults_;
-  std::size_t work_ = 0;
-  bool stop_ = false;
 };
 
 }  // namespace

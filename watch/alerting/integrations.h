@@ -44,6 +44,7 @@
 #include "watch/alerting/notifier.h"
 #include "watch/dispatch/dispatch.h"
 #include "watch/routing/routing.h"
+#include "watch/yamlconf/http_config.h"
 
 namespace YAML {
 class Node;
@@ -51,16 +52,9 @@ class Node;
 
 namespace watch::alerting {
 
-// Prometheus's http_config (prometheus/common 0.38, what Alertmanager 0.25
-// uses): tls_config, authorization (bearer_token and bearer_token_file are
-// read into it, as Prometheus does), basic_auth. follow_redirects and
-// enable_http2 are accepted and have no effect (watch's client follows no
-// redirect and speaks HTTP/1.1); oauth2 and proxy_url are refused.
-struct HttpConfig {
-  firebreak::TlsOptions tls;
-  std::optional<firebreak::HttpAuthorization> authorization;
-  std::optional<firebreak::HttpBasicAuth> basic_auth;
-};
+// Prometheus's http_config: tls_config, authorization, basic_auth
+// (yamlconf/http_config.h loads it, for receivers and scrape targets alike).
+using HttpConfig = yamlconf::HttpConfig;
 
 // A text of a notification: plain text, or one of Alertmanager's default
 // templates by name ("slack.default.title"; render_default()).

@@ -26,6 +26,8 @@
 #include "firebreak/http_client.h"
 #include "watch/promql/ast.h"
 #include "watch/rules/rule_file.h"
+#include "watch/yamlconf/http_config.h"
+#include "watch/yamlconf/reader.h"
 
 namespace watch::config {
 
@@ -100,7 +102,6 @@ namespace {
 constexpr std::size_t kWorkBudget = 1'000'000;       // YAML nodes visited, aliases included
 constexpr std::size_t kMaxGlobMatches = 10'000;      // per rule_files pattern
 constexpr std::size_t kMaxRuleFilePatterns = 1'000;  // distinct rule_files entries
-constexpr std::size_t kMaxSuggestLength = 64;        // keys longer than this get no suggestion
 constexpr std::size_t kMaxNameLength = 128;
 
 struct Pos {
@@ -132,42 +133,9 @@ std::string quote(std::string_view s) {
   return out + "\"";
 }
 
-// Optimal string alignment distance (a transposition counts as one edit).
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
-  for (std::size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
-  for (std::size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
-      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
-      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
-        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
-    }
-  }
-  return d[a.size()][b.size()];
-}
-
-// The closest of `allowed` to `key`, when close enough to be a typo.
-std::string_view closest(std::string_view key, const std::vector<std::string_view>& allowed) {
-  std::string_view best;
-  std::size_t best_distance = std::numeric_limits<std::size_t>::max();
-  if (key.size() <= kMaxSuggestLength) {
-    for (std::string_view a : allowed) {
-      const std::size_t d = edit_distance(key, a);
-      if (d < best_distance) {
-        best_distance = d;
-        best = a;
-      }
-    }
-  }
-  const std::size_t limit = std::max<std::size_t>(2, best.size() / 3);
-  return !best.empty() && best_distance <= limit ? best : std::string_view{};
-}
-
 // " (did you mean \"x\"?)" or " (expected one of: a, b)".
 std::string suggestion_suffix(std::string_view key, const std::vector<std::string_view>& allowed) {
-  if (const std::string_view best = closest(key, allowed); !best.empty())
+  if (const std::string_view best = yamlconf::closest_key(key, allowed); !best.empty())
     return fmt::format(" (did you mean \"{}\"?)", best);
   std::string list;
   for (std::string_view a : allowed) {
@@ -773,7 +741,10 @@ class Loader {
                  "thresholds",
                  "body_size_limit",
                  "sample_limit",
-                 "rule_pack"},
+                 "rule_pack",
+                 "tls_config",
+                 "authorization",
+                 "basic_auth"},
                 f)) {
       return false;
     }
@@ -797,6 +768,7 @@ class Loader {
       }
     }
     load_instances(n, f, key, t);
+    load_http(f, key, t);
     duration(f.get("interval"), key + ".interval", t.interval_ms);
     if (const YAML::Node* to = f.get("timeout")) {
       if (duration(to, key + ".timeout", t.timeout_ms) && t.timeout_ms > t.interval_ms) {
@@ -857,9 +829,13 @@ class Loader {
             "a target with a list of instances probes each at ready_path (e.g. /readyz)");
     }
     std::string scheme;
-    if (scalar(f.get("scheme"), key + ".scheme", scheme) && scheme != "http")
-      error(pos_of(*f.get("scheme")), key + ".scheme",
-            fmt::format("unsupported scheme {} (watch scrapes http)", quote(scheme)));
+    if (scalar(f.get("scheme"), key + ".scheme", scheme)) {
+      if (scheme == "http" || scheme == "https")
+        t.scheme = scheme;
+      else
+        error(pos_of(*f.get("scheme")), key + ".scheme",
+              fmt::format("unsupported scheme {} (expected http or https)", quote(scheme)));
+    }
     for (auto [k, out] : {std::pair<const char*, std::string*>{"metrics_path", &t.metrics_path},
                           {"ready_path", &t.ready_path}}) {
       const YAML::Node* p = f.get(k);
@@ -983,6 +959,24 @@ class Loader {
     load_relabel(f.get("relabel_configs"), key + ".relabel_configs", t.relabel_configs);
     load_relabel(f.get("metric_relabel_configs"), key + ".metric_relabel_configs",
                  t.metric_relabel_configs);
+  }
+
+  // tls_config, authorization and basic_auth: Prometheus's http_config,
+  // inline as in its scrape_config, read by the loader receivers use.
+  void load_http(const Fields& f, const std::string& key, Target& t) {
+    YAML::Node http(YAML::NodeType::Map);
+    bool any = false;
+    for (const char* k : {"tls_config", "authorization", "basic_auth"}) {
+      if (const YAML::Node* v = f.get(k)) {
+        http.force_insert(k, *v);
+        any = true;
+      }
+    }
+    if (!any) return;
+    std::vector<yamlconf::Error> errors;
+    yamlconf::Reader reader(result_.config.dir, errors);
+    yamlconf::load_http_config(reader, http, key, t.http, options_.check_files);
+    for (yamlconf::Error& e : errors) error({e.line, e.column}, std::move(e.key), e.message);
   }
 
   // A static instance: host:port (the port may be left out: 80).

@@ -19,14 +19,18 @@
 // An empty file is a valid configuration with every default and nothing to
 // watch.
 //
-// Relative paths (storage.path, rule_files) are resolved against the
-// directory of the configuration file; rule_files may be globs (a glob that
-// matches nothing is not an error; a plain path that does not exist is).
-// Every rule file is loaded with watch::rules::load_rule_file() and its
-// errors are passed through with the rule file's own path.
+// Relative paths (storage.path, rule_files, the files of a target's
+// tls_config, authorization and basic_auth) are resolved against the
+// directory of the configuration file. A target's TLS and secret files are
+// checked at load (a missing one is an error at its key; their secrets are
+// never put in a message). rule_files may be globs (a glob that matches
+// nothing is not an error; a plain path that does not exist is). Every rule
+// file is loaded with watch::rules::load_rule_file() and its errors are
+// passed through with the rule file's own path.
 //
 // Thread-safety: pure functions (parse_config and load_config read the file
-// system: the configuration file, rule files and globs).
+// system: the configuration file, rule files and globs, TLS and secret
+// files).
 #pragma once
 
 #include <cstddef>
@@ -43,6 +47,7 @@
 #include "watch/relabel/relabel.h"
 #include "watch/routing/routing.h"
 #include "watch/rulepack/rule_pack.h"
+#include "watch/yamlconf/http_config.h"
 
 namespace watch::config {
 
@@ -61,12 +66,17 @@ struct Target {
   std::string ready_url;  // "" when not probed
   // Many instances: host:port addresses from static lists (`targets`,
   // `static_configs`), files and DNS, relabeled, each scraped at
-  // http://<address><metrics_path> and probed at <ready_path> when set.
+  // <scheme>://<address><metrics_path> and probed at <ready_path> when set.
+  std::string scheme = "http";  // "http" or "https"
   std::string metrics_path = "/metrics";
   std::string ready_path;  // "" when not probed
   std::vector<discovery::TargetGroup> static_groups;
   std::vector<discovery::FileSdConfig> file_sd;  // files absolute
   std::vector<discovery::DnsSdConfig> dns_sd;
+  // tls_config, authorization and basic_auth (Prometheus's http_config,
+  // inline as in its scrape_config): for the scrapes and the readiness
+  // probes alike; file paths absolute.
+  yamlconf::HttpConfig http;
   std::vector<relabel::Rule> relabel_configs;         // on each instance's labels
   std::vector<relabel::Rule> metric_relabel_configs;  // on each scraped series
   std::int64_t interval_ms = 0;                       // > 0 (default: global.scrape_interval)
@@ -193,6 +203,10 @@ struct ParseOptions {
   // their syntax in the configuration is checked and rule_files holds the
   // resolved patterns (the fuzz target and tools that must not touch disk).
   bool load_rule_files = true;
+  // Check the files targets' tls_config, authorization and basic_auth name:
+  // readable, and the certificates and key loadable and matching. Off: only
+  // their syntax (as load_rule_files).
+  bool check_files = true;
 };
 
 // Parses YAML text; `path` names the file in errors and its directory

@@ -15,15 +15,21 @@
 
 #include "watch/relabel/relabel.h"
 #include "watch/routing/routing.h"
+#include "watch/yamlconf/reader.h"
 
 namespace watch::routing {
 
 namespace {
 
-constexpr std::size_t kWorkBudget = 200'000;   // YAML nodes visited, aliases included
-constexpr std::size_t kMaxSuggestLength = 64;  // keys longer than this get no suggestion
-constexpr std::size_t kMaxQuotedLength = 200;  // of user text quoted in a message
-constexpr int kMaxMergeDepth = 16;             // `<<` inside merged mappings
+constexpr std::size_t kWorkBudget = 200'000;  // YAML nodes visited, aliases included
+
+using yamlconf::Entries;
+using yamlconf::Entry;
+using yamlconf::join_key;
+using yamlconf::Pos;
+using yamlconf::pos_of;
+using yamlconf::quote;
+using yamlconf::shape_of;
 
 // clang-format off
 const std::vector<std::string_view> kRouteKeys{
@@ -44,130 +50,6 @@ constexpr std::array<std::string_view, 7> kWeekdayNames{
 constexpr std::array<std::string_view, 12> kMonthNames{
     "january", "february", "march",     "april",   "may",      "june",
     "july",    "august",   "september", "october", "november", "december"};
-
-struct Pos {
-  int line = 0;
-  int column = 0;
-};
-
-Pos pos_of(const YAML::Node& n) {
-  const YAML::Mark m = n.Mark();
-  if (m.line < 0) return {};
-  return {m.line + 1, m.column + 1};
-}
-
-// Go's %q, for the messages that quote user text as Alertmanager does
-// (printable UTF-8 kept, the rest escaped), shortened past kMaxQuotedLength.
-std::string go_quote(std::string_view s) {
-  std::string out = "\"";
-  std::size_t shown = 0;
-  for (std::size_t i = 0; i < s.size(); ++i, ++shown) {
-    if (shown == kMaxQuotedLength) {
-      out += "...";
-      break;
-    }
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        continue;
-      case '\\':
-        out += "\\\\";
-        continue;
-      case '\n':
-        out += "\\n";
-        continue;
-      case '\r':
-        out += "\\r";
-        continue;
-      case '\t':
-        out += "\\t";
-        continue;
-      default:
-        break;
-    }
-    if (c < 0x20 || c == 0x7F) {
-      out += fmt::format("\\x{:02x}", c);
-    } else if (c < 0x80) {
-      out.push_back(static_cast<char>(c));
-    } else {
-      // A well-formed multi-byte character is kept; a stray byte escaped.
-      std::size_t width = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 ? 2 : 0;
-      bool ok = width > 0 && i + width <= s.size() && c <= 0xF4;
-      for (std::size_t k = 1; ok && k < width; ++k) {
-        ok = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
-      }
-      if (ok) {
-        out.append(s.substr(i, width));
-        i += width - 1;
-      } else {
-        out += fmt::format("\\x{:02x}", c);
-      }
-    }
-  }
-  return out + "\"";
-}
-
-// Optimal string alignment distance (a transposition counts as one edit).
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
-  for (std::size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
-  for (std::size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
-      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
-      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
-        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
-      }
-    }
-  }
-  return d[a.size()][b.size()];
-}
-
-// `unknown key "recevier" (did you mean "receiver"?)`, or the keys allowed
-// when none is close enough to be a typo.
-std::string unknown_key_message(std::string_view key,
-                                const std::vector<std::string_view>& allowed) {
-  std::string_view best;
-  std::size_t best_distance = std::numeric_limits<std::size_t>::max();
-  if (key.size() <= kMaxSuggestLength) {
-    for (std::string_view a : allowed) {
-      if (const std::size_t d = edit_distance(key, a); d < best_distance) {
-        best_distance = d;
-        best = a;
-      }
-    }
-  }
-  if (!best.empty() && best_distance <= std::max<std::size_t>(2, best.size() / 3)) {
-    return fmt::format("unknown key {} (did you mean \"{}\"?)", go_quote(key), best);
-  }
-  std::string list;
-  for (std::string_view a : allowed) {
-    if (!list.empty()) list += ", ";
-    list += a;
-  }
-  return fmt::format("unknown key {} (expected one of: {})", go_quote(key), list);
-}
-
-const char* shape_of(const YAML::Node& n) {
-  switch (n.Type()) {
-    case YAML::NodeType::Map:
-      return "a mapping";
-    case YAML::NodeType::Sequence:
-      return "a list";
-    case YAML::NodeType::Scalar:
-      return "a string";
-    case YAML::NodeType::Null:
-      return "null";
-    default:
-      return "nothing";
-  }
-}
-
-bool is_plain(const YAML::Node& n) {
-  return n.Tag() == "?";
-}
 
 // strings.ToLower for the names a range may hold: ASCII, plus the two
 // characters Go lowers to ASCII letters (U+0130 to 'i', the Kelvin sign to
@@ -201,7 +83,7 @@ std::optional<std::int64_t> go_atoi(std::string_view s, std::string* error) {
     return c >= '0' && c <= '9';
   });
   if (!all_digits) {
-    *error = fmt::format("strconv.Atoi: parsing {}: invalid syntax", go_quote(s));
+    *error = fmt::format("strconv.Atoi: parsing {}: invalid syntax", quote(s));
     return std::nullopt;
   }
   std::uint64_t magnitude = 0;
@@ -209,7 +91,7 @@ std::optional<std::int64_t> go_atoi(std::string_view s, std::string* error) {
   const std::uint64_t limit =
       static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()) + (negative ? 1 : 0);
   if (ec != std::errc() || end != digits.data() + digits.size() || magnitude > limit) {
-    *error = fmt::format("strconv.Atoi: parsing {}: value out of range", go_quote(s));
+    *error = fmt::format("strconv.Atoi: parsing {}: value out of range", quote(s));
     return std::nullopt;
   }
   if (negative) return static_cast<std::int64_t>(0 - magnitude);
@@ -329,48 +211,11 @@ std::optional<InclusiveRange> parse_range(RangeKind kind, std::string_view text,
   return InclusiveRange{to_int(begin), to_int(end)};
 }
 
-// A key path: "parent.child", the child (from the file) made printable.
-std::string join_key(const std::string& parent, std::string_view child) {
-  const std::string quoted = go_quote(child);
-  const std::string part = quoted.substr(1, quoted.size() - 2);
-  return parent.empty() ? part : parent + "." + part;
-}
-
-// A mapping's entries, YAML merge keys applied, in file order.
-struct Entry {
-  std::string name;
-  YAML::Node key;
-  YAML::Node value;
-};
-
-class Entries {
- public:
-  void add(std::string name, YAML::Node key, YAML::Node value) {
-    entries_.push_back({std::move(name), std::move(key), std::move(value)});
-  }
-  bool has(std::string_view name) const {
-    return std::any_of(entries_.begin(), entries_.end(),
-                       [&](const Entry& e) { return e.name == name; });
-  }
-  // The value, nullptr when absent or null (Alertmanager treats both alike).
-  const YAML::Node* get(std::string_view name) const {
-    for (const Entry& e : entries_) {
-      if (e.name == name) return e.value.IsNull() ? nullptr : &e.value;
-    }
-    return nullptr;
-  }
-  const std::vector<Entry>& all() const { return entries_; }
-
- private:
-  std::vector<Entry> entries_;
-};
-
-class Loader {
+class Loader : public yamlconf::Reader {
  public:
   Loader(const std::vector<std::string>& receiver_names, std::vector<Error>& errors)
-      : receivers_(receiver_names.begin(), receiver_names.end()),
-        errors_(errors),
-        errors_before_(errors.size()) {}
+      : Reader("", errors, kMaxRoutingErrors, kWorkBudget),
+        receivers_(receiver_names.begin(), receiver_names.end()) {}
 
   RoutingConfig run(const YAML::Node& root) {
     RoutingConfig config;
@@ -425,158 +270,6 @@ class Loader {
   }
 
  private:
-  void error(Pos pos, std::string key, std::string message) {
-    if (stop_) return;
-    if (errors_.size() - errors_before_ >= kMaxRoutingErrors) {
-      errors_.push_back(
-          {pos.line, pos.column, "",
-           fmt::format("too many errors (more than {}); stopping", kMaxRoutingErrors)});
-      stop_ = true;
-      return;
-    }
-    errors_.push_back({pos.line, pos.column, std::move(key), std::move(message)});
-  }
-
-  // Charges one unit of work; false (once with an error) when the budget is
-  // spent or loading stopped.
-  bool charge() {
-    if (work_ >= kWorkBudget) {
-      if (!stop_) {
-        error({}, "",
-              fmt::format("configuration too complex (more than {} YAML nodes, aliases included)",
-                          kWorkBudget));
-        stop_ = true;
-      }
-      return false;
-    }
-    ++work_;
-    return !stop_;
-  }
-
-  // The entries of mapping `n`, after YAML merge keys (explicit keys win over
-  // merged ones, an earlier merged mapping over a later one). With `allowed`,
-  // other keys are errors. Repeated keys are errors. False when `n` is not a
-  // mapping.
-  bool entries(const YAML::Node& n, const std::string& key,
-               const std::vector<std::string_view>* allowed, Entries& out) {
-    if (!n.IsMap()) {
-      error(pos_of(n), key, fmt::format("expected a mapping, got {}", shape_of(n)));
-      return false;
-    }
-    collect_entries(n, key, allowed, out, 0);
-    return true;
-  }
-
-  void collect_entries(const YAML::Node& n, const std::string& key,
-                       const std::vector<std::string_view>* allowed, Entries& out,
-                       int merge_depth) {
-    std::vector<YAML::Node> merges;
-    std::set<std::string> explicit_keys;
-    for (auto it = n.begin(); it != n.end(); ++it) {
-      if (!charge()) return;
-      const YAML::Node k = it->first;  // the iterator hands out temporaries
-      if (!k.IsScalar() && !k.IsNull()) {
-        error(pos_of(k), key, "keys must be strings");
-        continue;
-      }
-      const std::string name = k.IsNull() ? "" : k.Scalar();
-      if (name == "<<" && is_plain(k)) {
-        merges.push_back(YAML::Node(it->second));
-        continue;
-      }
-      if (allowed && std::find(allowed->begin(), allowed->end(), name) == allowed->end()) {
-        error(pos_of(k), join_key(key, name), unknown_key_message(name, *allowed));
-        continue;
-      }
-      if (!explicit_keys.insert(name).second) {
-        error(pos_of(k), join_key(key, name), "key repeated");
-        continue;
-      }
-      out.add(name, k, YAML::Node(it->second));
-    }
-    for (const YAML::Node& merge : merges) {
-      if (merge_depth >= kMaxMergeDepth) {
-        error(pos_of(merge), key, "merge keys nested too deeply");
-        return;
-      }
-      std::vector<YAML::Node> sources;
-      if (merge.IsMap()) {
-        sources.push_back(merge);
-      } else if (merge.IsSequence()) {
-        for (auto it = merge.begin(); it != merge.end(); ++it) sources.push_back(*it);
-      }
-      if (sources.empty() && !merge.IsSequence()) {
-        error(pos_of(merge), key, "map merge requires map or sequence of maps as the value");
-        continue;
-      }
-      for (const YAML::Node& source : sources) {
-        if (!charge()) return;
-        if (!source.IsMap()) {
-          error(pos_of(source), key, "map merge requires map or sequence of maps as the value");
-          continue;
-        }
-        Entries merged;
-        collect_entries(source, key, allowed, merged, merge_depth + 1);
-        for (const Entry& e : merged.all()) {
-          if (!out.has(e.name)) out.add(e.name, e.key, e.value);
-        }
-      }
-    }
-  }
-
-  // Calls f(item, "key[i]") for each item of a list (nothing when null).
-  template <typename F>
-  void each(const YAML::Node* n, const std::string& key, F&& f) {
-    if (!n) return;
-    if (!n->IsSequence()) {
-      error(pos_of(*n), key, fmt::format("expected a list, got {}", shape_of(*n)));
-      return;
-    }
-    std::size_t i = 0;
-    for (auto it = n->begin(); it != n->end(); ++it, ++i) {
-      if (!charge()) return;
-      const YAML::Node item = *it;
-      f(item, fmt::format("{}[{}]", key, i));
-    }
-  }
-
-  // A string as yaml.v2 decodes one: any scalar's text, "" for null.
-  bool string_value(const YAML::Node& n, const std::string& key, std::string& out) {
-    if (n.IsNull()) {
-      out.clear();
-      return true;
-    }
-    if (!n.IsScalar()) {
-      error(pos_of(n), key, fmt::format("expected a string, got {}", shape_of(n)));
-      return false;
-    }
-    out = n.Scalar();
-    return true;
-  }
-
-  // A YAML 1.1 boolean, unquoted, as yaml.v2 takes one (true, yes, on, y ...).
-  bool bool_value(const YAML::Node& n, const std::string& key, bool& out) {
-    static constexpr std::array<std::string_view, 11> kTrue{
-        "y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"};
-    static constexpr std::array<std::string_view, 11> kFalse{
-        "n", "N", "no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF"};
-    if (n.IsScalar() && (is_plain(n) || n.Tag() == "tag:yaml.org,2002:bool")) {
-      const std::string& s = n.Scalar();
-      if (std::find(kTrue.begin(), kTrue.end(), s) != kTrue.end()) {
-        out = true;
-        return true;
-      }
-      if (std::find(kFalse.begin(), kFalse.end(), s) != kFalse.end()) {
-        out = false;
-        return true;
-      }
-    }
-    error(pos_of(n), key,
-          n.IsScalar() ? fmt::format("expected true or false, got {}", go_quote(n.Scalar()))
-                       : fmt::format("expected true or false, got {}", shape_of(n)));
-    return false;
-  }
-
   // A Prometheus duration ("30s", "1h30m", "0"); nullopt when absent, null
   // or bad (then with an error).
   std::optional<std::int64_t> duration(const YAML::Node* n, const std::string& key) {
@@ -597,7 +290,7 @@ class Loader {
     for (const Entry& e : map.all()) {
       const std::string entry_key = join_key(key, e.name);
       if (!is_valid_label_name(e.name)) {
-        error(pos_of(e.key), entry_key, fmt::format("invalid label name {}", go_quote(e.name)));
+        error(pos_of(e.key), entry_key, fmt::format("invalid label name {}", quote(e.name)));
         continue;
       }
       std::string value;
@@ -617,12 +310,11 @@ class Loader {
     for (const Entry& e : map.all()) {
       const std::string entry_key = join_key(key, e.name);
       if (!is_valid_label_name(e.name)) {
-        error(pos_of(e.key), entry_key, fmt::format("invalid label name {}", go_quote(e.name)));
+        error(pos_of(e.key), entry_key, fmt::format("invalid label name {}", quote(e.name)));
         continue;
       }
       if (e.value.IsNull()) {
-        error(pos_of(e.key), entry_key,
-              fmt::format("invalid regexp value for {}", go_quote(e.name)));
+        error(pos_of(e.key), entry_key, fmt::format("invalid regexp value for {}", quote(e.name)));
         continue;
       }
       std::string regex;
@@ -685,7 +377,7 @@ class Loader {
         options.receiver = receiver;
         if (!receivers_.contains(receiver)) {
           error(pos_of(*r), sub("receiver"),
-                fmt::format("undefined receiver {} used in route", go_quote(receiver)));
+                fmt::format("undefined receiver {} used in route", quote(receiver)));
         }
       }
     }
@@ -707,12 +399,12 @@ class Loader {
         }
         if (!is_valid_label_name(name)) {
           error(pos_of(item), item_key,
-                fmt::format("invalid label name {} in group_by list", go_quote(name)));
+                fmt::format("invalid label name {} in group_by list", quote(name)));
           return;
         }
         if (!seen.insert(name).second) {
           error(pos_of(item), item_key,
-                fmt::format("duplicated label {} in group_by", go_quote(name)));
+                fmt::format("duplicated label {} in group_by", quote(name)));
           return;
         }
         names.push_back(std::move(name));
@@ -801,7 +493,7 @@ class Loader {
       if (!string_value(item, item_key, name)) return;
       if (time_interval_names_ && !time_interval_names_->contains(name)) {
         error(pos_of(item), item_key,
-              fmt::format("undefined time interval {} used in route", go_quote(name)));
+              fmt::format("undefined time interval {} used in route", quote(name)));
       }
       names.push_back(std::move(name));
     });
@@ -830,7 +522,7 @@ class Loader {
       if (!string_value(item, item_key, name)) return;
       // A null item is "" (0.25 does not check it): it compares equal always.
       if (!item.IsNull() && !is_valid_label_name(name)) {
-        error(pos_of(item), item_key, fmt::format("{} is not a valid label name", go_quote(name)));
+        error(pos_of(item), item_key, fmt::format("{} is not a valid label name", quote(name)));
         return;
       }
       if (std::find(out.equal.begin(), out.equal.end(), name) == out.equal.end()) {
@@ -867,7 +559,7 @@ class Loader {
       if (out.contains(name)) {
         error(pos_of(item), item_key,
               fmt::format("{} {} is not unique", old_form ? "mute time interval" : "time interval",
-                          go_quote(name)));
+                          quote(name)));
         return;
       }
       out.emplace(std::move(name), std::move(intervals));
@@ -964,11 +656,7 @@ class Loader {
   }
 
   std::set<std::string, std::less<>> receivers_;
-  std::vector<Error>& errors_;
-  const std::size_t errors_before_;  // the caller's, not counted against the limit
   const std::map<std::string, std::vector<TimeInterval>>* time_interval_names_ = nullptr;
-  std::size_t work_ = 0;
-  bool stop_ = false;
   bool depth_reported_ = false;
 };
 

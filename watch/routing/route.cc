@@ -57,11 +57,4 @@ const LabelSet* find_inhibitor(const std::vector<InhibitRule>& rules, const Labe
   return nullptr;
 }
 
-std::string Error::to_string() const {
-  std::string out;
-  if (line > 0) out += fmt::format("{}:{}: ", line, column);
-  if (!key.empty()) out += key + ": ";
-  return out + message;
-}
-
 }  // namespace watch::routing

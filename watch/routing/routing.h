@@ -42,6 +42,7 @@
 
 #include "watch/model/model.h"
 #include "watch/routing/matchers.h"
+#include "watch/yamlconf/error.h"
 
 namespace YAML {
 class Node;
@@ -170,15 +171,9 @@ inline bool inhibited(const std::vector<InhibitRule>& rules, const LabelSet& tar
 // ---------------------------------------------------------------------------
 // Loading.
 
-struct Error {
-  int line = 0;  // 1-based; 0 when not about one place
-  int column = 0;
-  std::string key;  // e.g. "route.routes[0].group_wait"; "" for the whole document
-  std::string message;
-
-  // "12:9: route.routes[0].group_wait: not a valid duration string: \"5x\"".
-  std::string to_string() const;
-};
+// A problem at a line, column and key path (yamlconf/reader.h):
+// "12:9: route.routes[0].group_wait: not a valid duration string: \"5x\"".
+using Error = yamlconf::Error;
 
 inline constexpr std::size_t kMaxRoutingErrors = 100;  // then one "too many errors"
 inline constexpr int kMaxRouteDepth = 100;             // nested `routes`

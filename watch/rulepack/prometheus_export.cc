@@ -168,6 +168,35 @@ void render_instances(const ExportTarget& t, std::ostringstream& y) {
   render_relabel("metric_relabel_configs", t.metric_relabel_configs, y);
 }
 
+// tls_config, authorization, basic_auth, with "<secret>" for inline secrets
+// (what Prometheus writes for a Secret).
+void render_http(const yamlconf::HttpConfig& http, std::ostringstream& y) {
+  constexpr const char* kSecret = "'<secret>'  # not exported: keep it in a file (";
+  const firebreak::TlsOptions& tls = http.tls;
+  if (tls != firebreak::TlsOptions{}) {
+    y << "    tls_config:\n";
+    if (!tls.ca_file.empty()) y << "      ca_file: " << yaml_quote(tls.ca_file) << "\n";
+    if (!tls.cert_file.empty()) y << "      cert_file: " << yaml_quote(tls.cert_file) << "\n";
+    if (!tls.key_file.empty()) y << "      key_file: " << yaml_quote(tls.key_file) << "\n";
+    if (!tls.server_name.empty()) y << "      server_name: " << yaml_quote(tls.server_name) << "\n";
+    if (tls.insecure_skip_verify) y << "      insecure_skip_verify: true\n";
+  }
+  if (const auto& a = http.authorization) {
+    y << "    authorization:\n"
+      << "      type: " << yaml_quote(a->type) << "\n";
+    if (!a->credentials_file.empty())
+      y << "      credentials_file: " << yaml_quote(a->credentials_file) << "\n";
+    if (!a->credentials.empty()) y << "      credentials: " << kSecret << "credentials_file)\n";
+  }
+  if (const auto& b = http.basic_auth) {
+    y << "    basic_auth:\n";
+    if (!b->username.empty()) y << "      username: " << yaml_quote(b->username) << "\n";
+    if (!b->password_file.empty())
+      y << "      password_file: " << yaml_quote(b->password_file) << "\n";
+    if (!b->password.empty()) y << "      password: " << kSecret << "password_file)\n";
+  }
+}
+
 bool render_config(const ExportInput& in, std::string& out, std::string* error) {
   const std::int64_t global_interval = in.scrape_interval_ms;
   const std::int64_t global_timeout = std::min(in.scrape_timeout_ms, in.scrape_interval_ms);
@@ -225,9 +254,10 @@ bool render_config(const ExportInput& in, std::string& out, std::string* error) 
     if (t->scrape_timeout_ms > 0 || timeout > interval) {
       y << "    scrape_timeout: " << prom_duration(std::min(timeout, interval)) << "\n";
     }
-    y << "    scheme: " << (many ? std::string("http") : u->scheme) << "\n"
+    y << "    scheme: " << (many ? t->scheme : u->scheme) << "\n"
       << "    metrics_path: " << yaml_quote(many ? t->metrics_path : u->path) << "\n"
       << "    honor_labels: " << (t->honor_labels ? "true" : "false") << "\n";
+    render_http(t->http, y);
     if (u && !u->params.empty()) {
       std::map<std::string, std::vector<std::string>> params;
       for (const auto& [k, v] : u->params) params[k].push_back(v);
@@ -295,6 +325,11 @@ bool render_config(const ExportInput& in, std::string& out, std::string* error) 
 }
 
 }  // namespace
+
+bool has_inline_secret(const ExportTarget& target) {
+  return (target.http.authorization && !target.http.authorization->credentials.empty()) ||
+         (target.http.basic_auth && !target.http.basic_auth->password.empty());
+}
 
 bool render_prometheus_config(const ExportInput& input, std::string* text, std::string* error) {
   std::string scratch;

@@ -23,6 +23,11 @@
 // live in watch: the Job* rules see job_checkin_* only if Prometheus scrapes
 // watch's own metrics (add watch as a target with honor_labels = true).
 //
+// Secrets written inline in watch's configuration are not exported:
+// prometheus.yml gets "<secret>" in their place (what Prometheus itself
+// shows of a secret), with a comment; use the *_file forms to have them
+// carried over. has_inline_secret() tells a caller to warn about it.
+//
 // Thread-safety: export_prometheus() touches only `dir`; render_* are pure.
 #pragma once
 
@@ -34,6 +39,7 @@
 #include "watch/discovery/discovery.h"
 #include "watch/relabel/relabel.h"
 #include "watch/rulepack/rule_pack.h"
+#include "watch/yamlconf/http_config.h"
 
 namespace watch::rulepack {
 
@@ -45,10 +51,16 @@ struct ExportTarget {
   std::int64_t scrape_timeout_ms = 0;   // 0: the global one
   bool honor_labels = false;
   std::vector<std::pair<std::string, std::string>> labels;  // static target labels
+  // tls_config, authorization and basic_auth, written as Prometheus writes
+  // them: file paths as given (absolute: Prometheus resolves relative ones
+  // against prometheus.yml's directory), an inline secret as "<secret>"
+  // with a comment (never the secret itself).
+  yamlconf::HttpConfig http;
   // The form with many instances (metrics_url ""): Prometheus's own
   // scrape_config keys, written as they are. Static groups' targets are
   // their __address__ (the instance labels, other than __address__, are
   // the group's labels).
+  std::string scheme = "http";
   std::string metrics_path = "/metrics";
   std::vector<discovery::TargetGroup> static_groups;
   std::vector<discovery::FileSdConfig> file_sd;
@@ -73,6 +85,10 @@ struct ExportInput {
 // DIR/prometheus.yml's text, deterministic (scrape jobs sorted by name);
 // false with a message in *error for a bad URL or two targets of one name.
 bool render_prometheus_config(const ExportInput& input, std::string* text, std::string* error);
+
+// Whether `target` has a secret written inline (authorization.credentials,
+// basic_auth.password), which the export replaces with "<secret>".
+bool has_inline_secret(const ExportTarget& target);
 
 // Writes DIR/prometheus.yml and DIR/rules/firebreak.rules.yml (the pack for
 // input's targets), copies the extra rule files to DIR/rules/, creating

@@ -216,8 +216,10 @@ std::string_view to_string(TargetHealth health) {
 namespace {
 
 firebreak::HttpClientOptions client_options(std::size_t limit, const std::string& agent,
-                                            std::int64_t timeout_ms) {
+                                            std::int64_t timeout_ms,
+                                            const yamlconf::HttpConfig& http) {
   firebreak::HttpClientOptions o;
+  http.apply_to(o);
   o.timeout = Ms(timeout_ms);
   o.max_response_bytes = limit == 0 ? std::numeric_limits<std::size_t>::max() : limit;
   o.user_agent = agent;
@@ -238,10 +240,10 @@ ScrapeLoop::ScrapeLoop(TargetConfig config, tsdb::Head& head, ScrapeLoopOptions 
       options_(std::move(options)),
       target_labels_(target_labels(config_)),
       instance_(instance_of(config_.metrics_url)),
-      metrics_client_(
-          client_options(config_.body_size_limit, options_.user_agent, config_.timeout_ms)),
-      probe_client_(
-          client_options(options_.probe_body_limit, options_.user_agent, config_.timeout_ms)) {
+      metrics_client_(client_options(config_.body_size_limit, options_.user_agent,
+                                     config_.timeout_ms, config_.http)),
+      probe_client_(client_options(options_.probe_body_limit, options_.user_agent,
+                                   config_.timeout_ms, config_.http)) {
   if (options_.clock == nullptr) options_.clock = &firebreak::Clock::system();
   metrics_headers_ = {
       {"Accept", std::string(kScrapeAccept)},

@@ -32,6 +32,10 @@
 //   next) and Accept-Encoding: gzip, within timeout_ms and body_size_limit (a
 //   gzip body counts decompressed: a gzip bomb fails the scrape); the format
 //   comes from the Content-Type (fallback: ParseOptions::fallback_format);
+// - over http or https as the URLs say; the target's `http` (tls_config,
+//   authorization, basic_auth) applies to the scrape and the probe alike;
+//   a certificate that does not verify fails the scrape with the reason
+//   ("TLS handshake with h:443: certificate verify failed for \"h\": ...");
 // - samples get the target labels: job=<name>, instance=<host:port of
 //   metrics_url>, then the configured labels (which may override job and
 //   instance). On a clash with a scraped label, honor_labels=false renames the
@@ -84,6 +88,7 @@
 #include "watch/relabel/relabel.h"
 #include "watch/scrape/parser.h"
 #include "watch/tsdb/head.h"
+#include "watch/yamlconf/http_config.h"
 
 namespace watch::scrape {
 
@@ -109,7 +114,7 @@ MetricRelabel metric_relabel(const std::vector<relabel::Rule>& rules);
 // it. Plain data.
 struct TargetConfig {
   std::string name;         // the `job` label; also the `target` label of watch's own metrics
-  std::string metrics_url;  // http://host:port/path
+  std::string metrics_url;  // http(s)://host:port/path
   std::string ready_url;    // readiness probe; "" for none
   std::int64_t interval_ms = 15'000;
   std::int64_t timeout_ms = 10'000;         // at most interval_ms
@@ -117,6 +122,7 @@ struct TargetConfig {
   std::size_t sample_limit = 0;             // samples per scrape; 0: no limit
   bool honor_labels = false;                // true for Pushgateway-style targets
   bool honor_timestamps = true;             // keep explicit timestamps of the body
+  yamlconf::HttpConfig http;                // TLS and authentication, scrape and probe
   std::vector<Label> labels;                // extra target labels; may set job and instance
   LabelSet discovered_labels;               // before relabeling (for the targets API)
   MetricRelabel metric_relabel;             // applied to each new series' labels

@@ -1,5 +1,6 @@
 #include "watch/targets/targets.h"
 
+#include <cctype>
 #include <set>
 #include <string_view>
 #include <utility>
@@ -20,6 +21,13 @@ std::string path_of(std::string_view url) {
   if (slash == std::string_view::npos) return "/";
   std::string out(url.substr(slash, url.find('#', slash) - slash));
   if (out.front() != '/') out.insert(0, "/");
+  return out;
+}
+
+// The scheme of a URL, lower case: "HTTPS://h/m" -> "https".
+std::string scheme_of(std::string_view url) {
+  std::string out(url.substr(0, url.find("://")));
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
 }
 
@@ -78,6 +86,7 @@ void build(const config::Target& target, const std::vector<discovery::TargetGrou
   const bool single = !target.metrics_url.empty();
   relabel::JobDefaults job{
       .job = target.name,
+      .scheme = single ? scheme_of(target.metrics_url) : target.scheme,
       .metrics_path = single ? path_of(target.metrics_url) : target.metrics_path,
       .scrape_interval_ms = target.interval_ms,
       .scrape_timeout_ms = target.timeout_ms};
@@ -107,7 +116,7 @@ void build(const config::Target& target, const std::vector<discovery::TargetGrou
       const bool as_written =
           single && r.labels.get("__address__") == scrape::instance_of(target.metrics_url) &&
           r.labels.get("__metrics_path__") == job.metrics_path &&
-          r.labels.get("__scheme__") == "http";
+          r.labels.get("__scheme__") == job.scheme;
       bool has_params = false;
       for (const Label& l : r.labels) has_params |= l.name.starts_with("__param_");
       scrape::TargetConfig c{.name = target.name,
@@ -121,6 +130,7 @@ void build(const config::Target& target, const std::vector<discovery::TargetGrou
                              .sample_limit = target.sample_limit,
                              .honor_labels = target.honor_labels,
                              .honor_timestamps = true,
+                             .http = target.http,
                              .labels = r.public_labels().labels(),
                              .discovered_labels = r.discovered_labels,
                              .metric_relabel = metric_relabel};

@@ -5,6 +5,10 @@
 #include <fstream>
 #include <string>
 
+#include <unistd.h>
+
+#include <cstdlib>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
@@ -839,8 +843,10 @@ TEST(WatchConfigErrorTest, InstancesComeFromOneFormAndAreChecked) {
             "is required");
   one_error(head + "    targets: ['h:1']\n    metrics_path: metrics\n", 4,
             "targets[0].metrics_path", "not an absolute path");
-  one_error(head + "    targets: ['h:1']\n    scheme: https\n", 4, "targets[0].scheme",
-            "unsupported scheme");
+  one_error(head + "    targets: ['h:1']\n    scheme: ftp\n", 4, "targets[0].scheme",
+            "unsupported scheme \"ftp\" (expected http or https)");
+  one_error(head + "    metrics_url: https://h:1/metrics\n    scheme: https\n", 4,
+            "targets[0].scheme", "goes with a list of instances");
   one_error(head + "    file_sd_configs: [{files: [targets.txt]}]\n", 3,
             "targets[0].file_sd_configs[0].files[0]", "must end in .json, .yml or .yaml");
   one_error(head + "    file_sd_configs: [{files: ['*/t.json']}]\n", 3,
@@ -860,6 +866,138 @@ TEST(WatchConfigErrorTest, InstancesComeFromOneFormAndAreChecked) {
             5, "targets[0].metric_relabel_configs[0]", "modulus");
   one_error(head + "    targets: ['h:1']\n    relabel_configs:\n      - {sourcelabels: [a]}\n", 5,
             "targets[0].relabel_configs[0].sourcelabels", "did you mean \"source_labels\"");
+}
+
+// ---------------------------------------------------------------- TLS and auth
+
+// A directory with a firebreak.yaml's neighbours: PEM files the loader can
+// load (made with the openssl CLI at test time), a token file.
+class WatchConfigTlsTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new std::string(std::filesystem::temp_directory_path() /
+                           ("watch_config_tls_test_" + std::to_string(::getpid())));
+    std::filesystem::create_directories(*dir_ + "/certs");
+    const std::string cmd =
+        "cd " + *dir_ +
+        "/certs && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+        "-keyout client.key -out client.pem -days 1 -subj /CN=t >/dev/null 2>&1 && "
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+        "-keyout other.key -out other.pem -days 1 -subj /CN=o >/dev/null 2>&1";
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+    std::ofstream(*dir_ + "/token") << "s3cret-token\n";
+  }
+  static void TearDownTestSuite() {
+    std::filesystem::remove_all(*dir_);
+    delete dir_;
+  }
+
+  static std::string path() { return *dir_ + "/firebreak.yaml"; }
+  static LoadResult parse(const std::string& target_keys, ParseOptions options = {}) {
+    return parse_config(
+        "targets:\n  - name: a\n    scheme: https\n    targets: ['h:1']\n" + target_keys, path(),
+        options);
+  }
+  // Exactly one error, at `line` and `key`, its message containing `message`.
+  static ConfigError one(const std::string& target_keys, int line, const std::string& key,
+                         const std::string& message) {
+    const LoadResult r = parse(target_keys);
+    EXPECT_EQ(r.errors.size(), 1u) << all_errors(r);
+    if (r.errors.empty()) return {};
+    const ConfigError& e = r.errors.front();
+    EXPECT_EQ(e.file, path());
+    EXPECT_EQ(e.line, line) << e.to_string();
+    EXPECT_EQ(e.key, key) << e.to_string();
+    EXPECT_THAT(e.message, HasSubstr(message)) << e.to_string();
+    return e;
+  }
+
+  static std::string* dir_;
+};
+std::string* WatchConfigTlsTest::dir_ = nullptr;
+
+TEST_F(WatchConfigTlsTest, TlsAndAuthorizationAreReadWithPathsFromTheConfigDirectory) {
+  const LoadResult r = parse(R"(    tls_config:
+      ca_file: certs/client.pem
+      cert_file: certs/client.pem
+      key_file: certs/client.key
+      server_name: api.internal
+      insecure_skip_verify: false
+    authorization: {credentials_file: token}
+)");
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  const Target& t = r.config.targets.at(0);
+  EXPECT_EQ(t.scheme, "https");
+  EXPECT_EQ(t.http.tls.ca_file, *dir_ + "/certs/client.pem");
+  EXPECT_EQ(t.http.tls.cert_file, *dir_ + "/certs/client.pem");
+  EXPECT_EQ(t.http.tls.key_file, *dir_ + "/certs/client.key");
+  EXPECT_EQ(t.http.tls.server_name, "api.internal");
+  EXPECT_FALSE(t.http.tls.insecure_skip_verify);
+  ASSERT_TRUE(t.http.authorization.has_value());
+  EXPECT_EQ(t.http.authorization->type, "Bearer");
+  EXPECT_EQ(t.http.authorization->credentials_file, *dir_ + "/token");
+  EXPECT_FALSE(t.http.basic_auth.has_value());
+}
+
+TEST_F(WatchConfigTlsTest, BasicAuthAndTheSingleUrlFormOverHttps) {
+  const LoadResult r = parse_config(R"(targets:
+  - name: a
+    metrics_url: https://api.internal:8443/metrics
+    ready_url: https://api.internal:8443/readyz
+    tls_config: {insecure_skip_verify: true}
+    basic_auth: {username: watch, password_file: token}
+)",
+                                    path());
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  const Target& t = r.config.targets.at(0);
+  EXPECT_EQ(t.metrics_url, "https://api.internal:8443/metrics");
+  EXPECT_TRUE(t.http.tls.insecure_skip_verify);
+  ASSERT_TRUE(t.http.basic_auth.has_value());
+  EXPECT_EQ(t.http.basic_auth->username, "watch");
+  EXPECT_EQ(t.http.basic_auth->password_file, *dir_ + "/token");
+}
+
+TEST_F(WatchConfigTlsTest, AMissingFileIsAnErrorAtItsKey) {
+  one("    tls_config: {ca_file: certs/missing.pem}\n", 5, "targets[0].tls_config.ca_file",
+      "cannot read \"" + *dir_ + "/certs/missing.pem\": No such file or directory");
+  one("    tls_config:\n      cert_file: certs/client.pem\n      key_file: nope.key\n", 7,
+      "targets[0].tls_config.key_file", "nope.key\": No such file or directory");
+  one("    authorization: {credentials_file: missing-token}\n", 5,
+      "targets[0].authorization.credentials_file", "missing-token\": No such file");
+  one("    basic_auth: {username: u, password_file: certs}\n", 5,
+      "targets[0].basic_auth.password_file", "is a directory");
+}
+
+TEST_F(WatchConfigTlsTest, CertificatesAndKeysMustLoadAndMatch) {
+  one("    tls_config: {ca_file: token}\n", 5, "targets[0].tls_config", "cannot load ca_file");
+  one("    tls_config: {cert_file: certs/client.pem, key_file: certs/other.key}\n", 5,
+      "targets[0].tls_config", "key values mismatch");
+  one("    tls_config: {cert_file: certs/client.pem}\n", 5, "targets[0].tls_config",
+      "specified without client key file");
+}
+
+TEST_F(WatchConfigTlsTest, FilesAreNotTouchedWhenCheckingIsOff) {
+  const LoadResult r = parse("    tls_config: {ca_file: certs/missing.pem}\n",
+                             {.load_rule_files = false, .check_files = false});
+  EXPECT_TRUE(r.ok()) << all_errors(r);
+}
+
+TEST_F(WatchConfigTlsTest, AtMostOneKindOfAuthorizationAndNoSecretInAnError) {
+  one("    authorization: {credentials: s3cret}\n    basic_auth: {username: u, password: p}\n", 5,
+      "targets[0].authorization",
+      "at most one of basic_auth, oauth2 & authorization must be configured");
+  const ConfigError e = one("    authorization: {credentials: s3cret, credentials_file: token}\n",
+                            5, "targets[0].authorization",
+                            "at most one of authorization credentials & credentials_file");
+  EXPECT_THAT(e.to_string(), Not(HasSubstr("s3cret")));
+  one("    authorization: {type: Basic, credentials: s3cret}\n", 5, "targets[0].authorization.type",
+      "use \"basic_auth\" instead");
+  one("    basic_auth: {username: u, password: hunter2, password_file: token}\n", 5,
+      "targets[0].basic_auth", "at most one of basic_auth password & password_file");
+  one("    tls_config: {ca_fil: x}\n", 5, "targets[0].tls_config.ca_fil",
+      "did you mean \"ca_file\"");
+  one("    tls_config: {min_version: TLS13}\n", 5, "targets[0].tls_config.min_version",
+      "not supported");
 }
 
 TEST(WatchConfigViewTest, CheckinJobsHaveParsedSchedules) {

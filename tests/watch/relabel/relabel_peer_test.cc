@@ -248,20 +248,7 @@ std::string scrape_url(const PopulateResult& target, const JobDefaults& job) {
   return url;
 }
 
-std::uint16_t free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    ::close(fd);
-    throw std::runtime_error("free_port: cannot bind");
-  }
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
+using firebreak::test::free_port;
 
 // What watch makes of one static target.
 struct Expected {

@@ -409,6 +409,44 @@ TEST(PrometheusExport, WritesConfigAndPack) {
   }
 }
 
+TEST(PrometheusExport, WritesTlsAndAuthorizationWithoutInlineSecrets) {
+  ExportInput in;
+  ExportTarget many{.spec = {.name = "api"}, .scheme = "https"};
+  many.static_groups = {{.targets = {LabelSet::from({{"__address__", "api.internal:8443"}})}}};
+  many.http.tls = {.ca_file = "/etc/fb/ca.pem",
+                   .cert_file = "/etc/fb/client.pem",
+                   .key_file = "/etc/fb/client.key",
+                   .server_name = "api.internal",
+                   .insecure_skip_verify = true};
+  many.http.authorization =
+      firebreak::HttpAuthorization{.type = "Bearer", .credentials_file = "/etc/fb/token"};
+  in.targets.push_back(many);
+  ExportTarget one{.spec = {.name = "one"}, .metrics_url = "https://one.internal/metrics"};
+  one.http.basic_auth = firebreak::HttpBasicAuth{.username = "watch", .password = "hunter2"};
+  in.targets.push_back(one);
+  ExportTarget inline_token{.spec = {.name = "tok"}, .metrics_url = "https://t.internal/metrics"};
+  inline_token.http.authorization =
+      firebreak::HttpAuthorization{.type = "Bearer", .credentials = "s3cret"};
+  in.targets.push_back(inline_token);
+  EXPECT_FALSE(has_inline_secret(in.targets[0]));
+  EXPECT_TRUE(has_inline_secret(in.targets[1]));
+  EXPECT_TRUE(has_inline_secret(in.targets[2]));
+  std::string cfg, error;
+  ASSERT_TRUE(render_prometheus_config(in, &cfg, &error)) << error;
+  for (const char* want :
+       {"- job_name: 'api'", "    scheme: https\n",
+        "    tls_config:\n      ca_file: '/etc/fb/ca.pem'\n      cert_file: '/etc/fb/client.pem'\n"
+        "      key_file: '/etc/fb/client.key'\n      server_name: 'api.internal'\n"
+        "      insecure_skip_verify: true\n",
+        "    authorization:\n      type: 'Bearer'\n      credentials_file: '/etc/fb/token'\n",
+        "    basic_auth:\n      username: 'watch'\n      password: '<secret>'  # not exported",
+        "      credentials: '<secret>'  # not exported"}) {
+    EXPECT_NE(cfg.find(want), std::string::npos) << want << "\n" << cfg;
+  }
+  EXPECT_EQ(cfg.find("hunter2"), std::string::npos) << cfg;
+  EXPECT_EQ(cfg.find("s3cret"), std::string::npos) << cfg;
+}
+
 TEST(PrometheusExport, RefusesTwoTargetsOfOneName) {
   ExportInput in;
   in.targets.push_back({.spec = {.name = "x"}, .metrics_url = "http://a:1/metrics"});

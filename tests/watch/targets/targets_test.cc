@@ -44,6 +44,42 @@ TEST(Targets, TheSingleUrlFormIsScrapedAsWritten) {
   EXPECT_TRUE(b.dropped.empty());
 }
 
+TEST(Targets, SchemeHttpsBuildsHttpsUrlsWithTheTargetsTlsAndAuth) {
+  const Built b = build_all(load(R"(targets:
+  - name: api
+    scheme: https
+    metrics_path: /m
+    ready_path: /readyz
+    targets: ['10.0.0.1:8443', api.internal]
+    tls_config: {server_name: api.internal, insecure_skip_verify: true}
+    authorization: {type: Token, credentials: abc}
+  - name: one
+    metrics_url: https://one.internal/metrics
+    ready_url: https://one.internal/readyz
+    basic_auth: {username: u, password: p}
+)"));
+  ASSERT_EQ(b.active.size(), 3u);
+  EXPECT_EQ(b.active[0].metrics_url, "https://10.0.0.1:8443/m");
+  EXPECT_EQ(b.active[0].ready_url, "https://10.0.0.1:8443/readyz");
+  EXPECT_EQ(b.active[1].metrics_url, "https://api.internal:443/m");
+  EXPECT_EQ(b.active[1].discovered_labels.get("__scheme__"), "https");
+  EXPECT_EQ(scrape::target_labels(b.active[1]).get("instance"), "api.internal:443");
+  for (const scrape::TargetConfig* t : {&b.active[0], &b.active[1]}) {
+    EXPECT_EQ(t->http.tls.server_name, "api.internal");
+    EXPECT_TRUE(t->http.tls.insecure_skip_verify);
+    ASSERT_TRUE(t->http.authorization.has_value());
+    EXPECT_EQ(t->http.authorization->type, "Token");
+    EXPECT_EQ(t->http.authorization->credentials, "abc");
+  }
+  // The single-URL form over https keeps its URLs as written.
+  EXPECT_EQ(b.active[2].metrics_url, "https://one.internal/metrics");
+  EXPECT_EQ(b.active[2].ready_url, "https://one.internal/readyz");
+  EXPECT_EQ(b.active[2].discovered_labels.get("__scheme__"), "https");
+  EXPECT_EQ(scrape::target_labels(b.active[2]).get("instance"), "one.internal:443");
+  ASSERT_TRUE(b.active[2].http.basic_auth.has_value());
+  EXPECT_EQ(b.active[2].http.basic_auth->username, "u");
+}
+
 TEST(Targets, AServiceHasManyInstancesUnderOneJob) {
   const Built b = build_all(load(R"(targets:
   - name: api
