@@ -38,6 +38,10 @@ TARGETS = {
         "BM_Baseline_SpanIdRandom", "< 15 ns", lambda t, b, i, bi: t < 15),
     # The export thread's encoding, beside copying the same bytes (no target).
     "BM_Encode_OtlpJson512": ("BM_Baseline_CopyOtlpJson512", "(no target)", lambda t, b, i, bi: True),
+    # watch's OTLP trace ingest, beside parsing the same body into a JSON tree.
+    "BM_Traces_Ingest": (
+        "BM_Baseline_Traces_ParseJson", "<= 1.5x baseline",
+        lambda t, b, i, bi: t <= 1.5 * b),
     # The whole rule pack over 100 targets: a small share of one 15 s interval.
     "BM_RulePack_Eval": (
         "BM_Baseline_RulePack_Select", "< 750 ms (5% of a 15 s interval)",

@@ -27,7 +27,8 @@ Service ShopSystem::start_api(std::vector<std::string> extra, std::vector<std::s
   return s;
 }
 
-Service ShopSystem::start_worker(const std::string& name, std::vector<std::string> extra) {
+Service ShopSystem::start_worker(const std::string& name, std::vector<std::string> extra,
+                                 std::vector<std::string> env) {
   std::vector<std::string> args = {"--db", db_};
   // An ephemeral port and short intervals, unless the test sets them.
   for (const auto& [flag, value] :
@@ -43,7 +44,7 @@ Service ShopSystem::start_worker(const std::string& name, std::vector<std::strin
   }
   args.insert(args.end(), extra.begin(), extra.end());
   Service s;
-  s.process = std::make_unique<ShopProcess>(name, SHOP_WORKER_PATH, args, dir_.path());
+  s.process = std::make_unique<ShopProcess>(name, SHOP_WORKER_PATH, args, dir_.path(), env);
   s.admin = s.process->wait_listening("admin");
   return s;
 }

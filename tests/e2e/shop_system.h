@@ -43,9 +43,9 @@ class ShopSystem {
   // shop-api on ephemeral ports, waited for until it serves HTTP.
   Service start_api(std::vector<std::string> extra = {}, std::vector<std::string> env = {});
   // shop-worker (poll 50 ms, lease 1 s unless `extra` says otherwise), waited
-  // for until its admin port is up.
-  Service start_worker(const std::string& name = "shop-worker",
-                       std::vector<std::string> extra = {});
+  // for until its admin port is up; `env` as ShopProcess takes it.
+  Service start_worker(const std::string& name = "shop-worker", std::vector<std::string> extra = {},
+                       std::vector<std::string> env = {});
   // shop-daily, not waited for.
   std::unique_ptr<ShopProcess> start_daily(std::vector<std::string> extra = {});
 

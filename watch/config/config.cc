@@ -502,7 +502,7 @@ class Loader {
     if (!fields(root, "",
                 {"listen", "storage", "query", "global", "rule_pack", "targets", "jobs",
                  "rule_files", "receivers", "route", "inhibit_rules", "time_intervals",
-                 "mute_time_intervals", "alertmanager_config", "resolve_muted"},
+                 "mute_time_intervals", "alertmanager_config", "resolve_muted", "traces"},
                 f))
       return;
     Config& c = result_.config;
@@ -518,6 +518,7 @@ class Loader {
     }
     if (const YAML::Node* n = f.get("storage")) load_storage(*n);
     if (const YAML::Node* n = f.get("query")) load_query(*n);
+    if (const YAML::Node* n = f.get("traces")) load_traces(*n);
     if (const YAML::Node* n = f.get("global")) load_global(*n);
     if (const YAML::Node* n = f.get("rule_pack")) {
       std::optional<bool> enabled;
@@ -647,6 +648,28 @@ class Loader {
       c.query_max_samples = Config{}.query_max_samples;
     }
     duration(f.get("timeout"), "query.timeout", c.query_timeout_ms);
+  }
+
+  void load_traces(const YAML::Node& n) {
+    Fields f;
+    if (!fields(n, "traces", {"enabled", "max_spans", "max_bytes", "max_spans_per_trace"}, f))
+      return;
+    Config& c = result_.config;
+    boolean(f.get("enabled"), "traces.enabled", c.traces_enabled);
+    traces::Limits& l = c.trace_limits;
+    for (auto [key, field] :
+         {std::pair{"max_spans", &traces::Limits::max_spans},
+          std::pair{"max_spans_per_trace", &traces::Limits::max_spans_per_trace}}) {
+      const std::string path = std::string("traces.") + key;
+      if (count(f.get(key), path, l.*field) && l.*field == 0) {
+        error(pos_of(*f.get(key)), path, "must be greater than 0");
+        l.*field = traces::Limits{}.*field;
+      }
+    }
+    if (size(f.get("max_bytes"), "traces.max_bytes", l.max_bytes) && l.max_bytes == 0) {
+      error(pos_of(*f.get("max_bytes")), "traces.max_bytes", "must be greater than 0");
+      l.max_bytes = traces::Limits{}.max_bytes;
+    }
   }
 
   void load_global(const YAML::Node& n) {

@@ -47,6 +47,7 @@
 #include "watch/relabel/relabel.h"
 #include "watch/routing/routing.h"
 #include "watch/rulepack/rule_pack.h"
+#include "watch/traces/traces.h"
 #include "watch/yamlconf/http_config.h"
 
 namespace watch::config {
@@ -174,6 +175,11 @@ struct Config {
   // Alerts posted to /api/v2/alerts without endsAt resolve after this
   // (Alertmanager's global.resolve_timeout).
   std::int64_t resolve_timeout_ms = 5 * 60'000;
+  // traces: whether watch takes OTLP traces (POST /v1/traces) and keeps the
+  // recent ones, and within what bounds (max_spans, max_bytes,
+  // max_spans_per_trace; the other limits keep their defaults).
+  bool traces_enabled = true;
+  watch::traces::Limits trace_limits;
 };
 
 struct ConfigError {

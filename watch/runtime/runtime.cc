@@ -21,6 +21,7 @@
 #include "watch/web/alertmanager_api.h"
 #include "watch/web/api.h"
 #include "watch/web/status_page.h"
+#include "watch/web/traces_api.h"
 
 namespace watch::runtime {
 namespace {
@@ -163,6 +164,8 @@ Runtime::Runtime(config::Config config, RuntimeOptions options)
                                 .resolve_muted = config.resolve_muted,
                                 .retention_ms = config.silence_retention_ms,
                                 .resolve_timeout_ms = config.resolve_timeout_ms});
+  traces_ = std::make_unique<traces::Store>(
+      traces::StoreOptions{.limits = config.trace_limits, .registry = options_.registry});
   scraper_ = std::make_unique<scrape::ScrapeManager>(
       head_, clock_, scrape::ScrapeManagerOptions{.registry = options_.registry});
   discovery_ = std::make_unique<discovery::Manager>(discovery::ManagerOptions{
@@ -570,6 +573,7 @@ void Runtime::add_http(firebreak::AdminServer& server) {
     save_checkins();
     control_cv_.notify_all();
   });
+  if (config().traces_enabled) web::add_traces_api(server, *traces_);
 }
 
 // Requires mu_ (or construction).
@@ -677,6 +681,8 @@ std::vector<std::string> Runtime::reload(config::Config config) {
     if (config.storage_path != config_.storage_path)
       errors.push_back("storage.path: changing the store (" + config_.storage_path + " -> " +
                        config.storage_path + ") needs a restart");
+    if (config.traces_enabled != config_.traces_enabled)
+      errors.push_back("traces.enabled: turning traces on or off needs a restart");
   }
   RuleSet rules = rule_groups(config);
   for (auto& e : rules.errors) errors.push_back(std::move(e));
@@ -707,6 +713,7 @@ std::vector<std::string> Runtime::reload(config::Config config) {
   tracker_.configure(config::checkin_jobs(config));
   save_checkins();
   configure_receivers(config);
+  traces_->set_limits(config.trace_limits);
   config_ = std::move(config);
   build_groups(rules.groups, /*restore_from_store=*/false);
   return {};

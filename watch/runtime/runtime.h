@@ -69,6 +69,7 @@
 #include "watch/scrape/scraper.h"
 #include "watch/store/store.h"
 #include "watch/targets/targets.h"
+#include "watch/traces/traces.h"
 #include "watch/tsdb/db.h"
 #include "watch/tsdb/head.h"
 #include "watch/tsdb/queryable.h"
@@ -126,8 +127,9 @@ class Runtime {
   Runtime& operator=(const Runtime&) = delete;
 
   // Adds the query API, check-ins and pushes (watch/web/api.h), the
-  // Alertmanager API and the status page (watch/web/status_page.h) to
-  // `server`.
+  // Alertmanager API, the status page (watch/web/status_page.h) and, unless
+  // traces.enabled is false, the trace endpoints (watch/web/traces_api.h)
+  // to `server`.
   void add_http(firebreak::AdminServer& server);
 
   // Starts scraping, the evaluation thread and delivery. Idempotent.
@@ -161,6 +163,8 @@ class Runtime {
   bool waiting_for_first_scrapes() const;
   const promql::Engine& engine() const { return engine_; }
   checkin::Tracker& tracker() { return tracker_; }
+  // Recent traces (POST /v1/traces); its limits follow reloads.
+  traces::Store& traces() { return *traces_; }
   std::vector<scrape::TargetStatus> targets() const { return scraper_->statuses(); }
   // Instances relabeling dropped or that could not be used, by scrape job.
   std::vector<targets::DroppedTarget> dropped_targets() const;
@@ -205,6 +209,7 @@ class Runtime {
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<alerting::Delivery> delivery_;
   std::unique_ptr<scrape::ScrapeManager> scraper_;
+  std::unique_ptr<traces::Store> traces_;
   // Discovery's thread calls apply_targets(): it goes before scraper_.
   std::unique_ptr<discovery::Manager> discovery_;
   mutable std::mutex targets_mu_;  // serialises apply_targets(); guards the two below

@@ -565,6 +565,29 @@ TEST(WatchConfigFileTest, QueryLimitsDefaultAsPrometheusAndCanBeSet) {
   EXPECT_EQ(bad.errors[1].key, "query.timeout");
 }
 
+TEST(WatchConfigFileTest, TracesAreOnByDefaultWithBoundsThatCanBeSet) {
+  const LoadResult def = parse_config("", "/etc/fb/x.yaml");
+  EXPECT_TRUE(def.config.traces_enabled);
+  EXPECT_EQ(def.config.trace_limits.max_spans, 100'000u);
+  EXPECT_EQ(def.config.trace_limits.max_bytes, 64u << 20);
+  const LoadResult set = parse_config(
+      "traces: {enabled: false, max_spans: 5000, max_bytes: 8MiB, max_spans_per_trace: 50}\n",
+      "/etc/fb/x.yaml");
+  ASSERT_TRUE(set.ok()) << all_errors(set);
+  EXPECT_FALSE(set.config.traces_enabled);
+  EXPECT_EQ(set.config.trace_limits.max_spans, 5000u);
+  EXPECT_EQ(set.config.trace_limits.max_bytes, 8u << 20);
+  EXPECT_EQ(set.config.trace_limits.max_spans_per_trace, 50u);
+  const LoadResult bad = parse_config(
+      "traces: {enabled: maybe, max_spans: 0, max_bytes: 1XB, max_span: 3}\n", "/etc/fb/x.yaml");
+  ASSERT_EQ(bad.errors.size(), 4u) << all_errors(bad);
+  EXPECT_EQ(bad.errors[0].key, "traces.max_span");  // unknown key, with a suggestion
+  EXPECT_NE(bad.errors[0].message.find("max_spans"), std::string::npos);
+  EXPECT_EQ(bad.errors[1].key, "traces.enabled");
+  EXPECT_EQ(bad.errors[2].key, "traces.max_spans");
+  EXPECT_EQ(bad.errors[3].key, "traces.max_bytes");
+}
+
 TEST(WatchConfigFileTest, TheTsdbDirectoryDefaultsNextToTheStoreAndCanBeSet) {
   const LoadResult def = parse_config("", "/etc/fb/x.yaml");
   EXPECT_EQ(def.config.tsdb_path, "/etc/fb/firebreak-watch-tsdb");
