@@ -7,13 +7,17 @@
 //     then lists (and that Alertmanager's API shows);
 //   - the query page draws a chart and a table;
 //   - a target whose labels, and alerts whose annotations, carry markup and
-//     javascript: links: the DOM holds them only as text, nothing runs.
+//     javascript: links: the DOM holds them only as text, nothing runs;
+//   - the shop's exporters pointed at watch: an order's trace is listed on
+//     the Traces page and opens as a waterfall across shop-api and
+//     shop-worker; hostile span names and attributes stay text.
 // Screenshots of each page go to FIREBREAK_TEST_OUTPUT_DIR/status_page/.
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <thread>
 
 #include "e2e/browser.h"
@@ -246,6 +250,104 @@ TEST_F(StatusPageBrowserTest, HostileLabelsAndAnnotationsStayText) {
   browser.screenshot(out + "/hostile-alerts.png");
   EXPECT_EQ(browser.console_errors(), std::vector<std::string>{});
   target.stop();
+}
+
+// The shop sends its traces to watch: one order, listed and opened as a
+// waterfall across the API, the queue and the worker.
+TEST_F(StatusPageBrowserTest, TracesShowAnOrderAcrossTheShopAndHostileSpansStayText) {
+  ShopSystem shop;
+  WatchProcess watch(
+      "listen: 127.0.0.1:0\n"
+      "storage: {path: ':memory:'}\n"
+      "targets: []\n",
+      shop.dir().path());
+  const std::vector<std::string> env = {"OTEL_EXPORTER_OTLP_ENDPOINT=" + watch.url(),
+                                        "OTEL_BSP_SCHEDULE_DELAY=100"};
+  Service api = shop.start_api({}, env);
+  Service worker = shop.start_worker("shop-worker", {}, env);
+  ASSERT_EQ(ShopSystem::post_order(api, R"({"item":"book","quantity":1})").status, 201);
+  // Until the worker's span of that order has arrived.
+  std::string trace;
+  ASSERT_TRUE(eventually(
+      [&] {
+        const json list =
+            json::parse(test::http_get(watch.port(), "/api/v1/traces?service=shop-worker").body,
+                        nullptr, false);
+        if (!list.is_object() || list["data"]["traces"].empty()) return false;
+        trace = list["data"]["traces"][0].value("traceId", "");
+        return list["data"]["traces"][0]["services"].size() == 2;
+      },
+      20s));
+  // A sender of hostile span data.
+  const std::string hostile =
+      json{{"resourceSpans",
+            json::array(
+                {{{"resource",
+                   {{"attributes", json::array({{{"key", "service.name"},
+                                                 {"value",
+                                                  {{"stringValue",
+                                                    "<img src=x onerror=\"window."
+                                                    "__xss=1\">"}}}}})}}},
+                  {"scopeSpans",
+                   json::array(
+                       {{{"spans",
+                          json::array({{{"traceId", "0af7651916cd43dd8448eb211c80319c"},
+                                        {"spanId", "00f067aa0ba902b7"},
+                                        {"name", "<script>window.__xss=2</script>"},
+                                        {"kind", 2},
+                                        {"startTimeUnixNano", "1700000000000000000"},
+                                        {"endTimeUnixNano", "1700000000010000000"},
+                                        {"attributes", json::array({{{"key", "url.full"},
+                                                                     {"value",
+                                                                      {{"stringValue",
+                                                                        "javascript:window.__xss="
+                                                                        "3"}}}}})}}})}}})}}})}}
+          .dump();
+  ASSERT_EQ(test::http_request(watch.port(), "POST", "/v1/traces",
+                               {{"Content-Type", "application/json"}}, hostile)
+                .status,
+            200);
+
+  Browser browser;
+  const std::string out = output_dir();
+  browser.go(watch.url() + "/traces");
+  ASSERT_TRUE(browser.wait_for("return !!document.querySelector('table.traces')"));
+  browser.screenshot(out + "/traces.png");
+  const std::string link = "a[href='/traces/" + trace + "']";
+  ASSERT_TRUE(browser.wait_for("return !!document.querySelector(\"" + link + "\")"));
+  browser.click(browser.find(link));
+  ASSERT_TRUE(browser.wait_for("return !!document.querySelector('table.waterfall')"))
+      << browser.url();
+  const json services = browser.run(
+      "return [...document.querySelectorAll('table.waterfall tbody tr td:first-child')]"
+      ".map(td => td.textContent)");
+  std::set<std::string> seen;
+  for (const auto& s : services) seen.insert(s.get<std::string>());
+  EXPECT_EQ(seen, (std::set<std::string>{"shop-api", "shop-worker"}));
+  EXPECT_EQ(
+      browser.run("return document.querySelectorAll('table.waterfall svg.bar rect.ok').length")
+          .get<int>(),
+      static_cast<int>(services.size()));
+  // A span's details open without script.
+  browser.click(browser.find("table.waterfall details summary"));
+  EXPECT_TRUE(
+      browser.run("return document.querySelector('table.waterfall details').open").get<bool>());
+  browser.screenshot(out + "/trace.png");
+
+  for (const std::string page : {"/traces", "/traces/0af7651916cd43dd8448eb211c80319c"}) {
+    browser.go(watch.url() + page);
+    ASSERT_TRUE(browser.wait_for("return document.readyState === 'complete'")) << page;
+    std::this_thread::sleep_for(300ms);
+    EXPECT_TRUE(browser.run("return window.__xss === undefined").get<bool>()) << page;
+    EXPECT_EQ(browser.run("return document.querySelectorAll('img').length").get<int>(), 0) << page;
+    EXPECT_EQ(browser.run("return document.querySelectorAll('a[href^=\"javascript:\" i]').length")
+                  .get<int>(),
+              0)
+        << page;
+    const std::string text = browser.run("return document.body.textContent").get<std::string>();
+    EXPECT_NE(text.find("<script>window.__xss=2</script>"), std::string::npos) << page;
+  }
+  EXPECT_EQ(browser.console_errors(), std::vector<std::string>{});
 }
 
 }  // namespace

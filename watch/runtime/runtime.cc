@@ -432,6 +432,10 @@ class Runtime::StatusView final : public web::StatusSource {
     return {};
   }
 
+  const traces::Store* trace_store() const override {
+    return r_.config().traces_enabled ? r_.traces_.get() : nullptr;
+  }
+
  private:
   Runtime& r_;
 };

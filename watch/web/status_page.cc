@@ -13,96 +13,21 @@
 
 #include "watch/model/text.h"
 #include "watch/promql/format.h"
+#include "watch/web/html_page.h"
 #include "watch/web/params.h"
 #include "watch/web/status_assets.h"
+#include "watch/web/traces_page.h"
 
 namespace watch::web {
 
 namespace {
 
-// No inline script or style anywhere: the page's own files only.
-constexpr const char* kContentSecurityPolicy =
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 constexpr std::size_t kMaxChartSeries = 8;
 constexpr std::size_t kRunStrip = 30;  // runs shown on a job's card, as healthchecks.io
-
-using Out = std::string;
-
-void esc(Out& out, std::string_view text) {
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-}
 
 // A PromQL string literal: the value in double quotes.
 std::string promql_string(std::string_view s) {
   return "\"" + promql_string_body(s) + "\"";
-}
-
-std::string utc(std::int64_t ms) {
-  if (ms <= 0) return "never";
-  const std::time_t s = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&s, &tm);
-  return fmt::format("{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC", tm.tm_year + 1900, tm.tm_mon + 1,
-                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-}
-
-// "3m 12s", "2h 5m", "4d 3h".
-std::string span_text(std::int64_t ms) {
-  if (ms < 0) ms = -ms;
-  std::int64_t s = ms / 1000;
-  if (s < 60) return fmt::format("{}s", s);
-  if (s < 3600) return fmt::format("{}m {}s", s / 60, s % 60);
-  if (s < 86400) return fmt::format("{}h {}m", s / 3600, s % 3600 / 60);
-  return fmt::format("{}d {}h", s / 86400, s % 86400 / 3600);
-}
-
-// <time> with the absolute time as its title.
-void when(Out& out, std::int64_t ms, std::int64_t now) {
-  if (ms <= 0) {
-    out += "never";
-    return;
-  }
-  out += "<time title=\"";
-  out += utc(ms);
-  out += "\">";
-  out += ms <= now ? span_text(now - ms) + " ago" : "in " + span_text(ms - now);
-  out += "</time>";
-}
-
-std::string number(double v) {
-  if (std::isnan(v)) return "NaN";
-  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
-  const double a = std::fabs(v);
-  if (a != 0 && (a >= 1e6 || a < 1e-3)) return fmt::format("{:.3g}", v);
-  if (a >= 100) return fmt::format("{:.0f}", v);
-  return fmt::format("{:.3g}", v);
-}
-
-std::string seconds_text(double s) {
-  if (std::isnan(s)) return "–";
-  if (s < 1) return fmt::format("{:.0f} ms", s * 1000);
-  return number(s) + " s";
 }
 
 std::string percent(double ratio) {
@@ -129,81 +54,6 @@ std::string label_text(const LabelSet& labels) {
     out += l.name + "=" + promql_string(l.value);
   }
   return out + "}";
-}
-
-// The pieces every page shares.
-class Page {
- public:
-  Page(std::string_view name, std::string_view title, const StatusPageOptions& options,
-       std::int64_t now, std::size_t firing)
-      : now_(now) {
-    out_.reserve(64 * 1024);
-    out_ +=
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-        "<title>";
-    esc(out_, title);
-    out_ +=
-        " · firebreak watch</title>"
-        "<link rel=\"icon\" href=\"/static/favicon.svg\" type=\"image/svg+xml\">"
-        "<link rel=\"stylesheet\" href=\"/static/uPlot.min.css\">"
-        "<link rel=\"stylesheet\" href=\"/static/status.css\">"
-        "<script src=\"/static/uPlot.iife.min.js\" defer></script>"
-        "<script src=\"/static/status.js\" defer></script>"
-        "</head><body data-page=\"";
-    out_ += name;
-    out_ += "\" data-now=\"";
-    out_ += std::to_string(now);
-    out_ += "\"><header><a class=\"brand\" href=\"/\">firebreak watch</a><nav>";
-    for (auto [path, label] : {std::pair{"/", "Overview"},
-                               {"/alerts", "Alerts"},
-                               {"/targets", "Targets"},
-                               {"/rules", "Rules"},
-                               {"/jobs", "Jobs"},
-                               {"/query", "Query"}}) {
-      out_ += "<a href=\"";
-      out_ += path;
-      out_ += "\"";
-      if (std::string_view(path).substr(1) == name || (name == "overview" && path[1] == 0))
-        out_ += " aria-current=\"page\"";
-      out_ += ">";
-      out_ += label;
-      if (std::string_view(path) == "/alerts" && firing > 0)
-        out_ += fmt::format(" <span class=\"count\">{}</span>", firing);
-      out_ += "</a>";
-    }
-    out_ += "</nav><span class=\"asof\">as of ";
-    out_ += utc(now);
-    out_ += "</span></header><main><h1>";
-    esc(out_, title);
-    out_ += "</h1>";
-    version_ = options.version;
-  }
-
-  Out& out() { return out_; }
-  std::int64_t now() const { return now_; }
-
-  std::string finish() {
-    out_ += "</main><footer>firebreak watch ";
-    esc(out_, version_);
-    out_ += " · <a href=\"/api/v1/alerts\">JSON</a></footer></body></html>\n";
-    return std::move(out_);
-  }
-
- private:
-  Out out_;
-  std::int64_t now_;
-  std::string version_;
-};
-
-firebreak::AdminResponse html(std::string body, int status = 200) {
-  return {.status = status,
-          .content_type = "text/html; charset=utf-8",
-          .headers = {{"Content-Security-Policy", kContentSecurityPolicy},
-                      {"X-Content-Type-Options", "nosniff"},
-                      {"Referrer-Policy", "no-referrer"},
-                      {"Cache-Control", "no-store"}},
-          .body = std::move(body)};
 }
 
 std::size_t firing_count(const std::vector<StatusAlert>& alerts) {
@@ -558,7 +408,7 @@ std::string render_overview(const StatusSource& source, const StatusPageOptions&
       "sum by (job, outcome) (rate(messaging_process_duration_seconds_count[5m]))",
       {"job", "outcome"});
 
-  Page page("overview", "Overview", options, now, firing_count(alerts));
+  Page page("overview", "Overview", options.version, now, firing_count(alerts));
   Out& out = page.out();
   if (cards.empty())
     out +=
@@ -631,7 +481,7 @@ std::string render_alerts(const StatusSource& source, const StatusPageOptions& o
     if (a.state != b.state) return a.state == "firing";
     return a.active_at_ms < b.active_at_ms;
   });
-  Page page("alerts", "Alerts", options, now, firing_count(alerts));
+  Page page("alerts", "Alerts", options.version, now, firing_count(alerts));
   Out& out = page.out();
   if (!notice.empty()) {
     out += "<p class=\"notice\">";
@@ -741,7 +591,7 @@ std::string render_targets(const StatusSource& source, const StatusPageOptions& 
   std::stable_sort(targets.begin(), targets.end(), [](const auto& a, const auto& b) {
     return std::tie(a.job, a.instance) < std::tie(b.job, b.instance);
   });
-  Page page("targets", "Targets", options, now, firing_count(source.alerts()));
+  Page page("targets", "Targets", options.version, now, firing_count(source.alerts()));
   Out& out = page.out();
   if (targets.empty()) {
     out += "<p class=\"empty\">No targets.</p>";
@@ -777,7 +627,7 @@ std::string render_targets(const StatusSource& source, const StatusPageOptions& 
 
 std::string render_rules(const StatusSource& source, const StatusPageOptions& options) {
   const std::int64_t now = source.now_ms();
-  Page page("rules", "Rules", options, now, firing_count(source.alerts()));
+  Page page("rules", "Rules", options.version, now, firing_count(source.alerts()));
   Out& out = page.out();
   const std::vector<StatusRule> rules = source.rules();
   if (rules.empty()) {
@@ -814,7 +664,7 @@ std::string render_rules(const StatusSource& source, const StatusPageOptions& op
 
 std::string render_jobs(const StatusSource& source, const StatusPageOptions& options) {
   const std::int64_t now = source.now_ms();
-  Page page("jobs", "Jobs", options, now, firing_count(source.alerts()));
+  Page page("jobs", "Jobs", options.version, now, firing_count(source.alerts()));
   Out& out = page.out();
   const std::vector<StatusJob> jobs = source.jobs();
   if (jobs.empty()) out += "<p class=\"empty\">No scheduled jobs check in.</p>";
@@ -873,7 +723,7 @@ std::string render_jobs(const StatusSource& source, const StatusPageOptions& opt
 std::string render_query(const StatusSource& source, const StatusPageOptions& options,
                          const Params& params) {
   const std::int64_t now = source.now_ms();
-  Page page("query", "Query", options, now, firing_count(source.alerts()));
+  Page page("query", "Query", options.version, now, firing_count(source.alerts()));
   Out& out = page.out();
   const std::string expr(param(params, "expr").value_or(""));
   std::int64_t at = now;
@@ -955,7 +805,7 @@ firebreak::AdminResponse form_error(int status, std::string message) {
       "Not done</h1><p class=\"error\">";
   esc(body, message);
   body += "</p><p><a href=\"/alerts\">Back to the alerts</a></p></main></body></html>\n";
-  return html(std::move(body), status);
+  return html_response(std::move(body), status);
 }
 
 // The form's fields when it carries this process's token (so it came from
@@ -988,25 +838,37 @@ void add_status_page(firebreak::AdminServer& server, StatusSource& source,
   auto opts = std::make_shared<const StatusPageOptions>(std::move(options));
   StatusSource* src = &source;
   server.add_handler("GET", "/", [src, opts](const firebreak::AdminRequest&) {
-    return html(render_overview(*src, *opts));
+    return html_response(render_overview(*src, *opts));
   });
   server.add_handler("GET", "/alerts", [src, opts](const firebreak::AdminRequest& req) {
     std::string notice;
     if (auto id = req.query_value("silenced")) notice = "Silence " + std::string(*id) + " created.";
     if (auto id = req.query_value("expired")) notice = "Silence " + std::string(*id) + " expired.";
-    return html(render_alerts(*src, *opts, notice));
+    return html_response(render_alerts(*src, *opts, notice));
   });
   server.add_handler("GET", "/targets", [src, opts](const firebreak::AdminRequest&) {
-    return html(render_targets(*src, *opts));
+    return html_response(render_targets(*src, *opts));
   });
   server.add_handler("GET", "/rules", [src, opts](const firebreak::AdminRequest&) {
-    return html(render_rules(*src, *opts));
+    return html_response(render_rules(*src, *opts));
   });
   server.add_handler("GET", "/jobs", [src, opts](const firebreak::AdminRequest&) {
-    return html(render_jobs(*src, *opts));
+    return html_response(render_jobs(*src, *opts));
   });
   server.add_handler("GET", "/query", [src, opts](const firebreak::AdminRequest& req) {
-    return html(render_query(*src, *opts, Params(req.query.begin(), req.query.end())));
+    return html_response(render_query(*src, *opts, Params(req.query.begin(), req.query.end())));
+  });
+  auto trace_context = [src, opts] {
+    return TracePageContext{.store = src->trace_store(),
+                            .version = opts->version,
+                            .now_ms = src->now_ms(),
+                            .firing = firing_count(src->alerts())};
+  };
+  server.add_handler("GET", "/traces", [trace_context](const firebreak::AdminRequest& req) {
+    return traces_page(req, trace_context());
+  });
+  server.add_prefix_handler("GET", "/traces/", [trace_context](const firebreak::AdminRequest& req) {
+    return trace_page(req, trace_context());
   });
   server.add_prefix_handler("GET", "/static/", [](const firebreak::AdminRequest& req) {
     const std::string_view name =

@@ -10,6 +10,7 @@
 //   /rules       every rule: state, health, last evaluation, error
 //   /jobs        scheduled jobs: schedule, state, next run, history
 //   /query       a PromQL expression as a table (and a chart, with JS)
+//   /traces      recent traces, and one as a waterfall (traces_page.h)
 //   /static/...  the page's CSS and JavaScript and uPlot, built into the
 //                binary (no network, no CDN)
 //
@@ -37,6 +38,10 @@
 #include "firebreak/admin.h"
 #include "watch/model/model.h"
 #include "watch/promql/engine.h"
+
+namespace watch::traces {
+class Store;
+}
 
 namespace watch::web {
 
@@ -136,6 +141,9 @@ class StatusSource {
                                      const std::string& comment) = 0;
   // "" when expired, else why not.
   virtual std::string expire_silence(const std::string& id) = 0;
+  // The traces services send to /v1/traces (the Traces pages); nullptr when
+  // traces are off.
+  virtual const traces::Store* trace_store() const { return nullptr; }
 };
 
 struct StatusPageOptions {

@@ -105,8 +105,9 @@ std::string invalid(std::string_view name, std::string_view value, std::string_v
   return fmt::format("invalid parameter \"{}\": \"{}\": want {}", name, value, want);
 }
 
-// The query of GET /api/v1/traces; nullopt (and *error) on a bad parameter.
-std::optional<traces::Query> parse_query(const AdminRequest& r, std::string* error) {
+}  // namespace
+
+std::optional<traces::Query> parse_traces_query(const AdminRequest& r, std::string* error) {
   traces::Query q{.limit = kDefaultLimit};
   if (auto v = r.query_value("service")) q.service = *v;
   if (auto v = r.query_value("route")) q.route = *v;
@@ -148,6 +149,15 @@ std::optional<traces::Query> parse_query(const AdminRequest& r, std::string* err
   return q;
 }
 
+std::optional<firebreak::TraceId> parse_trace_id(std::string_view hex) {
+  if (hex.size() != firebreak::TraceId::kHexSize) return std::nullopt;
+  auto id = firebreak::TraceId::from_hex(ascii_lower(hex));
+  if (!id || !id->valid()) return std::nullopt;
+  return id;
+}
+
+namespace {
+
 double millis(std::int64_t nanos) {
   return static_cast<double>(nanos) / 1e6;
 }
@@ -169,7 +179,7 @@ Json summary_json(const traces::TraceSummary& s) {
 
 AdminResponse get_traces(const AdminRequest& r, const traces::Store& store) {
   std::string error;
-  const auto query = parse_query(r, &error);
+  const auto query = parse_traces_query(r, &error);
   if (!query) return bad_data(error);
   Json list = Json::array();
   for (const traces::TraceSummary& s : store.find(*query)) list.push_back(summary_json(s));
@@ -256,10 +266,8 @@ Json span_json(const traces::SpanNode& node, std::int64_t trace_start, std::size
 
 AdminResponse get_trace(const AdminRequest& r, const traces::Store& store) {
   const std::string_view text = std::string_view(r.path).substr(kTracePrefix.size());
-  std::optional<firebreak::TraceId> id;
-  if (text.size() == firebreak::TraceId::kHexSize)
-    id = firebreak::TraceId::from_hex(ascii_lower(text));
-  if (!id || !id->valid())
+  const std::optional<firebreak::TraceId> id = parse_trace_id(text);
+  if (!id)
     return bad_data(fmt::format("invalid trace id \"{}\": want 32 hex digits, not all zero", text));
   const auto view = store.get(*id);
   if (!view)

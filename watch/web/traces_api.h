@@ -32,6 +32,9 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
 
 #include "firebreak/admin.h"
 #include "watch/traces/traces.h"
@@ -46,5 +49,12 @@ struct TracesApiOptions {
 
 void add_traces_api(firebreak::AdminServer& server, traces::Store& store,
                     TracesApiOptions options = {});
+
+// The filters of GET /api/v1/traces from a request's query (the Traces page
+// takes the same); nullopt and `error` set on a bad one.
+std::optional<traces::Query> parse_traces_query(const firebreak::AdminRequest& request,
+                                                std::string* error);
+// A trace id from 32 hex digits (either case); nullopt when malformed or all zero.
+std::optional<firebreak::TraceId> parse_trace_id(std::string_view hex);
 
 }  // namespace watch::web
