@@ -1,6 +1,9 @@
 // The configuration's routing as an alertmanager.yml (config.h:
 // alertmanager_yaml()).
 #include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include <set>
 
 #include <nlohmann/json.hpp>
 #include <string>
@@ -104,7 +107,64 @@ void time_interval(std::string& out, const routing::TimeInterval& t) {
   out += item;
 }
 
+// The keys Alertmanager 0.25 holds as Secret or SecretURL, wherever they are.
+const std::set<std::string, std::less<>>& secret_keys() {
+  static const std::set<std::string, std::less<>> keys = {"smtp_auth_password",
+                                                          "smtp_auth_secret",
+                                                          "slack_api_url",
+                                                          "opsgenie_api_key",
+                                                          "wechat_api_secret",
+                                                          "victorops_api_key",
+                                                          "auth_password",
+                                                          "auth_secret",
+                                                          "routing_key",
+                                                          "service_key",
+                                                          "password",
+                                                          "credentials",
+                                                          "bearer_token",
+                                                          "client_secret",
+                                                          "api_key",
+                                                          "user_key",
+                                                          "token",
+                                                          "bot_token",
+                                                          "api_secret"};
+  return keys;
+}
+
+// `list` is the key of the sequence a map sits in ("slack_configs"), for the
+// keys that are secret in one kind of receiver only.
+void redact(YAML::Node node, std::string_view list) {
+  if (node.IsSequence()) {
+    for (YAML::Node item : node) redact(item, list);
+    return;
+  }
+  if (!node.IsMap()) return;
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    const std::string key = it->first.Scalar();
+    YAML::Node value = it->second;
+    const bool secret =
+        secret_keys().contains(key) || (key == "api_url" && list == "slack_configs");
+    if (secret && value.IsScalar() && !value.Scalar().empty()) {
+      value = "<secret>";
+    } else {
+      redact(value, value.IsSequence() ? std::string_view(key) : list);
+    }
+  }
+}
+
 }  // namespace
+
+std::string redact_alertmanager_secrets(const std::string& yaml) {
+  try {
+    YAML::Node root = YAML::Load(yaml);
+    redact(root, "");
+    YAML::Emitter out;
+    out << root;
+    return std::string(out.c_str()) + "\n";
+  } catch (const YAML::Exception&) {
+    return yaml;
+  }
+}
 
 std::string alertmanager_yaml(const Config& config) {
   const routing::RoutingConfig r = effective_routing(config);

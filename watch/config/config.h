@@ -255,6 +255,16 @@ std::vector<routing::InhibitRule> rule_pack_inhibit_rules();
 // integrations have no Alertmanager counterpart and are left out.
 std::string alertmanager_yaml(const Config& config);
 
+// `yaml` (an alertmanager.yml) with every secret replaced by "<secret>", as
+// Alertmanager 0.25 shows its configuration in /api/v2/status: passwords
+// and secrets of SMTP, basic auth, authorization credentials and bearer
+// tokens, OAuth2 client secrets, Slack API URLs, PagerDuty keys, and the
+// keys and tokens of receivers watch does not have. Anything else (a
+// webhook's URL included, as Alertmanager does) is kept. Comments and
+// formatting are not kept. `yaml` unchanged when it does not parse (it was
+// loaded before, so it does).
+std::string redact_alertmanager_secrets(const std::string& yaml);
+
 // A few lines for `firebreak watch check-config`: listen address, storage,
 // N targets, N jobs, N receivers, N rule files (each named); says so when the
 // configuration watches nothing. Ends with a newline.

@@ -567,10 +567,11 @@ void Runtime::add_http(firebreak::AdminServer& server) {
   });
   if (!status_view_) status_view_ = std::make_unique<StatusView>(*this);
   web::add_status_page(server, *status_view_, {.version = options_.version});
-  web::add_alertmanager_api(server, *delivery_, clock_,
-                            {.version = options_.version,
-                             .config_yaml = [this] { return alertmanager_yaml(); },
-                             .resolve_timeout_ms = config().resolve_timeout_ms});
+  web::add_alertmanager_api(
+      server, *delivery_, clock_,
+      {.version = options_.version,
+       .config_yaml = [this] { return config::redact_alertmanager_secrets(alertmanager_yaml()); },
+       .resolve_timeout_ms = config().resolve_timeout_ms});
   web::add_checkin_api(server, tracker_, pushes_, [this] {
     checkins_dirty_.store(true);
     save_pushes();  // first: a push may count as a job's run

@@ -1292,5 +1292,55 @@ TEST(WatchConfigRouting, ReceiversTakeEveryIntegrationAndTheShorthandsCountAfter
             "receivers[0].slack_configs[0]", "api_url");
 }
 
+TEST(AlertmanagerExport, RedactedAsAlertmanagerShowsItsStatus) {
+  const std::string yaml = R"(global:
+  smtp_auth_password: globalpw
+  slack_api_url: https://hooks.slack.com/services/GLOBAL
+  pagerduty_url: https://events.pagerduty.com/v2/enqueue
+route: {receiver: all}
+receivers:
+  - name: all
+    webhook_configs:
+      - url: https://example.com/hook?token=kept
+        http_config:
+          basic_auth: {username: u, password: basicpw}
+      - url: https://example.com/hook2
+        http_config:
+          authorization: {credentials: bearercred}
+    slack_configs:
+      - {channel: '#x', api_url: https://hooks.slack.com/services/SLACK}
+    pagerduty_configs:
+      - {routing_key: pdkey, url: https://pd.example.com/}
+    email_configs:
+      - {to: a@b.c, smarthost: 'localhost:25', auth_username: u, auth_password: emailpw}
+)";
+  const std::string out = redact_alertmanager_secrets(yaml);
+  for (const char* secret :
+       {"globalpw", "GLOBAL", "basicpw", "bearercred", "SLACK", "pdkey", "emailpw"})
+    EXPECT_EQ(out.find(secret), std::string::npos) << secret << " in\n" << out;
+  const YAML::Node root = YAML::Load(out);
+  EXPECT_EQ(root["global"]["smtp_auth_password"].as<std::string>(), "<secret>");
+  EXPECT_EQ(root["global"]["pagerduty_url"].as<std::string>(),
+            "https://events.pagerduty.com/v2/enqueue");
+  const YAML::Node r = root["receivers"][0];
+  // A webhook's URL is not a secret in Alertmanager 0.25, nor a username.
+  EXPECT_EQ(r["webhook_configs"][0]["url"].as<std::string>(),
+            "https://example.com/hook?token=kept");
+  EXPECT_EQ(r["webhook_configs"][0]["http_config"]["basic_auth"]["username"].as<std::string>(),
+            "u");
+  EXPECT_EQ(r["webhook_configs"][0]["http_config"]["basic_auth"]["password"].as<std::string>(),
+            "<secret>");
+  EXPECT_EQ(
+      r["webhook_configs"][1]["http_config"]["authorization"]["credentials"].as<std::string>(),
+      "<secret>");
+  EXPECT_EQ(r["slack_configs"][0]["api_url"].as<std::string>(), "<secret>");
+  EXPECT_EQ(r["pagerduty_configs"][0]["routing_key"].as<std::string>(), "<secret>");
+  EXPECT_EQ(r["pagerduty_configs"][0]["url"].as<std::string>(), "https://pd.example.com/");
+  EXPECT_EQ(r["email_configs"][0]["auth_password"].as<std::string>(), "<secret>");
+  EXPECT_EQ(r["email_configs"][0]["auth_username"].as<std::string>(), "u");
+  // Not YAML: as it was.
+  EXPECT_EQ(redact_alertmanager_secrets("a: [b"), "a: [b");
+}
+
 }  // namespace
 }  // namespace watch::config
