@@ -225,7 +225,7 @@ class Demo {
     }
     dir_ = tmpl;
     install_signals();
-    api_healthy_since_ = Clock::now();
+    api_fast_since_ = api_error_free_since_ = Clock::now();
     int status = 0;
     if (start()) {
       open_control();
@@ -603,8 +603,9 @@ class Demo {
       return {true,
               fmt::format("{} is already broken ({} ago); `heal` clears it\n",
                           demo::fault_name(fault), demo::duration_text(ms_since(it->second)))};
-    const demo::FaultPlan plan =
-        demo::plan(fault, timing_, {.api_healthy_ms = ms_since(api_healthy_since_)});
+    const demo::FaultPlan plan = demo::plan(fault, timing_,
+                                            {.api_fast_ms = ms_since(api_fast_since_),
+                                             .api_error_free_ms = ms_since(api_error_free_since_)});
     for (const demo::Action& a : plan.actions) {
       Proc& p = proc(a.process);
       std::string error;
@@ -658,8 +659,8 @@ class Demo {
       else
         cleared.push_back(p->name);
     }
-    if (active_.count(Fault::kSlow) || active_.count(Fault::kErrors))
-      api_healthy_since_ = Clock::now();
+    if (active_.count(Fault::kSlow)) api_fast_since_ = Clock::now();
+    if (active_.count(Fault::kErrors)) api_error_free_since_ = Clock::now();
     const bool was_broken = !active_.empty();
     active_.clear();
     expected_.clear();
@@ -784,7 +785,8 @@ class Demo {
   std::set<std::string> firing_seen_, resolved_seen_;
   std::map<Fault, Clock::time_point> active_;
   std::vector<Expected> expected_;
-  Clock::time_point api_healthy_since_;  // when shop-api was last fast and error-free
+  // Since when shop-api has been fast, and free of injected errors (History).
+  Clock::time_point api_fast_since_, api_error_free_since_;
   int control_fd_ = -1;
 };
 

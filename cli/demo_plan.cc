@@ -81,12 +81,13 @@ std::string target(std::string_view name, std::string_view workload, const std::
       name, workload, admin, admin, thresholds);
 }
 
+// A threshold as the configuration writes it ("250ms", "1m30s").
 std::string dur(std::int64_t ms) {
-  return duration_text(ms);
+  return rp::prom_duration(ms);
 }
 
 // Seconds after the start of an error burst at `rate` (0..1) until the 5xx
-// ratio over `window_ms` passes `threshold`, after `healthy_ms` of clean
+// ratio over `window_ms` passes `threshold`, after `healthy_ms` of error-free
 // traffic (uniform traffic; the window holds at most healthy_ms + t).
 double burn_crossing_ms(double threshold, double rate, std::int64_t window_ms,
                         std::int64_t healthy_ms) {
@@ -102,7 +103,7 @@ Expectation burn(std::string_view pair, double factor, std::int64_t long_ms, std
                  std::int64_t for_ms, const Timing& timing, const History& history) {
   const double threshold = factor * (1 - timing.api.availability_objective);
   const double t =
-      std::max(burn_crossing_ms(threshold, kErrorRate, long_ms, history.api_healthy_ms),
+      std::max(burn_crossing_ms(threshold, kErrorRate, long_ms, history.api_error_free_ms),
                burn_crossing_ms(threshold, kErrorRate, short_ms, 0));
   return {.alert = "ApiErrorBudgetBurn",
           .labels = fmt::format("burn={}", pair),
@@ -116,7 +117,7 @@ Expectation burn(std::string_view pair, double factor, std::int64_t long_ms, std
 
 // ApiLatencyRegression compares the p95 over regression_window with the same
 // window regression_baseline_offset earlier: it fires only when that baseline
-// was fast, i.e. when the API was healthy long enough before the break, and
+// was fast, i.e. when the API was fast long enough before the break, and
 // resolves once the baseline has become slow too.
 Expectation regression(const Timing& timing, const History& history) {
   const rp::Thresholds& t = timing.api;
@@ -124,9 +125,9 @@ Expectation regression(const Timing& timing, const History& history) {
   const std::int64_t s = timing.scrape_ms;
   const std::int64_t offset = t.regression_baseline_offset_ms;
   // The current p95 passes the factor as soon as a tenth of its window is
-  // slow; the baseline needs two scrapes of healthy traffic in it.
+  // slow; the baseline needs two scrapes of fast traffic in it.
   const std::int64_t condition =
-      std::max(t.regression_window_ms / 10 + s, offset - history.api_healthy_ms + 2 * s);
+      std::max(t.regression_window_ms / 10 + s, offset - history.api_fast_ms + 2 * s);
   const std::int64_t fires = condition + e.regression_for_ms + timing.eval_ms;
   Expectation out{.alert = "ApiLatencyRegression", .labels = "", .within_ms = std::nullopt};
   const std::string how = fmt::format(
@@ -138,13 +139,13 @@ Expectation regression(const Timing& timing, const History& history) {
     out.why = how + fmt::format(
                         "; resolves by itself about {} after the break, when the baseline "
                         "is slow too",
-                        dur(offset + t.regression_window_ms / 10 + s + timing.eval_ms));
+                        duration_text(offset + t.regression_window_ms / 10 + s + timing.eval_ms));
   } else {
-    out.why =
-        how + fmt::format(
-                  ": not this time, shop-api has been healthy for {} of the {} it needs "
-                  "before the break (heal, wait, break again)",
-                  dur(history.api_healthy_ms), dur(2 * s + e.regression_for_ms + timing.eval_ms));
+    out.why = how + fmt::format(
+                        ": not this time, shop-api has been fast for {} of the {} it needs "
+                        "before the break (heal, wait, break again)",
+                        duration_text(history.api_fast_ms),
+                        duration_text(2 * s + e.regression_for_ms + timing.eval_ms));
   }
   return out;
 }
@@ -427,7 +428,7 @@ std::string describe(const FaultPlan& plan) {
 }
 
 std::string fault_table(const Timing& timing) {
-  const History long_healthy{.api_healthy_ms = 24 * 3'600'000};
+  const History long_healthy{.api_fast_ms = 24 * 3'600'000, .api_error_free_ms = 24 * 3'600'000};
   std::string out;
   for (const Fault f : all_faults()) {
     const FaultPlan p = plan(f, timing, long_healthy);

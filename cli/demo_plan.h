@@ -115,9 +115,13 @@ struct Expectation {
 
 // What the demo knows of the past when a fault is applied.
 struct History {
-  // How long shop-api has served at its normal speed and error rate
-  // (since the demo started, or since `slow`/`errors` were last healed).
-  std::int64_t api_healthy_ms = 0;
+  // How long shop-api has served at its normal speed (since the demo
+  // started, or since `slow` was last healed): ApiLatencyRegression's
+  // baseline.
+  std::int64_t api_fast_ms = 0;
+  // How long it has served without injected errors (since the start, or
+  // since `errors` was last healed): what the burn rates' long windows hold.
+  std::int64_t api_error_free_ms = 0;
 };
 
 struct FaultPlan {
@@ -134,7 +138,8 @@ FaultPlan plan(Fault fault, const Timing& timing, const History& history);
 std::string describe(const FaultPlan& plan);
 
 // One line per fault: its name and the alerts it fires with their times,
-// assuming shop-api has been healthy for long (what `help` prints).
+// assuming shop-api has been fast and error-free for long (what `help`
+// prints).
 std::string fault_table(const Timing& timing);
 
 // The JSON object that clears every fault switch of `process`.

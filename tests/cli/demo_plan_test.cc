@@ -16,7 +16,7 @@
 namespace firebreak::cli::demo {
 namespace {
 
-const History kLongHealthy{.api_healthy_ms = 3'600'000};
+const History kLongHealthy{.api_fast_ms = 3'600'000, .api_error_free_ms = 3'600'000};
 
 Addresses addresses() {
   return {.api_admin = "127.0.0.1:9464",
@@ -123,7 +123,8 @@ TEST(DemoPlan, TimesFollowTheThresholdsAtAnyScale) {
 TEST(DemoPlan, TheErrorBudgetBurnsFasterAfterLessHealthyTraffic) {
   const Timing t = demo_timing(1);
   const FaultPlan after_an_hour = plan(Fault::kErrors, t, kLongHealthy);
-  const FaultPlan after_10s = plan(Fault::kErrors, t, {.api_healthy_ms = 10'000});
+  const FaultPlan after_10s =
+      plan(Fault::kErrors, t, {.api_fast_ms = 3'600'000, .api_error_free_ms = 10'000});
   // After an hour of clean traffic the 2m window needs 0.144 * 120 s / 0.5 = 34.6 s of
   // errors, then the 12s `for`, a scrape and an evaluation.
   const auto* fast = find(after_an_hour, "ApiErrorBudgetBurn", "burn=fast");
@@ -132,6 +133,10 @@ TEST(DemoPlan, TheErrorBudgetBurnsFasterAfterLessHealthyTraffic) {
   const auto* fresh = find(after_10s, "ApiErrorBudgetBurn", "burn=fast");
   ASSERT_TRUE(fresh && fresh->within_ms);
   EXPECT_LT(*fresh->within_ms, *fast->within_ms);
+  // A slow API (no 5xx) before does not count: its requests were error-free.
+  const FaultPlan after_slow =
+      plan(Fault::kErrors, t, {.api_fast_ms = 70'000, .api_error_free_ms = 3'600'000});
+  EXPECT_EQ(find(after_slow, "ApiErrorBudgetBurn", "burn=fast")->within_ms, fast->within_ms);
   const auto* slow = find(after_an_hour, "ApiErrorBudgetBurn", "burn=slow");
   ASSERT_TRUE(slow && slow->within_ms);
   EXPECT_GT(*slow->within_ms, *fast->within_ms);
@@ -139,7 +144,8 @@ TEST(DemoPlan, TheErrorBudgetBurnsFasterAfterLessHealthyTraffic) {
 
 TEST(DemoPlan, ARegressionNeedsAHealthyBaselineBeforeTheBreak) {
   const Timing t = demo_timing(1);
-  const FaultPlan fresh = plan(Fault::kSlow, t, {.api_healthy_ms = 5'000});
+  const FaultPlan fresh =
+      plan(Fault::kSlow, t, {.api_fast_ms = 5'000, .api_error_free_ms = 3'600'000});
   const auto* none = find(fresh, "ApiLatencyRegression");
   ASSERT_NE(none, nullptr);
   EXPECT_FALSE(none->within_ms);
