@@ -25,6 +25,10 @@ void add_status_command(CLI::App& app, Action& action);
 // `firebreak silence add|query|expire ...` against a running watch.
 void add_alerting_commands(CLI::App& app, Action& action);
 
+// `firebreak demo [--break NAME] [--heal] [--rate N] ...`: the reference shop
+// and watch on it at demo scale, with faults to break on purpose.
+void add_demo_command(CLI::App& app, Action& action);
+
 inline constexpr const char* kVersion = FIREBREAK_VERSION;
 
 }  // namespace firebreak::cli

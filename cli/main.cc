@@ -8,6 +8,7 @@
 //   firebreak status                                  targets, alerts, jobs; exit 1 when paging
 //   firebreak alerts                                  firing and pending alerts
 //   firebreak silence add service=api --comment "deploy" --duration 1h
+//   firebreak demo [--break NAME]                     the shop and watch; break things
 //   firebreak version, firebreak --version
 //
 // Usage errors (an unknown option, a missing argument) print the
@@ -47,12 +48,14 @@ int main(int argc, char** argv) {
       "  firebreak watch check-config --config firebreak.yaml\n"
       "  firebreak status\n"
       "  firebreak export prometheus --config firebreak.yaml out/\n"
+      "  firebreak demo\n"
       "Run `firebreak SUBCOMMAND --help` for a subcommand's options.");
   firebreak::cli::Action action;
   firebreak::cli::add_watch_command(app, action);
   firebreak::cli::add_export_command(app, action);
   firebreak::cli::add_status_command(app, action);
   firebreak::cli::add_alerting_commands(app, action);
+  firebreak::cli::add_demo_command(app, action);
   app.add_subcommand("version", "Print the version")
       ->footer("Example:\n  firebreak version   # the same as firebreak --version")
       ->callback([&] {

@@ -148,13 +148,25 @@ TEST_F(CliTest, UsageErrorsExit2WithTheSubcommandsUsage) {
   expect_usage_error("watch check-config",
                      {"as an argument or with --config", "firebreak watch check-config"});
   expect_usage_error("watch", {"--config", "Usage: "});
+  expect_usage_error(
+      "demo --break explode",
+      {"unknown fault \"explode\"; one of: never-ready, not-ready, stall", "firebreak demo"});
+  expect_usage_error("demo --heal --break stall", {"do not go together"});
+  expect_usage_error("demo --scale 0", {"--scale"});
+}
+
+TEST_F(CliTest, DemoHealWithNoDemoRunningSaysSo) {
+  const CommandResult r =
+      run("demo --heal --control firebreak-cli-test-" + std::to_string(::getpid()));
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_TRUE(contains(r.output, "no demo is running")) << r.output;
 }
 
 TEST_F(CliTest, HelpShowsExamples) {
   for (const char* command :
        {"", "watch", "watch check-config", "watch test-rules", "export", "export prometheus",
         "export alertmanager", "status", "alerts", "silence", "silence add", "silence query",
-        "silence expire", "version"}) {
+        "silence expire", "demo", "version"}) {
     const CommandResult r = run(std::string(command) + " --help");
     EXPECT_EQ(r.status, 0) << command << ": " << r.output;
     EXPECT_TRUE(contains(r.output, "Example")) << command << ": " << r.output;

@@ -39,6 +39,22 @@ TEST(Faults, NeverReadyKeepsReadyz503WhileLivezStays200) {
   EXPECT_TRUE(metric(metrics, "service_time_to_ready_seconds"));
 }
 
+TEST(Faults, NotReadyTurnsAReadyApiNotReadyWhileItServes) {
+  ShopSystem shop;
+  Service api = shop.start_api();
+  ASSERT_TRUE(eventually([&] { return api.admin_get("/readyz").status == 200; }, seconds(5)));
+  ASSERT_EQ(api.set_fault(R"({"not_ready": true})"), 200);
+  ASSERT_TRUE(eventually([&] { return api.admin_get("/readyz").status == 503; }, seconds(5)));
+  EXPECT_NE(api.admin_get("/readyz?verbose").body.find("[-]faults failed: fault switch not_ready"),
+            std::string::npos);
+  const std::string metrics = api.metrics();
+  EXPECT_EQ(metric(metrics, "service_ready"), 0);
+  EXPECT_TRUE(metric(metrics, "service_time_to_ready_seconds")) << "it was ready in this process";
+  EXPECT_EQ(ShopSystem::post_order(api, R"({"item": "pen", "quantity": 1})").status, 201);
+  ASSERT_EQ(api.set_fault(R"({"not_ready": false})"), 200);
+  EXPECT_TRUE(eventually([&] { return api.admin_get("/readyz").status == 200; }, seconds(5)));
+}
+
 TEST(Faults, StallStopsProgressWhileTheHeartbeatGoesOnAndTheQueueGrows) {
   ShopSystem shop;
   Service api = shop.start_api();
@@ -194,6 +210,28 @@ TEST(Faults, FailedDailyRunSetsTheFailureTimeAndSendsTheFailCheckIn) {
   const auto finished = daily->logs("job_finished");
   ASSERT_EQ(finished.size(), 1u);
   EXPECT_NE(finished[0].dump().find("injected fault: fail"), std::string::npos) << finished[0];
+}
+
+TEST(Faults, ASlowDailyRunStaysOpenUntilTheSwitchIsCleared) {
+  ShopSystem shop;
+  Receiver receiver;
+  auto daily = shop.start_daily({"--day", "today", "--fault", "slow_ms=600000", "--checkin-url",
+                                 receiver.url() + "/ping/shop-daily"});
+  const std::uint16_t admin = daily->wait_listening("admin");
+  ASSERT_TRUE(eventually([&] { return !receiver.pings().empty(); }, seconds(10)));
+  std::this_thread::sleep_for(milliseconds(500));
+  EXPECT_TRUE(daily->running()) << "the run waits";
+  EXPECT_EQ(receiver.pings(), std::vector<std::string>{"/ping/shop-daily/start"});
+  // Cleared: the run goes on at once, does its work and checks in.
+  ASSERT_EQ(test::http_request(admin, "POST", "/fault", {{"Content-Type", "application/json"}},
+                               R"({"slow_ms": 0})")
+                .status,
+            200);
+  const auto status = daily->wait_exit(seconds(10));
+  ASSERT_TRUE(status) << daily->stderr_text();
+  EXPECT_EQ(WEXITSTATUS(*status), 0) << daily->stdout_text();
+  EXPECT_EQ(receiver.pings(),
+            (std::vector<std::string>{"/ping/shop-daily/start", "/ping/shop-daily"}));
 }
 
 TEST(Faults, ASuccessfulDailyRunWritesTheReportAndChecksIn) {

@@ -46,7 +46,7 @@ bool read_some(int fd, std::string& out, std::chrono::milliseconds timeout, bool
 }  // namespace
 
 ChildProcess::ChildProcess(const std::vector<std::string>& argv,
-                           const std::vector<std::string>& unset_env) {
+                           const std::vector<std::string>& unset_env, bool pipe_stdin) {
   if (argv.empty()) throw std::runtime_error("ChildProcess: empty argv");
   // Everything exec needs is built before fork: no allocation in the child.
   std::vector<char*> args;
@@ -62,16 +62,17 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv,
   }
   env.push_back(nullptr);
 
-  int out[2], err[2];
+  int out[2], err[2] = {-1, -1}, in[2] = {-1, -1};
   if (::pipe2(out, O_CLOEXEC) != 0) throw sys_error("pipe2");
-  if (::pipe2(err, O_CLOEXEC) != 0) {
-    ::close(out[0]);
-    ::close(out[1]);
+  if (::pipe2(err, O_CLOEXEC) != 0 || (pipe_stdin && ::pipe2(in, O_CLOEXEC) != 0)) {
+    for (int fd : {out[0], out[1], err[0], err[1]})
+      if (fd >= 0) ::close(fd);
     throw sys_error("pipe2");
   }
   pid_ = ::fork();
   if (pid_ < 0) throw sys_error("fork");
   if (pid_ == 0) {
+    if (pipe_stdin) ::dup2(in[0], STDIN_FILENO);
     ::dup2(out[1], STDOUT_FILENO);
     ::dup2(err[1], STDERR_FILENO);
     ::execve(args[0], args.data(), env.data());
@@ -83,6 +84,10 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv,
   ::close(err[1]);
   out_fd_ = out[0];
   err_fd_ = err[0];
+  if (pipe_stdin) {
+    ::close(in[0]);
+    in_fd_ = in[1];
+  }
 }
 
 ChildProcess::~ChildProcess() {
@@ -92,6 +97,17 @@ ChildProcess::~ChildProcess() {
   }
   if (out_fd_ >= 0) ::close(out_fd_);
   if (err_fd_ >= 0) ::close(err_fd_);
+  if (in_fd_ >= 0) ::close(in_fd_);
+}
+
+void ChildProcess::write_stdin(std::string_view text) {
+  if (in_fd_ < 0) throw std::runtime_error("ChildProcess: stdin is not a pipe");
+  while (!text.empty()) {
+    const auto n = ::write(in_fd_, text.data(), text.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) throw sys_error("write to stdin");
+    text.remove_prefix(static_cast<std::size_t>(n));
+  }
 }
 
 std::optional<std::string> ChildProcess::read_line(std::chrono::milliseconds timeout) {

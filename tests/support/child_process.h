@@ -19,10 +19,11 @@ namespace firebreak::test {
 class ChildProcess {
  public:
   // Starts argv[0] (a path) with the given arguments, in the current
-  // environment minus the variables named in `unset_env`. Throws
+  // environment minus the variables named in `unset_env`; its stdin is this
+  // process's, or a pipe that write_stdin() writes to (`pipe_stdin`). Throws
   // std::runtime_error when it cannot start.
   explicit ChildProcess(const std::vector<std::string>& argv,
-                        const std::vector<std::string>& unset_env = {});
+                        const std::vector<std::string>& unset_env = {}, bool pipe_stdin = false);
   ~ChildProcess();
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
@@ -38,6 +39,9 @@ class ChildProcess {
                                             std::chrono::milliseconds timeout);
   // Everything on stderr until EOF or the timeout.
   std::string read_stderr(std::chrono::milliseconds timeout);
+  // Writes to its stdin (with `pipe_stdin`). Throws std::runtime_error when
+  // it cannot.
+  void write_stdin(std::string_view text);
 
   // Sends a signal. Throws std::runtime_error if the process is gone.
   void send_signal(int signo);
@@ -51,6 +55,7 @@ class ChildProcess {
   pid_t pid_ = -1;
   int out_fd_ = -1;
   int err_fd_ = -1;
+  int in_fd_ = -1;
   std::string out_buffer_;
   std::optional<int> status_;
 };

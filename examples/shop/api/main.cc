@@ -9,7 +9,7 @@
 // once the admin port is bound, then with server "http" once it serves (port
 // 0 picks a free one).
 // Ready (/readyz) once the database is open and migrated; not ready while the
-// fault switch never_ready is set. On SIGTERM: not ready at once, serves on
+// fault switch never_ready or not_ready is set. On SIGTERM: not ready at once, serves on
 // for --drain-seconds, then finishes the requests in progress and exits 0.
 // Bad flags: exit status 2; cannot bind or a newer database schema: 1.
 //
@@ -20,7 +20,7 @@
 //                            tracing not started (the benchmark's baseline)
 //   --access-log on|off      off: no http_request log line (metrics and spans
 //                            stay as --kit says)
-// Fault switches: never_ready, slow_ms=N, error_rate=0..1 (api/orders_api.h).
+// Fault switches: never_ready, not_ready, slow_ms=N, error_rate=0..1 (api/orders_api.h).
 // Tracing: OTEL_* / FIREBREAK_TRACES_FILE (firebreak/trace.h); logs:
 // FIREBREAK_LOG_* (firebreak/log.h).
 #include <CLI/CLI.hpp>
@@ -108,12 +108,15 @@ int main(int argc, char** argv) {
     faults.install(service.admin(), service.registry());
     shop::DbPool pool({.path = flags.db_path});
     const shop::Fault& never_ready = faults.get("never_ready");
+    const shop::Fault& not_ready = faults.get("not_ready");
     service.health().add_readiness(
         "faults",
-        [&never_ready] {
-          return never_ready.on()
-                     ? firebreak::CheckResult::failure("fault switch never_ready is set")
-                     : firebreak::CheckResult::success();
+        [&never_ready, &not_ready] {
+          if (never_ready.on())
+            return firebreak::CheckResult::failure("fault switch never_ready is set");
+          if (not_ready.on())
+            return firebreak::CheckResult::failure("fault switch not_ready is set");
+          return firebreak::CheckResult::success();
         },
         {.interval = milliseconds(250)});
 

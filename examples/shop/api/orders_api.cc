@@ -53,6 +53,8 @@ ApiResponse ApiResponse::problem(const Problem& p) {
 std::vector<FaultSpec> api_fault_specs() {
   return {
       {.name = "never_ready", .help = "fail the readiness check \"faults\" (never ready)"},
+      {.name = "not_ready",
+       .help = "fail the readiness check \"faults\" (a lost dependency: was ready, is not)"},
       {.name = "slow_ms",
        .help = "sleep this long in every handler",
        .kind = FaultKind::kNumber,

@@ -27,7 +27,8 @@
 //   --checkin-url URL         FIREBREAK_JOB_CHECKIN_URL (the variable wins)
 //   --pushgateway-url URL     FIREBREAK_PUSHGATEWAY_URL (the variable wins)
 //   --lock-file PATH          FIREBREAK_JOB_LOCK_FILE (the variable wins)
-// Fault switch: fail (every run fails).
+// Fault switches: fail (every run fails), slow_ms=N (every run waits N ms
+// first; clearing the switch ends the wait).
 #include <CLI/CLI.hpp>
 
 #include <iostream>
@@ -61,10 +62,24 @@ shop::Day pick_day(const std::string& text, double now) {
   return *shop::parse_day(text);  // validated at parse time
 }
 
+// The fault switch slow_ms: the run waits that long (a lock, a slow
+// dependency) before its work, checking the switch as it goes, so that
+// clearing it lets the run go on at once. Throws when the service is asked to
+// stop meanwhile (the run did not do its work).
+void wait_if_slow(const shop::Fault& slow, const firebreak::Service& service) {
+  const auto start = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() - start <
+         std::chrono::duration<double, std::milli>(slow.value())) {
+    if (service.wait_for_stop(milliseconds(100)))
+      throw std::runtime_error("stopped while slowed by the fault switch slow_ms");
+  }
+}
+
 // One run: the job's body. Throws on failure (run_job records it).
 void build_report(firebreak::JobRun& run, const DailyFlags& flags, const std::string& db_path,
-                  const shop::Fault& fail) {
-  if (fail.on()) throw std::runtime_error("injected fault: fail");
+                  const shop::FaultSwitches& faults, const firebreak::Service& service) {
+  if (faults.get("fail").on()) throw std::runtime_error("injected fault: fail");
+  wait_if_slow(faults.get("slow_ms"), service);
   const double now = firebreak::Clock::system().wall_seconds();
   const shop::Day day = pick_day(flags.day, now);
 
@@ -127,8 +142,12 @@ int main(int argc, char** argv) {
     options.admin.address = flags.admin_addr;
     options.drain_time = milliseconds(static_cast<std::int64_t>(flags.drain_seconds * 1000));
     firebreak::Service service(std::move(options));
-    shop::FaultSwitches faults(
-        std::vector<shop::FaultSpec>{{.name = "fail", .help = "fail every run"}});
+    shop::FaultSwitches faults(std::vector<shop::FaultSpec>{
+        {.name = "fail", .help = "fail every run"},
+        {.name = "slow_ms",
+         .help = "make every run take this much longer (it waits, as on a lock)",
+         .kind = shop::FaultKind::kNumber,
+         .max = 3'600'000}});
     try {
       shop::apply_fault_flags(faults, flags.faults);
     } catch (const std::invalid_argument& e) {
@@ -143,15 +162,15 @@ int main(int argc, char** argv) {
     shop::announce("admin", service.admin_address());
     service.mark_started();
 
-    const shop::Fault& fail = faults.get("fail");
     auto run_once = [&] {
-      return firebreak::run_job(
-          {.name = "shop-daily",
-           .registry = &service.registry(),
-           .checkin_url = daily.checkin_url,
-           .pushgateway_url = daily.pushgateway_url,
-           .lock_file = daily.lock_file},
-          [&](firebreak::JobRun& run) { build_report(run, daily, flags.db_path, fail); });
+      return firebreak::run_job({.name = "shop-daily",
+                                 .registry = &service.registry(),
+                                 .checkin_url = daily.checkin_url,
+                                 .pushgateway_url = daily.pushgateway_url,
+                                 .lock_file = daily.lock_file},
+                                [&](firebreak::JobRun& run) {
+                                  build_report(run, daily, flags.db_path, faults, service);
+                                });
     };
 
     if (once) {
