@@ -29,6 +29,7 @@
 #include "firebreak/metrics.h"
 #include "firebreak/process_metrics.h"
 #include "firebreak/service.h"
+#include "handles.h"
 
 namespace py = pybind11;
 
@@ -121,45 +122,22 @@ std::chrono::milliseconds to_ms(double seconds, const char* what) {
 // Owns a Registry or borrows the Service's, keeping the Service alive.
 using RegistryRef = std::shared_ptr<Registry>;
 
-// A family with its label names and, when it has none, its one series.
+// A family: its registry (kept alive), the C++ family and its label names,
+// and, when it has no labels, its one series.
 template <class Handle>
-struct PyFamily {
+struct PyFamily : FamilyRef<Handle> {
   RegistryRef registry;
-  Family<Handle>* family;
-  std::vector<std::string> label_names;
   std::optional<Handle> unlabelled;
 
   PyFamily(RegistryRef r, Family<Handle>& f, std::vector<std::string> names)
-      : registry(std::move(r)), family(&f), label_names(std::move(names)) {
-    if (label_names.empty()) unlabelled = family->labels();
-  }
-
-  // labels("GET", "200") or labels(method="GET", code="200").
-  Handle labels(const py::args& args, const py::kwargs& kwargs) const {
-    std::vector<std::string> values;
-    if (kwargs.size() > 0) {
-      if (args.size() > 0)
-        throw std::invalid_argument(family->name() +
-                                    ": pass label values by position or by name, not both");
-      for (const auto& name : label_names) {
-        if (!kwargs.contains(name.c_str()))
-          throw std::invalid_argument(family->name() + ": missing label " + name);
-        values.push_back(py::str(kwargs[name.c_str()]));
-      }
-      if (kwargs.size() != label_names.size())
-        throw std::invalid_argument(family->name() + ": unknown label name among " +
-                                    std::string(py::str(kwargs.attr("keys")())));
-    } else {
-      for (const auto& v : args) values.push_back(py::str(v));
-    }
-    std::vector<std::string_view> views(values.begin(), values.end());
-    return family->labels(std::span<const std::string_view>(views));
+      : FamilyRef<Handle>{&f, std::move(names)}, registry(std::move(r)) {
+    if (this->label_names.empty()) unlabelled = f.labels();
   }
 
   // The handle of an unlabelled family, for family.inc() and the like.
   Handle only() const {
     if (!unlabelled)
-      throw std::invalid_argument(family->name() +
+      throw std::invalid_argument(this->family->name() +
                                   " has labels: record on family.labels(...), not the family");
     return *unlabelled;
   }
@@ -179,16 +157,32 @@ struct SpecArgs {
                                                    py::arg("unit") = "",            \
                                                    py::arg("max_series") = kDefaultMaxSeries
 
+// family.labels(...): a vectorcall method (handles.cc) on the pybind11 class.
+template <class Handle>
+PyObject* family_labels(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
+                        PyObject* kwnames) {
+  auto* inst = reinterpret_cast<py::detail::instance*>(self);
+  const auto* family = inst->get_value_and_holder().value_ptr<PyFamily<Handle>>();
+  return labels<Handle>(*family, self, args, nargs, kwnames);
+}
+
 template <class Handle>
 void bind_family(py::module_& m, const char* name, const char* doc) {
   using F = PyFamily<Handle>;
   py::class_<F> cls(m, name, doc);
-  cls.def("labels", &F::labels,
-          "The series for these label values (by position, in declaration order, or by "
-          "name), created on first use. Keep the returned handle: recording on it takes no "
-          "lock and no lookup. Raises ValueError on a wrong count or name.")
-      .def_property_readonly(
-          "name", [](const F& f) { return f.family->name(); }, "The family's name.")
+  static PyMethodDef labels_def = {
+      "labels", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&family_labels<Handle>)),
+      METH_FASTCALL | METH_KEYWORDS,
+      "labels(*values, **by_name)\n--\n\nThe series for these label values (by position, in "
+      "declaration order, or by name; non-str values are str()-ed), created on first use. Keep "
+      "the returned handle: recording on it takes no lock and no lookup. Raises ValueError on a "
+      "wrong count or name."};
+  py::object descr = py::reinterpret_steal<py::object>(
+      PyDescr_NewMethod(reinterpret_cast<PyTypeObject*>(cls.ptr()), &labels_def));
+  if (!descr) throw py::error_already_set();
+  py::setattr(cls, "labels", descr);
+  cls.def_property_readonly(
+         "name", [](const F& f) { return f.family->name(); }, "The family's name.")
       .def_property_readonly(
           "label_names", [](const F& f) { return f.label_names; }, "The declared label names.")
       .def_property_readonly(
@@ -344,32 +338,6 @@ void bind_health(py::module_& m) {
 }
 
 void bind_metrics(py::module_& m) {
-  py::class_<Counter>(m, "Counter",
-                      "A handle to one counter series. Recording takes no lock and never raises.")
-      .def(
-          "inc", [](Counter& c) { c.inc(); }, "Adds 1.")
-      .def(
-          "inc", [](Counter& c, double v) { c.inc(v); }, py::arg("amount"),
-          "Adds `amount`; negative and NaN amounts are ignored (a counter never goes down).")
-      .def_property_readonly("value", &Counter::value, "The current total.");
-  py::class_<Gauge>(m, "Gauge", "A handle to one gauge series.")
-      .def("set", &Gauge::set, py::arg("value"), "Sets the value.")
-      .def(
-          "inc", [](Gauge& g, double v) { g.inc(v); }, py::arg("amount") = 1.0, "Adds `amount`.")
-      .def(
-          "dec", [](Gauge& g, double v) { g.dec(v); }, py::arg("amount") = 1.0,
-          "Subtracts `amount`.")
-      .def(
-          "set_to_current_time", [](Gauge& g) { g.set_to_current_time(); },
-          "Sets the value to the current Unix time in seconds.")
-      .def_property_readonly("value", &Gauge::value, "The current value.");
-  py::class_<Histogram>(m, "Histogram",
-                        "A handle to one histogram series. Observing takes no lock.")
-      .def("observe", &Histogram::observe, py::arg("value"),
-           "Counts `value` into its bucket and the sum; NaN is ignored.")
-      .def_property_readonly("count", &Histogram::count, "Observations so far.")
-      .def_property_readonly("sum", &Histogram::sum, "Sum of the observations.");
-
   bind_family<Counter>(m, "CounterFamily", "All series of one counter.");
   bind_family<Gauge>(m, "GaugeFamily", "All series of one gauge.");
   bind_family<Histogram>(m, "HistogramFamily", "All series of one histogram.");
@@ -521,7 +489,8 @@ PYBIND11_MODULE(_core, m) {
   using namespace firebreak;
   using namespace firebreak::python;
   m.doc() = "Firebreak's C++ core for Python: metrics, health and the admin server.";
-  py::register_exception<MetricError>(m, "MetricError", PyExc_ValueError);
+  auto& metric_error = py::register_exception<MetricError>(m, "MetricError", PyExc_ValueError);
+  if (!add_handle_types(m.ptr(), metric_error.ptr())) throw py::error_already_set();
   py::register_exception<AdminError>(m, "AdminError", PyExc_OSError);
   bind_metrics(m);
   bind_health(m);

@@ -213,3 +213,26 @@ def test_promtool_accepts_the_service_scrape(service):
     body, _ = r.expose("")
     result = subprocess.run(["promtool", "check", "metrics"], input=body, capture_output=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_handles_keep_their_registry_alive_and_check_argument_types():
+    h = firebreak.Registry().counter("orphans_total", "x", labels=["k"]).labels(k="v")
+    import gc
+    gc.collect()
+    h.inc(amount=2)
+    assert h.value == 2
+    assert isinstance(h, firebreak.Counter)
+    with pytest.raises(TypeError):
+        h.inc("3")
+    with pytest.raises(TypeError):
+        h.inc(1, 2)
+    g = firebreak.Registry().gauge("g", "x").labels()
+    g.inc(amount=2)
+    g.dec(amount=0.5)
+    assert g.value == 1.5
+    with pytest.raises(TypeError):
+        g.set(None)
+    hist = firebreak.Registry().histogram("h_seconds", "x").labels()
+    with pytest.raises(TypeError):
+        hist.observe("slow")
+    assert hist.count == 0
