@@ -30,6 +30,8 @@ class CMakeBuild(build_ext):
         build_dir = Path(reuse).resolve() if reuse else ROOT / "build" / "python-pip"
         if not (build_dir / "CMakeCache.txt").exists():
             generator = ["-G", "Ninja"] if shutil.which("ninja") else []
+            if shutil.which("ccache"):
+                generator.append("-DCMAKE_CXX_COMPILER_LAUNCHER=ccache")
             subprocess.run(
                 ["cmake", "-S", str(ROOT), "-B", str(build_dir), *generator,
                  "-DCMAKE_BUILD_TYPE=Release",
