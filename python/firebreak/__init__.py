@@ -18,9 +18,11 @@ conveniences. docs/python.md is the guide.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import signal as _signal
 import time as _time
+import weakref
 from typing import Any
 
 from ._core import (
@@ -73,7 +75,15 @@ class Service(_CoreService):
 
     As a context manager it starts on entry and, on exit, drains without
     waiting and stops the admin server.
+
+    A started Service that is still running when the interpreter exits is
+    stopped by an atexit hook, before Python finalizes: its C++ threads never
+    call into an interpreter that is shutting down.
     """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        _live_services.add(self)
 
     def drain_on_signal(self, signum: int = _signal.SIGTERM) -> None:
         """Chains drain() in front of the handler currently installed for
@@ -105,6 +115,18 @@ class Service(_CoreService):
         self.drain()
         self.drain()  # a second request cuts the drain time short
         self.wait()
+
+
+_live_services: "weakref.WeakSet[Service]" = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_live_services() -> None:
+    for service in list(_live_services):
+        if service.admin_address:  # started
+            service.drain()
+            service.drain()  # no drain time at exit
+            service.wait()
 
 
 class time_histogram(contextlib.ContextDecorator):

@@ -4,6 +4,8 @@ real HTTP, the start-up gate and the drain sequence."""
 import os
 import signal
 import socket
+import subprocess
+import sys
 import time
 
 import pytest
@@ -161,3 +163,26 @@ def test_context_manager_starts_and_stops():
         assert http_get(address, "/livez")[0] == 200
     with pytest.raises(OSError):
         http_get(address, "/livez", timeout=1)
+
+
+def test_a_running_service_is_stopped_cleanly_at_interpreter_exit(tmp_path):
+    """A script that never stops its Service, whose check closes over the
+    service (a cycle the garbage collector cannot see through C++), with a
+    check and a callback still being called: it exits 0, stopped by the
+    atexit hook before Python finalizes."""
+    script = tmp_path / "app.py"
+    script.write_text(
+        "import time, urllib.request, firebreak\n"
+        "service = firebreak.Service(name='exiting', admin_address='127.0.0.1:0')\n"
+        "service.health.add_readiness('self', lambda: service.stop_requested is False,"
+        " interval=0.01)\n"
+        "service.registry.gauge_callback('busy', 'x', lambda: sum(range(1000)))\n"
+        "service.start()\n"
+        "service.mark_started()\n"
+        "urllib.request.urlopen('http://' + service.admin_address + '/metrics').read()\n"
+        "time.sleep(0.1)\n")
+    env = dict(os.environ)
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                            timeout=30, env=env)
+    assert result.returncode == 0, result.stderr
+    assert '"event":"service_stopped"' in result.stdout
