@@ -39,7 +39,11 @@ namespace {
 // Whether C++ threads may still take the GIL (not once the interpreter has
 // begun finalizing: PyGILState_Ensure would then end the thread).
 bool interpreter_alive() {
+#if PY_VERSION_HEX >= 0x030D0000
+  return Py_IsInitialized() != 0 && Py_IsFinalizing() == 0;
+#else
   return Py_IsInitialized() != 0 && _Py_IsFinalizing() == 0;
+#endif
 }
 
 // A Python callable that C++ threads call and that may be destroyed on any
