@@ -102,9 +102,11 @@ class Service(_CoreService):
         _signal.signal(signum, handler)
 
     def shutdown(self) -> int:
-        """drain() then wait(): not ready at once, the drain time passes with
-        /readyz answering 503, then the admin server stops. Returns 0."""
-        self.drain()
+        """drain() (unless it was already called: a second call would cut the
+        drain short) then wait(): not ready at once, the drain time passes
+        with /readyz answering 503, then the admin server stops. Returns 0."""
+        if not self.stop_requested:
+            self.drain()
         return self.wait()
 
     def __enter__(self) -> "Service":

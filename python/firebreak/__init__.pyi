@@ -24,7 +24,7 @@ class Service(_CoreService):
     def drain_on_signal(self, signum: int = signal.SIGTERM) -> None:
         """Chains drain() in front of the handler installed for `signum`."""
     def shutdown(self) -> int:
-        """drain() then wait()."""
+        """drain() unless already draining, then wait()."""
     def __enter__(self) -> Service: ...
     def __exit__(self, *exc: object) -> None: ...
 

@@ -65,7 +65,7 @@ def test_timeout_fails_a_slow_check_and_probes_stay_fast(service):
         for path in ("/livez", "/readyz", "/metrics"):
             began = time.monotonic()
             status = http_get(service.admin_address, path)[0]
-            assert time.monotonic() - began < 0.5, path
+            assert time.monotonic() - began < 1.0, path  # the check blocks for 10 s
             assert status == (503 if path == "/readyz" else 200)
     finally:
         release.set()
