@@ -1,0 +1,35 @@
+"""Type stubs for firebreak (see firebreak/__init__.py)."""
+
+import contextlib
+import signal
+from typing import Any
+
+from ._core import AdminError as AdminError
+from ._core import Counter as Counter
+from ._core import CounterFamily as CounterFamily
+from ._core import Gauge as Gauge
+from ._core import GaugeFamily as GaugeFamily
+from ._core import Health as Health
+from ._core import Histogram as Histogram
+from ._core import HistogramFamily as HistogramFamily
+from ._core import MetricError as MetricError
+from ._core import Registry as Registry
+from ._core import Service as _CoreService
+from ._core import is_valid_label_name as is_valid_label_name
+from ._core import is_valid_metric_name as is_valid_metric_name
+from ._core import register_process_metrics as register_process_metrics
+
+class Service(_CoreService):
+    """A service's identity, metrics registry, health and admin server."""
+    def drain_on_signal(self, signum: int = signal.SIGTERM) -> None:
+        """Chains drain() in front of the handler installed for `signum`."""
+    def shutdown(self) -> int:
+        """drain() unless already draining, then wait()."""
+    def __enter__(self) -> Service: ...
+    def __exit__(self, *exc: object) -> None: ...
+
+class time_histogram(contextlib.ContextDecorator):
+    """Observes a block's or a call's duration in seconds into a histogram."""
+    def __init__(self, histogram: Histogram) -> None: ...
+    def __enter__(self) -> time_histogram: ...
+    def __exit__(self, *exc: object) -> None: ...

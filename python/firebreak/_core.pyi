@@ -1,0 +1,174 @@
+"""Type stubs for firebreak._core, the C++ core (libfirebreak) bound with pybind11."""
+
+from typing import Any, Callable, Sequence
+
+class MetricError(ValueError):
+    """A bad metric name, label, unit or bucket layout, or a registration that
+    conflicts with an existing family. The message names the offending value."""
+
+class AdminError(OSError):
+    """The admin server cannot start, e.g. "cannot listen on 127.0.0.1:9464:
+    Address already in use"."""
+
+class Counter:
+    """A handle to one counter series. Recording takes no lock and never raises."""
+    def inc(self, amount: float = 1.0) -> None:
+        """Adds `amount` (default 1); negative and NaN amounts are ignored."""
+    @property
+    def value(self) -> float:
+        """The current total."""
+
+class Gauge:
+    """A handle to one gauge series."""
+    def set(self, value: float) -> None:
+        """Sets the value."""
+    def inc(self, amount: float = 1.0) -> None:
+        """Adds `amount`."""
+    def dec(self, amount: float = 1.0) -> None:
+        """Subtracts `amount`."""
+    def set_to_current_time(self) -> None:
+        """Sets the value to the current Unix time in seconds."""
+    @property
+    def value(self) -> float:
+        """The current value."""
+
+class Histogram:
+    """A handle to one histogram series. Observing takes no lock."""
+    def observe(self, value: float) -> None:
+        """Counts `value` into its bucket and the sum; NaN is ignored."""
+    @property
+    def count(self) -> int:
+        """Observations so far."""
+    @property
+    def sum(self) -> float:
+        """Sum of the observations."""
+
+class _Family:
+    @property
+    def name(self) -> str:
+        """The family's name."""
+    @property
+    def label_names(self) -> list[str]:
+        """The declared label names."""
+    @property
+    def overflowed(self) -> int:
+        """Label sets refused so far by the cardinality guard (max_series)."""
+
+class CounterFamily(_Family):
+    """All series of one counter."""
+    def labels(self, *values: object, **by_name: object) -> Counter:
+        """The series for these label values (by position in declaration
+        order, or by name), created on first use. Keep the handle. Raises
+        ValueError on a wrong count or name."""
+    def inc(self, amount: float = 1.0) -> None:
+        """Unlabelled families only: adds to the one series."""
+
+class GaugeFamily(_Family):
+    """All series of one gauge."""
+    def labels(self, *values: object, **by_name: object) -> Gauge:
+        """As CounterFamily.labels."""
+    def set(self, value: float) -> None:
+        """Unlabelled families only: sets the one series."""
+    def inc(self, amount: float = 1.0) -> None:
+        """Unlabelled families only."""
+    def dec(self, amount: float = 1.0) -> None:
+        """Unlabelled families only."""
+
+class HistogramFamily(_Family):
+    """All series of one histogram."""
+    def labels(self, *values: object, **by_name: object) -> Histogram:
+        """As CounterFamily.labels."""
+    def observe(self, value: float) -> None:
+        """Unlabelled families only: observes into the one series."""
+
+class Registry:
+    """Owns metric families and produces scrapes."""
+    def __init__(self) -> None: ...
+    def counter(self, name: str, help: str, *, labels: Sequence[str] = (), unit: str = "",
+                max_series: int = 10000) -> CounterFamily:
+        """Registers a counter family (name with or without _total), or returns
+        the same one again. Raises MetricError for a bad or conflicting spec."""
+    def gauge(self, name: str, help: str, *, labels: Sequence[str] = (), unit: str = "",
+              max_series: int = 10000) -> GaugeFamily:
+        """Registers a gauge family, as counter()."""
+    def histogram(self, name: str, help: str, *, labels: Sequence[str] = (), unit: str = "",
+                  max_series: int = 10000,
+                  buckets: Sequence[float] | None = None) -> HistogramFamily:
+        """Registers a histogram family, as counter(); `buckets` are finite,
+        strictly increasing upper bounds (default 5ms..10s)."""
+    def gauge_callback(self, name: str, help: str, read: Callable[[], float], *,
+                       unit: str = "") -> None:
+        """An unlabelled gauge whose value read() returns at each scrape."""
+    def counter_callback(self, name: str, help: str, read: Callable[[], float], *,
+                         unit: str = "") -> None:
+        """An unlabelled counter whose total read() returns at each scrape."""
+    def expose(self, accept: str = "") -> tuple[bytes, str]:
+        """A scrape as (body, content_type): Prometheus text 0.0.4, or
+        OpenMetrics 1.0 when `accept` prefers it."""
+
+class Health:
+    """Liveness and readiness checks with cached results, the start-up gate
+    and draining."""
+    def add_readiness(self, name: str, check: Callable[[], Any], *, timeout: float = 1.0,
+                      interval: float = 5.0) -> None:
+        """Adds a readiness check: None or True passes, False fails,
+        (False, reason) fails with a reason, raising fails."""
+    def add_liveness(self, name: str, check: Callable[[], Any], *, timeout: float = 1.0,
+                     interval: float = 5.0) -> None:
+        """Adds a liveness check, as add_readiness."""
+    def mark_started(self) -> None:
+        """Opens the start-up gate. Idempotent."""
+    def start_draining(self) -> None:
+        """Readiness becomes false at once, for good."""
+    @property
+    def started(self) -> bool: ...
+    @property
+    def draining(self) -> bool: ...
+    @property
+    def live(self) -> bool:
+        """Whether every liveness check passes."""
+    @property
+    def ready(self) -> bool:
+        """started, not draining, and every readiness check passing."""
+    def report(self, kind: str = "readiness") -> dict[str, Any]:
+        """The cached state: {'ok', 'checks': [{'name', 'ok', 'reason', 'ran',
+        'duration_seconds'}]}."""
+
+class Service:
+    """A service's identity, registry, health and admin server."""
+    def __init__(self, *, name: str = "", version: str = "", environment: str = "",
+                 workload: str = "api", admin_address: str = "127.0.0.1:9464",
+                 drain_time: float = 5.0, process_metrics: bool = True) -> None: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def version(self) -> str: ...
+    @property
+    def environment(self) -> str: ...
+    @property
+    def workload(self) -> str: ...
+    @property
+    def registry(self) -> Registry:
+        """The registry the admin server's /metrics serves."""
+    @property
+    def health(self) -> Health: ...
+    def start(self) -> None:
+        """Starts the admin server and health runner; AdminError if it cannot bind."""
+    @property
+    def admin_address(self) -> str:
+        """The bound host:port; '' before start()."""
+    def mark_started(self) -> None:
+        """Opens the start-up gate."""
+    def drain(self) -> None:
+        """Begins shutdown: not ready at once; a second call ends the drain early."""
+    @property
+    def stop_requested(self) -> bool: ...
+    def wait_for_stop(self, timeout: float) -> bool:
+        """Waits up to `timeout` seconds for drain(); True if it was called."""
+    def wait(self) -> int:
+        """Blocks until drain(), waits the drain time, stops the admin server; 0."""
+
+def register_process_metrics(registry: Registry) -> None:
+    """Adds the process_* families to a registry (once per registry)."""
+def is_valid_metric_name(name: str) -> bool: ...
+def is_valid_label_name(name: str) -> bool: ...

@@ -1,0 +1,502 @@
+// firebreak._core: the Python binding of libfirebreak (the only translation
+// unit that includes pybind11). The pure-Python layer (firebreak/__init__.py)
+// re-exports these names and adds conveniences; docs/python.md is the user's
+// guide and firebreak/_core.pyi the typed signatures.
+//
+// Threads and the GIL: the admin server, the health runner and the check
+// workers are C++ threads. They take the GIL only to call into Python (a
+// health check, a callback gauge) and only for that call. Every binding that
+// may wait for such a thread (start, stop, wait, destruction) releases the
+// GIL first, so a thread waiting for the GIL never waits for a thread waiting
+// for it.
+#include <pybind11/functional.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <chrono>
+#include <cmath>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "firebreak/admin.h"
+#include "firebreak/exposition.h"
+#include "firebreak/health.h"
+#include "firebreak/metrics.h"
+#include "firebreak/process_metrics.h"
+#include "firebreak/service.h"
+#include "handles.h"
+
+namespace py = pybind11;
+
+namespace firebreak::python {
+namespace {
+
+// Whether C++ threads may still take the GIL (not once the interpreter has
+// begun finalizing: PyGILState_Ensure would then end the thread).
+bool interpreter_alive() {
+#if PY_VERSION_HEX >= 0x030D0000
+  return Py_IsInitialized() != 0 && Py_IsFinalizing() == 0;
+#else
+  return Py_IsInitialized() != 0 && _Py_IsFinalizing() == 0;
+#endif
+}
+
+// A Python callable that C++ threads call and that may be destroyed on any
+// thread, with or without the GIL.
+class Callable {
+ public:
+  explicit Callable(py::object fn) : fn_(std::move(fn)) {}
+  ~Callable() {
+    if (!interpreter_alive()) {
+      fn_.release();  // leaked: nothing may touch Python objects any more
+      return;
+    }
+    py::gil_scoped_acquire gil;
+    fn_ = py::object();
+  }
+  Callable(const Callable&) = delete;
+  Callable& operator=(const Callable&) = delete;
+
+  // Calls with the GIL held; the caller holds it.
+  py::object call() const { return fn_(); }
+
+ private:
+  py::object fn_;
+};
+
+// "ValueError: boom": the Python exception as a C++ message. With the GIL.
+std::string describe(const py::error_already_set& e) {
+  std::string type = py::str(e.type().attr("__name__"));
+  std::string text = py::str(e.value());
+  return text.empty() ? type : type + ": " + text;
+}
+
+// A health check calling Python: None or True pass, False fails, (ok, reason)
+// gives the reason, an exception fails with "threw: Type: message".
+CheckFn python_check(py::object fn) {
+  auto callable = std::make_shared<Callable>(std::move(fn));
+  return [callable]() -> CheckResult {
+    if (!interpreter_alive()) return CheckResult::failure("interpreter shutting down");
+    std::string error;
+    {
+      py::gil_scoped_acquire gil;
+      try {
+        py::object r = callable->call();
+        if (r.is_none()) return CheckResult::success();
+        if (py::isinstance<py::tuple>(r) && py::len(r) == 2) {
+          auto t = r.cast<py::tuple>();
+          if (py::bool_(t[0])) return CheckResult::success();
+          return CheckResult::failure(py::str(t[1]));
+        }
+        return py::bool_(r) ? CheckResult::success() : CheckResult::failure("");
+      } catch (py::error_already_set& e) {
+        error = describe(e);
+      }
+    }
+    throw std::runtime_error(error);  // Health reports "threw: <error>"
+  };
+}
+
+// A callback gauge/counter reading Python; NaN when it raises or is not a number.
+std::function<double()> python_reader(py::object fn) {
+  auto callable = std::make_shared<Callable>(std::move(fn));
+  return [callable]() -> double {
+    if (!interpreter_alive()) return std::nan("");
+    py::gil_scoped_acquire gil;
+    try {
+      return py::float_(callable->call()).cast<double>();
+    } catch (py::error_already_set& e) {
+      e.discard_as_unraisable("firebreak callback metric");
+      return std::nan("");
+    }
+  };
+}
+
+std::chrono::milliseconds to_ms(double seconds, const char* what) {
+  if (!(seconds > 0) || !std::isfinite(seconds))
+    throw std::invalid_argument(std::string(what) + " must be a positive number of seconds");
+  return std::chrono::milliseconds(std::max<long long>(1, std::llround(seconds * 1000)));
+}
+
+// Owns a Registry or borrows the Service's, keeping the Service alive.
+using RegistryRef = std::shared_ptr<Registry>;
+
+// A family: its registry (kept alive), the C++ family and its label names,
+// and, when it has no labels, its one series.
+template <class Handle>
+struct PyFamily : FamilyRef<Handle> {
+  RegistryRef registry;
+  std::optional<Handle> unlabelled;
+
+  PyFamily(RegistryRef r, Family<Handle>& f, std::vector<std::string> names)
+      : FamilyRef<Handle>{&f, std::move(names)}, registry(std::move(r)) {
+    if (this->label_names.empty()) unlabelled = f.labels();
+  }
+
+  // The handle of an unlabelled family, for family.inc() and the like.
+  Handle only() const {
+    if (!unlabelled)
+      throw std::invalid_argument(this->family->name() +
+                                  " has labels: record on family.labels(...), not the family");
+    return *unlabelled;
+  }
+};
+
+struct SpecArgs {
+  std::string name;
+  std::string help;
+  std::vector<std::string> labels;
+  std::string unit;
+  std::size_t max_series;
+  MetricSpec spec() const { return {name, help, labels, unit, max_series}; }
+};
+
+#define FB_SPEC_ARGS                                                                \
+  py::arg("name"), py::arg("help"), py::kw_only(), py::arg("labels") = py::tuple(), \
+                                                   py::arg("unit") = "",            \
+                                                   py::arg("max_series") = kDefaultMaxSeries
+
+// family.labels(...): a vectorcall method (handles.cc) on the pybind11 class.
+template <class Handle>
+PyObject* family_labels(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
+                        PyObject* kwnames) {
+  auto* inst = reinterpret_cast<py::detail::instance*>(self);
+  const auto* family = inst->get_value_and_holder().value_ptr<PyFamily<Handle>>();
+  return labels<Handle>(*family, self, args, nargs, kwnames);
+}
+
+template <class Handle>
+void bind_family(py::module_& m, const char* name, const char* doc) {
+  using F = PyFamily<Handle>;
+  py::class_<F> cls(m, name, doc);
+  static PyMethodDef labels_def = {
+      "labels", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&family_labels<Handle>)),
+      METH_FASTCALL | METH_KEYWORDS,
+      "labels(*values, **by_name)\n--\n\nThe series for these label values (by position, in "
+      "declaration order, or by name; non-str values are str()-ed), created on first use. Keep "
+      "the returned handle: recording on it takes no lock and no lookup. Raises ValueError on a "
+      "wrong count or name."};
+  py::object descr = py::reinterpret_steal<py::object>(
+      PyDescr_NewMethod(reinterpret_cast<PyTypeObject*>(cls.ptr()), &labels_def));
+  if (!descr) throw py::error_already_set();
+  py::setattr(cls, "labels", descr);
+  cls.def_property_readonly(
+         "name", [](const F& f) { return f.family->name(); }, "The family's name.")
+      .def_property_readonly(
+          "label_names", [](const F& f) { return f.label_names; }, "The declared label names.")
+      .def_property_readonly(
+          "overflowed", [](const F& f) { return f.family->overflowed(); },
+          "Label sets refused so far by the cardinality guard (max_series).");
+  // An unlabelled family records on its one series directly.
+  if constexpr (std::is_same_v<Handle, Counter>) {
+    cls.def(
+        "inc", [](const F& f, double v) { f.only().inc(v); }, py::arg("amount") = 1.0,
+        "Unlabelled families only: adds to the one series.");
+  } else if constexpr (std::is_same_v<Handle, Gauge>) {
+    cls.def(
+           "set", [](const F& f, double v) { f.only().set(v); }, py::arg("value"),
+           "Unlabelled families only: sets the one series.")
+        .def(
+            "inc", [](const F& f, double v) { f.only().inc(v); }, py::arg("amount") = 1.0,
+            "Unlabelled families only.")
+        .def(
+            "dec", [](const F& f, double v) { f.only().dec(v); }, py::arg("amount") = 1.0,
+            "Unlabelled families only.");
+  } else {
+    cls.def(
+        "observe", [](const F& f, double v) { f.only().observe(v); }, py::arg("value"),
+        "Unlabelled families only: observes into the one series.");
+  }
+}
+
+// Holds the C++ Service; destroys it without the GIL (its threads may be
+// waiting for it).
+struct ServiceBox {
+  std::unique_ptr<Service> service;
+  ~ServiceBox() {
+    if (PyGILState_Check()) {
+      py::gil_scoped_release nogil;
+      service.reset();
+    } else {
+      service.reset();
+    }
+  }
+};
+
+class PyService {
+ public:
+  PyService(const std::string& name, const std::string& version, const std::string& environment,
+            const std::string& workload, const std::string& admin_address, double drain_time,
+            bool process_metrics) {
+    ServiceOptions options;
+    options.name = name;
+    options.version = version;
+    options.environment = environment;
+    auto parsed = parse_workload(workload);
+    if (!parsed)
+      throw std::invalid_argument("workload must be \"api\", \"worker\" or \"job\", not \"" +
+                                  workload + "\"");
+    options.workload = *parsed;
+    options.admin.address = admin_address;
+    if (!(drain_time >= 0) || !std::isfinite(drain_time))
+      throw std::invalid_argument("drain_time must be a non-negative number of seconds");
+    options.drain_time = std::chrono::milliseconds(std::llround(drain_time * 1000));
+    options.handle_signals = false;  // the Python server owns the signals
+    options.process_metrics = process_metrics;
+    options.tracing = false;  // tracing comes with the Python tracing API
+    box_ = std::make_shared<ServiceBox>();
+    box_->service = std::make_unique<Service>(std::move(options));
+  }
+
+  Service& get() const { return *box_->service; }
+  RegistryRef registry() const { return RegistryRef(box_, &get().registry()); }
+  std::shared_ptr<Health> health() const { return std::shared_ptr<Health>(box_, &get().health()); }
+
+  // Blocks until stop is requested, running Python signal handlers every
+  // 100ms, then drains and stops (without the GIL).
+  int wait() {
+    while (true) {
+      bool stopped;
+      {
+        py::gil_scoped_release nogil;
+        stopped = get().wait_for_stop(std::chrono::milliseconds(100));
+      }
+      if (stopped) break;
+      if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+    }
+    py::gil_scoped_release nogil;
+    return get().wait();
+  }
+
+ private:
+  std::shared_ptr<ServiceBox> box_;
+};
+
+void bind_health(py::module_& m) {
+  using AddFn = void (Health::*)(std::string, CheckFn, CheckOptions);
+  auto add = [](AddFn method) {
+    return [method](Health& h, std::string name, py::object fn, double timeout, double interval) {
+      if (!PyCallable_Check(fn.ptr())) throw py::type_error("check must be callable");
+      CheckOptions options{to_ms(timeout, "timeout"), to_ms(interval, "interval")};
+      auto check = python_check(std::move(fn));
+      py::gil_scoped_release nogil;
+      (h.*method)(std::move(name), std::move(check), options);
+    };
+  };
+  py::class_<Health, std::shared_ptr<Health>>(
+      m, "Health",
+      "Liveness and readiness checks with cached results, the start-up gate and draining. "
+      "Obtained from Service.health. Probes read cached results; checks run on C++ threads "
+      "that take the GIL only for the call.")
+      .def("add_readiness", add(&Health::add_readiness), py::arg("name"), py::arg("check"),
+           py::kw_only(), py::arg("timeout") = 1.0, py::arg("interval") = 5.0,
+           "Adds a readiness check (a callable with no arguments: None or True passes, False "
+           "fails, (False, reason) fails with a reason, raising fails with the exception). It "
+           "runs every `interval` seconds; a run longer than `timeout` seconds fails. Raises "
+           "ValueError for a bad or duplicate name or a non-positive timeout/interval.")
+      .def("add_liveness", add(&Health::add_liveness), py::arg("name"), py::arg("check"),
+           py::kw_only(), py::arg("timeout") = 1.0, py::arg("interval") = 5.0,
+           "Adds a liveness check, as add_readiness. Liveness must not depend on other services.")
+      .def("mark_started", &Health::mark_started, "Opens the start-up gate. Idempotent.")
+      .def("start_draining", &Health::start_draining,
+           "Readiness becomes false at once, for good. Idempotent.")
+      .def_property_readonly("started", &Health::started)
+      .def_property_readonly("draining", &Health::draining)
+      .def_property_readonly("live", &Health::live, "Whether every liveness check passes.")
+      .def_property_readonly("ready", &Health::ready,
+                             "started, not draining, and every readiness check passing.")
+      .def(
+          "report",
+          [](const Health& h, const std::string& kind) {
+            CheckKind k;
+            if (kind == "readiness")
+              k = CheckKind::kReadiness;
+            else if (kind == "liveness")
+              k = CheckKind::kLiveness;
+            else
+              throw std::invalid_argument("kind must be \"readiness\" or \"liveness\"");
+            auto report = h.report(k);
+            py::list checks;
+            for (const auto& c : report.checks) {
+              py::dict d;
+              d["name"] = c.name;
+              d["ok"] = c.ok;
+              d["reason"] = c.reason;
+              d["ran"] = c.ran;
+              d["duration_seconds"] = std::chrono::duration<double>(c.duration).count();
+              checks.append(d);
+            }
+            py::dict out;
+            out["ok"] = report.ok;
+            out["checks"] = checks;
+            return out;
+          },
+          py::arg("kind") = "readiness",
+          "The cached state: {'ok': bool, 'checks': [{'name', 'ok', 'reason', 'ran', "
+          "'duration_seconds'}]}. Never runs a check.");
+}
+
+void bind_metrics(py::module_& m) {
+  bind_family<Counter>(m, "CounterFamily", "All series of one counter.");
+  bind_family<Gauge>(m, "GaugeFamily", "All series of one gauge.");
+  bind_family<Histogram>(m, "HistogramFamily", "All series of one histogram.");
+
+  py::class_<Registry, RegistryRef>(
+      m, "Registry",
+      "Owns metric families and produces scrapes. Service.registry is the one the admin "
+      "server's /metrics serves; a Registry() of your own is for tests and embedding.")
+      .def(py::init([] { return std::make_shared<Registry>(); }))
+      .def(
+          "counter",
+          [](RegistryRef self, std::string name, std::string help, std::vector<std::string> labels,
+             std::string unit, std::size_t max_series) {
+            SpecArgs a{std::move(name), std::move(help), std::move(labels), std::move(unit),
+                       max_series};
+            auto& f = self->counter(a.spec());
+            return PyFamily<Counter>(self, f, a.labels);
+          },
+          FB_SPEC_ARGS,
+          "Registers a counter family (the name with or without _total; exposed with it), or "
+          "returns the same one again. Raises MetricError (a ValueError) for a bad name, label "
+          "or unit, or a conflicting registration.")
+      .def(
+          "gauge",
+          [](RegistryRef self, std::string name, std::string help, std::vector<std::string> labels,
+             std::string unit, std::size_t max_series) {
+            SpecArgs a{std::move(name), std::move(help), std::move(labels), std::move(unit),
+                       max_series};
+            auto& f = self->gauge(a.spec());
+            return PyFamily<Gauge>(self, f, a.labels);
+          },
+          FB_SPEC_ARGS, "Registers a gauge family, as counter().")
+      .def(
+          "histogram",
+          [](RegistryRef self, std::string name, std::string help, std::vector<std::string> labels,
+             std::string unit, std::size_t max_series, std::optional<std::vector<double>> buckets) {
+            HistogramSpec spec{.name = std::move(name),
+                               .help = std::move(help),
+                               .labels = std::move(labels),
+                               .unit = std::move(unit),
+                               .max_series = max_series};
+            if (buckets) spec.buckets = std::move(*buckets);
+            auto& f = self->histogram(spec);
+            return PyFamily<Histogram>(self, f, spec.labels);
+          },
+          FB_SPEC_ARGS, py::arg("buckets") = py::none(),
+          "Registers a histogram family, as counter(). `buckets`: finite upper bounds, strictly "
+          "increasing (+Inf is implicit); default 5ms..10s for request latency.")
+      .def(
+          "gauge_callback",
+          [](Registry& self, std::string name, std::string help, py::object read,
+             std::string unit) {
+            self.gauge_callback({.name = std::move(name), .help = std::move(help), .unit = unit},
+                                python_reader(std::move(read)));
+          },
+          py::arg("name"), py::arg("help"), py::arg("read"), py::kw_only(), py::arg("unit") = "",
+          "An unlabelled gauge whose value `read()` returns at each scrape (called on the "
+          "scraping thread with the GIL; an exception gives NaN).")
+      .def(
+          "counter_callback",
+          [](Registry& self, std::string name, std::string help, py::object read,
+             std::string unit) {
+            self.counter_callback({.name = std::move(name), .help = std::move(help), .unit = unit},
+                                  python_reader(std::move(read)));
+          },
+          py::arg("name"), py::arg("help"), py::arg("read"), py::kw_only(), py::arg("unit") = "",
+          "An unlabelled counter whose total `read()` returns at each scrape.")
+      .def(
+          "expose",
+          [](const Registry& self, std::string_view accept) {
+            auto format = negotiate_format(accept);
+            std::string body;
+            {
+              py::gil_scoped_release nogil;  // callback metrics take the GIL themselves
+              write_exposition(self.collect(), format, body);
+            }
+            return py::make_tuple(py::bytes(body), std::string(content_type(format)));
+          },
+          py::arg("accept") = "",
+          "A scrape as (body, content_type): Prometheus text 0.0.4, or OpenMetrics 1.0 when "
+          "`accept` (an HTTP Accept header) prefers it.");
+
+  m.def(
+      "register_process_metrics", [](Registry& r) { register_process_metrics(r); },
+      py::arg("registry"),
+      "Adds the process_* families (CPU, memory, file descriptors, start time) to a registry. "
+      "Once per registry; a Service does it for its own.");
+  m.def("is_valid_metric_name", &is_valid_metric_name, py::arg("name"));
+  m.def("is_valid_label_name", &is_valid_label_name, py::arg("name"));
+}
+
+void bind_service(py::module_& m) {
+  py::class_<PyService>(
+      m, "Service",
+      "A service's identity, metrics registry, health and admin server (/livez, /readyz, "
+      "/healthz, /metrics on C++ threads). Installs no signal handler.")
+      .def(py::init<const std::string&, const std::string&, const std::string&, const std::string&,
+                    const std::string&, double, bool>(),
+           py::kw_only(), py::arg("name") = "", py::arg("version") = "",
+           py::arg("environment") = "", py::arg("workload") = "api",
+           py::arg("admin_address") = "127.0.0.1:9464", py::arg("drain_time") = 5.0,
+           py::arg("process_metrics") = true)
+      .def_property_readonly("name", [](const PyService& s) { return s.get().identity().name; })
+      .def_property_readonly("version",
+                             [](const PyService& s) { return s.get().identity().version; })
+      .def_property_readonly("environment",
+                             [](const PyService& s) { return s.get().identity().environment; })
+      .def_property_readonly(
+          "workload",
+          [](const PyService& s) { return std::string(to_string(s.get().identity().workload)); })
+      .def_property_readonly("registry", &PyService::registry,
+                             "The registry the admin server's /metrics serves.")
+      .def_property_readonly("health", &PyService::health, "The service's Health.")
+      .def(
+          "start", [](PyService& s) { s.get().start(); }, py::call_guard<py::gil_scoped_release>(),
+          "Starts the admin server and the health runner. Raises AdminError (an OSError) when "
+          "the address cannot be bound.")
+      .def_property_readonly(
+          "admin_address", [](const PyService& s) { return s.get().admin_address(); },
+          "The bound host:port; '' before start().")
+      .def(
+          "mark_started", [](PyService& s) { s.get().mark_started(); },
+          "Opens the start-up gate: ready once every readiness check passes.")
+      .def(
+          "drain", [](PyService& s) { s.get().request_stop(); },
+          py::call_guard<py::gil_scoped_release>(),
+          "Begins shutdown: not ready at once; wait() returns after the drain time. A second "
+          "call ends the drain early. Safe from any thread and from a Python signal handler.")
+      .def_property_readonly(
+          "stop_requested", [](const PyService& s) { return s.get().stop_requested(); },
+          "Whether drain() was called.")
+      .def(
+          "wait_for_stop",
+          [](const PyService& s, double timeout) {
+            return s.get().wait_for_stop(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                std::chrono::duration<double>(std::max(0.0, timeout))));
+          },
+          py::arg("timeout"), py::call_guard<py::gil_scoped_release>(),
+          "Waits up to `timeout` seconds for drain(); True if it was called.")
+      .def("wait", &PyService::wait,
+           "Blocks until drain() (Python signal handlers still run), waits the drain time "
+           "(/readyz answers 503), stops the admin server and returns 0.");
+}
+
+}  // namespace
+}  // namespace firebreak::python
+
+PYBIND11_MODULE(_core, m) {
+  using namespace firebreak;
+  using namespace firebreak::python;
+  m.doc() = "Firebreak's C++ core for Python: metrics, health and the admin server.";
+  auto& metric_error = py::register_exception<MetricError>(m, "MetricError", PyExc_ValueError);
+  if (!add_handle_types(m.ptr(), metric_error.ptr())) throw py::error_already_set();
+  py::register_exception<AdminError>(m, "AdminError", PyExc_OSError);
+  bind_metrics(m);
+  bind_health(m);
+  bind_service(m);
+}
