@@ -236,13 +236,20 @@ std::vector<AlertRecord> AlertingRule::export_state() const {
 
 bool AlertingRule::gap_fills_a_window(std::int64_t t_ms) const {
   if (gap_to_ms_ <= gap_from_ms_) return false;
+  // The shortest window that reads time since the outage began: until half
+  // of it is fresh (after to_ms), it may lack the samples a function needs.
+  // Counting from the start, not from the outage alone, also covers a run of
+  // short lives (restarts in quick succession) that left a window sparse.
+  std::int64_t shortest = 0, fresh = 0;
   for (const promql::MatrixSelector* ms : promql::range_selectors(*expr_)) {
     const std::int64_t end = t_ms - ms->selector.offset_ms;
-    const std::int64_t overlap =
-        std::min(end, gap_to_ms_) - std::max(end - ms->range_ms, gap_from_ms_);
-    if (overlap > 0 && 2 * overlap >= ms->range_ms) return true;
+    if (end <= gap_from_ms_ || ms->range_ms <= 0) continue;  // e.g. yesterday's window
+    if (shortest == 0 || ms->range_ms < shortest) {
+      shortest = ms->range_ms;
+      fresh = end - std::max(end - ms->range_ms, gap_to_ms_);
+    }
   }
-  return false;
+  return shortest > 0 && 2 * fresh <= shortest;
 }
 
 void AlertingRule::import_state(const std::vector<AlertRecord>& records) {

@@ -127,11 +127,12 @@ class AlertingRule {
   // Adds one restored alert to the held ones (replacing one of its labels).
   void adopt(const AlertRecord& record);
   // The time watch was down before this start: [from_ms, to_ms), from its
-  // newest stored sample to its first scrapes. While that gap fills half or
-  // more of one of the expression's range windows, a restored alert the
-  // expression does not produce keeps its state (a pending one does not
-  // fire either): the window reads the outage, not the service. Once the
-  // windows read mostly fresh samples, absence resolves it as usual.
+  // newest stored sample to its first scrapes. Until half of the shortest
+  // range window of the expression that reads that time holds samples from
+  // after the start, a restored alert the expression does not produce keeps
+  // its state (a pending one does not fire either): the window may read the
+  // outage (or a run of short lives), not the service. Then absence resolves
+  // it as usual: at most half that window after the first scrapes.
   void set_restart_gap(std::int64_t from_ms, std::int64_t to_ms) {
     gap_from_ms_ = from_ms;
     gap_to_ms_ = to_ms;
@@ -156,7 +157,7 @@ class AlertingRule {
       : spec_(std::move(spec)), expr_(std::move(expr)), options_(std::move(options)) {}
 
   Notification notification_of(const Alert& a) const;
-  // Whether the restart gap fills half or more of a range window at t_ms.
+  // Whether the shortest window reading the outage is at most half fresh at t_ms.
   bool gap_fills_a_window(std::int64_t t_ms) const;
 
   RuleSpec spec_;

@@ -291,14 +291,35 @@ TEST(AlertingRule, AHeldPendingAlertNeitherFiresNorRestartsItsFor) {
   EXPECT_EQ(rule->active_alerts()[0].active_at_ms, 8 * kMin);
 }
 
-TEST(AlertingRule, AShortOutageOrAnAlertNewSinceTheStartIsNotHeld) {
+TEST(AlertingRule, AShortOutageHoldsUntilTheShortestWindowIsHalfFresh) {
   FakeQuery q;
-  // One minute down in a 4-minute window: the window still reads the service.
+  // One minute down: restarts in quick succession may have left the window
+  // sparse, so it is held until half of it is fresh (2 of 4 minutes).
   auto rule = restarted_with(windowed_spec(2 * kMin), q, 0, 10 * kMin);
   rule->set_restart_gap(10 * kMin, 11 * kMin);
   q.clear();
-  rule->eval(11 * kMin, q.fn(), 0);
+  for (std::int64_t t : {11 * kMin, 12 * kMin, 13 * kMin}) {
+    rule->eval(t, q.fn(), 0);
+    EXPECT_EQ(rule->state(), AlertState::kFiring) << t;
+  }
+  rule->eval(13 * kMin + 1000, q.fn(), 0);
   EXPECT_EQ(rule->state(), AlertState::kInactive);
+
+  // Of a 1 h and a 5 m window, the 5 m one bounds the hold (2.5 minutes),
+  // not the hour's half.
+  RuleSpec burn = alert_spec(2 * kMin);
+  burn.expr = "rate(up[1h]) == 0 and rate(up[5m]) == 0";
+  auto both = restarted_with(burn, q, 0, 10 * kMin);
+  both->set_restart_gap(10 * kMin, 10 * kMin + 1000);
+  q.clear();
+  both->eval(12 * kMin, q.fn(), 0);
+  EXPECT_EQ(both->state(), AlertState::kFiring);
+  both->eval(13 * kMin, q.fn(), 0);
+  EXPECT_EQ(both->state(), AlertState::kInactive);
+}
+
+TEST(AlertingRule, AnAlertNewSinceTheStartOrWithoutAFreshWindowIsNotHeld) {
+  FakeQuery q;
 
   // An alert that became pending after the start is judged on fresh data.
   auto fresh = AlertingRule::create(windowed_spec(2 * kMin));
