@@ -431,11 +431,16 @@ void Delivery::save_log() {
   const auto changes = d->take_log_changes();
   if (changes.empty()) return;
   std::string error;
-  if (!options_.store->save_group_log(changes, &error)) {
-    d->mark_log_changed(changes);
-    FB_LOG_ERROR("notification_log_save_failed", "kept in memory; saved again at the next change",
-                 {"error", error});
+  if (options_.store->save_group_log(changes, &error)) {
+    if (log_save_failing_) FB_LOG_INFO("notification_log_save_recovered", "saved again");
+    log_save_failing_ = false;
+    return;
   }
+  d->mark_log_changed(changes);
+  if (log_save_failing_) return;  // one line per episode (a full disk), not per delivery
+  log_save_failing_ = true;
+  FB_LOG_ERROR("notification_log_save_failed", "kept in memory; saved again at the next change",
+               {"error", error});
 }
 
 void Delivery::save_silences() {

@@ -210,7 +210,8 @@ class Delivery {
   struct Inhibitors;
   std::unique_ptr<Inhibitors> inhibitors_;  // guarded by alerts_mu_
 
-  std::mutex save_mu_;  // serialises save_log()
+  std::mutex save_mu_;             // serialises save_log()
+  bool log_save_failing_ = false;  // guarded by save_mu_: in a failed-save episode
   std::int64_t last_gc_ms_ = 0;
 
   std::mutex run_mu_;

@@ -290,6 +290,11 @@ std::vector<PushGroupSnapshot> PushStore::take_changes() {
   return out;
 }
 
+void PushStore::keep_changed(const std::vector<PushGroupSnapshot>& unsaved) {
+  std::lock_guard lock(mu_);
+  for (const PushGroupSnapshot& g : unsaved) changed_.insert(g.key);
+}
+
 void PushStore::restore(std::vector<PushGroupSnapshot> groups) {
   std::lock_guard lock(mu_);
   for (PushGroupSnapshot& g : groups) {

@@ -112,6 +112,9 @@ class PushStore {
   // The groups changed since the last call (deleted ones with `deleted`
   // set), and forgets them.
   std::vector<PushGroupSnapshot> take_changes();
+  // Lists the groups of changes that could not be saved again, so that the
+  // next take_changes() returns them (as they are then) with the new ones.
+  void keep_changed(const std::vector<PushGroupSnapshot>& unsaved);
   // Puts saved groups back (at start, before pushes arrive); replaces groups
   // of the same key. Groups beyond max_groups are left out.
   void restore(std::vector<PushGroupSnapshot> groups);

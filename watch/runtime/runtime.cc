@@ -194,6 +194,11 @@ Runtime::Runtime(config::Config config, RuntimeOptions options)
     eval_failures_ = &reg->counter({.name = "watch_rule_evaluation_failures_total",
                                     .help = "Rules whose evaluation failed, per group evaluation.",
                                     .labels = {"rule_group"}});
+    store_save_failures_ =
+        &reg->counter({.name = "watch_store_save_failures_total",
+                       .help = "Saves of alert states, check-ins or pushed groups that failed "
+                               "(a full disk); the state stays in memory.",
+                       .labels = {"what"}});
     reg->gauge_callback({.name = "watch_head_series", .help = "Series in the in-memory head."},
                         [this] { return static_cast<double>(head_.num_series()); });
     reg->counter_callback(
@@ -662,6 +667,7 @@ void Runtime::stop() {
   std::lock_guard eval(eval_mu_);
   std::lock_guard lock(mu_);
   for (auto& g : groups_) store_->save_alerts(g->group->name(), g->group->export_state());
+  save_pushes();  // those a failed save left unsaved
   save_checkins();
   // The snapshot a fast start reads.
   std::string error;
@@ -738,10 +744,28 @@ std::vector<targets::DroppedTarget> Runtime::dropped_targets() const {
   return dropped_;
 }
 
+void Runtime::note_store_save(const std::string& what, const std::string& rule_group, bool saved,
+                              const std::string& error) {
+  std::lock_guard lock(store_save_mu_);
+  const std::string episode = what + "/" + rule_group;
+  if (saved) {
+    if (store_failing_.erase(episode))
+      FB_LOG_INFO("store_save_recovered", "saved again", {"what", what},
+                  {"rule_group", rule_group});
+    return;
+  }
+  if (store_save_failures_) store_save_failures_->labels(what).inc();
+  if (!store_failing_.insert(episode).second) return;
+  FB_LOG_ERROR("store_save_failed",
+               "not saved: kept in memory and saved at the next change that can be; a restart "
+               "before then loses it",
+               {"what", what}, {"rule_group", rule_group}, {"error", error});
+}
+
 void Runtime::save_checkins() {
   std::string error;
-  if (!store_->save_checkins(tracker_.save(), &error))
-    FB_LOG_ERROR("checkin_save_failed", "check-in history not saved", {"error", error});
+  const bool saved = store_->save_checkins(tracker_.save(), &error);
+  note_store_save("checkins", "", saved, error);
 }
 
 namespace {
@@ -774,13 +798,23 @@ checkin::PushedJobMetrics pushed_job_metrics(const checkin::PushGroupSnapshot& g
 }  // namespace
 
 void Runtime::save_pushes() {
-  std::vector<checkin::PushGroupSnapshot> changes = pushes_.take_changes();
-  // A job that pushes instead of pinging: its push is its check-in.
-  for (const auto& g : changes)
-    if (!g.deleted) tracker_.report_pushed(g.key.get("job"), pushed_job_metrics(g));
   std::string error;
-  if (!store_->save_push_groups(changes, &error))
-    FB_LOG_ERROR("push_save_failed", "pushed groups not saved", {"error", error});
+  bool saved;
+  {
+    // Taken and saved under one lock: two saves at once could otherwise
+    // write an older state of a group over a newer one.
+    std::lock_guard lock(store_save_mu_);
+    std::vector<checkin::PushGroupSnapshot> changes = pushes_.take_changes();
+    if (changes.empty()) return;
+    // A job that pushes instead of pinging: its push is its check-in (a
+    // group reported again after a failed save counts no run twice).
+    for (const auto& g : changes)
+      if (!g.deleted) tracker_.report_pushed(g.key.get("job"), pushed_job_metrics(g));
+    saved = store_->save_push_groups(changes, &error);
+    // Listed again, or a restart would bring back what was there before.
+    if (!saved) pushes_.keep_changed(changes);
+  }
+  note_store_save("pushed_groups", "", saved, error);
 }
 
 void Runtime::publish_checkins(std::int64_t t_ms) {
@@ -827,14 +861,27 @@ void Runtime::evaluate(std::int64_t t_ms, bool force) {
       if (stats.failed_rules) eval_failures_->labels(g->group->name()).inc(stats.failed_rules);
     }
     std::string error;
-    if (!store_->save_alerts(g->group->name(), g->group->export_state(), &error))
-      FB_LOG_ERROR("alert_state_save_failed", "", {"rule_group", g->group->name()},
-                   {"error", error});
+    const bool saved = store_->save_alerts(g->group->name(), g->group->export_state(), &error);
+    note_store_save("alert_states", g->group->name(), saved, error);
     if (!held_notifications_.empty()) {
       delivery_->put(held_notifications_);
       held_notifications_.clear();
     }
   }
+  retry_failed_saves();
+}
+
+void Runtime::retry_failed_saves() {
+  bool checkins, pushes;
+  {
+    std::lock_guard lock(store_save_mu_);
+    checkins = store_failing_.contains("checkins/");
+    pushes = store_failing_.contains("pushed_groups/");
+  }
+  // Otherwise saved again only at the next ping or push, which may not come
+  // before a restart.
+  if (pushes) save_pushes();
+  if (checkins) save_checkins();
 }
 
 std::int64_t Runtime::wall_ms() const {

@@ -189,6 +189,14 @@ class Runtime {
   void publish_checkins(std::int64_t t_ms);
   void save_checkins();
   void save_pushes();
+  // One error line per episode of failed saves of `what` (of `rule_group`'s
+  // alerts, for "alert_states"): a full disk must not log every evaluation.
+  // One info line when it is saved again; every failure is counted in
+  // watch_store_save_failures_total{what}.
+  // Saves again the check-ins and pushed groups whose last save failed.
+  void retry_failed_saves();
+  void note_store_save(const std::string& what, const std::string& rule_group, bool saved,
+                       const std::string& error);
   void eval_loop();
   void housekeeping_loop();
   void housekeeping(std::int64_t now_ms);
@@ -242,10 +250,15 @@ class Runtime {
   std::thread eval_thread_;
   std::thread housekeeping_thread_;
   std::atomic<bool> checkins_dirty_{false};
+  // Serialises saves of pushed groups (a take and its save) and guards the
+  // set below.
+  std::mutex store_save_mu_;
+  std::set<std::string> store_failing_;  // what is in a failed-save episode
 
   firebreak::HistogramFamily* eval_duration_ = nullptr;
   firebreak::CounterFamily* evals_ = nullptr;
   firebreak::CounterFamily* eval_failures_ = nullptr;
+  firebreak::CounterFamily* store_save_failures_ = nullptr;
 };
 
 }  // namespace watch::runtime

@@ -290,14 +290,27 @@ bool Db::recover(std::int64_t now_ms, RecoveryReport& report, std::string* error
   return true;
 }
 
-void Db::note_write_failure(const std::string& what, const std::string& error) {
-  // Requires log_mu_. One line per episode, not one per scrape.
-  if (failing_) return;
-  failing_ = true;
+const char* Db::write_kind_name(WriteKind kind) {
+  if (kind == kWalWrite) return "wal";
+  return kind == kChunkWrite ? "chunk file" : "cold series file";
+}
+
+void Db::note_write_failure(WriteKind kind, const std::string& error) {
+  const std::uint8_t was = failing_.load(std::memory_order_relaxed);
+  if (was & kind) return;  // one line per episode, not one per scrape
+  failing_.store(was | kind, std::memory_order_relaxed);
   FB_LOG_ERROR("tsdb_write_failed",
                "storage write failed: samples stay in memory but are not durable until writes "
                "succeed again",
-               {"what", what}, {"error", error}, {"dir", options_.dir});
+               {"what", write_kind_name(kind)}, {"error", error}, {"dir", options_.dir});
+}
+
+void Db::note_write_success(WriteKind kind) {
+  const std::uint8_t was = failing_.load(std::memory_order_relaxed);
+  if (!(was & kind)) return;
+  failing_.store(was & ~kind, std::memory_order_relaxed);
+  FB_LOG_INFO("tsdb_write_recovered", "storage writes succeed again",
+              {"what", write_kind_name(kind)});
 }
 
 void Db::log_series(std::uint64_t ref, const LabelSet& labels) {
@@ -310,10 +323,9 @@ void Db::log_series(std::uint64_t ref, const LabelSet& labels) {
   if (pending_series_.size() >= kCheckpointRecordBytes) {
     std::string error;
     if (wal_->log(kRecordSeries, pending_series_, &error)) {
-      if (failing_) FB_LOG_INFO("tsdb_write_recovered", "storage writes succeed again");
-      failing_ = false;
+      note_write_success(kWalWrite);
     } else {
-      note_write_failure("wal", error);
+      note_write_failure(kWalWrite, error);
     }
     pending_series_.clear();
   }
@@ -331,10 +343,9 @@ void Db::log_samples(std::span<const RefSample> samples) {
   entries[n++] = {kRecordSamples, samples_buf_};
   std::string error;
   if (wal_->log(std::span<const Wal::Entry>(entries, n), &error)) {
-    if (failing_) FB_LOG_INFO("tsdb_write_recovered", "storage writes succeed again");
-    failing_ = false;
+    note_write_success(kWalWrite);
   } else {
-    note_write_failure("wal", error);
+    note_write_failure(kWalWrite, error);
   }
   pending_series_.clear();
   if (samples_buf_.capacity() > (256u << 10)) std::vector<std::uint8_t>().swap(samples_buf_);
@@ -348,7 +359,10 @@ const std::uint64_t* Db::store_chunk(std::uint64_t ref, const ChunkAppender& chu
                      chunk.count(), chunk.words(), &error);
   if (!words) {
     std::lock_guard lock(log_mu_);
-    note_write_failure("chunk file", error);
+    note_write_failure(kChunkWrite, error);
+  } else if (failing_.load(std::memory_order_relaxed) & kChunkWrite) {
+    std::lock_guard lock(log_mu_);
+    note_write_success(kChunkWrite);
   }
   return words;
 }
@@ -515,8 +529,12 @@ std::size_t Db::evict(std::int64_t cutoff) {
     if (!file::make_dirs(options_.dir + "/cold", &error) ||
         !write_cold_file(path, std::move(cold), &error)) {
       std::lock_guard log_lock(log_mu_);
-      note_write_failure("cold series file", error);
+      note_write_failure(kColdWrite, error);
       break;
+    }
+    {
+      std::lock_guard log_lock(log_mu_);
+      note_write_success(kColdWrite);
     }
     auto f = ColdFile::open(path, &error);
     if (!f) {

@@ -165,7 +165,13 @@ class Db final : private HeadLog {
   // time, each time once.
   std::map<LabelSet, std::vector<Sample>> cold_select(const MatcherSet& matchers, std::int64_t mint,
                                                       std::int64_t maxt) const;
-  void note_write_failure(const std::string& what, const std::string& error);
+  // What storage writes to; each fails and recovers on its own (a WAL
+  // append can succeed while a chunk file cannot grow), so one episode of
+  // failures logs one line per kind, and one when that kind recovers.
+  enum WriteKind : std::uint8_t { kWalWrite = 1, kChunkWrite = 2, kColdWrite = 4 };
+  void note_write_failure(WriteKind kind, const std::string& error);  // requires log_mu_
+  void note_write_success(WriteKind kind);                            // requires log_mu_
+  static const char* write_kind_name(WriteKind kind);
 
   // HeadLog
   void log_series(std::uint64_t ref, const LabelSet& labels) override;
@@ -182,7 +188,9 @@ class Db final : private HeadLog {
   std::mutex log_mu_;
   std::vector<std::uint8_t> pending_series_;  // guarded by log_mu_: encoded, not yet written
   std::vector<std::uint8_t> samples_buf_;     // guarded by log_mu_
-  bool failing_ = false;                      // guarded by log_mu_: in a write-failure episode
+  // WriteKinds in a failure episode; written under log_mu_, read without it
+  // on the chunk path so that a success there costs no lock.
+  std::atomic<std::uint8_t> failing_{0};
 
   mutable std::shared_mutex cold_mu_;
   std::vector<std::unique_ptr<ColdFile>> cold_;  // guarded by cold_mu_; oldest first

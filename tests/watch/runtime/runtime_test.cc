@@ -11,12 +11,17 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "firebreak/http_client.h"
+#include "firebreak/log.h"
+#include "firebreak/metrics.h"
 
 namespace watch::runtime {
 namespace {
@@ -270,6 +275,32 @@ TEST_F(RuntimeTest, SamplesAndPushedGroupsSurviveARestart) {
   EXPECT_EQ(count_over_time(base), "41");
 }
 
+// The sum of every series of a counter ("..._total") in `registry`.
+double counter_value(const firebreak::Registry& registry, std::string_view name) {
+  name.remove_suffix(std::string_view("_total").size());
+  double sum = 0;
+  for (const auto& f : registry.collect())
+    if (f.name == name)
+      for (const auto& p : f.points) sum += p.value;
+  return sum;
+}
+
+// How many lines of each event a JSON log file holds, by "event" and by
+// "event/what" for lines with a "what".
+std::map<std::string, int> logged_events(const std::string& path) {
+  std::map<std::string, int> out;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) {
+    const auto j = nlohmann::json::parse(line, nullptr, false);
+    if (!j.is_object() || !j.contains("event")) continue;
+    const std::string event = j["event"].get<std::string>();
+    ++out[event];
+    if (j.contains("what") && j["what"].is_string())
+      ++out[event + "/" + j["what"].get<std::string>()];
+  }
+  return out;
+}
+
 // watch's whole storage (SQLite and the head's directory) on a small tmpfs
 // that fills up: evaluation and delivery go on from memory, the failures are
 // counted, and once there is room again nothing of the alert's state is lost
@@ -286,8 +317,14 @@ TEST_F(RuntimeTest, AFullDiskIsCountedAndLosesNoAlertState) {
   auto cfg = config();
   cfg.storage_path = disk + "/watch.db";
   cfg.tsdb_path = disk + "/tsdb";
+  const std::string log_file = dir_ + "/watch.log";
+  firebreak::configure_logging({.format = firebreak::LogFormat::kJson, .file = log_file});
+  struct LogsBack {
+    ~LogsBack() { firebreak::configure_logging({}); }
+  } logs_back;
+  firebreak::Registry registry;
   {
-    Runtime rt(cfg, {.clock = &clock_});
+    Runtime rt(cfg, {.clock = &clock_, .registry = &registry});
     run_for(rt, 67min);
     ASSERT_TRUE(has_alert(rt, "BackupDown", rules::AlertState::kFiring));
     ASSERT_EQ(receiver_.count("BackupDown", "firing"), 1u);
@@ -301,19 +338,45 @@ TEST_F(RuntimeTest, AFullDiskIsCountedAndLosesNoAlertState) {
     run_for(rt, 5min);  // the disk is full
     EXPECT_TRUE(has_alert(rt, "BackupDown", rules::AlertState::kFiring));
     EXPECT_GT(rt.db().stats().wal_write_failures, 0u);
-    ASSERT_TRUE(rt.tracker().ping({.job = "backup", .kind = checkin::PingKind::kSuccess}).ok());
+    EXPECT_GT(counter_value(registry, "watch_tsdb_wal_write_failures_total"), 0);
+    EXPECT_GT(counter_value(registry, "watch_store_save_failures_total"), 0);
+    // A check-in and a push the disk cannot take: they count at once, and
+    // are saved once there is room, not only at the next ping or push.
+    Served http(rt);
+    ASSERT_EQ(http.client.get(http.base + "/ping/backup").status, 200);
+    ASSERT_EQ(http.client.put(http.base + "/metrics/job/nightly", "items_processed 7\n").status,
+              200);
     run_for(rt, 30s);
     EXPECT_FALSE(has_alert(rt, "BackupDown", rules::AlertState::kFiring));
     EXPECT_EQ(receiver_.count("BackupDown", "resolved"), 1u) << "delivered from memory";
     std::filesystem::remove(disk + "/filler");
     run_for(rt, 1min);  // room again: the state is saved
+    firebreak::flush_logs();
+    // Minutes of failures (an evaluation and a scrape every 15 s), yet one
+    // line per kind of write for the episode, and one when it recovers.
+    const std::map<std::string, int> events = logged_events(log_file);
+    auto count = [&](const std::string& e) { return events.contains(e) ? events.at(e) : 0; };
+    EXPECT_GE(count("tsdb_write_failed"), 1);
+    EXPECT_LE(count("tsdb_write_failed"), 2) << "the WAL, and perhaps a chunk file";
+    EXPECT_EQ(count("tsdb_write_recovered"), count("tsdb_write_failed"));
+    EXPECT_EQ(count("store_save_failed/alert_states"), 2) << "one line for each rule group";
+    EXPECT_EQ(count("store_save_failed/checkins"), 1);
+    EXPECT_EQ(count("store_save_failed/pushed_groups"), 1);
+    EXPECT_EQ(count("store_save_recovered"), count("store_save_failed"))
+        << "saved again before any stop";
+    EXPECT_EQ(count("notification_log_save_failed"), 1);
+    EXPECT_EQ(count("notification_log_save_recovered"), 1);
   }
   clock_.advance(30s);
   Runtime rt(cfg, {.clock = &clock_});
+  Served http(rt);
   run_for(rt, 1min);
   EXPECT_FALSE(has_alert(rt, "BackupDown", rules::AlertState::kFiring));
   EXPECT_EQ(receiver_.count("BackupDown", "firing"), 1u) << "no second page";
   EXPECT_EQ(receiver_.count("BackupDown", "resolved"), 1u) << "no second resolve";
+  const auto r = http.client.get(http.base + "/api/v1/query?query=items_processed");
+  EXPECT_NE(r.body.find(R"("job":"nightly")"), std::string::npos)
+      << "the push made while the disk was full: " << r.body;
 }
 
 // A job that only pushes (prometheus_client's push_to_gateway): its pushed
