@@ -13,7 +13,8 @@
 // - once the faults clear, each alert resolves exactly once.
 // Run at scrape and evaluation intervals of 1 s, 5 s and 15 s, with the
 // rules' windows and `for`s in the same proportions. FIREBREAK_RESTARTS
-// multiplies the number of restarts (for longer runs by hand).
+// multiplies the number of restarts (for longer runs by hand);
+// FIREBREAK_RESTART_SEED replays the random choices of a printed seed.
 // And once with watch down for longer than the rate's whole window.
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -172,7 +173,11 @@ void WatchRestartTest::run(std::int64_t interval_ms, int restarts) {
   const std::uint16_t gone_port = test::closed_port();
   const std::string yaml = config(I, service, gone_port);
 
-  const std::uint64_t seed = static_cast<std::uint64_t>(Clock::now().time_since_epoch().count());
+  // FIREBREAK_RESTART_SEED replays a failed run's choices (printed below).
+  const char* seed_env = std::getenv("FIREBREAK_RESTART_SEED");
+  const std::uint64_t seed =
+      seed_env ? std::strtoull(seed_env, nullptr, 10)
+               : static_cast<std::uint64_t>(Clock::now().time_since_epoch().count());
   std::mt19937_64 rng(seed);
   std::printf("restart loop: interval %lld ms, %d restarts, seed %llu\n", static_cast<long long>(I),
               restarts, static_cast<unsigned long long>(seed));

@@ -758,7 +758,9 @@ Effective effective(const Thresholds& t, const RulePackOptions& o) {
   // for - window never pages. `for` is at least the window.
   e.latency_window_ms = window(t.latency_window_ms.value_or(t.latency_for_ms / 2));
   e.latency_for_ms = std::max(hold(t.latency_for_ms), e.latency_window_ms);
-  e.regression_for_ms = hold(t.regression_for_ms.value_or(t.regression_window_ms));
+  // The same guard for the regression: twice its window by default, so a
+  // latency incident shorter than the window opens no ticket.
+  e.regression_for_ms = hold(t.regression_for_ms.value_or(2 * t.regression_window_ms));
   e.fast_burn_for_ms = hold(t.fast_burn_for_ms.value_or(t.fast_burn_short_window_ms * 2 / 5));
   e.slow_burn_for_ms = hold(t.slow_burn_for_ms.value_or(t.slow_burn_short_window_ms / 2));
   return e;
@@ -809,23 +811,24 @@ std::vector<NoiseWarning> noise_warnings(const TargetSpec& target, const RulePac
          fmt::format("ServiceNotReady: not_ready_for {} is shorter than two scrape "
                      "intervals ({}): one failed readiness check can page",
                      prom_duration(e.not_ready_for_ms), prom_duration(2 * scrape_interval_ms))});
-  // A burst of slow requests keeps the windowed p95 up for about its own
+  // A burst of slow requests keeps a windowed p95 up for about its own
   // length plus the window: it pages once that reaches `for`.
-  if (has("ApiLatencyHigh") && 2 * e.latency_window_ms > e.latency_for_ms)
-    out.push_back(
-        {t.latency_window_ms ? "latency_window" : "latency_for",
-         fmt::format("ApiLatencyHigh: latency_window {} is more than half of latency_for {}: a "
-                     "burst of slow requests as short as {} can page (the pack keeps the window "
-                     "at most half of `for`)",
-                     prom_duration(e.latency_window_ms), prom_duration(e.latency_for_ms),
-                     prom_duration(e.latency_for_ms - e.latency_window_ms))});
-  if (has("ApiLatencyRegression") && e.regression_for_ms < t.regression_window_ms)
-    out.push_back(
-        {"regression_for",
-         fmt::format("ApiLatencyRegression: regression_for {} is shorter than "
-                     "regression_window {}: a burst of slow requests shorter than the "
-                     "window can page",
-                     prom_duration(e.regression_for_ms), prom_duration(t.regression_window_ms))});
+  const auto short_burst = [&](std::string_view alert, std::string_view window_key,
+                               std::string_view for_key, bool window_set, std::int64_t window,
+                               std::int64_t for_ms) {
+    if (!has(alert) || 2 * window <= for_ms) return;
+    const std::string burst =
+        for_ms > window ? "as short as " + prom_duration(for_ms - window) : "of any length";
+    out.push_back({std::string(window_set ? window_key : for_key),
+                   fmt::format("{}: {} {} is more than half of {} {}: a burst of slow requests "
+                               "{} can page (the pack keeps the window at most half of `for`)",
+                               alert, window_key, prom_duration(window), for_key,
+                               prom_duration(for_ms), burst)});
+  };
+  short_burst("ApiLatencyHigh", "latency_window", "latency_for", t.latency_window_ms.has_value(),
+              e.latency_window_ms, e.latency_for_ms);
+  short_burst("ApiLatencyRegression", "regression_window", "regression_for",
+              !t.regression_for_ms.has_value(), t.regression_window_ms, e.regression_for_ms);
   return out;
 }
 

@@ -46,7 +46,7 @@ struct Thresholds {
   std::int64_t latency_for_ms = 10 * 60'000;        //
   std::optional<std::int64_t> latency_window_ms;    // default: latency_for / 2
   std::int64_t regression_window_ms = 30 * 60'000;  // ApiLatencyRegression
-  std::optional<std::int64_t> regression_for_ms;    // default: regression_window
+  std::optional<std::int64_t> regression_for_ms;    // default: twice regression_window
   std::int64_t regression_baseline_offset_ms = 24 * 3'600'000;
   double regression_factor = 1.5;
   double regression_min_request_rate = 1.0;  // requests/s: enough traffic to mean it

@@ -244,7 +244,7 @@ TEST(RulePack, EveryForAndWindowIsTunable) {
   t.no_progress_for_ms = 50'000;
   t.heartbeat_for_ms = 20'000;
   t.latency_window_ms = 2 * 60'000;
-  t.regression_for_ms = 45 * 60'000;
+  t.regression_for_ms = 75 * 60'000;
   t.fast_burn_for_ms = 3 * 60'000;
   t.slow_burn_for_ms = 20 * 60'000;
   const RulePackOptions o{.evaluation_interval_ms = 5'000, .include_job_rules = false};
@@ -254,7 +254,7 @@ TEST(RulePack, EveryForAndWindowIsTunable) {
                        o);
   const auto alerts = alerts_of(yaml);
   for (const char* want : {"ServiceNeverReady 10s", "WorkerStalled 50s", "WorkerStalled 20s",
-                           "ApiLatencyRegression 45m", "ApiErrorBudgetBurn 3m",
+                           "ApiLatencyRegression 1h15m", "ApiErrorBudgetBurn 3m",
                            "ApiErrorBudgetBurn 20m", "ApiLatencyHigh 10m"})
     EXPECT_EQ(alerts.count(want), 1u) << want << "\n" << yaml;
   EXPECT_NE(yaml.find("[2m]"), std::string::npos);  // the latency window
@@ -267,7 +267,7 @@ TEST(RulePack, EveryForAndWindowIsTunable) {
   EXPECT_EQ(d.no_progress_for_ms, 2 * 60'000);
   EXPECT_EQ(d.heartbeat_for_ms, 0);
   EXPECT_EQ(d.latency_window_ms, 5 * 60'000);
-  EXPECT_EQ(d.regression_for_ms, 30 * 60'000);
+  EXPECT_EQ(d.regression_for_ms, 60 * 60'000);  // twice its 30m window
   EXPECT_EQ(d.fast_burn_for_ms, 2 * 60'000);
   EXPECT_EQ(d.slow_burn_for_ms, 15 * 60'000);
 }
@@ -292,7 +292,10 @@ TEST(RulePack, NoiseWarningsNameTheChoiceThatLetsASpikePage) {
   EXPECT_THAT(w[0], ::testing::HasSubstr("down_for: TargetDown: down_for 45s is shorter than two "
                                          "scrape intervals (1m): one failed scrape can page"));
   EXPECT_THAT(w[1], ::testing::HasSubstr("a burst of slow requests as short as 2m can page"));
-  EXPECT_THAT(w[2], ::testing::HasSubstr("regression_for"));
+  EXPECT_THAT(w[2], ::testing::HasSubstr(
+                        "regression_for: ApiLatencyRegression: regression_window 30m is more than "
+                        "half of regression_for 10m: a burst of slow requests of any length can "
+                        "page"));
   const auto ww = keys({.name = "w", .workload = Workload::kWorker, .thresholds = t}, 30'000);
   ASSERT_EQ(ww.size(), 2u) << ::testing::PrintToString(ww);
   EXPECT_THAT(ww[0], ::testing::HasSubstr("no_progress_for: WorkerStalled: no_progress_for 0s is "
