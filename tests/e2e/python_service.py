@@ -284,11 +284,13 @@ class Worker:
 class Job:
     """A scheduled job, run every `every` seconds: check-ins healthchecks
     style (<checkin_url>/start, then <checkin_url> or <checkin_url>/fail) and
-    its job_* families pushed to a Pushgateway after each run."""
+    its job_* families pushed to a Pushgateway after each run (and at its
+    start too with push_start, so that a hung run is seen without pings)."""
 
-    def __init__(self, name, every, checkin_url, pushgateway_urls):
+    def __init__(self, name, every, checkin_url, pushgateway_urls, push_start=False):
         self.name = name
         self.every = every
+        self.push_start = push_start
         self.checkin_url = checkin_url.rstrip("/") if checkin_url else ""
         self.pushgateway_urls = pushgateway_urls
         # Its own registry: only the job's families are pushed, not process_*.
@@ -329,8 +331,13 @@ class Job:
         self.ping("/start")
         started = time.time()
         self.last_start.set(started)
+        if self.push_start:
+            self.push()
         log("info", "job_started", job=self.name)
         try:
+            while fault("hang"):
+                # A run that never finishes: a lock, a call without a timeout.
+                time.sleep(0.05)
             time.sleep(0.1)
             items = random.randint(10, 100)
             if fault("fail"):
@@ -445,6 +452,8 @@ def main():
     parser.add_argument("--ready-gauge", action="store_true",
                         help="export service_ready, a hand-made readiness gauge")
     parser.add_argument("--job", default="python-job", help="job: the Pushgateway job name")
+    parser.add_argument("--push-start", action="store_true",
+                        help="job: push at the start of each run too, not only at its end")
     args = parser.parse_args()
 
     _context["workload"] = args.mode
@@ -475,7 +484,7 @@ def main():
         threads.append(threading.Thread(target=worker.feed))
         threads.append(threading.Thread(target=worker.consume))
     else:
-        job = Job(args.job, args.every, args.checkin_url, args.pushgateway_url)
+        job = Job(args.job, args.every, args.checkin_url, args.pushgateway_url, args.push_start)
         threads.append(threading.Thread(target=job.loop))
 
     server = make_server("127.0.0.1", args.port, make_app(args.mode),

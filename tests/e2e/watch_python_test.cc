@@ -141,15 +141,18 @@ class WatchPythonTest : public ::testing::Test {
   }
 
   // The first webhook alert named `alert` for target or job `job` with this
-  // status, waiting up to `timeout` for it. (A test runs only the services
-  // it needs; the others are down and page for themselves.)
+  // status that arrived after `after`, waiting up to `timeout` for it. (A
+  // test runs only the services it needs; the others are down and page for
+  // themselves.)
   std::optional<HookAlert> wait_for(const std::string& alert, const std::string& status,
-                                    const std::string& job, milliseconds timeout) const {
+                                    const std::string& job, milliseconds timeout,
+                                    SteadyTime after = {}) const {
     std::optional<HookAlert> found;
     eventually(
         [&] {
           for (const auto& a : hook_.alerts())
-            if (a.alertname == alert && a.status == status && a.labels.value("job", "") == job) {
+            if (a.alertname == alert && a.status == status && a.labels.value("job", "") == job &&
+                a.arrived >= after) {
               found = a;
               return true;
             }
@@ -171,7 +174,7 @@ class WatchPythonTest : public ::testing::Test {
                                        const std::string& job, SteadyTime fault,
                                        SteadyTime expected) {
     const milliseconds bound = kScrape + kEval + rule_for(yaml_, alert, job);
-    const auto hook = wait_for(alert, "firing", job, since(fault, expected) + bound + 15s);
+    const auto hook = wait_for(alert, "firing", job, since(fault, expected) + bound + 15s, fault);
     if (!hook) {
       ADD_FAILURE() << alert << " never reached the webhook for " << job << "; watch log:\n"
                     << watch_->process().stdout_text();
@@ -182,9 +185,9 @@ class WatchPythonTest : public ::testing::Test {
     return hook;
   }
 
-  void expect_resolved(const std::string& alert, const std::string& job,
-                       milliseconds timeout = 30s) {
-    EXPECT_TRUE(wait_for(alert, "resolved", job, timeout).has_value())
+  void expect_resolved(const std::string& alert, const std::string& job, milliseconds timeout = 30s,
+                       SteadyTime after = {}) {
+    EXPECT_TRUE(wait_for(alert, "resolved", job, timeout, after).has_value())
         << alert << " did not resolve for " << job << " after the fault was cleared";
   }
 
@@ -423,6 +426,44 @@ TEST_F(WatchPythonTest, AJobThatOnlyPushesIsNotMissingAndItsFailurePages) {
   ASSERT_EQ(job.set_fault(R"({"fail": false})"), 200);
   expect_resolved("JobFailed", "py-job");
   expect_only("JobFailed", "py-job");
+}
+
+// The same push-only job, pushing at the start of each run too: a run that
+// hangs pages JobRunTooLong (its pushed start opened the run), and a job
+// that stops running pages JobMissedRun, with no ping ever sent.
+TEST_F(WatchPythonTest, APushOnlyJobThatHangsOrStopsPagesTooLongThenMissed) {
+  start_watch();
+  auto job = start_service("py-job", 0,
+                           {"--mode", "job", "--job", "py-job", "--pushgateway-url", watch_->url(),
+                            "--every", "2", "--push-start"});
+  ASSERT_TRUE(query_value("job_checkin_state{job=\"py-job\"} == 0", 10s).has_value())
+      << "the job's pushes never counted as runs";
+  const SteadyTime hung = std::chrono::steady_clock::now();
+  ASSERT_EQ(job.set_fault(R"({"hang": true})"), 200);
+  // The next run starts within 2 s and hangs; max_run_time is 5 s.
+  ASSERT_TRUE(expect_page("py_job_push_only_hang", "JobRunTooLong", "py-job", hung, hung + 5s));
+  // The hung run also kept the next run from starting: past the schedule
+  // and its grace, JobMissedRun may page too (both at 5 s here). The run's
+  // finish is a check-in that ends both.
+  const SteadyTime unhung = std::chrono::steady_clock::now();
+  ASSERT_EQ(job.set_fault(R"({"hang": false})"), 200);
+  expect_resolved("JobRunTooLong", "py-job", 30s, unhung);
+  if (wait_for("JobMissedRun", "firing", "py-job", 0ms))
+    expect_resolved("JobMissedRun", "py-job", 30s, unhung);
+
+  // Let a run or two finish, then stop the job for good.
+  std::this_thread::sleep_for(3s);
+  job.process->send_signal(SIGKILL);  // its pushed groups stay, as on a Pushgateway
+  ASSERT_TRUE(job.process->wait_exit(5s).has_value());
+  const SteadyTime stopped = std::chrono::steady_clock::now();
+  // Its last success is at most 2 s old: missed once schedule (3 s) + grace
+  // (2 s) have passed since, 3 s from now at the earliest.
+  ASSERT_TRUE(
+      expect_page("py_job_push_only_stopped", "JobMissedRun", "py-job", stopped, stopped + 3s));
+  for (const auto& a : hook_.alerts())
+    if (a.labels.value("job", "") == "py-job" && a.alertname != "JobRunTooLong" &&
+        a.alertname != "JobMissedRun")
+      ADD_FAILURE() << "also paged: " << a.alertname << " " << a.status;
 }
 
 TEST_F(WatchPythonTest, AKilledApiPagesTargetDownAndNothingElse) {
