@@ -30,6 +30,7 @@
 #include <cstdint>
 #include <exception>
 #include <initializer_list>
+#include <span>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -250,7 +251,10 @@ std::uint64_t log_records_dropped();
 // job_run_id, then others). An inner scope's key overrides an outer one's.
 class LogScope {
  public:
-  explicit LogScope(std::initializer_list<LogField> fields);
+  explicit LogScope(std::initializer_list<LogField> fields)
+      : LogScope(std::span<const LogField>(fields.begin(), fields.size())) {}
+  // Fields known at run time only (a binding's context, a parsed header).
+  explicit LogScope(std::span<const LogField> fields);
   ~LogScope();
   LogScope(const LogScope&) = delete;
   LogScope& operator=(const LogScope&) = delete;
@@ -303,7 +307,11 @@ struct LogSite {
 };
 
 void log_emit(LogSite& site, LogLevel level, std::string_view msg,
-              std::initializer_list<LogField> fields) noexcept;
+              std::span<const LogField> fields) noexcept;
+inline void log_emit(LogSite& site, LogLevel level, std::string_view msg,
+                     std::initializer_list<LogField> fields) noexcept {
+  log_emit(site, level, msg, std::span<const LogField>(fields.begin(), fields.size()));
+}
 
 }  // namespace detail
 

@@ -41,6 +41,7 @@ from ._core import (
     register_process_metrics,
 )
 from ._core import Service as _CoreService
+from ._logs import LogHandler, current_log_context, flush_logs, log, log_context
 
 __all__ = [
     "AdminError",
@@ -51,11 +52,16 @@ __all__ = [
     "Health",
     "Histogram",
     "HistogramFamily",
+    "LogHandler",
     "MetricError",
     "Registry",
     "Service",
+    "current_log_context",
+    "flush_logs",
     "is_valid_label_name",
     "is_valid_metric_name",
+    "log",
+    "log_context",
     "register_process_metrics",
     "time_histogram",
 ]

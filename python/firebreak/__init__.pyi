@@ -18,6 +18,11 @@ from ._core import Service as _CoreService
 from ._core import is_valid_label_name as is_valid_label_name
 from ._core import is_valid_metric_name as is_valid_metric_name
 from ._core import register_process_metrics as register_process_metrics
+from ._logs import LogHandler as LogHandler
+from ._logs import current_log_context as current_log_context
+from ._logs import flush_logs as flush_logs
+from ._logs import log as log
+from ._logs import log_context as log_context
 
 class Service(_CoreService):
     """A service's identity, metrics registry, health and admin server."""

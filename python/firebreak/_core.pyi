@@ -172,3 +172,19 @@ def register_process_metrics(registry: Registry) -> None:
     """Adds the process_* families to a registry (once per registry)."""
 def is_valid_metric_name(name: str) -> bool: ...
 def is_valid_label_name(name: str) -> bool: ...
+
+# Logs (python/src/logs.cc); firebreak.LogHandler and firebreak.log use them.
+def log_emit(
+    level: int,
+    event: str,
+    msg: str,
+    context: tuple[tuple[str, Any], ...] | None,
+    fields: dict[str, Any] | None,
+) -> None:
+    """Writes one line through the kit's logger: level 0 (trace) to 5 (fatal)."""
+
+def log_enabled(level: int) -> bool:
+    """Whether lines at this level are written."""
+
+def flush_logs() -> None:
+    """Blocks until every line logged before the call is written."""

@@ -30,6 +30,7 @@
 #include "firebreak/process_metrics.h"
 #include "firebreak/service.h"
 #include "handles.h"
+#include "logs.h"
 
 namespace py = pybind11;
 
@@ -495,6 +496,7 @@ PYBIND11_MODULE(_core, m) {
   m.doc() = "Firebreak's C++ core for Python: metrics, health and the admin server.";
   auto& metric_error = py::register_exception<MetricError>(m, "MetricError", PyExc_ValueError);
   if (!add_handle_types(m.ptr(), metric_error.ptr())) throw py::error_already_set();
+  if (!add_log_functions(m.ptr())) throw py::error_already_set();
   py::register_exception<AdminError>(m, "AdminError", PyExc_OSError);
   bind_metrics(m);
   bind_health(m);

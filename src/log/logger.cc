@@ -771,7 +771,7 @@ namespace {
 using detail::SiteCache;
 
 [[gnu::noinline]] SiteCache* make_site_cache(detail::LogSite& site, LogLevel level,
-                                             std::initializer_list<LogField> fields) {
+                                             std::span<const LogField> fields) {
   auto cache = std::make_unique<SiteCache>();
   cache->level = level;
   std::string head(kLevelPieces[static_cast<std::size_t>(level)].text,
@@ -825,7 +825,7 @@ constexpr std::size_t kTraceIdsSize = 94;
 // was written is then of no use), for format_json to write it.
 char* format_json_common(char* p, char* const end, ThreadState& t, const std::string& identity,
                          LogLevel level, std::int64_t micros, const SiteCache& cache,
-                         std::string_view msg, std::initializer_list<LogField> fields) {
+                         std::string_view msg, std::span<const LogField> fields) {
   namespace put = detail::put;
   const auto room = [&] { return static_cast<std::size_t>(end - p); };
   if (cache.level != level || cache.head_size == 0) [[unlikely]]
@@ -917,7 +917,7 @@ char* format_json_common(char* p, char* const end, ThreadState& t, const std::st
 // cached pieces: the path for what format_json_common declines.
 void format_json(detail::LineWriter& w, ThreadState& t, const std::string& identity, LogLevel level,
                  std::int64_t micros, std::string_view event, std::string_view msg,
-                 std::initializer_list<LogField> fields) {
+                 std::span<const LogField> fields) {
   w.need(sizeof(detail::TimestampOpening::text) + 6 + sizeof(LevelPiece::text));
   w.timestamp_opening(t.opening, micros);
   const LevelPiece& piece = kLevelPieces[static_cast<std::size_t>(level)];
@@ -977,7 +977,7 @@ void format_json(detail::LineWriter& w, ThreadState& t, const std::string& ident
 
 void format_console(detail::LineBuffer& b, LogLevel level, std::int64_t micros,
                     std::string_view event, std::string_view msg,
-                    std::initializer_list<LogField> fields) {
+                    std::span<const LogField> fields) {
   static constexpr std::string_view kColors[] = {"\x1b[90m", "\x1b[36m", "\x1b[32m",
                                                  "\x1b[33m", "\x1b[31m", "\x1b[35;1m"};
   static constexpr std::string_view kTags[] = {"TRACE", "DEBUG", "INFO ",
@@ -1021,7 +1021,7 @@ void format_console(detail::LineBuffer& b, LogLevel level, std::int64_t micros,
 namespace detail {
 
 void log_emit(LogSite& site, LogLevel level, std::string_view msg,
-              std::initializer_list<LogField> fields) noexcept {
+              std::span<const LogField> fields) noexcept {
   try {
     Logger& log = logger();
     ThreadState& t = thread_state();
@@ -1199,8 +1199,7 @@ void register_log_metrics(Registry& registry) {
 // ---------------------------------------------------------------------------
 // Context
 
-LogScope::LogScope(std::initializer_list<LogField> fields)
-    : restore_size_(thread_state().context.count) {
+LogScope::LogScope(std::span<const LogField> fields) : restore_size_(thread_state().context.count) {
   ThreadContext& context = thread_state().context;
   for (const LogField& f : fields) context.push(f.key, f.value);
   context.stale = true;

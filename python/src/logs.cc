@@ -1,0 +1,249 @@
+#include "logs.h"
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "firebreak/log.h"
+
+namespace firebreak::python {
+namespace {
+
+// Call sites by event name. A C++ call site is static; a Python event name is
+// known at run time, so its site is made on first use and kept (its rate
+// limit and cached JSON pieces live as long as the process). Bounded: past
+// kMaxEvents names (a program that puts ids in event names), lines go to one
+// site, "log", with the name in an `event_name` field.
+constexpr std::size_t kMaxEvents = 4096;
+
+struct StringHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+
+class Sites {
+ public:
+  // The site of `event`, or nullptr when the table is full.
+  detail::LogSite* find(std::string_view event) {
+    std::lock_guard lock(mu_);
+    if (auto it = sites_.find(event); it != sites_.end()) return it->second.get();
+    if (sites_.size() >= kMaxEvents) return nullptr;
+    auto name = std::make_unique<std::string>(event);
+    auto site = std::make_unique<detail::LogSite>(*name);
+    detail::LogSite* out = site.get();
+    sites_.emplace(*name, std::move(site));
+    names_.push_back(std::move(name));
+    return out;
+  }
+  detail::LogSite& overflow() { return overflow_; }
+
+ private:
+  std::mutex mu_;
+  // Keys view the strings in names_, which never move.
+  std::unordered_map<std::string_view, std::unique_ptr<detail::LogSite>, StringHash,
+                     std::equal_to<>>
+      sites_;
+  std::vector<std::unique_ptr<std::string>> names_;
+  detail::LogSite overflow_{"log"};
+};
+
+Sites& sites() {
+  static auto* s = new Sites;  // never destroyed: lines may be logged during exit
+  return *s;
+}
+
+// Python objects turned into log fields for one call. Strings are viewed in
+// place (CPython caches an object's UTF-8 form); str() of other objects is
+// kept here until the line is formatted.
+class FieldBuilder {
+ public:
+  ~FieldBuilder() {
+    for (PyObject* o : temporaries_) Py_DECREF(o);
+  }
+
+  // Appends key=value; false with a Python error set.
+  bool add(PyObject* key, PyObject* value) {
+    std::string_view k;
+    if (!utf8(key, k)) return false;
+    if (PyUnicode_Check(value)) {
+      std::string_view v;
+      if (!utf8(value, v)) return false;
+      fields_.emplace_back(LogKey(k), v);
+    } else if (PyBool_Check(value)) {
+      fields_.emplace_back(LogKey(k), value == Py_True);
+    } else if (PyLong_Check(value)) {
+      int overflow = 0;
+      const long long v = PyLong_AsLongLongAndOverflow(value, &overflow);
+      if (overflow != 0) return add_text(k, value);
+      if (v == -1 && PyErr_Occurred()) return false;
+      fields_.emplace_back(LogKey(k), static_cast<std::int64_t>(v));
+    } else if (PyFloat_Check(value)) {
+      fields_.emplace_back(LogKey(k), PyFloat_AS_DOUBLE(value));
+    } else if (value == Py_None) {
+      fields_.emplace_back(LogKey(k), nullptr);
+    } else {
+      return add_text(k, value);
+    }
+    return true;
+  }
+
+  bool add_pairs(PyObject* pairs) {
+    if (pairs == Py_None) return true;
+    if (!PyTuple_Check(pairs)) {
+      PyErr_SetString(PyExc_TypeError, "context: a tuple of (key, value) pairs or None");
+      return false;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(pairs); ++i) {
+      PyObject* pair = PyTuple_GET_ITEM(pairs, i);
+      if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2) {
+        PyErr_SetString(PyExc_TypeError, "context: a tuple of (key, value) pairs or None");
+        return false;
+      }
+      if (!add(PyTuple_GET_ITEM(pair, 0), PyTuple_GET_ITEM(pair, 1))) return false;
+    }
+    return true;
+  }
+
+  bool add_dict(PyObject* dict) {
+    if (dict == Py_None) return true;
+    if (!PyDict_Check(dict)) {
+      PyErr_SetString(PyExc_TypeError, "fields: a dict or None");
+      return false;
+    }
+    Py_ssize_t pos = 0;
+    PyObject* key;
+    PyObject* value;
+    while (PyDict_Next(dict, &pos, &key, &value))
+      if (!add(key, value)) return false;
+    return true;
+  }
+
+  std::span<const LogField> fields() const { return fields_; }
+  std::size_t size() const { return fields_.size(); }
+
+  // The UTF-8 text of `s` (str() of it when it is not a str), valid while
+  // this builder lives. False with a Python error set.
+  bool utf8(PyObject* s, std::string_view& out) {
+    if (!PyUnicode_Check(s)) {
+      PyObject* text = PyObject_Str(s);
+      if (!text) return false;
+      temporaries_.push_back(text);
+      s = text;
+    }
+    Py_ssize_t size = 0;
+    const char* data = PyUnicode_AsUTF8AndSize(s, &size);
+    if (!data) {
+      // A lone surrogate: written with the replacement character instead.
+      PyErr_Clear();
+      PyObject* bytes = PyUnicode_AsEncodedString(s, "utf-8", "replace");
+      if (!bytes) return false;
+      temporaries_.push_back(bytes);
+      out = std::string_view(PyBytes_AS_STRING(bytes),
+                             static_cast<std::size_t>(PyBytes_GET_SIZE(bytes)));
+      return true;
+    }
+    out = std::string_view(data, static_cast<std::size_t>(size));
+    return true;
+  }
+
+ private:
+  bool add_text(std::string_view key, PyObject* value) {
+    std::string_view v;
+    if (!utf8(value, v)) return false;
+    fields_.emplace_back(LogKey(key), v);
+    return true;
+  }
+
+  std::vector<LogField> fields_;
+  std::vector<PyObject*> temporaries_;
+};
+
+bool level_arg(PyObject* arg, LogLevel& out) {
+  const long v = PyLong_AsLong(arg);
+  if (v == -1 && PyErr_Occurred()) return false;
+  if (v < 0 || v > static_cast<long>(LogLevel::kFatal)) {
+    PyErr_SetString(PyExc_ValueError, "level: 0 (trace) to 5 (fatal)");
+    return false;
+  }
+  out = static_cast<LogLevel>(v);
+  return true;
+}
+
+PyObject* log_emit(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+  if (nargs != 5) {
+    PyErr_SetString(PyExc_TypeError, "log_emit(level, event, msg, context, fields)");
+    return nullptr;
+  }
+  LogLevel level;
+  if (!level_arg(args[0], level)) return nullptr;
+  if (!log_enabled(level)) Py_RETURN_NONE;
+  if (!PyUnicode_Check(args[1]) || !PyUnicode_Check(args[2])) {
+    PyErr_SetString(PyExc_TypeError, "log_emit: event and msg are str");
+    return nullptr;
+  }
+  FieldBuilder context;
+  std::string_view event, msg;
+  if (!context.utf8(args[1], event) || !context.utf8(args[2], msg)) return nullptr;
+  if (event.empty()) {
+    PyErr_SetString(PyExc_ValueError, "log_emit: event is empty");
+    return nullptr;
+  }
+  if (!context.add_pairs(args[3])) return nullptr;
+  FieldBuilder fields;
+  detail::LogSite* site = sites().find(event);
+  if (!site) {
+    site = &sites().overflow();
+    PyObject* key = PyUnicode_FromString("event_name");
+    if (!key) return nullptr;
+    const bool ok = fields.add(key, args[1]);
+    Py_DECREF(key);
+    if (!ok) return nullptr;
+  }
+  if (!fields.add_dict(args[4])) return nullptr;
+  {
+    // The context as the C++ kit's scopes are written: in the schema's order
+    // (request_id, http_*, ...), before the call's own fields.
+    std::optional<LogScope> scope;
+    if (context.size() > 0) scope.emplace(context.fields());
+    detail::log_emit(*site, level, msg, fields.fields());
+  }
+  Py_RETURN_NONE;
+}
+
+PyObject* py_log_enabled(PyObject*, PyObject* arg) {
+  LogLevel level;
+  if (!level_arg(arg, level)) return nullptr;
+  return PyBool_FromLong(log_enabled(level) ? 1 : 0);
+}
+
+PyObject* py_flush_logs(PyObject*, PyObject*) {
+  Py_BEGIN_ALLOW_THREADS flush_logs();
+  Py_END_ALLOW_THREADS Py_RETURN_NONE;
+}
+
+#define FB_FASTCALL(fn) reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(fn))
+
+PyMethodDef log_functions[] = {
+    {"log_emit", FB_FASTCALL(log_emit), METH_FASTCALL,
+     "log_emit(level, event, msg, context, fields): writes one line through the kit's logger. "
+     "level 0 (trace) to 5 (fatal); context a tuple of (key, value) pairs or None; fields a "
+     "dict or None."},
+    {"log_enabled", py_log_enabled, METH_O,
+     "log_enabled(level) -> bool: whether lines at this level are written."},
+    {"flush_logs", py_flush_logs, METH_NOARGS,
+     "Blocks until every line logged before the call is written."},
+    {nullptr, nullptr, 0, nullptr},
+};
+
+}  // namespace
+
+bool add_log_functions(PyObject* module) {
+  return PyModule_AddFunctions(module, log_functions) == 0;
+}
+
+}  // namespace firebreak::python
