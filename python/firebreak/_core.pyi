@@ -188,3 +188,23 @@ def log_enabled(level: int) -> bool:
 
 def flush_logs() -> None:
     """Blocks until every line logged before the call is written."""
+
+# HTTP API metrics (workload/http.h); firebreak.wsgi uses them.
+class HttpObserver:
+    """http_server_request_duration_seconds and http_server_active_requests in
+    a registry, recorded per request without a scope."""
+    def __init__(self, registry: Registry, *, unmatched_route: str = "unmatched",
+                 max_series: int = 10000) -> None: ...
+    def request_started(self, method: str) -> None:
+        """A request began: active requests of its method +1."""
+    def request_finished(self, method: str, route: str, status: int, seconds: float) -> None:
+        """A request ended: active -1, its duration observed ('' route: unmatched)."""
+
+def normalize_http_method(method: str) -> str:
+    """The method as metrics record it: a standard method, else '_OTHER'."""
+
+def is_valid_request_id(request_id: str) -> bool:
+    """Whether a client's X-Request-Id is usable as is."""
+
+def generate_request_id() -> str:
+    """A new request id: a random UUID v4."""

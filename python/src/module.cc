@@ -29,6 +29,7 @@
 #include "firebreak/metrics.h"
 #include "firebreak/process_metrics.h"
 #include "firebreak/service.h"
+#include "firebreak/workload/http.h"
 #include "handles.h"
 #include "logs.h"
 
@@ -434,6 +435,49 @@ void bind_metrics(py::module_& m) {
   m.def("is_valid_label_name", &is_valid_label_name, py::arg("name"));
 }
 
+// The HTTP API metrics without a scope (workload/http.h): the Python
+// middleware keeps its own context (contextvars) and writes its own access
+// log, so that requests interleaved on one asyncio thread stay apart.
+struct PyHttpObserver {
+  PyHttpObserver(RegistryRef r, const std::string& unmatched_route, std::size_t max_series)
+      : registry(std::move(r)),
+        observer(
+            *registry,
+            {.unmatched_route = unmatched_route, .access_log = false, .max_series = max_series}) {}
+  RegistryRef registry;  // outlives the observer's families
+  HttpObserver observer;
+};
+
+void bind_http(py::module_& m) {
+  py::class_<PyHttpObserver>(
+      m, "HttpObserver",
+      "The HTTP API metrics (http_server_request_duration_seconds, "
+      "http_server_active_requests) in a registry, recorded per request without a scope.")
+      .def(py::init<RegistryRef, const std::string&, std::size_t>(), py::arg("registry"),
+           py::kw_only(), py::arg("unmatched_route") = "unmatched",
+           py::arg("max_series") = kDefaultMaxSeries)
+      .def(
+          "request_started",
+          [](PyHttpObserver& o, std::string_view method) { o.observer.request_started(method); },
+          py::arg("method"), "A request began: active requests of its method +1.")
+      .def(
+          "request_finished",
+          [](PyHttpObserver& o, std::string_view method, std::string_view route, int status,
+             double seconds) { o.observer.request_finished(method, route, status, seconds); },
+          py::arg("method"), py::arg("route"), py::arg("status"), py::arg("seconds"),
+          "A request ended: active -1, its duration observed under the normalized method, the "
+          "route ('' when none matched) and the status.");
+  m.def(
+      "normalize_http_method",
+      [](std::string_view m) { return std::string(normalize_http_method(m)); }, py::arg("method"),
+      "The method as metrics record it: a standard method, else '_OTHER'.");
+  m.def(
+      "is_valid_request_id", [](std::string_view id) { return is_valid_request_id(id); },
+      py::arg("request_id"),
+      "Whether a client's X-Request-Id is usable as is: 1 to 128 of [A-Za-z0-9._~:+=/@-].");
+  m.def("generate_request_id", &generate_request_id, "A new request id: a random UUID v4.");
+}
+
 void bind_service(py::module_& m) {
   py::class_<PyService>(
       m, "Service",
@@ -501,4 +545,5 @@ PYBIND11_MODULE(_core, m) {
   bind_metrics(m);
   bind_health(m);
   bind_service(m);
+  bind_http(m);
 }

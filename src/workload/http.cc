@@ -130,6 +130,28 @@ HttpObserver::HttpObserver(Registry& registry, HttpObserverOptions options)
   for (std::size_t i = 0; i < kMethods; ++i) active_[i] = active.labels(kMethodNames[i]);
 }
 
+void HttpObserver::observe(std::string_view normalized_method, std::string_view route, int status,
+                           double seconds) noexcept {
+  try {
+    duration_->labels(normalized_method, route, status_label(status)).observe(seconds);
+  } catch (...) {
+    // Only allocation can fail here (a new series); the request is not
+    // affected and the cardinality guard counts refused series.
+  }
+}
+
+void HttpObserver::request_started(std::string_view method) noexcept {
+  active_[method_index(normalize_http_method(method))].inc();
+}
+
+void HttpObserver::request_finished(std::string_view method, std::string_view route, int status,
+                                    double seconds) noexcept {
+  const std::string_view normalized = normalize_http_method(method);
+  active_[method_index(normalized)].dec();
+  observe(normalized, route.empty() ? std::string_view(options_.unmatched_route) : route, status,
+          seconds);
+}
+
 namespace {
 
 LogScope make_log_scope(std::string_view request_id, std::string_view method,
@@ -193,12 +215,7 @@ void HttpRequestScope::end(int status, std::uint64_t response_body_size) noexcep
   ended_ = true;
   const double seconds =
       std::chrono::duration<double>(observer_.options_.clock->mono_now() - start_).count();
-  try {
-    observer_.duration_->labels(method_, route_, status_label(status)).observe(seconds);
-  } catch (...) {
-    // Only allocation can fail here (a new series); the request is not
-    // affected and the cardinality guard counts refused series.
-  }
+  observer_.observe(method_, route_, status, seconds);
   active_.dec();
   if (span_.is_recording()) {
     span_.set_attribute("http.response.status_code", static_cast<std::int64_t>(status));

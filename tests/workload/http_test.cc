@@ -87,6 +87,31 @@ TEST_F(HttpObserverTest, RecordsTheRouteTemplateNotTheRawPath) {
   }
 }
 
+// Without a scope (asyncio servers, the Python binding): the same series,
+// the method normalized and an empty route unmatched, and nothing logged.
+TEST_F(HttpObserverTest, RequestsWithoutAScopeRecordTheSameSeries) {
+  http_.request_started("POST");
+  http_.request_started("BREW");
+  EXPECT_EQ(value_of(registry_, kActive, {{"http_request_method", "POST"}}), 1.0);
+  EXPECT_EQ(value_of(registry_, kActive, {{"http_request_method", "_OTHER"}}), 1.0);
+  http_.request_finished("POST", "/orders", 201, 0.25);
+  http_.request_finished("BREW", "", 1000, 0.5);
+  EXPECT_EQ(value_of(registry_, kActive, {{"http_request_method", "POST"}}), 0.0);
+  EXPECT_EQ(value_of(registry_, kActive, {{"http_request_method", "_OTHER"}}), 0.0);
+  auto p = test::find_point(registry_, kDuration,
+                            {{"http_request_method", "POST"},
+                             {"http_route", "/orders"},
+                             {"http_response_status_code", "201"}});
+  ASSERT_TRUE(p);
+  EXPECT_DOUBLE_EQ(p->sum, 0.25);
+  EXPECT_EQ(count_of(registry_, kDuration,
+                     {{"http_request_method", "_OTHER"},
+                      {"http_route", "unmatched"},
+                      {"http_response_status_code", "_OTHER"}}),
+            1u);
+  EXPECT_TRUE(logs_.lines().empty());
+}
+
 TEST_F(HttpObserverTest, UsesDesignBuckets) {
   http_.begin({.method = "GET", .route = "/a"}).end(200);
   for (const auto& f : registry_.collect()) {

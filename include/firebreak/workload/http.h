@@ -167,10 +167,22 @@ class HttpObserver {
   // anything in the request.
   HttpRequestScope begin(const HttpRequestInfo& request);
 
+  // The metrics of a request without a scope, for servers whose requests
+  // interleave on one thread (asyncio) or whose context lives elsewhere (a
+  // binding): request_started() when it begins (active +1),
+  // request_finished() when it ends (active -1, the duration observed).
+  // `method` as received (normalized here), `route` "" when none matched.
+  // No span, log context or access-log line: the caller writes those.
+  void request_started(std::string_view method) noexcept;
+  void request_finished(std::string_view method, std::string_view route, int status,
+                        double seconds) noexcept;
+
   const HttpObserverOptions& options() const noexcept { return options_; }
 
  private:
   friend class HttpRequestScope;
+  void observe(std::string_view normalized_method, std::string_view route, int status,
+               double seconds) noexcept;
   static constexpr std::size_t kMethods = 10;  // nine standard methods + _OTHER
   static std::size_t method_index(std::string_view normalized) noexcept;
 

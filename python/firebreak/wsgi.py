@@ -1,0 +1,198 @@
+"""WSGI middleware: what every request of an API records, as the C++ kit's
+HttpObserver does (docs/metrics.md "HTTP API", docs/logs.md).
+
+    app.wsgi_app = firebreak.wsgi.Middleware(app.wsgi_app, service)   # any WSGI app
+    firebreak.flask.instrument(app, service)                          # Flask: also the route
+
+Per request:
+- metrics: http_server_request_duration_seconds{http_request_method,
+  http_route, http_response_status_code} and http_server_active_requests
+  {http_request_method}, recorded by the C++ observer (methods outside the
+  standard set as "_OTHER", a request no route matched as
+  http_route="unmatched");
+- a request id: the client's X-Request-Id when sane, else a new UUID v4,
+  echoed in the response's X-Request-Id and kept in
+  environ["firebreak.request_id"];
+- log context (firebreak.log_context) with request_id and
+  http_request_method while the application runs, http_route too once the
+  framework integration knows it;
+- one `http_request` access-log line when the response is closed (error for
+  5xx): the context above plus http_response_status_code, duration_s,
+  http_request_body_size, http_response_body_size, client_address. Never the
+  raw path.
+
+The route template comes from the framework, never from the path:
+environ["firebreak.route"] (set by firebreak.flask, or by your own hook once
+routing is done; "" when no route matched), else `route_of(environ)`, else
+the request counts as unmatched.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, Iterable, Iterator
+
+from . import _core
+from ._logs import ERROR, INFO, _context
+
+__all__ = ["Middleware", "ROUTE_KEY", "REQUEST_ID_KEY"]
+
+ROUTE_KEY = "firebreak.route"
+REQUEST_ID_KEY = "firebreak.request_id"
+REQUEST_ID_HEADER = "X-Request-Id"
+
+
+def _registry_of(target: Any) -> Any:
+    """A Service's registry, or the registry itself."""
+    return getattr(target, "registry", target)
+
+
+def request_id_for(given: str, trust: bool) -> str:
+    """The client's request id when `trust` and it is sane, else a new one."""
+    if trust and given and _core.is_valid_request_id(given):
+        return given
+    return _core.generate_request_id()
+
+
+class Middleware:
+    """Wraps a WSGI application (see the module's docstring)."""
+
+    def __init__(
+        self,
+        app: Callable[..., Iterable[bytes]],
+        service_or_registry: Any,
+        *,
+        route_of: Callable[[dict[str, Any]], str] | None = None,
+        access_log: bool = True,
+        trust_request_id: bool = True,
+        unmatched_route: str = "unmatched",
+    ) -> None:
+        self.app = app
+        self.route_of = route_of
+        self.access_log = access_log
+        self.trust_request_id = trust_request_id
+        self.unmatched_route = unmatched_route
+        # The registry's families (registered once; another observer on the
+        # same registry records into the same series).
+        self._observer = _core.HttpObserver(_registry_of(service_or_registry),
+                                            unmatched_route=unmatched_route)
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        started = time.perf_counter()
+        method = environ.get("REQUEST_METHOD", "GET")
+        request_id = request_id_for(environ.get("HTTP_X_REQUEST_ID", ""), self.trust_request_id)
+        environ[REQUEST_ID_KEY] = request_id
+        normalized = _core.normalize_http_method(method)
+        context: tuple[tuple[str, Any], ...] = (("request_id", request_id),
+                                                ("http_request_method", normalized))
+        if normalized != method:
+            context += (("http_request_method_original", method[:64]),)
+        request = _Request(self, environ, method, context, started)
+
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            request.status = _status_code(status)
+            headers.append((REQUEST_ID_HEADER, request_id))
+            return start_response(status, headers, exc_info)
+
+        self._observer.request_started(method)
+        token = _context.set(_context.get() + context)
+        try:
+            body = self.app(environ, start)
+        except BaseException:
+            request.status = 500
+            request.finish()
+            raise
+        finally:
+            _context.reset(token)
+        return _Body(body, request)
+
+
+def _status_code(status: str) -> int:
+    try:
+        return int(status.split(" ", 1)[0])
+    except ValueError:
+        return 0
+
+
+class _Request:
+    __slots__ = ("middleware", "environ", "method", "context", "started", "status", "sent",
+                 "finished")
+
+    def __init__(self, middleware: Middleware, environ: dict[str, Any], method: str,
+                 context: tuple[tuple[str, Any], ...], started: float) -> None:
+        self.middleware = middleware
+        self.environ = environ
+        self.method = method
+        self.context = context
+        self.started = started
+        self.status = 500  # until start_response says otherwise
+        self.sent = 0
+        self.finished = False
+
+    def route(self) -> str:
+        route = self.environ.get(ROUTE_KEY)
+        if route is None and self.middleware.route_of is not None:
+            try:
+                route = self.middleware.route_of(self.environ)
+            except Exception:
+                route = ""
+        return route if isinstance(route, str) else ""
+
+    def finish(self) -> None:
+        if self.finished:
+            return
+        self.finished = True
+        seconds = time.perf_counter() - self.started
+        route = self.route()
+        m = self.middleware
+        m._observer.request_finished(self.method, route, self.status, seconds)
+        if not m.access_log:
+            return
+        level = ERROR if self.status >= 500 else INFO
+        if not _core.log_enabled(level):
+            return
+        try:
+            request_size = int(self.environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            request_size = 0
+        context = self.context + (("http_route", route or m.unmatched_route),)
+        _core.log_emit(level, "http_request", "", _context.get() + context, {
+            "http_response_status_code": self.status,
+            "duration_s": seconds,
+            "http_request_body_size": request_size,
+            "http_response_body_size": self.sent,
+            "client_address": self.environ.get("REMOTE_ADDR", ""),
+        })
+
+
+class _Body:
+    """The application's response, counted as it is sent; the request ends
+    when the server closes it (PEP 3333), or when it is exhausted."""
+
+    __slots__ = ("_body", "_request")
+
+    def __init__(self, body: Iterable[bytes], request: _Request) -> None:
+        self._body = body
+        self._request = request
+
+    def __iter__(self) -> Iterator[bytes]:
+        request = self._request
+        try:
+            for chunk in self._body:
+                request.sent += len(chunk)
+                yield chunk
+        except GeneratorExit:
+            raise  # the server stopped reading: close() ends the request
+        except BaseException:
+            request.status = 500
+            request.finish()
+            raise
+        request.finish()
+
+    def close(self) -> None:
+        try:
+            close = getattr(self._body, "close", None)
+            if close is not None:
+                close()
+        finally:
+            self._request.finish()
