@@ -41,6 +41,7 @@ from ._core import (
     register_process_metrics,
 )
 from ._core import Service as _CoreService
+from ._jobs import JOB_EXIT_LOCKED, JobLocked, JobRun, run_job
 from ._logs import LogHandler, current_log_context, flush_logs, log, log_context
 
 __all__ = [
@@ -52,6 +53,9 @@ __all__ = [
     "Health",
     "Histogram",
     "HistogramFamily",
+    "JOB_EXIT_LOCKED",
+    "JobLocked",
+    "JobRun",
     "LogHandler",
     "MetricError",
     "Registry",
@@ -63,6 +67,7 @@ __all__ = [
     "log",
     "log_context",
     "register_process_metrics",
+    "run_job",
     "time_histogram",
 ]
 

@@ -18,6 +18,10 @@ from ._core import Service as _CoreService
 from ._core import is_valid_label_name as is_valid_label_name
 from ._core import is_valid_metric_name as is_valid_metric_name
 from ._core import register_process_metrics as register_process_metrics
+from ._jobs import JOB_EXIT_LOCKED as JOB_EXIT_LOCKED
+from ._jobs import JobLocked as JobLocked
+from ._jobs import JobRun as JobRun
+from ._jobs import run_job as run_job
 from ._logs import LogHandler as LogHandler
 from ._logs import current_log_context as current_log_context
 from ._logs import flush_logs as flush_logs

@@ -30,6 +30,7 @@
 #include "firebreak/process_metrics.h"
 #include "firebreak/service.h"
 #include "firebreak/workload/http.h"
+#include "firebreak/workload/job.h"
 #include "handles.h"
 #include "logs.h"
 
@@ -478,6 +479,121 @@ void bind_http(py::module_& m) {
   m.def("generate_request_id", &generate_request_id, "A new request id: a random UUID v4.");
 }
 
+// One run of a job (workload/job.h). Its check-ins and pushes are HTTP with
+// retries, so starting and ending release the GIL. The run's log context and
+// span are the creating thread's; the Python layer adds job and job_run_id to
+// its contextvars too.
+struct PyJobRun {
+  PyJobRun() = default;
+  PyJobRun(const PyJobRun&) = delete;
+  PyJobRun& operator=(const PyJobRun&) = delete;
+  ~PyJobRun() { close(); }
+
+  // What a run says about itself; kept when it is closed.
+  struct Facts {
+    bool acquired = false;
+    std::string name, run_id;
+    std::uint64_t items = 0;
+    bool finished = false;
+    std::string outcome;
+    int exit_status = 0;
+    double duration_seconds = 0;
+  };
+  Facts facts() const {
+    if (!run) return closed;
+    return {run->acquired(),    run->name(),
+            run->run_id(),      run->items(),
+            run->finished(),    std::string(to_string(run->outcome())),
+            run->exit_status(), run->duration_seconds()};
+  }
+
+  JobRun& get() const {
+    if (!run) throw std::invalid_argument("the job run is closed");
+    return *run;
+  }
+  // As the C++ destructor: a run not ended is a failure (a check-in, so
+  // without the GIL); the lock is released. Its facts stay readable.
+  void close() {
+    if (!run) return;
+    auto end = [this] {
+      if (run->acquired() && !run->finished()) run->fail("the run was closed without an end");
+      closed = facts();
+      run.reset();
+    };
+    if (PyGILState_Check() && interpreter_alive()) {
+      py::gil_scoped_release release;
+      end();
+    } else {
+      end();
+    }
+  }
+
+  RegistryRef registry;  // null: the run owns its registry
+  std::unique_ptr<JobRun> run;
+  Facts closed;
+};
+
+void bind_job(py::module_& m) {
+  py::class_<PyJobRun>(m, "JobRun",
+                       "One run of a scheduled job: metrics, check-ins, Pushgateway push, "
+                       "overlap lock (docs/python.md, \"Jobs\").")
+      .def(py::init([](const std::string& name, RegistryRef registry,
+                       const std::string& checkin_url, const std::string& pushgateway_url,
+                       const std::string& push_method, const std::string& lock_file,
+                       int delivery_attempts, double delivery_timeout) {
+             if (push_method != "put" && push_method != "post")
+               throw std::invalid_argument("push_method: 'put' or 'post', not '" + push_method +
+                                           "'");
+             JobOptions o{
+                 .name = name,
+                 .registry = registry.get(),
+                 .checkin_url = checkin_url,
+                 .pushgateway_url = pushgateway_url,
+                 .push_method = push_method == "post" ? PushMethod::kPost : PushMethod::kPut,
+                 .lock_file = lock_file,
+                 .delivery_attempts = delivery_attempts,
+                 .delivery_timeout = to_ms(delivery_timeout, "delivery_timeout")};
+             auto out = std::make_unique<PyJobRun>();
+             out->registry = std::move(registry);
+             py::gil_scoped_release release;
+             out->run = std::make_unique<JobRun>(std::move(o));
+             return out;
+           }),
+           py::kw_only(), py::arg("name"), py::arg("registry") = RegistryRef(),
+           py::arg("checkin_url") = "", py::arg("pushgateway_url") = "",
+           py::arg("push_method") = "put", py::arg("lock_file") = "",
+           py::arg("delivery_attempts") = 3, py::arg("delivery_timeout") = 3.0)
+      .def_property_readonly("acquired", [](const PyJobRun& r) { return r.facts().acquired; })
+      .def_property_readonly("name", [](const PyJobRun& r) { return r.facts().name; })
+      .def_property_readonly("run_id", [](const PyJobRun& r) { return r.facts().run_id; })
+      .def_property_readonly("items", [](const PyJobRun& r) { return r.facts().items; })
+      .def_property_readonly("finished", [](const PyJobRun& r) { return r.facts().finished; })
+      .def_property_readonly("outcome", [](const PyJobRun& r) { return r.facts().outcome; })
+      .def_property_readonly("exit_status", [](const PyJobRun& r) { return r.facts().exit_status; })
+      .def_property_readonly("duration_seconds",
+                             [](const PyJobRun& r) { return r.facts().duration_seconds; })
+      .def(
+          "add_items", [](PyJobRun& r, std::uint64_t n) { r.get().add_items(n); }, py::arg("n") = 1,
+          "Counts processed items (job_items_processed).")
+      .def(
+          "succeed", [](PyJobRun& r) { return r.get().succeed(); },
+          py::call_guard<py::gil_scoped_release>(), "Ends the run as a success; returns 0.")
+      .def(
+          "fail", [](PyJobRun& r, const std::string& reason) { return r.get().fail(reason); },
+          py::arg("reason") = "", py::call_guard<py::gil_scoped_release>(),
+          "Ends the run as a failure; returns 1.")
+      .def(
+          "finish",
+          [](PyJobRun& r, int status, const std::string& reason) {
+            return r.get().finish(status, reason);
+          },
+          py::arg("exit_status"), py::arg("reason") = "", py::call_guard<py::gil_scoped_release>(),
+          "Ends the run with an exit status (0 a success); returns it.")
+      .def("close", &PyJobRun::close,
+           "Ends a run that was not ended (a failure) and releases the lock. Idempotent.");
+  m.attr("JOB_EXIT_LOCKED") = kJobExitLocked;
+}
+
 void bind_service(py::module_& m) {
   py::class_<PyService>(
       m, "Service",
@@ -546,4 +662,5 @@ PYBIND11_MODULE(_core, m) {
   bind_health(m);
   bind_service(m);
   bind_http(m);
+  bind_job(m);
 }
