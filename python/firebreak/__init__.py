@@ -43,6 +43,7 @@ from ._core import (
 from ._core import Service as _CoreService
 from ._jobs import JOB_EXIT_LOCKED, JobLocked, JobRun, run_job
 from ._logs import LogHandler, current_log_context, flush_logs, log, log_context
+from ._workers import Message, Worker
 
 __all__ = [
     "AdminError",
@@ -57,9 +58,11 @@ __all__ = [
     "JobLocked",
     "JobRun",
     "LogHandler",
+    "Message",
     "MetricError",
     "Registry",
     "Service",
+    "Worker",
     "current_log_context",
     "flush_logs",
     "is_valid_label_name",

@@ -23,6 +23,8 @@ from ._jobs import JobLocked as JobLocked
 from ._jobs import JobRun as JobRun
 from ._jobs import run_job as run_job
 from ._logs import LogHandler as LogHandler
+from ._workers import Message as Message
+from ._workers import Worker as Worker
 from ._logs import current_log_context as current_log_context
 from ._logs import flush_logs as flush_logs
 from ._logs import log as log

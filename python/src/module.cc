@@ -31,6 +31,7 @@
 #include "firebreak/service.h"
 #include "firebreak/workload/http.h"
 #include "firebreak/workload/job.h"
+#include "firebreak/workload/worker.h"
 #include "handles.h"
 #include "logs.h"
 
@@ -594,6 +595,123 @@ void bind_job(py::module_& m) {
   m.attr("JOB_EXIT_LOCKED") = kJobExitLocked;
 }
 
+// A queue's backlog from Python: read() returns None (not readable now) or
+// (depth, oldest_enqueued_at) with the enqueue time in Unix seconds (None
+// when nothing waits). Called on the scraping thread with the GIL.
+QueueStatsFn python_queue_reader(py::object fn) {
+  auto callable = std::make_shared<Callable>(std::move(fn));
+  return [callable]() -> std::optional<QueueStats> {
+    if (!interpreter_alive()) return std::nullopt;
+    py::gil_scoped_acquire gil;
+    try {
+      py::object r = callable->call();
+      if (r.is_none()) return std::nullopt;
+      auto t = r.cast<py::tuple>();
+      if (t.size() != 2) throw py::value_error("queue stats: (depth, oldest_enqueued_at)");
+      QueueStats stats{.depth = t[0].cast<std::uint64_t>()};
+      if (!t[1].is_none()) {
+        const double at = t[1].cast<double>();
+        if (!std::isfinite(at)) throw py::value_error("queue stats: oldest_enqueued_at not finite");
+        stats.oldest_enqueued_at =
+            Clock::WallTime(std::chrono::duration_cast<Clock::WallTime::duration>(
+                std::chrono::duration<double>(at)));
+      }
+      return stats;
+    } catch (py::error_already_set& e) {
+      e.discard_as_unraisable("firebreak queue stats");
+    } catch (const std::exception& e) {
+      PyErr_SetString(PyExc_ValueError, e.what());
+      PyErr_WriteUnraisable(nullptr);
+    }
+    return std::nullopt;
+  };
+}
+
+// The worker observer (workload/worker.h) and its per-message scope. A
+// message scope's span and log context are the creating thread's.
+struct PyWorkerObserver {
+  PyWorkerObserver(RegistryRef r, bool log_messages)
+      : registry(std::move(r)), observer(*registry, {.log_messages = log_messages}) {}
+  RegistryRef registry;  // outlives the observer
+  WorkerObserver observer;
+};
+
+// The C++ scope's log context is a stack on the thread: it must end before a
+// later message's begins, not when Python collects the object, so close()
+// ends it at the end of the `with` block.
+struct PyMessageScope {
+  PyMessageScope(std::shared_ptr<PyWorkerObserver> w, std::string_view queue,
+                 std::string_view message_id, const std::map<std::string, std::string>& headers)
+      : worker(std::move(w)) {
+    scope.emplace(worker->observer, queue, message_id, headers);
+    const SpanContext& c = scope->span_context();
+    if (c.valid()) trace_id = c.trace_id.to_hex();
+  }
+  MessageScope& get() {
+    if (!scope) throw std::invalid_argument("the message is closed");
+    return *scope;
+  }
+  std::string close() {
+    if (!scope) return outcome;
+    outcome = std::string(to_string(scope->finish()));
+    scope.reset();
+    return outcome;
+  }
+
+  std::shared_ptr<PyWorkerObserver> worker;  // outlives the scope
+  std::optional<MessageScope> scope;
+  std::string trace_id;
+  std::string outcome;  // once closed
+};
+
+MessageOutcome parse_outcome(const std::string& outcome) {
+  for (MessageOutcome o :
+       {MessageOutcome::kOk, MessageOutcome::kError, MessageOutcome::kRetry, MessageOutcome::kDead})
+    if (outcome == to_string(o)) return o;
+  throw std::invalid_argument("outcome: ok, error, retry or dead, not '" + outcome + "'");
+}
+
+void bind_worker(py::module_& m) {
+  py::class_<PyWorkerObserver, std::shared_ptr<PyWorkerObserver>>(
+      m, "WorkerObserver",
+      "A queue consumer's heartbeat, per-message scopes and queue backlog (docs/python.md, "
+      "\"Workers\").")
+      .def(py::init<RegistryRef, bool>(), py::arg("registry"), py::kw_only(),
+           py::arg("log_messages") = true)
+      .def(
+          "heartbeat", [](PyWorkerObserver& w) { w.observer.heartbeat(); },
+          "One turn of the consumer loop, with or without a message.")
+      .def(
+          "watch_queue",
+          [](PyWorkerObserver& w, std::string_view queue, py::object read) {
+            w.observer.watch_queue(queue, python_queue_reader(std::move(read)));
+          },
+          py::arg("queue"), py::arg("read"),
+          "Reads the queue's backlog at each scrape: read() returns None or (depth, "
+          "oldest_enqueued_at), the enqueue time of the oldest waiting message in Unix seconds "
+          "(None when empty).")
+      .def(
+          "unwatch_queue",
+          [](PyWorkerObserver& w, std::string_view queue) { w.observer.unwatch_queue(queue); },
+          py::arg("queue"));
+  py::class_<PyMessageScope>(m, "MessageScope", "One message in hand.")
+      .def(py::init<std::shared_ptr<PyWorkerObserver>, std::string_view, std::string_view,
+                    const std::map<std::string, std::string>&>(),
+           py::arg("worker"), py::arg("queue"), py::arg("message_id"),
+           py::arg("headers") = std::map<std::string, std::string>())
+      .def(
+          "set_outcome",
+          [](PyMessageScope& s, const std::string& outcome, std::string_view reason) {
+            s.get().set_outcome(parse_outcome(outcome), reason);
+          },
+          py::arg("outcome"), py::arg("reason") = "",
+          "ok, error, retry or dead; the last call before the end wins.")
+      .def("close", &PyMessageScope::close,
+           "Records the message (once) and ends its span and log context; returns the outcome.")
+      .def_property_readonly("closed", [](const PyMessageScope& s) { return !s.scope; })
+      .def_readonly("trace_id", &PyMessageScope::trace_id);
+}
+
 void bind_service(py::module_& m) {
   py::class_<PyService>(
       m, "Service",
@@ -663,4 +781,5 @@ PYBIND11_MODULE(_core, m) {
   bind_service(m);
   bind_http(m);
   bind_job(m);
+  bind_worker(m);
 }

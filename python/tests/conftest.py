@@ -1,6 +1,10 @@
 """Shared fixtures: a started Service on a free port, and a plain HTTP client."""
 
+import json
 import os
+import subprocess
+import sys
+import textwrap
 import urllib.error
 import urllib.request
 
@@ -41,3 +45,22 @@ def service():
     yield s
     s.drain()
     s.wait()
+
+
+def run_logged(tmp_path, code, env=None):
+    """Runs `code` in a child interpreter (after `import firebreak, logging`)
+    with the kit's JSON logs going to a file, and returns the parsed lines. A
+    child, because the logger's configuration (file, format, level) is per
+    process. Fails the test when the child fails."""
+    log_file = tmp_path / "out.log"
+    child_env = dict(os.environ)
+    child_env.update({"FIREBREAK_LOG_FILE": str(log_file), "FIREBREAK_LOG_FORMAT": "json",
+                      "FIREBREAK_LOG_OVERFLOW": "block"})
+    child_env.pop("FIREBREAK_LOG_LEVEL", None)
+    child_env.update(env or {})
+    script = "import firebreak, logging\n" + textwrap.dedent(code) + "\nfirebreak.flush_logs()\n"
+    done = subprocess.run([sys.executable, "-c", script], env=child_env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    lines = log_file.read_text().splitlines() if log_file.exists() else []
+    return [json.loads(line) for line in lines]

@@ -4,15 +4,13 @@ real HTTP receiver that records check-ins and pushes."""
 import fcntl
 import http.server
 import json
-import os
-import subprocess
 import sys
-import textwrap
 import threading
 
 import pytest
 
 import firebreak
+from conftest import run_logged
 
 
 class Receiver:
@@ -145,24 +143,14 @@ def test_an_unreachable_receiver_never_fails_the_job():
 
 
 def test_job_lines_carry_job_and_run_id(tmp_path, receiver):
-    log_file = tmp_path / "out.log"
-    env = dict(os.environ, FIREBREAK_LOG_FILE=str(log_file), FIREBREAK_LOG_FORMAT="json",
-               FIREBREAK_LOG_OVERFLOW="block")
-    env.pop("FIREBREAK_LOG_LEVEL", None)
-    code = textwrap.dedent(f"""
-        import firebreak
+    lines = run_logged(tmp_path, f"""
         def body(run):
             firebreak.log.info("step", n=1)
             raise RuntimeError("disk full")
         status = firebreak.run_job(body, name="nightly", checkin_url="{receiver.url}/ping/nightly",
                                    delivery_attempts=1)
         assert status == 1, status
-        firebreak.flush_logs()
     """)
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                          timeout=60)
-    assert done.returncode == 0, done.stderr
-    lines = [json.loads(line) for line in log_file.read_text().splitlines()]
     by = {l["event"]: l for l in lines}
     rid = by["job_started"]["job_run_id"]
     assert by["step"]["job"] == "nightly" and by["step"]["job_run_id"] == rid

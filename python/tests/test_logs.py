@@ -3,32 +3,12 @@ through the C++ writer; context from contextvars, right under threads and
 asyncio. Each case runs in a child interpreter, since the logger's
 configuration (file, format, level) is per process."""
 
-import json
-import os
-import subprocess
-import sys
-import textwrap
-
 import pytest
+
+from conftest import run_logged as run
 
 FIXED_KEYS = ["timestamp", "level", "event"]
 IDENTITY_KEYS = ["service", "version", "env", "workload"]
-
-
-def run(tmp_path, code, env=None):
-    """Runs `code` in a child python with JSON logs to a file; the parsed lines."""
-    log_file = tmp_path / "out.log"
-    child_env = dict(os.environ)
-    child_env.update({"FIREBREAK_LOG_FILE": str(log_file), "FIREBREAK_LOG_FORMAT": "json",
-                      "FIREBREAK_LOG_OVERFLOW": "block"})
-    child_env.pop("FIREBREAK_LOG_LEVEL", None)
-    child_env.update(env or {})
-    script = "import firebreak, logging\n" + textwrap.dedent(code) + "\nfirebreak.flush_logs()\n"
-    done = subprocess.run([sys.executable, "-c", script], env=child_env, capture_output=True,
-                          text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    lines = log_file.read_text().splitlines() if log_file.exists() else []
-    return [json.loads(line) for line in lines]
 
 
 def by_event(records, event):

@@ -3,10 +3,6 @@
 raw path), the log context of the view's lines and the access-log line."""
 
 import json
-import os
-import subprocess
-import sys
-import textwrap
 
 import flask
 import pytest
@@ -16,6 +12,7 @@ from werkzeug.test import Client
 import firebreak
 import firebreak.flask
 import firebreak.wsgi
+from conftest import run_logged
 
 UUID_LENGTH = 36
 
@@ -126,12 +123,8 @@ def test_a_plain_wsgi_app_takes_its_route_from_route_of():
 
 
 def test_the_views_lines_carry_the_context_and_each_request_has_one_access_line(tmp_path):
-    log_file = tmp_path / "out.log"
-    env = dict(os.environ, FIREBREAK_LOG_FILE=str(log_file), FIREBREAK_LOG_FORMAT="json",
-               FIREBREAK_LOG_OVERFLOW="block")
-    env.pop("FIREBREAK_LOG_LEVEL", None)
-    code = textwrap.dedent("""
-        import flask, logging, firebreak, firebreak.flask
+    lines = run_logged(tmp_path, """
+        import flask, firebreak.flask
         from werkzeug.test import Client
         logging.getLogger().addHandler(firebreak.LogHandler())
         logging.getLogger().setLevel(logging.INFO)
@@ -155,12 +148,7 @@ def test_the_views_lines_carry_the_context_and_each_request_has_one_access_line(
             r.get_data()
             r.close()
         firebreak.log.info("after")
-        firebreak.flush_logs()
     """)
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                          timeout=60)
-    assert done.returncode == 0, done.stderr
-    lines = [json.loads(line) for line in log_file.read_text().splitlines()]
     [read] = [l for l in lines if l["event"] == "order_read"]
     assert (read["request_id"], read["http_request_method"], read["http_route"]) == (
         "req-9", "GET", "/orders/<order_id>")
