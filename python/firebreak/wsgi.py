@@ -33,25 +33,14 @@ import time
 from typing import Any, Callable, Iterable, Iterator
 
 from . import _core
-from ._logs import ERROR, INFO, _context
+from ._http import finish_request, registry_of, request_context, request_id_for
+from ._logs import _context
 
 __all__ = ["Middleware", "ROUTE_KEY", "REQUEST_ID_KEY"]
 
 ROUTE_KEY = "firebreak.route"
 REQUEST_ID_KEY = "firebreak.request_id"
 REQUEST_ID_HEADER = "X-Request-Id"
-
-
-def _registry_of(target: Any) -> Any:
-    """A Service's registry, or the registry itself."""
-    return getattr(target, "registry", target)
-
-
-def request_id_for(given: str, trust: bool) -> str:
-    """The client's request id when `trust` and it is sane, else a new one."""
-    if trust and given and _core.is_valid_request_id(given):
-        return given
-    return _core.generate_request_id()
 
 
 class Middleware:
@@ -74,7 +63,7 @@ class Middleware:
         self.unmatched_route = unmatched_route
         # The registry's families (registered once; another observer on the
         # same registry records into the same series).
-        self._observer = _core.HttpObserver(_registry_of(service_or_registry),
+        self._observer = _core.HttpObserver(registry_of(service_or_registry),
                                             unmatched_route=unmatched_route)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
@@ -82,11 +71,7 @@ class Middleware:
         method = environ.get("REQUEST_METHOD", "GET")
         request_id = request_id_for(environ.get("HTTP_X_REQUEST_ID", ""), self.trust_request_id)
         environ[REQUEST_ID_KEY] = request_id
-        normalized = _core.normalize_http_method(method)
-        context: tuple[tuple[str, Any], ...] = (("request_id", request_id),
-                                                ("http_request_method", normalized))
-        if normalized != method:
-            context += (("http_request_method_original", method[:64]),)
+        context = request_context(method, request_id)
         request = _Request(self, environ, method, context, started)
 
         def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
@@ -143,26 +128,15 @@ class _Request:
             return
         self.finished = True
         seconds = time.perf_counter() - self.started
-        route = self.route()
-        m = self.middleware
-        m._observer.request_finished(self.method, route, self.status, seconds)
-        if not m.access_log:
-            return
-        level = ERROR if self.status >= 500 else INFO
-        if not _core.log_enabled(level):
-            return
         try:
             request_size = int(self.environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
             request_size = 0
-        context = self.context + (("http_route", route or m.unmatched_route),)
-        _core.log_emit(level, "http_request", "", _context.get() + context, {
-            "http_response_status_code": self.status,
-            "duration_s": seconds,
-            "http_request_body_size": request_size,
-            "http_response_body_size": self.sent,
-            "client_address": self.environ.get("REMOTE_ADDR", ""),
-        })
+        m = self.middleware
+        finish_request(m._observer, method=self.method, route=self.route(), status=self.status,
+                       seconds=seconds, context=self.context, unmatched_route=m.unmatched_route,
+                       access_log=m.access_log, request_size=request_size,
+                       response_size=self.sent, client_address=self.environ.get("REMOTE_ADDR", ""))
 
 
 class _Body:

@@ -1,0 +1,53 @@
+"""What the WSGI and ASGI middleware share: the request's id and context,
+and its end (metrics through the C++ observer, the access-log line)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import _core
+from ._logs import ERROR, INFO, _context
+
+Context = tuple[tuple[str, Any], ...]
+
+
+def registry_of(target: Any) -> Any:
+    """A Service's registry, or the registry itself."""
+    return getattr(target, "registry", target)
+
+
+def request_id_for(given: str, trust: bool) -> str:
+    """The client's request id when `trust` and it is sane, else a new one."""
+    if trust and given and _core.is_valid_request_id(given):
+        return given
+    return _core.generate_request_id()
+
+
+def request_context(method: str, request_id: str) -> Context:
+    """The log context of a request while the application runs."""
+    normalized = _core.normalize_http_method(method)
+    context: Context = (("request_id", request_id), ("http_request_method", normalized))
+    if normalized != method:
+        context += (("http_request_method_original", method[:64]),)
+    return context
+
+
+def finish_request(observer: Any, *, method: str, route: str, status: int, seconds: float,
+                   context: Context, unmatched_route: str, access_log: bool,
+                   request_size: int, response_size: int, client_address: str) -> None:
+    """Records the request's metrics and writes its `http_request` line
+    (error for 5xx), in the C++ kit's key order."""
+    observer.request_finished(method, route, status, seconds)
+    if not access_log:
+        return
+    level = ERROR if status >= 500 else INFO
+    if not _core.log_enabled(level):
+        return
+    _core.log_emit(level, "http_request", "",
+                   _context.get() + context + (("http_route", route or unmatched_route),), {
+        "http_response_status_code": status,
+        "duration_s": seconds,
+        "http_request_body_size": request_size,
+        "http_response_body_size": response_size,
+        "client_address": client_address,
+    })
