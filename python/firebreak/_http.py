@@ -3,12 +3,36 @@ and its end (metrics through the C++ observer, the access-log line)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from . import _core
 from ._logs import ERROR, INFO, _context
 
 Context = tuple[tuple[str, Any], ...]
+
+
+class MiddlewareOptions:
+    """The options both middleware take (firebreak.wsgi, firebreak.asgi)."""
+
+    def __init__(
+        self,
+        app: Any,
+        service_or_registry: Any,
+        *,
+        route_of: Callable[[dict[str, Any]], str] | None = None,
+        access_log: bool = True,
+        trust_request_id: bool = True,
+        unmatched_route: str = "unmatched",
+    ) -> None:
+        self.app = app
+        self.route_of = route_of
+        self.access_log = access_log
+        self.trust_request_id = trust_request_id
+        self.unmatched_route = unmatched_route
+        # The registry's families (registered once; another observer on the
+        # same registry records into the same series).
+        self._observer = _core.HttpObserver(registry_of(service_or_registry),
+                                            unmatched_route=unmatched_route)
 
 
 def registry_of(target: Any) -> Any:

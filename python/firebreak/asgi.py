@@ -24,8 +24,7 @@ from __future__ import annotations
 import time
 from typing import Any, Awaitable, Callable
 
-from . import _core
-from ._http import finish_request, registry_of, request_context, request_id_for
+from ._http import MiddlewareOptions, finish_request, request_context, request_id_for
 from ._logs import _context
 
 __all__ = ["Middleware", "route_from_scope"]
@@ -68,26 +67,8 @@ def _match(routes: Any, scope: Scope, prefix: str) -> str:
     return ""
 
 
-class Middleware:
+class Middleware(MiddlewareOptions):
     """Wraps an ASGI 3 application (see the module's docstring)."""
-
-    def __init__(
-        self,
-        app: Callable[[Scope, Receive, Send], Awaitable[None]],
-        service_or_registry: Any,
-        *,
-        route_of: Callable[[Scope], str] | None = None,
-        access_log: bool = True,
-        trust_request_id: bool = True,
-        unmatched_route: str = "unmatched",
-    ) -> None:
-        self.app = app
-        self.route_of = route_of
-        self.access_log = access_log
-        self.trust_request_id = trust_request_id
-        self.unmatched_route = unmatched_route
-        self._observer = _core.HttpObserver(registry_of(service_or_registry),
-                                            unmatched_route=unmatched_route)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope.get("type") != "http":

@@ -32,8 +32,7 @@ from __future__ import annotations
 import time
 from typing import Any, Callable, Iterable, Iterator
 
-from . import _core
-from ._http import finish_request, registry_of, request_context, request_id_for
+from ._http import MiddlewareOptions, finish_request, request_context, request_id_for
 from ._logs import _context
 
 __all__ = ["Middleware", "ROUTE_KEY", "REQUEST_ID_KEY"]
@@ -43,28 +42,8 @@ REQUEST_ID_KEY = "firebreak.request_id"
 REQUEST_ID_HEADER = "X-Request-Id"
 
 
-class Middleware:
+class Middleware(MiddlewareOptions):
     """Wraps a WSGI application (see the module's docstring)."""
-
-    def __init__(
-        self,
-        app: Callable[..., Iterable[bytes]],
-        service_or_registry: Any,
-        *,
-        route_of: Callable[[dict[str, Any]], str] | None = None,
-        access_log: bool = True,
-        trust_request_id: bool = True,
-        unmatched_route: str = "unmatched",
-    ) -> None:
-        self.app = app
-        self.route_of = route_of
-        self.access_log = access_log
-        self.trust_request_id = trust_request_id
-        self.unmatched_route = unmatched_route
-        # The registry's families (registered once; another observer on the
-        # same registry records into the same series).
-        self._observer = _core.HttpObserver(registry_of(service_or_registry),
-                                            unmatched_route=unmatched_route)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         started = time.perf_counter()
