@@ -810,11 +810,23 @@ class Span {
 
   // Sets (or replaces) an attribute. Beyond the limit it is dropped and counted.
   Span& set_attribute(std::string_view key, AttributeValue value);
-  Span& add_event(std::string_view name, std::initializer_list<AttributeView> attributes = {});
+  Span& add_event(std::string_view name, std::initializer_list<AttributeView> attributes = {}) {
+    return add_event(name, std::span<const AttributeView>(attributes.begin(), attributes.size()));
+  }
   Span& add_event(std::string_view name, Clock::WallTime time,
-                  std::initializer_list<AttributeView> attributes = {});
+                  std::initializer_list<AttributeView> attributes = {}) {
+    return add_event(name, time,
+                     std::span<const AttributeView>(attributes.begin(), attributes.size()));
+  }
   // A link to another span, e.g. the producer of the message being consumed.
-  Span& add_link(const SpanContext& context, std::initializer_list<AttributeView> attributes = {});
+  Span& add_link(const SpanContext& context, std::initializer_list<AttributeView> attributes = {}) {
+    return add_link(context, std::span<const AttributeView>(attributes.begin(), attributes.size()));
+  }
+  // The same with attributes known at run time only (a binding's).
+  Span& add_event(std::string_view name, std::span<const AttributeView> attributes);
+  Span& add_event(std::string_view name, Clock::WallTime time,
+                  std::span<const AttributeView> attributes);
+  Span& add_link(const SpanContext& context, std::span<const AttributeView> attributes);
   // kError with a message; kOk is final (later calls do not change it); a
   // message is kept with kError only.
   Span& set_status(StatusCode code, std::string_view message = {});

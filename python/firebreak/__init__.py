@@ -43,7 +43,9 @@ from ._core import (
 from ._core import Service as _CoreService
 from ._jobs import JOB_EXIT_LOCKED, JobLocked, JobRun, run_job
 from ._logs import LogHandler, current_log_context, flush_logs, log, log_context
+from ._trace import current_span, extract, init_tracing, inject, record_exception, span
 from ._workers import Message, Worker
+from ._core import SpanContext, TraceConfigError, Tracing
 
 __all__ = [
     "AdminError",
@@ -62,15 +64,24 @@ __all__ = [
     "MetricError",
     "Registry",
     "Service",
+    "SpanContext",
+    "TraceConfigError",
+    "Tracing",
     "Worker",
     "current_log_context",
+    "current_span",
+    "extract",
     "flush_logs",
+    "init_tracing",
+    "inject",
     "is_valid_label_name",
     "is_valid_metric_name",
     "log",
     "log_context",
+    "record_exception",
     "register_process_metrics",
     "run_job",
+    "span",
     "time_histogram",
 ]
 

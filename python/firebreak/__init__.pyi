@@ -23,6 +23,15 @@ from ._jobs import JobLocked as JobLocked
 from ._jobs import JobRun as JobRun
 from ._jobs import run_job as run_job
 from ._logs import LogHandler as LogHandler
+from ._core import SpanContext as SpanContext
+from ._core import TraceConfigError as TraceConfigError
+from ._core import Tracing as Tracing
+from ._trace import current_span as current_span
+from ._trace import extract as extract
+from ._trace import init_tracing as init_tracing
+from ._trace import inject as inject
+from ._trace import record_exception as record_exception
+from ._trace import span as span
 from ._workers import Message as Message
 from ._workers import Worker as Worker
 from ._logs import current_log_context as current_log_context

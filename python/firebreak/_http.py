@@ -56,12 +56,49 @@ def request_context(method: str, request_id: str) -> Context:
     return context
 
 
+def start_server_span(method: str, normalized: str, traceparent: str, tracestate: str,
+                      path: str, client_address: str) -> _core.Span:
+    """The request's server span, as the C++ HttpObserver starts it: its
+    parent is the context in traceparent / tracestate (a new trace when
+    missing or malformed), its name the method until the route is known."""
+    headers = {"traceparent": traceparent} if traceparent else {}
+    if traceparent and tracestate:
+        headers["tracestate"] = tracestate
+    s = _core.start_span(normalized, "server", _core.extract(headers))
+    if s.is_recording:
+        s.set_attribute("http.request.method", normalized)
+        if normalized != method:
+            s.set_attribute("http.request.method_original", method[:64])
+        if path:
+            s.set_attribute("url.path", path)
+        if client_address:
+            s.set_attribute("client.address", client_address)
+    return s
+
+
+def end_server_span(s: _core.Span, normalized: str, route: str, status: int) -> None:
+    if s.is_recording:
+        if route:
+            s.set_name(f"{normalized} {route}")
+            s.set_attribute("http.route", route)
+        s.set_attribute("http.response.status_code", status)
+        if status >= 500:
+            s.set_status("error")
+    s.end()
+
+
 def finish_request(observer: Any, *, method: str, route: str, status: int, seconds: float,
                    context: Context, unmatched_route: str, access_log: bool,
-                   request_size: int, response_size: int, client_address: str) -> None:
-    """Records the request's metrics and writes its `http_request` line
-    (error for 5xx), in the C++ kit's key order."""
+                   request_size: int, response_size: int, client_address: str,
+                   span: _core.Span | None = None) -> None:
+    """Records the request's metrics, ends its span and writes its
+    `http_request` line (error for 5xx, with the span's trace ids), in the
+    C++ kit's key order."""
     observer.request_finished(method, route, status, seconds)
+    packed = None
+    if span is not None:
+        packed = span.context.packed
+        end_server_span(span, _core.normalize_http_method(method), route, status)
     if not access_log:
         return
     level = ERROR if status >= 500 else INFO
@@ -74,4 +111,4 @@ def finish_request(observer: Any, *, method: str, route: str, status: int, secon
         "http_request_body_size": request_size,
         "http_response_body_size": response_size,
         "client_address": client_address,
-    })
+    }, packed)

@@ -27,6 +27,7 @@ import logging
 from typing import Any
 
 from . import _core
+from ._trace import _packed_current
 
 __all__ = ["LogHandler", "log", "log_context", "current_log_context", "flush_logs"]
 
@@ -92,7 +93,8 @@ def _writer(level: int, name: str):
     def write(event: str, msg: str = "", **fields: Any) -> None:
         # log_emit returns at once when the level is off, before reading
         # anything else.
-        _core.log_emit(level, event, msg, _context.get() or None, fields or None)
+        _core.log_emit(level, event, msg, _context.get() or None, fields or None,
+                       _packed_current())
 
     write.__name__ = write.__qualname__ = name
     write.__doc__ = f"Writes a line at level {name}: event, optional human msg, then fields."
@@ -182,7 +184,8 @@ class LogHandler(logging.Handler):
                 fields["stack"] = logging.Formatter().formatException(record.exc_info)
             elif record.stack_info:
                 fields["stack"] = record.stack_info
-            _core.log_emit(level, event, record.getMessage(), _context.get() or None, fields)
+            _core.log_emit(level, event, record.getMessage(), _context.get() or None, fields,
+                           _packed_current())
         except RecursionError:
             raise
         except Exception:

@@ -24,7 +24,9 @@ from __future__ import annotations
 import time
 from typing import Any, Awaitable, Callable
 
-from ._http import MiddlewareOptions, finish_request, request_context, request_id_for
+from . import _trace
+from ._http import (MiddlewareOptions, finish_request, request_context, request_id_for,
+                    start_server_span)
 from ._logs import _context
 
 __all__ = ["Middleware", "route_from_scope"]
@@ -76,11 +78,15 @@ class Middleware(MiddlewareOptions):
             return
         started = time.perf_counter()
         method = scope.get("method", "GET")
-        given = ""
+        given = traceparent = tracestate = ""
         request_size = 0
         for name, value in scope.get("headers", ()):
             if name == b"x-request-id":
                 given = value.decode("latin-1")
+            elif name == b"traceparent":
+                traceparent = value.decode("latin-1")
+            elif name == b"tracestate":
+                tracestate = value.decode("latin-1")
             elif name == b"content-length":
                 try:
                     request_size = int(value)
@@ -89,6 +95,9 @@ class Middleware(MiddlewareOptions):
         request_id = request_id_for(given, self.trust_request_id)
         scope["firebreak.request_id"] = request_id
         context = request_context(method, request_id)
+        client = scope.get("client")
+        span = start_server_span(method, context[1][1], traceparent, tracestate,
+                                 scope.get("path", ""), client[0] if client else "")
         state = {"status": 500, "sent": 0}
         header = (b"x-request-id", request_id.encode())
 
@@ -104,18 +113,21 @@ class Middleware(MiddlewareOptions):
         request = dict(scope) if self.route_of is None else None
         self._observer.request_started(method)
         token = _context.set(_context.get() + context)
+        span_token = _trace.activate(span)
         try:
             await self.app(scope, receive, send_counted)
-        except BaseException:
+        except BaseException as e:
             state["status"] = 500
+            _trace.record_exception(span, e)
             raise
         finally:
+            _trace.deactivate(span_token)
             _context.reset(token)
-            self._finish(scope, request, method, context, started, state, request_size)
+            self._finish(scope, request, method, context, started, state, request_size, span)
 
     def _finish(self, scope: Scope, request: Scope | None, method: str,
                 context: tuple[tuple[str, Any], ...], started: float, state: dict[str, int],
-                request_size: int) -> None:
+                request_size: int, span: Any) -> None:
         seconds = time.perf_counter() - started
         try:
             route = (self.route_of(scope) if self.route_of is not None
@@ -127,4 +139,5 @@ class Middleware(MiddlewareOptions):
                        route=route if isinstance(route, str) else "", status=state["status"],
                        seconds=seconds, context=context, unmatched_route=self.unmatched_route,
                        access_log=self.access_log, request_size=request_size,
-                       response_size=state["sent"], client_address=client[0] if client else "")
+                       response_size=state["sent"], client_address=client[0] if client else "",
+                       span=span)

@@ -32,7 +32,9 @@ from __future__ import annotations
 import time
 from typing import Any, Callable, Iterable, Iterator
 
-from ._http import MiddlewareOptions, finish_request, request_context, request_id_for
+from . import _trace
+from ._http import (MiddlewareOptions, finish_request, request_context, request_id_for,
+                    start_server_span)
 from ._logs import _context
 
 __all__ = ["Middleware", "ROUTE_KEY", "REQUEST_ID_KEY"]
@@ -51,7 +53,10 @@ class Middleware(MiddlewareOptions):
         request_id = request_id_for(environ.get("HTTP_X_REQUEST_ID", ""), self.trust_request_id)
         environ[REQUEST_ID_KEY] = request_id
         context = request_context(method, request_id)
-        request = _Request(self, environ, method, context, started)
+        span = start_server_span(method, context[1][1], environ.get("HTTP_TRACEPARENT", ""),
+                                 environ.get("HTTP_TRACESTATE", ""), environ.get("PATH_INFO", ""),
+                                 environ.get("REMOTE_ADDR", ""))
+        request = _Request(self, environ, method, context, started, span)
 
         def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             request.status = _status_code(status)
@@ -60,13 +65,16 @@ class Middleware(MiddlewareOptions):
 
         self._observer.request_started(method)
         token = _context.set(_context.get() + context)
+        span_token = _trace.activate(span)
         try:
             body = self.app(environ, start)
-        except BaseException:
+        except BaseException as e:
             request.status = 500
+            _trace.record_exception(span, e)
             request.finish()
             raise
         finally:
+            _trace.deactivate(span_token)
             _context.reset(token)
         return _Body(body, request)
 
@@ -79,11 +87,12 @@ def _status_code(status: str) -> int:
 
 
 class _Request:
-    __slots__ = ("middleware", "environ", "method", "context", "started", "status", "sent",
-                 "finished")
+    __slots__ = ("middleware", "environ", "method", "context", "started", "span", "status",
+                 "sent", "finished")
 
     def __init__(self, middleware: Middleware, environ: dict[str, Any], method: str,
-                 context: tuple[tuple[str, Any], ...], started: float) -> None:
+                 context: tuple[tuple[str, Any], ...], started: float, span: Any) -> None:
+        self.span = span
         self.middleware = middleware
         self.environ = environ
         self.method = method
@@ -115,7 +124,8 @@ class _Request:
         finish_request(m._observer, method=self.method, route=self.route(), status=self.status,
                        seconds=seconds, context=self.context, unmatched_route=m.unmatched_route,
                        access_log=m.access_log, request_size=request_size,
-                       response_size=self.sent, client_address=self.environ.get("REMOTE_ADDR", ""))
+                       response_size=self.sent, client_address=self.environ.get("REMOTE_ADDR", ""),
+                       span=self.span)
 
 
 class _Body:

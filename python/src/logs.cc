@@ -1,5 +1,7 @@
 #include "logs.h"
 
+#include <array>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -10,6 +12,7 @@
 #include <vector>
 
 #include "firebreak/log.h"
+#include "firebreak/trace.h"
 
 namespace firebreak::python {
 namespace {
@@ -163,6 +166,26 @@ class FieldBuilder {
   std::vector<PyObject*> temporaries_;
 };
 
+// A span context packed as SpanContext.packed does it: trace id (16 bytes),
+// span id (8), flags (1). nullopt with TypeError set for anything else.
+std::optional<SpanContext> unpack_span(PyObject* packed) {
+  constexpr Py_ssize_t kPacked = TraceId::kSize + SpanId::kSize + 1;
+  if (!PyBytes_Check(packed) || PyBytes_GET_SIZE(packed) != kPacked) {
+    PyErr_SetString(PyExc_TypeError, "span: a SpanContext's packed bytes or None");
+    return std::nullopt;
+  }
+  const auto* p = reinterpret_cast<const std::uint8_t*>(PyBytes_AS_STRING(packed));
+  std::array<std::uint8_t, TraceId::kSize> trace{};
+  std::array<std::uint8_t, SpanId::kSize> span{};
+  std::memcpy(trace.data(), p, trace.size());
+  std::memcpy(span.data(), p + trace.size(), span.size());
+  SpanContext c;
+  c.trace_id = TraceId(trace);
+  c.span_id = SpanId(span);
+  c.trace_flags = p[TraceId::kSize + SpanId::kSize];
+  return c;
+}
+
 bool level_arg(PyObject* arg, LogLevel& out) {
   const long v = PyLong_AsLong(arg);
   if (v == -1 && PyErr_Occurred()) return false;
@@ -175,8 +198,8 @@ bool level_arg(PyObject* arg, LogLevel& out) {
 }
 
 PyObject* log_emit(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
-  if (nargs != 5) {
-    PyErr_SetString(PyExc_TypeError, "log_emit(level, event, msg, context, fields)");
+  if (nargs != 5 && nargs != 6) {
+    PyErr_SetString(PyExc_TypeError, "log_emit(level, event, msg, context, fields[, span])");
     return nullptr;
   }
   LogLevel level;
@@ -205,9 +228,17 @@ PyObject* log_emit(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
     if (!ok) return nullptr;
   }
   if (!fields.add_dict(args[4])) return nullptr;
+  std::optional<SpanContext> span;
+  if (nargs == 6 && args[5] != Py_None) {
+    span = unpack_span(args[5]);
+    if (!span) return nullptr;
+  }
   {
     // The context as the C++ kit's scopes are written: in the schema's order
-    // (request_id, http_*, ...), before the call's own fields.
+    // (request_id, http_*, ...), before the call's own fields; the span's
+    // ids as the current span's.
+    std::optional<SpanScope> span_scope;
+    if (span) span_scope.emplace(*span);
     std::optional<LogScope> scope;
     if (context.size() > 0) scope.emplace(context.fields());
     detail::log_emit(*site, level, msg, fields.fields());

@@ -2,7 +2,7 @@
 // metric handles are): a log call is a recording path, and Python's logging
 // already spends a microsecond before a handler sees the record.
 //
-//   _core.log_emit(level, event, msg, context, fields)
+//   _core.log_emit(level, event, msg, context, fields[, span])
 //     level:   0 trace .. 5 fatal (firebreak::LogLevel)
 //     event:   str, the stable event name
 //     msg:     str ("" for none)
@@ -10,6 +10,8 @@
 //              (Python's contextvars), written where the C++ kit writes its
 //              LogScope fields, in the schema's order
 //     fields:  dict or None: the call's own fields, in their order
+//     span:    a SpanContext's `packed` bytes or None: the line's trace_id,
+//              span_id and trace_flags (None: the C++ thread's current span)
 //   _core.log_enabled(level) -> bool
 //   _core.flush_logs()
 //

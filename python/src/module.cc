@@ -17,6 +17,7 @@
 #include <cmath>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -29,6 +30,7 @@
 #include "firebreak/metrics.h"
 #include "firebreak/process_metrics.h"
 #include "firebreak/service.h"
+#include "firebreak/trace.h"
 #include "firebreak/workload/http.h"
 #include "firebreak/workload/job.h"
 #include "firebreak/workload/worker.h"
@@ -712,6 +714,192 @@ void bind_worker(py::module_& m) {
       .def_readonly("trace_id", &PyMessageScope::trace_id);
 }
 
+// Tracing (trace.h). A span context crosses into Python as a SpanContext
+// object; `packed` (trace id, span id, flags: 25 bytes) is what log_emit
+// takes to write a line's trace ids without parsing hex. The current span of
+// Python code lives in a contextvar (firebreak/_trace.py), not in the C++
+// thread-local, so that asyncio tasks on one thread keep theirs apart.
+struct PySpanContext {
+  SpanContext context;
+  py::bytes packed() const {
+    std::string out;
+    out.append(reinterpret_cast<const char*>(context.trace_id.bytes().data()), TraceId::kSize);
+    out.append(reinterpret_cast<const char*>(context.span_id.bytes().data()), SpanId::kSize);
+    out.push_back(static_cast<char>(context.trace_flags));
+    return py::bytes(out);
+  }
+};
+
+struct PySpan {
+  Span span;
+};
+
+SpanKind parse_span_kind(const std::string& kind) {
+  static const std::pair<const char*, SpanKind> kKinds[] = {{"internal", SpanKind::kInternal},
+                                                            {"server", SpanKind::kServer},
+                                                            {"client", SpanKind::kClient},
+                                                            {"producer", SpanKind::kProducer},
+                                                            {"consumer", SpanKind::kConsumer}};
+  for (const auto& [name, k] : kKinds)
+    if (kind == name) return k;
+  throw std::invalid_argument("kind: internal, server, client, producer or consumer, not '" + kind +
+                              "'");
+}
+
+// Attribute values from Python: str, bool, int, float; others as str().
+struct PyAttributes {
+  explicit PyAttributes(const py::dict& d) {
+    strings.reserve(2 * d.size());  // views into it must not move
+    for (auto [k, v] : d) {
+      strings.push_back(py::str(k));
+      const std::string_view key = strings.back();
+      if (py::isinstance<py::bool_>(v)) {
+        views.push_back({key, v.cast<bool>()});
+      } else if (py::isinstance<py::int_>(v)) {
+        views.push_back({key, v.cast<std::int64_t>()});
+      } else if (py::isinstance<py::float_>(v)) {
+        views.push_back({key, v.cast<double>()});
+      } else {
+        strings.push_back(py::str(v));
+        views.push_back({key, std::string_view(strings.back())});
+      }
+    }
+  }
+  std::vector<std::string> strings;
+  std::vector<AttributeView> views;
+};
+
+void set_py_attribute(Span& span, const std::string& key, const py::object& v) {
+  if (py::isinstance<py::bool_>(v)) {
+    span.set_attribute(key, v.cast<bool>());
+  } else if (py::isinstance<py::int_>(v)) {
+    span.set_attribute(key, v.cast<std::int64_t>());
+  } else if (py::isinstance<py::float_>(v)) {
+    span.set_attribute(key, v.cast<double>());
+  } else {
+    span.set_attribute(key, std::string(py::str(v)));
+  }
+}
+
+void bind_trace(py::module_& m) {
+  py::class_<PySpanContext>(m, "SpanContext", "A span's W3C trace context (immutable).")
+      .def_property_readonly("trace_id",
+                             [](const PySpanContext& c) { return c.context.trace_id.to_hex(); })
+      .def_property_readonly("span_id",
+                             [](const PySpanContext& c) { return c.context.span_id.to_hex(); })
+      .def_property_readonly("trace_flags",
+                             [](const PySpanContext& c) { return c.context.trace_flags; })
+      .def_property_readonly("sampled", [](const PySpanContext& c) { return c.context.sampled(); })
+      .def_property_readonly("is_remote",
+                             [](const PySpanContext& c) { return c.context.is_remote; })
+      .def_property_readonly("valid", [](const PySpanContext& c) { return c.context.valid(); })
+      .def_property_readonly("packed", &PySpanContext::packed)
+      .def_property_readonly("traceparent",
+                             [](const PySpanContext& c) {
+                               return c.context.valid() ? format_traceparent(c.context)
+                                                        : std::string();
+                             })
+      .def_property_readonly("tracestate",
+                             [](const PySpanContext& c) { return c.context.trace_state.header(); });
+  m.def(
+      "extract",
+      [](const py::dict& headers) {
+        TraceContextExtractor extractor;
+        for (auto [k, v] : headers) extractor.add(std::string(py::str(k)), std::string(py::str(v)));
+        return PySpanContext{extractor.context()};
+      },
+      py::arg("headers"),
+      "The remote context in traceparent/tracestate (names case-insensitive); invalid when "
+      "missing or malformed.");
+  m.def(
+      "inject",
+      [](const PySpanContext& c) {
+        py::dict out;
+        inject(c.context, [&](std::string_view name, std::string_view value) {
+          out[py::str(std::string(name))] = std::string(value);
+        });
+        return out;
+      },
+      py::arg("context"), "{'traceparent': ..., 'tracestate': ...} for a valid context, else {}.");
+  py::class_<PySpan>(m, "Span", "A span in progress; ends at end().")
+      .def_property_readonly("context",
+                             [](const PySpan& s) { return PySpanContext{s.span.context()}; })
+      .def_property_readonly("is_recording", [](const PySpan& s) { return s.span.is_recording(); })
+      .def(
+          "set_attribute",
+          [](PySpan& s, const std::string& key, const py::object& value) {
+            set_py_attribute(s.span, key, value);
+          },
+          py::arg("key"), py::arg("value"))
+      .def(
+          "add_event",
+          [](PySpan& s, const std::string& name, const py::dict& attributes) {
+            PyAttributes a(attributes);
+            s.span.add_event(name, std::span<const AttributeView>(a.views));
+          },
+          py::arg("name"), py::arg("attributes") = py::dict())
+      .def(
+          "add_link",
+          [](PySpan& s, const PySpanContext& c, const py::dict& attributes) {
+            PyAttributes a(attributes);
+            s.span.add_link(c.context, std::span<const AttributeView>(a.views));
+          },
+          py::arg("context"), py::arg("attributes") = py::dict())
+      .def(
+          "set_status",
+          [](PySpan& s, const std::string& code, const std::string& message) {
+            if (code == "ok")
+              s.span.set_status(StatusCode::kOk);
+            else if (code == "error")
+              s.span.set_status(StatusCode::kError, message);
+            else if (code != "unset")
+              throw std::invalid_argument("status: ok, error or unset, not '" + code + "'");
+          },
+          py::arg("code"), py::arg("message") = "")
+      .def(
+          "set_name", [](PySpan& s, const std::string& name) { s.span.set_name(name); },
+          py::arg("name"))
+      .def(
+          "end", [](PySpan& s) { s.span.end(); }, "Ends the span; later calls do nothing.");
+  m.def(
+      "start_span",
+      [](const std::string& name, const std::string& kind, const PySpanContext* parent) {
+        SpanOptions o{.kind = parse_span_kind(kind)};
+        // None: the span current on this thread (a C++ scope, e.g. a job run's)
+        // is the parent, or none.
+        if (parent) o.parent = parent->context;
+        return PySpan{start_span(name, o)};
+      },
+      py::arg("name"), py::arg("kind") = "internal", py::arg("parent") = nullptr,
+      "Starts a span on the global tracer (see init_tracing).");
+  py::class_<Tracing>(m, "Tracing", "What init_tracing() set up; shut it down at exit.")
+      .def_property_readonly("enabled", &Tracing::enabled)
+      .def_property_readonly("exporter", [](const Tracing& t) { return t.status().exporter; })
+      .def_property_readonly("destination", [](const Tracing& t) { return t.status().destination; })
+      .def_property_readonly("sampler", [](const Tracing& t) { return t.status().sampler; })
+      .def(
+          "flush",
+          [](const Tracing& t, double timeout) { return t.flush(to_ms(timeout, "timeout")); },
+          py::arg("timeout") = 5.0, py::call_guard<py::gil_scoped_release>())
+      .def("shutdown", &Tracing::shutdown, py::call_guard<py::gil_scoped_release>());
+  py::register_exception<TraceConfigError>(m, "TraceConfigError", PyExc_ValueError);
+  m.def(
+      "init_tracing",
+      [](const std::string& service_name, const std::string& service_version,
+         const std::string& environment, RegistryRef registry) {
+        // The registry must outlive the tracing: kept by the returned object's
+        // owner (firebreak.init_tracing keeps both).
+        return init_tracing({.service_name = service_name,
+                             .service_version = service_version,
+                             .environment = environment,
+                             .registry = registry.get()});
+      },
+      py::kw_only(), py::arg("service_name") = "", py::arg("service_version") = "",
+      py::arg("environment") = "", py::arg("registry") = RegistryRef(),
+      "Builds the global tracer from the arguments and OTEL_* (as the C++ kit); raises "
+      "TraceConfigError (a ValueError) for configuration it cannot use.");
+}
+
 void bind_service(py::module_& m) {
   py::class_<PyService>(
       m, "Service",
@@ -782,4 +970,5 @@ PYBIND11_MODULE(_core, m) {
   bind_http(m);
   bind_job(m);
   bind_worker(m);
+  bind_trace(m);
 }

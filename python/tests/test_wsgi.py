@@ -150,6 +150,7 @@ def test_the_views_lines_carry_the_context_and_each_request_has_one_access_line(
         firebreak.log.info("after")
     """)
     [read] = [l for l in lines if l["event"] == "order_read"]
+    # The view's line and its request's access line share the server span.
     assert (read["request_id"], read["http_request_method"], read["http_route"]) == (
         "req-9", "GET", "/orders/<order_id>")
     access = [l for l in lines if l["event"] == "http_request"]
@@ -157,9 +158,11 @@ def test_the_views_lines_carry_the_context_and_each_request_has_one_access_line(
     first = access[0]
     keys = list(first)
     tail = keys[keys.index("workload") + 1:]
-    assert tail == ["request_id", "http_request_method", "http_route",
+    assert tail == ["trace_id", "span_id", "trace_flags",
+                    "request_id", "http_request_method", "http_route",
                     "http_response_status_code", "duration_s", "http_request_body_size",
                     "http_response_body_size", "client_address"]
+    assert (first["trace_id"], first["span_id"]) == (read["trace_id"], read["span_id"])
     assert first["http_response_status_code"] == 200 and first["level"] == "info"
     assert first["http_response_body_size"] == 2
     assert first["client_address"] == "10.0.0.7"

@@ -86,7 +86,7 @@ std::int64_t to_nanos(Clock::WallTime t) {
   return t.time_since_epoch().count();
 }
 
-std::vector<Attribute> own(std::initializer_list<AttributeView> attributes, std::uint32_t max) {
+std::vector<Attribute> own(std::span<const AttributeView> attributes, std::uint32_t max) {
   std::vector<Attribute> out;
   out.reserve(std::min<std::size_t>(attributes.size(), max));
   for (const auto& a : attributes) {
@@ -101,13 +101,13 @@ std::vector<Attribute> own(std::initializer_list<AttributeView> attributes, std:
 }
 }  // namespace
 
-Span& Span::add_event(std::string_view name, std::initializer_list<AttributeView> attributes) {
+Span& Span::add_event(std::string_view name, std::span<const AttributeView> attributes) {
   if (!core_) return *this;
   return add_event(name, Clock::WallTime(Clock::Duration(core_->now_nanos())), attributes);
 }
 
 Span& Span::add_event(std::string_view name, Clock::WallTime time,
-                      std::initializer_list<AttributeView> attributes) {
+                      std::span<const AttributeView> attributes) {
   if (!core_) return *this;
   auto& x = data_.extras();
   if (x.events.size() >= core_->limits().max_events) {
@@ -119,7 +119,7 @@ Span& Span::add_event(std::string_view name, Clock::WallTime time,
   return *this;
 }
 
-Span& Span::add_link(const SpanContext& context, std::initializer_list<AttributeView> attributes) {
+Span& Span::add_link(const SpanContext& context, std::span<const AttributeView> attributes) {
   if (!core_ || !context.valid()) return *this;
   auto& x = data_.extras();
   if (x.links.size() >= core_->limits().max_links) {
