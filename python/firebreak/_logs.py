@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextvars
 import functools
 import inspect
+import itertools
 import logging
 from typing import Any
 
@@ -121,12 +122,13 @@ class _Log:
 
 log = _Log()
 
-# The attributes every LogRecord has: anything else in a record's __dict__
-# came from `extra=` and is a field.
-_RECORD_ATTRIBUTES = frozenset(
-    logging.LogRecord("", 0, "", 0, "", (), None).__dict__.keys()
-    | {"message", "asctime", "event", "taskName"}
-)
+# A LogRecord's own attributes, set by its __init__ in this order; the
+# `extra=` keys follow them in the record's __dict__ (makeRecord adds them
+# after construction), so the fields are the items past the first
+# _RECORD_SIZE, less what formatters add later.
+_RECORD_SIZE = len(logging.LogRecord("", 0, "", 0, "", (), None).__dict__)
+_NOT_FIELDS = frozenset({"message", "asctime", "event", "taskName"})
+_RECORD_ATTRIBUTES = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | _NOT_FIELDS
 
 
 def _level_of(levelno: int) -> int:
@@ -174,9 +176,14 @@ class LogHandler(logging.Handler):
             if not isinstance(event, str) or not event:
                 event = self.default_event
             fields: dict[str, Any] = {"logger": record.name}
-            for key, value in attributes.items():
-                if key not in _RECORD_ATTRIBUTES:
-                    fields[key] = value
+            if len(attributes) > _RECORD_SIZE:
+                extras = itertools.islice(attributes.items(), _RECORD_SIZE, None)
+                if type(record) is not logging.LogRecord:
+                    # A custom record class may set more in its __init__.
+                    extras = iter(attributes.items())
+                for key, value in extras:
+                    if key not in _RECORD_ATTRIBUTES:
+                        fields[key] = value
             if record.exc_info and record.exc_info[1] is not None:
                 exc = record.exc_info[1]
                 fields["error"] = str(exc)
