@@ -97,8 +97,8 @@ inline bool is_stale_nan(double v) {
   return std::bit_cast<std::uint64_t>(v) == kStaleNaNBits;
 }
 
-// A label matcher: =, !=, =~, !~ (regexes fully anchored, RE2 syntax subset
-// that std::regex ECMAScript accepts).
+// A label matcher: =, !=, =~, !~ (regexes fully anchored, Go's syntax as
+// Prometheus's).
 struct Matcher {
   enum class Op { kEqual, kNotEqual, kRegexMatch, kRegexNoMatch };
   std::string name;

@@ -1,5 +1,7 @@
 #include "watch/promql/engine.h"
 
+#include <re2/re2.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -11,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include "watch/goregexp/goregexp.h"
 #include "watch/promql/format.h"
 #include "watch/promql/functions.h"
 #include "watch/promql/label_matcher.h"
@@ -235,9 +238,20 @@ LabelSet absent_labels(const Expr& arg) {
   return out;
 }
 
-// Go's regexp.Expand for label_replace's replacement: $1, ${1}, $name, $$.
-std::string expand_template(std::string_view tmpl, const std::cmatch& m) {
+// Go's regexp.Expand for label_replace's replacement: $1, ${1}, $name,
+// ${name}, $$; a name is the longest run of letters, digits and '_' (so
+// "$1x" is the group named "1x"); an unknown group expands to nothing.
+std::string expand_template(std::string_view tmpl, std::string_view text,
+                            std::span<const goregexp::Span> groups, const re2::RE2& re) {
   std::string out;
+  auto is_name_char = [](char c) {
+    return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+  };
+  auto append_group = [&](std::size_t g) {
+    if (g < groups.size() && groups[g].begin >= 0)
+      out.append(text.substr(static_cast<std::size_t>(groups[g].begin),
+                             static_cast<std::size_t>(groups[g].end - groups[g].begin)));
+  };
   for (std::size_t i = 0; i < tmpl.size(); ++i) {
     if (tmpl[i] != '$') {
       out.push_back(tmpl[i]);
@@ -250,9 +264,6 @@ std::string expand_template(std::string_view tmpl, const std::cmatch& m) {
     }
     std::string_view name;
     std::size_t next = i + 1;
-    auto is_name_char = [](char c) {
-      return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-    };
     if (next < tmpl.size() && tmpl[next] == '{') {
       const std::size_t close = tmpl.find('}', next + 1);
       if (close == std::string_view::npos) {
@@ -286,8 +297,13 @@ std::string expand_template(std::string_view tmpl, const std::cmatch& m) {
       }
       group = std::min<std::size_t>(group * 10 + static_cast<std::size_t>(c - '0'), 100000);
     }
-    if (numeric && group < m.size() && m[group].matched)
-      out.append(m[group].first, m[group].second);
+    if (numeric) {
+      append_group(group);
+    } else {
+      const auto& named = re.NamedCapturingGroups();
+      if (auto it = named.find(std::string(name)); it != named.end())
+        append_group(static_cast<std::size_t>(it->second));
+    }
     i = next - 1;
   }
   return out;
@@ -1171,11 +1187,13 @@ class Evaluator {
     if (!valid_label_name(dst))
       throw EvalError{ErrorKind::kBadData,
                       fmt::format("invalid destination label name in label_replace(): {}", dst)};
+    std::vector<goregexp::Span> groups(
+        static_cast<std::size_t>(compiled.regex->NumberOfCapturingGroups()) + 1);
     for (auto& e : v) {
       const std::string value(e.labels->get(src));
-      std::cmatch m;
-      if (std::regex_match(value.data(), value.data() + value.size(), m, *compiled.regex)) {
-        e.labels = Labels(e.labels->with(dst, expand_template(repl, m)));
+      if (goregexp::match(*compiled.regex, value, groups)) {
+        e.labels =
+            Labels(e.labels->with(dst, expand_template(repl, value, groups, *compiled.regex)));
         e.series = nullptr;
       }
       e.t = t;

@@ -6,24 +6,25 @@
 //   "api|web"}); m.matcher->matches("api");   // true watch::promql::matches_all(matchers,
 //   series_labels);
 //
-// Regexes use RE2's syntax where std::regex (ECMAScript) agrees, plus a
-// leading (?i). Untrusted patterns are bounded before compiling: length,
-// nesting, repetition counts and expanded size, and no back-references; the
-// matching itself runs in polynomial time (libstdc++'s breadth-first executor),
-// without recursion on the input's length. Literal patterns and lists of
-// literals (`a|b|c`), `.*` and `.+` skip the regex engine.
+// Regexes are Go's, as Prometheus's (watch/goregexp: RE2 with Go's syntax
+// and error messages), run in time linear in the value's length whatever
+// the pattern. Literal patterns and lists of literals (`a|b|c`), `.*` and
+// `.+` skip the regex engine.
 //
 // Thread-safety: compiled matchers are immutable; share them between threads.
 #pragma once
 
 #include <memory>
 #include <optional>
-#include <regex>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "watch/model/model.h"
+
+namespace re2 {
+class RE2;
+}
 
 namespace watch::promql {
 
@@ -45,7 +46,7 @@ class LabelMatcher {
 
 struct LabelMatcherResult {
   std::optional<LabelMatcher> matcher;
-  std::string error;  // set when !matcher: e.g. "missing closing ): `(a`"
+  std::string error;  // set when !matcher: "error parsing regexp: missing closing ): `^(?:(a)$`"
 };
 
 // Whether every matcher accepts the series' labels (a missing label is "").
@@ -62,7 +63,7 @@ MatcherListResult compile_matchers(const std::vector<Matcher>& matchers);
 // A fully anchored regular expression with capture groups (label_replace),
 // under the same bounds as matchers.
 struct RegexResult {
-  std::shared_ptr<const std::regex> regex;  // set on success
+  std::shared_ptr<const re2::RE2> regex;  // set on success
   std::string error;
 };
 RegexResult compile_regex(std::string_view pattern);

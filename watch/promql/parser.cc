@@ -696,7 +696,7 @@ class Parser {
         advance();
         if (m.op == Matcher::Op::kRegexMatch || m.op == Matcher::Op::kRegexNoMatch) {
           auto r = LabelMatcher::compile(m);
-          if (!r.matcher) fail(matcher_pos, fmt::format("error parsing regexp: {}", r.error));
+          if (!r.matcher) fail(matcher_pos, r.error);
         }
         if (!name.empty() && m.name == kMetricNameLabel)
           fail(start,

@@ -567,6 +567,13 @@ TEST_F(PromqlEngine, LabelReplaceAndJoin) {
   EXPECT_THAT(vec(R"q(label_replace(up, "host", "${1}-x", "instance", "(.*):(.*)"))q", 0)
                   .count("up{host=\"host1-x\", instance=\"host1:9100\", job=\"node\"}"),
               1u);
+  // Named groups, as Go's regexp.Expand reads them ("$1x" is the group "1x":
+  // nothing).
+  EXPECT_THAT(
+      vec(R"q(label_replace(up, "host", "${name}.$port|$1x", "instance", "(?P<name>.*):(?P<port>\\d+)"))q",
+          0)
+          .count("up{host=\"host1.9100|\", instance=\"host1:9100\", job=\"node\"}"),
+      1u);
   // No match: unchanged. Empty result: the label is removed.
   EXPECT_THAT(vec(R"q(label_replace(up, "host", "$1", "instance", "nomatch"))q", 0)
                   .count("up{instance=\"host1:9100\", job=\"node\"}"),
