@@ -47,13 +47,14 @@ def request_id_for(given: str, trust: bool) -> str:
     return _core.generate_request_id()
 
 
-def request_context(method: str, request_id: str) -> Context:
-    """The log context of a request while the application runs."""
+def request_context(method: str, request_id: str) -> tuple[str, Context]:
+    """The method as metrics record it, and the log context of a request
+    while the application runs."""
     normalized = _core.normalize_http_method(method)
     context: Context = (("request_id", request_id), ("http_request_method", normalized))
     if normalized != method:
         context += (("http_request_method_original", method[:64]),)
-    return context
+    return normalized, context
 
 
 def start_server_span(method: str, normalized: str, traceparent: str, tracestate: str,
@@ -87,18 +88,16 @@ def end_server_span(s: _core.Span, normalized: str, route: str, status: int) -> 
     s.end()
 
 
-def finish_request(observer: Any, *, method: str, route: str, status: int, seconds: float,
-                   context: Context, unmatched_route: str, access_log: bool,
+def finish_request(observer: Any, *, method: str, normalized: str, route: str, status: int,
+                   seconds: float, context: Context, unmatched_route: str, access_log: bool,
                    request_size: int, response_size: int, client_address: str,
-                   span: _core.Span | None = None) -> None:
+                   span: _core.Span) -> None:
     """Records the request's metrics, ends its span and writes its
     `http_request` line (error for 5xx, with the span's trace ids), in the
     C++ kit's key order."""
     observer.request_finished(method, route, status, seconds)
-    packed = None
-    if span is not None:
-        packed = span.context.packed
-        end_server_span(span, _core.normalize_http_method(method), route, status)
+    packed = span.context.packed
+    end_server_span(span, normalized, route, status)
     if not access_log:
         return
     level = ERROR if status >= 500 else INFO

@@ -21,6 +21,7 @@ from typing import Any, Callable
 
 from . import _core
 from ._logs import _context
+from ._util import describe
 
 __all__ = ["JobLocked", "JobRun", "run_job", "JOB_EXIT_LOCKED"]
 
@@ -50,8 +51,7 @@ class JobRun(_core.JobRun):
         if not self.acquired:
             self.close()
             raise JobLocked(f"{self.name}: another run holds the lock")
-        self._token = _context.set(
-            _context.get() + (("job", self.name), ("job_run_id", self.run_id)))
+        self._token = _enter_context(self)
         return self
 
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
@@ -60,7 +60,7 @@ class JobRun(_core.JobRun):
                 if exc is None:
                     self.succeed()
                 else:
-                    self.fail(_reason(exc))
+                    self.fail(describe(exc))
         finally:
             if self._token is not None:
                 _context.reset(self._token)
@@ -68,9 +68,10 @@ class JobRun(_core.JobRun):
             self.close()
 
 
-def _reason(exc: BaseException) -> str:
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+def _enter_context(run: JobRun) -> Any:
+    """job and job_run_id in the log context: the C++ run's scope is this
+    thread's only, the contextvar also reaches the tasks the body starts."""
+    return _context.set(_context.get() + (("job", run.name), ("job_run_id", run.run_id)))
 
 
 def run_job(body: Callable[[JobRun], Any], *, name: str, **options: Any) -> int:
@@ -86,7 +87,7 @@ def run_job(body: Callable[[JobRun], Any], *, name: str, **options: Any) -> int:
         status = run.exit_status
         run.close()
         return status
-    token = _context.set(_context.get() + (("job", run.name), ("job_run_id", run.run_id)))
+    token = _enter_context(run)
     try:
         result = body(run)
         if run.finished:
@@ -105,7 +106,7 @@ def run_job(body: Callable[[JobRun], Any], *, name: str, **options: Any) -> int:
         run.fail("KeyboardInterrupt")
         raise
     except Exception as e:
-        return run.fail(_reason(e))
+        return run.fail(describe(e))
     finally:
         _context.reset(token)
         run.close()

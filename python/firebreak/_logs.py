@@ -21,13 +21,12 @@ and per thread:
 from __future__ import annotations
 
 import contextvars
-import functools
-import inspect
 import itertools
 import logging
 from typing import Any
 
 from . import _core
+from ._util import each_call
 from ._trace import _packed_current
 
 __all__ = ["LogHandler", "log", "log_context", "current_log_context", "flush_logs"]
@@ -63,21 +62,7 @@ class log_context:
 
     def __call__(self, fn):  # as a decorator: a fresh scope per call
         fields = dict(self._fields)
-        if inspect.iscoroutinefunction(fn):
-
-            @functools.wraps(fn)
-            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                with log_context(**fields):
-                    return await fn(*args, **kwargs)
-
-            return async_wrapper
-
-        @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with log_context(**fields):
-                return fn(*args, **kwargs)
-
-        return wrapper
+        return each_call(fn, lambda: log_context(**fields))
 
 
 def current_log_context() -> dict[str, Any]:
@@ -126,9 +111,9 @@ log = _Log()
 # `extra=` keys follow them in the record's __dict__ (makeRecord adds them
 # after construction), so the fields are the items past the first
 # _RECORD_SIZE, less what formatters add later.
-_RECORD_SIZE = len(logging.LogRecord("", 0, "", 0, "", (), None).__dict__)
-_NOT_FIELDS = frozenset({"message", "asctime", "event", "taskName"})
-_RECORD_ATTRIBUTES = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | _NOT_FIELDS
+_RECORD_OWN = logging.LogRecord("", 0, "", 0, "", (), None).__dict__.keys()
+_RECORD_SIZE = len(_RECORD_OWN)
+_RECORD_ATTRIBUTES = frozenset(_RECORD_OWN) | {"message", "asctime", "event", "taskName"}
 
 
 def _level_of(levelno: int) -> int:

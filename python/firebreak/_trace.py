@@ -21,25 +21,37 @@ from __future__ import annotations
 
 import atexit
 import contextvars
-import functools
-import inspect
 import traceback
 from typing import Any, Mapping
 
 from . import _core
+from ._util import describe, each_call
 
 __all__ = ["span", "current_span", "inject", "extract", "init_tracing", "record_exception"]
 
 
 class _Active:
-    """The current span and its packed context (what log lines carry)."""
+    """The current span; its context and packed context (what a child span
+    and a log line read) are made on first use, not at every span start."""
 
-    __slots__ = ("span", "context", "packed")
+    __slots__ = ("span", "_context", "_packed")
 
     def __init__(self, s: _core.Span) -> None:
         self.span = s
-        self.context = s.context
-        self.packed = self.context.packed
+        self._context: _core.SpanContext | None = None
+        self._packed: bytes | None = None
+
+    @property
+    def context(self) -> _core.SpanContext:
+        if self._context is None:
+            self._context = self.span.context
+        return self._context
+
+    @property
+    def packed(self) -> bytes:
+        if self._packed is None:
+            self._packed = self.context.packed
+        return self._packed
 
 
 _current: contextvars.ContextVar[_Active | None] = contextvars.ContextVar(
@@ -64,8 +76,7 @@ def record_exception(s: _core.Span, exc: BaseException) -> None:
         "exception.message": str(exc),
         "exception.stacktrace": "".join(traceback.format_exception(exc)),
     })
-    text = str(exc)
-    s.set_status("error", f"{type(exc).__qualname__}: {text}" if text else type(exc).__qualname__)
+    s.set_status("error", describe(exc))
 
 
 def start(name: str, kind: str = "internal",
@@ -122,24 +133,10 @@ class span:
         finally:
             deactivate(token)
 
-    def __call__(self, fn):
-        options = dict(kind=self._kind, parent=self._parent, attributes=self._attributes)
+    def __call__(self, fn):  # as a decorator: a new span per call
         name = self._name
-        if inspect.iscoroutinefunction(fn):
-
-            @functools.wraps(fn)
-            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                with span(name, **options):
-                    return await fn(*args, **kwargs)
-
-            return async_wrapper
-
-        @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with span(name, **options):
-                return fn(*args, **kwargs)
-
-        return wrapper
+        options = dict(kind=self._kind, parent=self._parent, attributes=self._attributes)
+        return each_call(fn, lambda: span(name, **options))
 
 
 def inject(headers: dict[str, str] | None = None,

@@ -26,6 +26,7 @@ from typing import Any, Callable, Mapping
 
 from . import _core
 from ._logs import _context
+from ._util import describe
 
 __all__ = ["Worker", "Message"]
 
@@ -53,9 +54,7 @@ class Message:
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
         try:
             if exc is not None:
-                text = str(exc)
-                self._scope.set_outcome(
-                    "error", f"{type(exc).__name__}: {text}" if text else type(exc).__name__)
+                self._scope.set_outcome("error", describe(exc))
             self._scope.close()
         finally:
             _context.reset(self._token)

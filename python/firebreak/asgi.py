@@ -63,8 +63,7 @@ def _match(routes: Any, scope: Scope, prefix: str) -> str:
         if isinstance(route, Mount) and getattr(route, "routes", None):
             inner = dict(scope)
             inner.update(child)
-            found = _match(route.routes, inner, prefix + route.path)
-            return found
+            return _match(route.routes, inner, prefix + route.path)
         return prefix + getattr(route, "path", "")
     return ""
 
@@ -94,10 +93,11 @@ class Middleware(MiddlewareOptions):
                     pass
         request_id = request_id_for(given, self.trust_request_id)
         scope["firebreak.request_id"] = request_id
-        context = request_context(method, request_id)
+        normalized, context = request_context(method, request_id)
         client = scope.get("client")
-        span = start_server_span(method, context[1][1], traceparent, tracestate,
-                                 scope.get("path", ""), client[0] if client else "")
+        client_address = client[0] if client else ""
+        span = start_server_span(method, normalized, traceparent, tracestate,
+                                 scope.get("path", ""), client_address)
         state = {"status": 500, "sent": 0}
         header = (b"x-request-id", request_id.encode())
 
@@ -123,21 +123,14 @@ class Middleware(MiddlewareOptions):
         finally:
             _trace.deactivate(span_token)
             _context.reset(token)
-            self._finish(scope, request, method, context, started, state, request_size, span)
-
-    def _finish(self, scope: Scope, request: Scope | None, method: str,
-                context: tuple[tuple[str, Any], ...], started: float, state: dict[str, int],
-                request_size: int, span: Any) -> None:
-        seconds = time.perf_counter() - started
-        try:
-            route = (self.route_of(scope) if self.route_of is not None
-                     else route_from_scope(scope, request))
-        except Exception:
-            route = ""
-        client = scope.get("client")
-        finish_request(self._observer, method=method,
-                       route=route if isinstance(route, str) else "", status=state["status"],
-                       seconds=seconds, context=context, unmatched_route=self.unmatched_route,
-                       access_log=self.access_log, request_size=request_size,
-                       response_size=state["sent"], client_address=client[0] if client else "",
-                       span=span)
+            try:
+                route = (self.route_of(scope) if self.route_of is not None
+                         else route_from_scope(scope, request))
+            except Exception:
+                route = ""
+            finish_request(self._observer, method=method, normalized=normalized,
+                           route=route if isinstance(route, str) else "",
+                           status=state["status"], seconds=time.perf_counter() - started,
+                           context=context, unmatched_route=self.unmatched_route,
+                           access_log=self.access_log, request_size=request_size,
+                           response_size=state["sent"], client_address=client_address, span=span)

@@ -52,11 +52,11 @@ class Middleware(MiddlewareOptions):
         method = environ.get("REQUEST_METHOD", "GET")
         request_id = request_id_for(environ.get("HTTP_X_REQUEST_ID", ""), self.trust_request_id)
         environ[REQUEST_ID_KEY] = request_id
-        context = request_context(method, request_id)
-        span = start_server_span(method, context[1][1], environ.get("HTTP_TRACEPARENT", ""),
+        normalized, context = request_context(method, request_id)
+        span = start_server_span(method, normalized, environ.get("HTTP_TRACEPARENT", ""),
                                  environ.get("HTTP_TRACESTATE", ""), environ.get("PATH_INFO", ""),
                                  environ.get("REMOTE_ADDR", ""))
-        request = _Request(self, environ, method, context, started, span)
+        request = _Request(self, environ, method, normalized, context, started, span)
 
         def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             request.status = _status_code(status)
@@ -87,16 +87,18 @@ def _status_code(status: str) -> int:
 
 
 class _Request:
-    __slots__ = ("middleware", "environ", "method", "context", "started", "span", "status",
-                 "sent", "finished")
+    __slots__ = ("middleware", "environ", "method", "normalized", "context", "started", "span",
+                 "status", "sent", "finished")
 
     def __init__(self, middleware: Middleware, environ: dict[str, Any], method: str,
-                 context: tuple[tuple[str, Any], ...], started: float, span: Any) -> None:
-        self.span = span
+                 normalized: str, context: tuple[tuple[str, Any], ...], started: float,
+                 span: Any) -> None:
         self.middleware = middleware
         self.environ = environ
         self.method = method
+        self.normalized = normalized
         self.context = context
+        self.span = span
         self.started = started
         self.status = 500  # until start_response says otherwise
         self.sent = 0
@@ -121,7 +123,8 @@ class _Request:
         except ValueError:
             request_size = 0
         m = self.middleware
-        finish_request(m._observer, method=self.method, route=self.route(), status=self.status,
+        finish_request(m._observer, method=self.method, normalized=self.normalized,
+                       route=self.route(), status=self.status,
                        seconds=seconds, context=self.context, unmatched_route=m.unmatched_route,
                        access_log=m.access_log, request_size=request_size,
                        response_size=self.sent, client_address=self.environ.get("REMOTE_ADDR", ""),

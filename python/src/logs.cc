@@ -36,22 +36,17 @@ class Sites {
     std::lock_guard lock(mu_);
     if (auto it = sites_.find(event); it != sites_.end()) return it->second.get();
     if (sites_.size() >= kMaxEvents) return nullptr;
-    auto name = std::make_unique<std::string>(event);
-    auto site = std::make_unique<detail::LogSite>(*name);
-    detail::LogSite* out = site.get();
-    sites_.emplace(*name, std::move(site));
-    names_.push_back(std::move(name));
-    return out;
+    auto it = sites_.try_emplace(std::string(event)).first;
+    // The site views the map's key, which never moves (a node-based map).
+    it->second = std::make_unique<detail::LogSite>(it->first);
+    return it->second.get();
   }
   detail::LogSite& overflow() { return overflow_; }
 
  private:
   std::mutex mu_;
-  // Keys view the strings in names_, which never move.
-  std::unordered_map<std::string_view, std::unique_ptr<detail::LogSite>, StringHash,
-                     std::equal_to<>>
+  std::unordered_map<std::string, std::unique_ptr<detail::LogSite>, StringHash, std::equal_to<>>
       sites_;
-  std::vector<std::unique_ptr<std::string>> names_;
   detail::LogSite overflow_{"log"};
 };
 
@@ -72,7 +67,9 @@ class FieldBuilder {
   // Appends key=value; false with a Python error set.
   bool add(PyObject* key, PyObject* value) {
     std::string_view k;
-    if (!utf8(key, k)) return false;
+    return utf8(key, k) && add(k, value);
+  }
+  bool add(std::string_view k, PyObject* value) {
     if (PyUnicode_Check(value)) {
       std::string_view v;
       if (!utf8(value, v)) return false;
@@ -101,6 +98,7 @@ class FieldBuilder {
       PyErr_SetString(PyExc_TypeError, "context: a tuple of (key, value) pairs or None");
       return false;
     }
+    fields_.reserve(fields_.size() + static_cast<std::size_t>(PyTuple_GET_SIZE(pairs)));
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(pairs); ++i) {
       PyObject* pair = PyTuple_GET_ITEM(pairs, i);
       if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2) {
@@ -118,6 +116,7 @@ class FieldBuilder {
       PyErr_SetString(PyExc_TypeError, "fields: a dict or None");
       return false;
     }
+    fields_.reserve(fields_.size() + static_cast<std::size_t>(PyDict_GET_SIZE(dict)));
     Py_ssize_t pos = 0;
     PyObject* key;
     PyObject* value;
@@ -209,25 +208,23 @@ PyObject* log_emit(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
     PyErr_SetString(PyExc_TypeError, "log_emit: event and msg are str");
     return nullptr;
   }
-  FieldBuilder context;
+  // One builder for the strings, the context and the call's fields: the
+  // context is its first `scoped` fields.
+  FieldBuilder b;
   std::string_view event, msg;
-  if (!context.utf8(args[1], event) || !context.utf8(args[2], msg)) return nullptr;
+  if (!b.utf8(args[1], event) || !b.utf8(args[2], msg)) return nullptr;
   if (event.empty()) {
     PyErr_SetString(PyExc_ValueError, "log_emit: event is empty");
     return nullptr;
   }
-  if (!context.add_pairs(args[3])) return nullptr;
-  FieldBuilder fields;
+  if (!b.add_pairs(args[3])) return nullptr;
+  const std::size_t scoped = b.size();
   detail::LogSite* site = sites().find(event);
   if (!site) {
     site = &sites().overflow();
-    PyObject* key = PyUnicode_FromString("event_name");
-    if (!key) return nullptr;
-    const bool ok = fields.add(key, args[1]);
-    Py_DECREF(key);
-    if (!ok) return nullptr;
+    if (!b.add("event_name", args[1])) return nullptr;
   }
-  if (!fields.add_dict(args[4])) return nullptr;
+  if (!b.add_dict(args[4])) return nullptr;
   std::optional<SpanContext> span;
   if (nargs == 6 && args[5] != Py_None) {
     span = unpack_span(args[5]);
@@ -237,11 +234,12 @@ PyObject* log_emit(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
     // The context as the C++ kit's scopes are written: in the schema's order
     // (request_id, http_*, ...), before the call's own fields; the span's
     // ids as the current span's.
+    const std::span<const LogField> all = b.fields();
     std::optional<SpanScope> span_scope;
     if (span) span_scope.emplace(*span);
     std::optional<LogScope> scope;
-    if (context.size() > 0) scope.emplace(context.fields());
-    detail::log_emit(*site, level, msg, fields.fields());
+    if (scoped > 0) scope.emplace(all.first(scoped));
+    detail::log_emit(*site, level, msg, all.subspan(scoped));
   }
   Py_RETURN_NONE;
 }

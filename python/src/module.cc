@@ -15,6 +15,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <span>
@@ -646,8 +647,7 @@ struct PyMessageScope {
                  std::string_view message_id, const std::map<std::string, std::string>& headers)
       : worker(std::move(w)) {
     scope.emplace(worker->observer, queue, message_id, headers);
-    const SpanContext& c = scope->span_context();
-    if (c.valid()) trace_id = c.trace_id.to_hex();
+    trace_id = scope->span_context().trace_id;
   }
   MessageScope& get() {
     if (!scope) throw std::invalid_argument("the message is closed");
@@ -662,7 +662,7 @@ struct PyMessageScope {
 
   std::shared_ptr<PyWorkerObserver> worker;  // outlives the scope
   std::optional<MessageScope> scope;
-  std::string trace_id;
+  TraceId trace_id;     // kept for after close; hex only when asked
   std::string outcome;  // once closed
 };
 
@@ -711,7 +711,9 @@ void bind_worker(py::module_& m) {
       .def("close", &PyMessageScope::close,
            "Records the message (once) and ends its span and log context; returns the outcome.")
       .def_property_readonly("closed", [](const PyMessageScope& s) { return !s.scope; })
-      .def_readonly("trace_id", &PyMessageScope::trace_id);
+      .def_property_readonly("trace_id", [](const PyMessageScope& s) {
+        return s.trace_id.valid() ? s.trace_id.to_hex() : std::string();
+      });
 }
 
 // Tracing (trace.h). A span context crosses into Python as a SpanContext
@@ -722,11 +724,11 @@ void bind_worker(py::module_& m) {
 struct PySpanContext {
   SpanContext context;
   py::bytes packed() const {
-    std::string out;
-    out.append(reinterpret_cast<const char*>(context.trace_id.bytes().data()), TraceId::kSize);
-    out.append(reinterpret_cast<const char*>(context.span_id.bytes().data()), SpanId::kSize);
-    out.push_back(static_cast<char>(context.trace_flags));
-    return py::bytes(out);
+    char out[TraceId::kSize + SpanId::kSize + 1];
+    std::memcpy(out, context.trace_id.bytes().data(), TraceId::kSize);
+    std::memcpy(out + TraceId::kSize, context.span_id.bytes().data(), SpanId::kSize);
+    out[TraceId::kSize + SpanId::kSize] = static_cast<char>(context.trace_flags);
+    return py::bytes(out, sizeof out);
   }
 };
 

@@ -64,3 +64,19 @@ def run_logged(tmp_path, code, env=None):
     assert done.returncode == 0, done.stderr
     lines = log_file.read_text().splitlines() if log_file.exists() else []
     return [json.loads(line) for line in lines]
+
+
+def http_samples(registry, name):
+    """{(method, route, status): value} of an HTTP family's samples named
+    `name` (a histogram's _count, or the active-requests gauge: absent labels
+    are "") in a scrape of `registry`, read by prometheus_client's parser."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    body, _ = registry.expose()
+    out = {}
+    for family in text_string_to_metric_families(body.decode()):
+        for s in family.samples:
+            if s.name == name:
+                out[tuple(s.labels.get(k, "") for k in
+                          ("http_request_method", "http_route", "http_response_status_code"))] = s.value
+    return out

@@ -11,9 +11,8 @@ import time
 import urllib.request
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import run_logged
+from conftest import http_samples, run_logged
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -42,17 +41,6 @@ async def call(app, method, path, headers=()):
     return start["status"], dict(start["headers"]), body
 
 
-def counts(registry):
-    body, _ = registry.expose()
-    out = {}
-    for family in text_string_to_metric_families(body.decode()):
-        for s in family.samples:
-            if s.name == "http_server_request_duration_seconds_count":
-                out[(s.labels["http_request_method"], s.labels["http_route"],
-                     s.labels["http_response_status_code"])] = s.value
-    return out
-
-
 def test_starlette_routes_mounts_and_failures_are_recorded_by_template():
     import firebreak
     import firebreak.asgi
@@ -69,7 +57,7 @@ def test_starlette_routes_mounts_and_failures_are_recorded_by_template():
         with pytest.raises(RuntimeError):
             await call(app, "GET", "/boom")
     asyncio.run(main())
-    assert counts(registry) == {
+    assert http_samples(registry, "http_server_request_duration_seconds_count") == {
         ("GET", "/orders/{order_id}", "200"): 2,
         ("GET", "/api/items/{item_id}", "200"): 1,
         ("GET", "unmatched", "404"): 1,

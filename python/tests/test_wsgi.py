@@ -6,27 +6,14 @@ import json
 
 import flask
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 from werkzeug.test import Client
 
 import firebreak
 import firebreak.flask
 import firebreak.wsgi
-from conftest import run_logged
+from conftest import http_samples, run_logged
 
 UUID_LENGTH = 36
-
-
-def samples(registry, name):
-    """{(method, route, status): value} of a histogram's _count, or of a gauge."""
-    body, _ = registry.expose()
-    out = {}
-    for family in text_string_to_metric_families(body.decode()):
-        for s in family.samples:
-            if s.name == name:
-                out[tuple(s.labels.get(k, "") for k in
-                          ("http_request_method", "http_route", "http_response_status_code"))] = s.value
-    return out
 
 
 def fetch(client, path, method="GET", **kwargs):
@@ -73,7 +60,7 @@ def test_flask_requests_are_recorded_by_route_template_method_and_status():
     assert fetch(client, "/boom").status_code == 500
     assert fetch(client, "/stream").get_data() == b"x" * 30
 
-    counts = samples(registry, "http_server_request_duration_seconds_count")
+    counts = http_samples(registry, "http_server_request_duration_seconds_count")
     assert counts == {
         ("GET", "/orders/<order_id>", "200"): 3,
         ("POST", "/orders", "201"): 1,
@@ -85,7 +72,7 @@ def test_flask_requests_are_recorded_by_route_template_method_and_status():
     }
     body, _ = registry.expose()
     assert b"o-1" not in body and b"nothing" not in body  # never the raw path
-    active = samples(registry, "http_server_active_requests")
+    active = http_samples(registry, "http_server_active_requests")
     assert active and all(v == 0 for v in active.values())
 
 
@@ -118,7 +105,7 @@ def test_a_plain_wsgi_app_takes_its_route_from_route_of():
     client = Client(wrapped)
     fetch(client, "/health")
     fetch(client, "/secret/123")
-    assert samples(registry, "http_server_request_duration_seconds_count") == {
+    assert http_samples(registry, "http_server_request_duration_seconds_count") == {
         ("GET", "/health", "200"): 1, ("GET", "unmatched", "200"): 1}
 
 
@@ -189,7 +176,7 @@ def test_an_app_that_raises_or_fails_mid_body_counts_as_500_and_leaves_no_active
         client = Client(firebreak.wsgi.Middleware(app, registry, route_of=lambda env: "/x"))
         with pytest.raises(RuntimeError):
             fetch(client, "/x")
-    assert samples(registry, "http_server_request_duration_seconds_count") == {
+    assert http_samples(registry, "http_server_request_duration_seconds_count") == {
         ("GET", "/x", "500"): 2}
-    active = samples(registry, "http_server_active_requests")
+    active = http_samples(registry, "http_server_active_requests")
     assert all(v == 0 for v in active.values())

@@ -746,8 +746,8 @@ std::vector<targets::DroppedTarget> Runtime::dropped_targets() const {
 
 void Runtime::note_store_save(const std::string& what, const std::string& rule_group, bool saved,
                               const std::string& error) {
-  std::lock_guard lock(store_save_mu_);
   const std::string episode = what + "/" + rule_group;
+  std::lock_guard lock(store_failing_mu_);
   if (saved) {
     if (store_failing_.erase(episode))
       FB_LOG_INFO("store_save_recovered", "saved again", {"what", what},
@@ -803,7 +803,7 @@ void Runtime::save_pushes() {
   {
     // Taken and saved under one lock: two saves at once could otherwise
     // write an older state of a group over a newer one.
-    std::lock_guard lock(store_save_mu_);
+    std::lock_guard lock(push_save_mu_);
     std::vector<checkin::PushGroupSnapshot> changes = pushes_.take_changes();
     if (changes.empty()) return;
     // A job that pushes instead of pinging: its push is its check-in (a
@@ -874,7 +874,7 @@ void Runtime::evaluate(std::int64_t t_ms, bool force) {
 void Runtime::retry_failed_saves() {
   bool checkins, pushes;
   {
-    std::lock_guard lock(store_save_mu_);
+    std::lock_guard lock(store_failing_mu_);
     checkins = store_failing_.contains("checkins/");
     pushes = store_failing_.contains("pushed_groups/");
   }

@@ -250,9 +250,8 @@ class Runtime {
   std::thread eval_thread_;
   std::thread housekeeping_thread_;
   std::atomic<bool> checkins_dirty_{false};
-  // Serialises saves of pushed groups (a take and its save) and guards the
-  // set below.
-  std::mutex store_save_mu_;
+  std::mutex push_save_mu_;              // serialises saves of pushed groups (a take and its save)
+  std::mutex store_failing_mu_;          // guards the set below (not held while saving)
   std::set<std::string> store_failing_;  // what is in a failed-save episode
 
   firebreak::HistogramFamily* eval_duration_ = nullptr;
