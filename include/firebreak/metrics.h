@@ -60,6 +60,17 @@ inline const std::vector<double>& default_buckets() {
 
 inline constexpr std::size_t kDefaultMaxSeries = 10000;
 
+// How a gauge's values from the processes of a multi-process service are
+// combined at a scrape (multiprocess.h); ignored elsewhere. Counters and
+// histograms always add up, dead processes included.
+enum class ProcessCombine {
+  kLiveSum,  // the sum over live processes (in-flight requests, connections)
+  kSum,      // the sum over every process, exited ones at their last value
+  kMax,      // the largest value of a live process (timestamps, queue depth)
+  kMin,      // the smallest value of a live process
+  kPerPid,   // one series per live process, with a "pid" label
+};
+
 // What every family declares. `name` must match [a-zA-Z_:][a-zA-Z0-9_:]* and
 // label names [a-zA-Z_][a-zA-Z0-9_]* (not starting with "__"). When `unit` is
 // set, the name must end with "_<unit>" (before "_total" for counters).
@@ -72,6 +83,8 @@ struct MetricSpec {
   // overflow series (label otel_metric_overflow="true") and counted in
   // metric_series_overflow_total{metric}.
   std::size_t max_series = kDefaultMaxSeries;
+  // Gauges only: how the values of a multi-process service's processes combine.
+  ProcessCombine combine = ProcessCombine::kLiveSum;
 };
 
 // A counter's name may be given with or without "_total"; it is exposed with it.
@@ -134,9 +147,11 @@ struct Series {
   std::shared_ptr<const Labels> labels;
   std::size_t hash = 0;
   double created = 0;
-  Cell* cells = nullptr;         // counters: [integer part, fractional part]; histograms:
-                                 // [bucket 0 .. bucket n-1, +Inf, sum]
-  std::atomic<double> gauge{0};  // gauges
+  Cell* cells = nullptr;  // counters: [integer part, fractional part]; histograms:
+                          // [bucket 0 .. bucket n-1, +Inf, sum]; gauges: the value
+                          // when the registry's cells are shared, else null
+  std::atomic<double> gauge{0};
+  std::atomic<double>* value = &gauge;  // gauges: `gauge`, or the shared cell
 };
 
 class SeriesIndex;
@@ -145,7 +160,7 @@ class SeriesIndex;
 class FamilyCore {
  public:
   FamilyCore(MetricType type, MetricSpec spec, std::vector<double> bounds, CellArena& arena,
-             const Clock& clock);
+             const Clock& clock, SlotBacking* backing = nullptr);
   ~FamilyCore();
   FamilyCore(const FamilyCore&) = delete;
   FamilyCore& operator=(const FamilyCore&) = delete;
@@ -162,6 +177,7 @@ class FamilyCore {
 
  private:
   Series* create(std::span<const std::string_view> values, std::size_t hash);
+  std::unique_ptr<Series> make_series(std::shared_ptr<const Labels> labels);
 
   const MetricType type_;
   const MetricSpec spec_;
@@ -169,6 +185,7 @@ class FamilyCore {
   const std::uint32_t cells_per_series_;
   CellArena& arena_;
   const Clock& clock_;
+  SlotBacking* const backing_;
   std::unique_ptr<SeriesIndex> index_;
   mutable std::mutex mu_;  // guards creation, sorted_ and overflow_
   std::map<std::vector<std::string>, std::unique_ptr<Series>> sorted_;
@@ -228,7 +245,7 @@ class Gauge {
 
  private:
   friend class Family<Gauge>;
-  explicit Gauge(detail::Series* s) : value_(&s->gauge) {}
+  explicit Gauge(detail::Series* s) : value_(s->value) {}
   std::atomic<double>* value_;
 };
 
@@ -317,6 +334,9 @@ using HistogramFamily = Family<Histogram>;
 
 struct RegistryOptions {
   const Clock* clock = &Clock::system();  // for _created timestamps
+  // Shared memory for the series' cells (MultiprocessRegion::join()); must
+  // outlive the registry. Null: the heap, seen by this process only.
+  detail::SlotBacking* slot = nullptr;
 };
 
 // Owns families and collectors, and produces scrapes.
@@ -348,7 +368,9 @@ class Registry {
   void remove_collector(std::uint64_t id);
 
   // A consistent-enough snapshot of every family, sorted by name (series sorted
-  // by label values). Does not block recording.
+  // by label values). Does not block recording. With a shared slot, only the
+  // callbacks and collectors: the families are read, merged with the other
+  // processes', by MultiprocessRegion::collect().
   std::vector<FamilySnapshot> collect() const;
 
  private:
@@ -359,6 +381,7 @@ class Registry {
   void add_callback(MetricType type, const MetricSpec& spec, std::function<double()> read);
 
   const Clock& clock_;
+  detail::SlotBacking* const slot_;
   detail::CellArena arena_;
   mutable std::mutex mu_;  // guards everything below
   struct Entry;

@@ -16,6 +16,8 @@
 // unchanged (docs/metrics.md, "Every service").
 #pragma once
 
+#include <sys/types.h>
+
 #include <optional>
 
 #include "firebreak/metrics.h"
@@ -45,6 +47,17 @@ namespace firebreak {
 // safe. Throws nothing itself; the registry's add_collector may throw on
 // allocation failure.
 void register_process_metrics(Registry& registry);
+
+// One process's figures as the process_* families report them.
+struct ProcessSample {
+  double cpu_seconds = 0;
+  double resident_bytes = 0;
+  double virtual_bytes = 0;
+  std::optional<double> start_time_seconds;  // Unix seconds
+};
+// Reads /proc/<pid>/stat (0: this process); nullopt when it cannot be read
+// (the process is gone, or no /proc).
+std::optional<ProcessSample> sample_process(pid_t pid);
 
 // This process's start time in Unix seconds, as process_start_time_seconds
 // reports it; nullopt when /proc cannot be read.

@@ -47,11 +47,21 @@
 #include "firebreak/clock.h"
 #include "firebreak/health.h"
 #include "firebreak/metrics.h"
+#include "firebreak/multiprocess.h"
 #include "firebreak/trace.h"
 
 namespace firebreak {
 
 enum class Workload { kApi, kWorker, kJob };
+
+// Multi-process mode, for the processes of a pre-fork server (multiprocess.h).
+enum class MultiprocessMode {
+  kAuto,   // kJoin when FIREBREAK_MULTIPROCESS_FILE is set, else kOff
+  kOff,    // one process: the Service serves its own admin port
+  kServe,  // creates the shared file and serves the admin port for every
+           // process: /metrics merged, /readyz from every live process
+  kJoin,   // records into the shared file; serves no port (start() binds nothing)
+};
 
 // "api", "worker" or "job".
 std::string_view to_string(Workload workload);
@@ -94,6 +104,19 @@ struct ServiceOptions {
   const Clock* clock = &Clock::system();
   // Where environment variables come from; empty = the process environment.
   EnvLookup env = {};
+
+  MultiprocessMode multiprocess = MultiprocessMode::kAuto;
+  // The shared file; empty: FIREBREAK_MULTIPROCESS_FILE. kServe also sets
+  // that variable, so that the processes it starts find the file.
+  std::string multiprocess_file = {};
+  // kServe: the shared file's size (max_processes, slot_mebibytes).
+  MultiprocessOptions multiprocess_options = {};
+  // kServe: /readyz passes when every live process reports ready (false:
+  // when any does); never before one has.
+  bool ready_when_all = true;
+  // kServe: a process whose CPU and memory count as the service's and whose
+  // start is the service's (the pre-fork server's master); 0: this process.
+  pid_t multiprocess_master = 0;
 };
 
 // The identity `options` resolves to under the precedence above. Throws
@@ -123,7 +146,8 @@ class Service {
   AdminServer& admin() { return *admin_; }
 
   // Starts the admin server (throws AdminError when it cannot bind), the
-  // health runner and the signal handlers. Call once.
+  // health runner and the signal handlers. Call once. In kJoin mode, starts
+  // reporting readiness to the serving process instead of the admin server.
   void start();
   // The bound admin address ("127.0.0.1:40123"); "" before start().
   std::string admin_address() const { return admin_->address(); }
@@ -152,9 +176,12 @@ class Service {
   void uninstall_signals();
   void signal_loop();
   void shut_down();
+  void report_loop();
 
   ServiceOptions options_;
   ServiceIdentity identity_;
+  MultiprocessMode multiprocess_;
+  std::unique_ptr<MultiprocessRegion> region_;  // before registry_: its series live there
   Registry registry_;
   Health health_;
   Tracing tracing_;  // after registry_: destroyed (flushed) before it
@@ -170,6 +197,7 @@ class Service {
   bool signals_installed_ = false;
   int signal_pipe_[2] = {-1, -1};
   std::thread signal_thread_;
+  std::thread report_thread_;  // kJoin: readiness to the serving process
 };
 
 }  // namespace firebreak

@@ -251,16 +251,19 @@ Health::Health(Registry& registry, HealthOptions options)
   core.ready_gauge = registry
                          .gauge({.name = "service_ready",
                                  .help = "1 when the service can serve: start-up done, not "
-                                         "draining, every readiness check passing; else 0."})
+                                         "draining, every readiness check passing; else 0.",
+                                 .combine = ProcessCombine::kMin})
                          .labels();
   core.time_to_ready_family = &registry.gauge(
       {.name = "service_time_to_ready_seconds",
        .help = "Seconds from start to the first time the service was ready (set once).",
-       .unit = "seconds"});
+       .unit = "seconds",
+       .combine = ProcessCombine::kMax});
   core.status_family =
       &registry.gauge({.name = "health_check_status",
                        .help = "1 when the health check's last run passed, else 0.",
-                       .labels = {"check", "kind"}});
+                       .labels = {"check", "kind"},
+                       .combine = ProcessCombine::kMin});
   core.duration_family = &registry.histogram({.name = "health_check_duration_seconds",
                                               .help = "Duration of health check runs.",
                                               .labels = {"check"},

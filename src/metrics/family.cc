@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <functional>
 #include <memory>
+#include <new>
 #include <vector>
 
 #include <fmt/format.h>
@@ -95,7 +96,7 @@ std::uint32_t cells_for(MetricType type, std::size_t bounds) {
     case MetricType::kHistogram:
       return static_cast<std::uint32_t>(bounds + 2);  // buckets, +Inf, sum
     case MetricType::kGauge:
-      return 0;
+      return 1;  // used only when the cells are shared
   }
   return 0;
 }
@@ -103,13 +104,14 @@ std::uint32_t cells_for(MetricType type, std::size_t bounds) {
 }  // namespace
 
 FamilyCore::FamilyCore(MetricType type, MetricSpec spec, std::vector<double> bounds,
-                       CellArena& arena, const Clock& clock)
+                       CellArena& arena, const Clock& clock, SlotBacking* backing)
     : type_(type),
       spec_(std::move(spec)),
       bounds_(std::move(bounds)),
       cells_per_series_(cells_for(type, bounds_.size())),
       arena_(arena),
       clock_(clock),
+      backing_(backing),
       index_(std::make_unique<SeriesIndex>()) {}
 
 FamilyCore::~FamilyCore() = default;
@@ -132,29 +134,36 @@ Series* FamilyCore::create(std::span<const std::string_view> values, std::size_t
   if (sorted_.size() >= spec_.max_series) {
     overflowed_.fetch_add(1, std::memory_order_relaxed);
     if (!overflow_) {
-      overflow_ = std::make_unique<Series>();
-      overflow_->labels = std::make_shared<const Labels>(Labels{{"otel_metric_overflow", "true"}});
-      overflow_->created = clock_.wall_seconds();
-      if (cells_per_series_) overflow_->cells = arena_.allocate(cells_per_series_);
+      overflow_ =
+          make_series(std::make_shared<const Labels>(Labels{{"otel_metric_overflow", "true"}}));
     }
     return overflow_.get();
   }
 
-  auto series = std::make_unique<Series>();
-  series->values.assign(values.begin(), values.end());
   auto labels = std::make_shared<Labels>();
   labels->reserve(values.size());
   for (std::size_t i = 0; i < values.size(); ++i)
     labels->emplace_back(spec_.labels[i], std::string(values[i]));
-  series->labels = std::move(labels);
+  auto series = make_series(std::move(labels));
+  series->values.assign(values.begin(), values.end());
   series->hash = hash;
-  series->created = clock_.wall_seconds();
-  if (cells_per_series_) series->cells = arena_.allocate(cells_per_series_);
-
   Series* raw = series.get();
   sorted_.emplace(raw->values, std::move(series));
   index_->insert(raw);
   return raw;
+}
+
+// Caller holds mu_.
+std::unique_ptr<Series> FamilyCore::make_series(std::shared_ptr<const Labels> labels) {
+  auto series = std::make_unique<Series>();
+  series->labels = std::move(labels);
+  series->created = clock_.wall_seconds();
+  if (type_ != MetricType::kGauge || backing_) series->cells = arena_.allocate(cells_per_series_);
+  // A shared gauge lives in its cell, where the other processes read it.
+  if (type_ == MetricType::kGauge && backing_)
+    series->value = new (static_cast<void*>(series->cells)) std::atomic<double>(0.0);
+  if (backing_) backing_->published(*this, *series);
+  return series;
 }
 
 namespace {
@@ -164,7 +173,7 @@ void add_point(const Series& s, MetricType type, std::size_t bounds, FamilySnaps
   p.labels = s.labels;
   switch (type) {
     case MetricType::kGauge:
-      p.value = s.gauge.load(std::memory_order_relaxed);
+      p.value = s.value->load(std::memory_order_relaxed);
       return;
     case MetricType::kCounter:
       p.value = static_cast<double>(shard_sum(s.cells)) + shard_sum_double(s.cells + 1);
@@ -218,7 +227,7 @@ detail::Series& detached_series() {
 }  // namespace
 
 Counter::Counter() : cells_(detached_series().cells) {}
-Gauge::Gauge() : value_(&detached_series().gauge) {}
+Gauge::Gauge() : value_(detached_series().value) {}
 Histogram::Histogram() : cells_(detached_series().cells), bounds_(nullptr), bucket_count_(0) {}
 
 std::uint64_t Histogram::count() const noexcept {

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <optional>
@@ -102,9 +103,9 @@ struct ProcStat {
   std::uint64_t rss = 0;        // (24) pages
 };
 
-std::optional<ProcStat> read_proc_stat() {
+std::optional<ProcStat> read_proc_stat(const char* path = "/proc/self/stat") {
   std::array<char, 4096> buf;
-  const auto len = read_small_file("/proc/self/stat", buf.data(), buf.size());
+  const auto len = read_small_file(path, buf.data(), buf.size());
   if (!len) return std::nullopt;
   std::string_view text(buf.data(), *len);
   // The command name (field 2) is in parentheses and may hold spaces and ')':
@@ -255,6 +256,21 @@ std::optional<double> process_start_time_seconds() {
   const std::optional<ProcStat> stat = read_proc_stat();
   if (!stat || !c.boot_time) return std::nullopt;
   return *c.boot_time + static_cast<double>(stat->starttime) / c.ticks_per_second;
+}
+
+std::optional<ProcessSample> sample_process(pid_t pid) {
+  char path[48] = "/proc/self/stat";
+  if (pid != 0) std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
+  const std::optional<ProcStat> stat = read_proc_stat(path);
+  if (!stat) return std::nullopt;
+  const ProcessConstants& c = process_constants();
+  ProcessSample s{
+      .cpu_seconds = static_cast<double>(stat->utime + stat->stime) / c.ticks_per_second,
+      .resident_bytes = static_cast<double>(stat->rss) * c.page_bytes,
+      .virtual_bytes = static_cast<double>(stat->vsize)};
+  if (c.boot_time)
+    s.start_time_seconds = *c.boot_time + static_cast<double>(stat->starttime) / c.ticks_per_second;
+  return s;
 }
 
 void register_process_metrics(Registry& registry) {

@@ -148,7 +148,8 @@ void Registry::check_sample_names(MetricType type, const std::string& name,
   }
 }
 
-Registry::Registry(RegistryOptions options) : clock_(*options.clock) {}
+Registry::Registry(RegistryOptions options)
+    : clock_(*options.clock), slot_(options.slot), arena_(options.slot) {}
 Registry::~Registry() = default;
 
 template <class F>
@@ -175,7 +176,7 @@ F& Registry::add_family(MetricType type, const MetricSpec& in, std::vector<doubl
   entry->type = type;
   entry->spec = spec;
   entry->bounds = bounds;
-  F* family = new F(type, spec, std::move(bounds), arena_, clock_);
+  F* family = new F(type, spec, std::move(bounds), arena_, clock_, slot_);
   if constexpr (std::is_same_v<F, CounterFamily>) entry->counter.reset(family);
   if constexpr (std::is_same_v<F, GaugeFamily>) entry->gauge.reset(family);
   if constexpr (std::is_same_v<F, HistogramFamily>) entry->histogram.reset(family);
@@ -246,6 +247,9 @@ std::vector<FamilySnapshot> Registry::collect() const {
                               "into its overflow series.",
                           .type = MetricType::kCounter};
   for (const Entry* e : entries) {
+    // Series in a shared slot reach a scrape merged with the other
+    // processes' (MultiprocessRegion::collect), not from here.
+    if (slot_ && !e->callback) continue;
     e->snapshot(out.emplace_back());
     if (const std::uint64_t n = e->overflowed()) {
       MetricPoint& p = overflow.points.emplace_back();

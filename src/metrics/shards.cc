@@ -58,12 +58,13 @@ std::uint32_t assign_thread_shard() {
 struct CellArena::Chunk {
   Chunk* next;
   Cell* cells;  // kShards * kShardStride cells
+  bool owned;   // from the heap (else the backing's)
 };
 
 CellArena::~CellArena() {
   while (chunks_) {
     Chunk* next = chunks_->next;
-    std::free(chunks_->cells);
+    if (chunks_->owned) std::free(chunks_->cells);
     delete chunks_;
     chunks_ = next;
   }
@@ -73,12 +74,17 @@ Cell* CellArena::allocate(std::uint32_t count) {
   if (count == 0 || count > kShardStride) throw std::bad_alloc();
   std::lock_guard lock(mu_);
   if (used_ + count > kShardStride) {
-    // calloc of a large block maps zero pages lazily: shards no thread uses
-    // cost no memory. Cell is a lock-free atomic of an integer, for which an
-    // all-zero bit pattern is a valid zero value.
-    void* mem = std::calloc(std::size_t{kShards} * kShardStride, sizeof(Cell));
-    if (!mem) throw std::bad_alloc();
-    chunks_ = new Chunk{chunks_, static_cast<Cell*>(mem)};
+    Cell* mem = backing_ ? backing_->chunk() : nullptr;
+    const bool owned = mem == nullptr;
+    if (owned) {
+      if (backing_) full_.store(true, std::memory_order_relaxed);
+      // calloc of a large block maps zero pages lazily: shards no thread uses
+      // cost no memory. Cell is a lock-free atomic of an integer, for which an
+      // all-zero bit pattern is a valid zero value.
+      mem = static_cast<Cell*>(std::calloc(std::size_t{kShards} * kShardStride, sizeof(Cell)));
+      if (!mem) throw std::bad_alloc();
+    }
+    chunks_ = new Chunk{chunks_, mem, owned};
     used_ = 0;
   }
   Cell* cells = chunks_->cells + used_;

@@ -179,6 +179,36 @@ const EnvLookup& env_of(const ServiceOptions& options) {
   return options.env ? options.env : kProcessEnv;
 }
 
+MultiprocessMode resolve_multiprocess(ServiceOptions& options, const EnvLookup& env) {
+  if (options.multiprocess_file.empty()) {
+    if (auto v = env_value(env, "FIREBREAK_MULTIPROCESS_FILE")) options.multiprocess_file = *v;
+  }
+  MultiprocessMode mode = options.multiprocess;
+  if (mode == MultiprocessMode::kAuto)
+    mode = options.multiprocess_file.empty() ? MultiprocessMode::kOff : MultiprocessMode::kJoin;
+  if (mode != MultiprocessMode::kOff && options.multiprocess_file.empty()) {
+    throw std::invalid_argument(
+        "multi-process mode needs a file: set multiprocess_file or FIREBREAK_MULTIPROCESS_FILE");
+  }
+  return mode;
+}
+
+std::unique_ptr<MultiprocessRegion> open_region(MultiprocessMode mode,
+                                                const ServiceOptions& options) {
+  if (mode == MultiprocessMode::kOff) return nullptr;
+  std::unique_ptr<MultiprocessRegion> region;
+  if (mode == MultiprocessMode::kServe) {
+    MultiprocessOptions o = options.multiprocess_options;
+    o.path = options.multiprocess_file;
+    region = MultiprocessRegion::create(o);
+    ::setenv("FIREBREAK_MULTIPROCESS_FILE", o.path.c_str(), 1);
+  } else {
+    region = MultiprocessRegion::open(options.multiprocess_file);
+  }
+  region->join();  // the serving process records into a slot too, and merges it with the rest
+  return region;
+}
+
 HealthOptions health_options(const ServiceOptions& options) {
   HealthOptions h{.clock = options.clock};
   // Time to ready counts from the process's start, as the ServiceNeverReady
@@ -193,7 +223,10 @@ HealthOptions health_options(const ServiceOptions& options) {
 Service::Service(ServiceOptions options)
     : options_(std::move(options)),
       identity_(resolve_identity(options_, env_of(options_))),
-      registry_(RegistryOptions{.clock = options_.clock}),
+      multiprocess_(resolve_multiprocess(options_, env_of(options_))),
+      region_(open_region(multiprocess_, options_)),
+      registry_(
+          RegistryOptions{.clock = options_.clock, .slot = region_ ? &region_->join() : nullptr}),
       health_(registry_, health_options(options_)) {
   AdminOptions admin = options_.admin;
   admin.address = resolve_admin_address(options_, env_of(options_));
@@ -204,11 +237,32 @@ Service::Service(ServiceOptions options)
   registry_
       .gauge({.name = "target_info",
               .help = "The service's identity; always 1.",
-              .labels = {"service_name", "service_version", "deployment_environment", "workload"}})
+              .labels = {"service_name", "service_version", "deployment_environment", "workload"},
+              .combine = ProcessCombine::kMax})
       .labels(identity_.name, identity_.version, identity_.environment,
               to_string(identity_.workload))
       .set(1);
-  if (options_.process_metrics) register_process_metrics(registry_);
+  if (multiprocess_ == MultiprocessMode::kServe) {
+    const pid_t master = options_.multiprocess_master ? options_.multiprocess_master : ::getpid();
+    registry_.add_collector([region = region_.get(), master, processes = options_.process_metrics](
+                                std::vector<FamilySnapshot>& out) {
+      region->collect(out);
+      if (processes) region->collect_processes(out, {::getpid(), master}, master);
+    });
+    health_.add_readiness("processes", [region = region_.get(), all = options_.ready_when_all] {
+      const std::vector<MultiprocessMember> members = region->members();
+      std::size_t ready = 0;
+      for (const auto& m : members) ready += m.ready;
+      if (ready == 0) return CheckResult::failure("no process is ready");
+      if (all && ready < members.size()) {
+        return CheckResult::failure(std::to_string(members.size() - ready) + " of " +
+                                    std::to_string(members.size()) + " processes not ready");
+      }
+      return CheckResult::success();
+    });
+  } else if (options_.process_metrics && multiprocess_ == MultiprocessMode::kOff) {
+    register_process_metrics(registry_);
+  }
   // Logs carry the same identity as target_info, and are counted here.
   set_log_identity({.service = identity_.name,
                     .version = identity_.version,
@@ -235,11 +289,15 @@ void Service::start() {
     if (started_) throw std::logic_error("firebreak::Service::start() called twice");
     started_ = true;
   }
-  admin_->start();
+  if (multiprocess_ == MultiprocessMode::kJoin)
+    report_thread_ = std::thread([this] { report_loop(); });
+  else
+    admin_->start();
   health_.start_runner();
   if (options_.handle_signals) install_signals();
   FB_LOG_INFO("service_started", "", {"admin_address", admin_->address()},
-              {"tracing", tracing_.status().exporter});
+              {"tracing", tracing_.status().exporter},
+              {"multiprocess", region_ ? region_->path() : std::string()});
 }
 
 void Service::request_stop() {
@@ -289,11 +347,28 @@ void Service::shut_down() {
     shut_down_ = true;
   }
   admin_->stop();
+  if (report_thread_.joinable()) {
+    cv_.notify_all();
+    report_thread_.join();
+  }
+  if (region_) region_->report_ready(false);
   health_.stop_runner();
   uninstall_signals();
   tracing_.flush(std::chrono::seconds(2));
   FB_LOG_INFO("service_stopped", "");
   flush_logs();
+}
+
+// kJoin: the serving process's /readyz reads what each process last reported.
+void Service::report_loop() {
+  pthread_setname_np(pthread_self(), "fb-mp-report");
+  std::unique_lock lock(mu_);
+  while (!shut_down_) {
+    lock.unlock();
+    region_->report_ready(health_.ready());
+    lock.lock();
+    cv_.wait_for(lock, std::chrono::milliseconds(500), [&] { return shut_down_; });
+  }
 }
 
 void Service::install_signals() {

@@ -341,7 +341,13 @@ JobRun::JobRun(JobOptions options) : impl_(std::make_unique<Impl>()) {
   Registry& r = *m.registry;
   const std::string& job = m.opt.name;
   auto gauge = [&](const char* name, const char* help) {
-    return r.gauge({.name = name, .help = help, .labels = {"job"}, .unit = "seconds"}).labels(job);
+    return r
+        .gauge({.name = name,
+                .help = help,
+                .labels = {"job"},
+                .unit = "seconds",
+                .combine = ProcessCombine::kMax})
+        .labels(job);
   };
   m.last_start = gauge("job_last_start_timestamp_seconds", "Unix time the job's last run started.");
   m.last_success =

@@ -54,11 +54,13 @@ WorkerObserver::WorkerObserver(Registry& registry, WorkerObserverOptions options
        .help = "Unix time of the last message processed successfully, by queue (the "
                "worker's start until the first).",
        .labels = {"messaging_destination_name"},
-       .unit = "seconds"});
+       .unit = "seconds",
+       .combine = ProcessCombine::kMax});
   heartbeat_ = registry
                    .gauge({.name = "worker_heartbeat_timestamp_seconds",
                            .help = "Unix time of the consumer loop's last turn (work or not).",
-                           .unit = "seconds"})
+                           .unit = "seconds",
+                           .combine = ProcessCombine::kMax})
                    .labels();
   if (heartbeat_.value() == 0) heartbeat_.set(created_);
   queues_ = std::make_shared<Queues>();

@@ -18,6 +18,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <random>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -190,21 +191,28 @@ class Receiver {
   int status_ = 200;
 };
 
-// A port on 127.0.0.1 that nothing listens on (bound, then closed).
+// A port on 127.0.0.1 that nothing listens on, for a server a test starts
+// later at a known address. It is picked at random below the kernel's
+// ephemeral range (32768 and up on Linux): a port from bind(0) could be
+// handed to another test's listener or outgoing connection before our
+// server binds it; these never are, and two tests picking the same one of
+// ~12,000 ports at once is unlikely.
 inline std::uint16_t closed_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof addr;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+  constexpr int kLow = 20000, kHigh = 32767;
+  static std::mt19937 pick(std::random_device{}() ^ static_cast<unsigned>(::getpid()));
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    const auto port =
+        static_cast<std::uint16_t>(std::uniform_int_distribution<int>(kLow, kHigh)(pick));
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(port);
+    const bool bound = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
     ::close(fd);
-    throw std::runtime_error("closed_port: cannot bind");
+    if (bound) return port;
   }
-  ::close(fd);
-  return ntohs(addr.sin_port);
+  throw std::runtime_error("closed_port: no free port below the ephemeral range");
 }
 
 }  // namespace firebreak::test

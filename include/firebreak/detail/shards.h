@@ -84,11 +84,29 @@ inline double shard_sum_double(const Cell* base) noexcept {
   return total;
 }
 
+class FamilyCore;
+struct Series;
+
+// Memory shared with the other processes of a service (multiprocess.h): it
+// gives an arena its chunks and learns of every series, so that another
+// process can find the series and read its cells.
+class SlotBacking {
+ public:
+  virtual ~SlotBacking() = default;
+  // kShards * kShardStride zeroed cells, or nullptr when the slot is full.
+  virtual Cell* chunk() = 0;
+  // A series was created and its cells allocated. Called with the family's
+  // mutex held; must not call back into the family.
+  virtual void published(const FamilyCore& family, const Series& series) = 0;
+};
+
 // Hands out runs of cells, zero-initialised, in chunks of kShards shards.
 // Cells live as long as the arena (a Registry owns one). Thread-safe.
 class CellArena {
  public:
-  CellArena() = default;
+  // Chunks from `backing` while it has them, then from the heap (recorded
+  // there, but seen by no other process; see full()).
+  explicit CellArena(SlotBacking* backing = nullptr) : backing_(backing) {}
   CellArena(const CellArena&) = delete;
   CellArena& operator=(const CellArena&) = delete;
   ~CellArena();
@@ -99,7 +117,12 @@ class CellArena {
   // An arena for handles that belong to no registry (default-constructed handles).
   static CellArena& detached();
 
+  // Whether a chunk had to come from the heap because the backing was full.
+  bool full() const { return full_.load(std::memory_order_relaxed); }
+
  private:
+  SlotBacking* const backing_;
+  std::atomic<bool> full_{false};
   std::mutex mu_;
   struct Chunk;
   Chunk* chunks_ = nullptr;            // guarded by mu_
