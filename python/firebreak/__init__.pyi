@@ -13,6 +13,7 @@ from ._core import Health as Health
 from ._core import Histogram as Histogram
 from ._core import HistogramFamily as HistogramFamily
 from ._core import MetricError as MetricError
+from ._core import MultiprocessError as MultiprocessError
 from ._core import Registry as Registry
 from ._core import Service as _CoreService
 from ._core import is_valid_label_name as is_valid_label_name

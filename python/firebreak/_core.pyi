@@ -10,6 +10,10 @@ class AdminError(OSError):
     """The admin server cannot start, e.g. "cannot listen on 127.0.0.1:9464:
     Address already in use"."""
 
+class MultiprocessError(OSError):
+    """Multi-process mode cannot create, open or join the shared file; the
+    message names the path and the reason."""
+
 class Counter:
     """A handle to one counter series. Recording takes no lock and never raises."""
     def inc(self, amount: float = 1.0) -> None:
@@ -89,8 +93,10 @@ class Registry:
         """Registers a counter family (name with or without _total), or returns
         the same one again. Raises MetricError for a bad or conflicting spec."""
     def gauge(self, name: str, help: str, *, labels: Sequence[str] = (), unit: str = "",
-              max_series: int = 10000) -> GaugeFamily:
-        """Registers a gauge family, as counter()."""
+              max_series: int = 10000, combine: str = "live_sum") -> GaugeFamily:
+        """Registers a gauge family, as counter(). `combine`: how a
+        multi-process service's processes combine it ("live_sum", "sum",
+        "max", "min", "per_pid")."""
     def histogram(self, name: str, help: str, *, labels: Sequence[str] = (), unit: str = "",
                   max_series: int = 10000,
                   buckets: Sequence[float] | None = None) -> HistogramFamily:
@@ -138,7 +144,13 @@ class Service:
     """A service's identity, registry, health and admin server."""
     def __init__(self, *, name: str = "", version: str = "", environment: str = "",
                  workload: str = "api", admin_address: str = "127.0.0.1:9464",
-                 drain_time: float = 5.0, process_metrics: bool = True) -> None: ...
+                 drain_time: float = 5.0, process_metrics: bool = True,
+                 multiprocess: str = "auto", multiprocess_file: str = "",
+                 ready_when_all: bool = True, max_processes: int = 64,
+                 multiprocess_master: int = 0) -> None:
+        """multiprocess: "auto" (join when FIREBREAK_MULTIPROCESS_FILE is
+        set), "off", "serve" (create the shared file and serve the admin port
+        for every process) or "join" (record into it, bind no port)."""
     @property
     def name(self) -> str: ...
     @property

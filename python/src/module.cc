@@ -154,6 +154,28 @@ struct PyFamily : FamilyRef<Handle> {
   }
 };
 
+ProcessCombine parse_combine(const std::string& text) {
+  static const std::pair<const char*, ProcessCombine> kModes[] = {
+      {"live_sum", ProcessCombine::kLiveSum},
+      {"sum", ProcessCombine::kSum},
+      {"max", ProcessCombine::kMax},
+      {"min", ProcessCombine::kMin},
+      {"per_pid", ProcessCombine::kPerPid}};
+  for (const auto& [name, mode] : kModes)
+    if (text == name) return mode;
+  throw std::invalid_argument("combine must be live_sum, sum, max, min or per_pid, not \"" + text +
+                              "\"");
+}
+
+MultiprocessMode parse_multiprocess(const std::string& text) {
+  if (text == "auto") return MultiprocessMode::kAuto;
+  if (text == "off") return MultiprocessMode::kOff;
+  if (text == "serve") return MultiprocessMode::kServe;
+  if (text == "join") return MultiprocessMode::kJoin;
+  throw std::invalid_argument("multiprocess must be auto, off, serve or join, not \"" + text +
+                              "\"");
+}
+
 struct SpecArgs {
   std::string name;
   std::string help;
@@ -239,7 +261,9 @@ class PyService {
  public:
   PyService(const std::string& name, const std::string& version, const std::string& environment,
             const std::string& workload, const std::string& admin_address, double drain_time,
-            bool process_metrics) {
+            bool process_metrics, const std::string& multiprocess,
+            const std::string& multiprocess_file, bool ready_when_all, unsigned max_processes,
+            int multiprocess_master) {
     ServiceOptions options;
     options.name = name;
     options.version = version;
@@ -256,6 +280,11 @@ class PyService {
     options.handle_signals = false;  // the Python server owns the signals
     options.process_metrics = process_metrics;
     options.tracing = false;  // tracing comes with the Python tracing API
+    options.multiprocess = parse_multiprocess(multiprocess);
+    options.multiprocess_file = multiprocess_file;
+    options.ready_when_all = ready_when_all;
+    options.multiprocess_options.max_processes = max_processes;
+    options.multiprocess_master = multiprocess_master;
     box_ = std::make_shared<ServiceBox>();
     box_->service = std::make_unique<Service>(std::move(options));
   }
@@ -374,13 +403,18 @@ void bind_metrics(py::module_& m) {
       .def(
           "gauge",
           [](RegistryRef self, std::string name, std::string help, std::vector<std::string> labels,
-             std::string unit, std::size_t max_series) {
+             std::string unit, std::size_t max_series, const std::string& combine) {
             SpecArgs a{std::move(name), std::move(help), std::move(labels), std::move(unit),
                        max_series};
-            auto& f = self->gauge(a.spec());
+            MetricSpec spec = a.spec();
+            spec.combine = parse_combine(combine);
+            auto& f = self->gauge(spec);
             return PyFamily<Gauge>(self, f, a.labels);
           },
-          FB_SPEC_ARGS, "Registers a gauge family, as counter().")
+          FB_SPEC_ARGS, py::arg("combine") = "live_sum",
+          "Registers a gauge family, as counter(). `combine`: how the processes of a "
+          "multi-process service combine it: \"live_sum\" (default), \"sum\" (exited "
+          "processes' last values included), \"max\", \"min\" or \"per_pid\" (a pid label).")
       .def(
           "histogram",
           [](RegistryRef self, std::string name, std::string help, std::vector<std::string> labels,
@@ -908,11 +942,14 @@ void bind_service(py::module_& m) {
       "A service's identity, metrics registry, health and admin server (/livez, /readyz, "
       "/healthz, /metrics on C++ threads). Installs no signal handler.")
       .def(py::init<const std::string&, const std::string&, const std::string&, const std::string&,
-                    const std::string&, double, bool>(),
+                    const std::string&, double, bool, const std::string&, const std::string&, bool,
+                    unsigned, int>(),
            py::kw_only(), py::arg("name") = "", py::arg("version") = "",
            py::arg("environment") = "", py::arg("workload") = "api",
            py::arg("admin_address") = "127.0.0.1:9464", py::arg("drain_time") = 5.0,
-           py::arg("process_metrics") = true)
+           py::arg("process_metrics") = true, py::arg("multiprocess") = "auto",
+           py::arg("multiprocess_file") = "", py::arg("ready_when_all") = true,
+           py::arg("max_processes") = 64, py::arg("multiprocess_master") = 0)
       .def_property_readonly("name", [](const PyService& s) { return s.get().identity().name; })
       .def_property_readonly("version",
                              [](const PyService& s) { return s.get().identity().version; })
@@ -966,6 +1003,7 @@ PYBIND11_MODULE(_core, m) {
   if (!add_handle_types(m.ptr(), metric_error.ptr())) throw py::error_already_set();
   if (!add_log_functions(m.ptr())) throw py::error_already_set();
   py::register_exception<AdminError>(m, "AdminError", PyExc_OSError);
+  py::register_exception<MultiprocessError>(m, "MultiprocessError", PyExc_OSError);
   bind_metrics(m);
   bind_health(m);
   bind_service(m);
