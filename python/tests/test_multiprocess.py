@@ -13,6 +13,7 @@ import sys
 import time
 
 import pytest
+from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
 from conftest import http_get
 
@@ -128,6 +129,15 @@ def test_gunicorn_workers_recycled_and_killed_lose_no_count(tmp_path):
         assert metric(text, "target_info",
                       '{service_name="mp-app",service_version="unknown",'
                       'deployment_environment="unknown",workload="api"}') == 1
+        # The merged scrape is valid exposition in both formats.
+        if shutil.which("promtool"):
+            result = subprocess.run(["promtool", "check", "metrics"], input=text.encode(),
+                                    capture_output=True)
+            assert result.returncode == 0, result.stdout + result.stderr
+        openmetrics = http_get(admin, "/metrics",
+                               {"Accept": "application/openmetrics-text; version=1.0.0"})[2]
+        families = {f.name: f for f in text_string_to_metric_families(openmetrics.decode())}
+        assert sum(s.value for s in families["hits"].samples if s.name == "hits_total") == 400
         # The files: the shared one alone, its size fixed however many workers came and went.
         assert os.listdir(run_dir) == ["metrics.fbm"]
 
