@@ -1,6 +1,6 @@
 """Type stubs for firebreak._core, the C++ core (libfirebreak) bound with pybind11."""
 
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Dict, Sequence, Tuple
 
 class MetricError(ValueError):
     """A bad metric name, label, unit or bucket layout, or a registration that
@@ -177,6 +177,11 @@ class Service:
     def stop_requested(self) -> bool: ...
     def wait_for_stop(self, timeout: float) -> bool:
         """Waits up to `timeout` seconds for drain(); True if it was called."""
+    def add_admin_handler(self, method: str, path: str,
+                          handler: Callable[[str, str, Dict[str, str], Dict[str, str], bytes],
+                                            Tuple[Any, ...]]) -> None:
+        """Routes `method` on the exact admin `path` to handler(method, path,
+        query, headers, body) -> (status, body[, content_type])."""
     def wait(self) -> int:
         """Blocks until drain(), waits the drain time, stops the admin server; 0."""
 

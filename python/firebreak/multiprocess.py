@@ -25,6 +25,7 @@ Run as `python -m firebreak.multiprocess --file F --address A --master PID
 """
 
 import argparse
+import importlib
 import os
 import select
 import signal
@@ -52,13 +53,17 @@ class AdminProcess:
 def serve(*, name: str = "", version: str = "", environment: str = "", workload: str = "api",
           admin_address: str = "127.0.0.1:9464", file: Optional[str] = None,
           ready_when_all: bool = True, max_processes: int = 64,
-          timeout: float = 10.0) -> AdminProcess:
+          setup: Optional[str] = None, timeout: float = 10.0) -> AdminProcess:
     """Starts the admin process for the processes this one will fork, waits
     until it has created the shared file and bound the admin address, and
     sets FIREBREAK_MULTIPROCESS_FILE so that every Service created in a child
     joins it. The admin process exits when this process does, and removes
     the file; its output is this process's. Raises MultiprocessError when it
-    does not come up within `timeout` seconds (e.g. the address is taken)."""
+    does not come up within `timeout` seconds (e.g. the address is taken).
+
+    `setup`, "module:function", is called in the admin process with its
+    Service before the port opens: to add admin handlers (a fault switch,
+    say: Service.add_admin_handler) or service-level readiness checks."""
     from ._core import MultiprocessError
 
     if file is None:
@@ -71,6 +76,8 @@ def serve(*, name: str = "", version: str = "", environment: str = "", workload:
             "--max-processes", str(max_processes), "--ready-fd", str(write_end)]
     if not ready_when_all:
         args.append("--ready-when-any")
+    if setup:
+        args += ["--setup", setup]
     try:
         admin = subprocess.Popen(args, stdin=subprocess.DEVNULL, pass_fds=[write_end])
     finally:
@@ -103,6 +110,7 @@ def _main(argv: List[str]) -> int:
     parser.add_argument("--max-processes", type=int, default=64)
     parser.add_argument("--ready-when-any", action="store_true")
     parser.add_argument("--ready-fd", type=int, default=-1)
+    parser.add_argument("--setup", default="")
     args = parser.parse_args(argv)
 
     from . import Service
@@ -118,6 +126,9 @@ def _main(argv: List[str]) -> int:
                       ready_when_all=not args.ready_when_any,
                       max_processes=args.max_processes, multiprocess_master=args.master)
     try:  # from here on the file is ours to remove
+        if args.setup:
+            module, _, function = args.setup.partition(":")
+            getattr(importlib.import_module(module), function)(service)
         service.start()
         service.mark_started()
         if args.ready_fd >= 0:

@@ -70,7 +70,10 @@ class Callable {
   Callable& operator=(const Callable&) = delete;
 
   // Calls with the GIL held; the caller holds it.
-  py::object call() const { return fn_(); }
+  template <class... A>
+  py::object call(A&&... args) const {
+    return fn_(std::forward<A>(args)...);
+  }
 
  private:
   py::object fn_;
@@ -106,6 +109,41 @@ CheckFn python_check(py::object fn) {
       }
     }
     throw std::runtime_error(error);  // Health reports "threw: <error>"
+  };
+}
+
+// An admin handler calling Python: handler(method, path, query, headers, body)
+// returns (status, body) or (status, body, content_type); body str or bytes.
+// Raising answers 500 with the exception.
+AdminHandler python_admin_handler(py::object fn) {
+  auto callable = std::make_shared<Callable>(std::move(fn));
+  return [callable](const AdminRequest& req) -> AdminResponse {
+    if (!interpreter_alive()) return {.status = 503, .body = "interpreter shutting down\n"};
+    std::string error;
+    {
+      py::gil_scoped_acquire gil;
+      try {
+        py::dict query;
+        for (const auto& [k, v] : req.query)
+          if (!query.contains(k)) query[py::str(k)] = v;
+        py::dict headers;
+        for (const auto& [k, v] : req.headers) headers[py::str(k)] = v;
+        py::object r = callable->call(req.method, req.path, query, headers, py::bytes(req.body));
+        auto t = r.cast<py::tuple>();
+        if (t.size() < 2 || t.size() > 3)
+          throw py::value_error("an admin handler returns (status, body[, content_type])");
+        AdminResponse out{.status = t[0].cast<int>()};
+        out.body = py::isinstance<py::bytes>(t[1]) ? t[1].cast<std::string>()
+                                                   : py::str(t[1]).cast<std::string>();
+        if (t.size() == 3) out.content_type = t[2].cast<std::string>();
+        return out;
+      } catch (py::error_already_set& e) {
+        error = describe(e);
+      } catch (const py::cast_error& e) {
+        error = std::string("admin handler returned a wrong type: ") + e.what();
+      }
+    }
+    throw std::runtime_error(error);  // the server answers 500 with it
   };
 }
 
@@ -987,6 +1025,18 @@ void bind_service(py::module_& m) {
           },
           py::arg("timeout"), py::call_guard<py::gil_scoped_release>(),
           "Waits up to `timeout` seconds for drain(); True if it was called.")
+      .def(
+          "add_admin_handler",
+          [](PyService& s, std::string method, std::string path, py::object handler) {
+            if (!PyCallable_Check(handler.ptr())) throw py::type_error("handler must be callable");
+            auto fn = python_admin_handler(std::move(handler));
+            py::gil_scoped_release nogil;
+            s.get().admin().add_handler(std::move(method), std::move(path), std::move(fn));
+          },
+          py::arg("method"), py::arg("path"), py::arg("handler"),
+          "Routes `method` on the exact admin `path` (e.g. \"POST\", \"/fault\") to "
+          "handler(method, path, query, headers, body) -> (status, body[, content_type]), run on "
+          "an admin thread with the GIL. Raises AdminError (an OSError) for a taken route.")
       .def("wait", &PyService::wait,
            "Blocks until drain() (Python signal handlers still run), waits the drain time "
            "(/readyz answers 503), stops the admin server and returns 0.");

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 
 import pytest
 from prometheus_client.openmetrics.parser import (
@@ -186,3 +187,30 @@ def test_a_running_service_is_stopped_cleanly_at_interpreter_exit(tmp_path):
                             timeout=30, env=env)
     assert result.returncode == 0, result.stderr
     assert '"event":"service_stopped"' in result.stdout
+
+
+def test_admin_handlers_answer_from_python_and_errors_become_500(service):
+    seen = []
+
+    def fault(method, path, query, headers, body):
+        seen.append((method, path, query, headers.get("Content-Type"), body))
+        return 200, '{"ok": true}\n', "application/json"
+
+    service.add_admin_handler("POST", "/fault", fault)
+    service.add_admin_handler("GET", "/boom", lambda *_: 1 / 0)
+    service.add_admin_handler("GET", "/wrong", lambda *_: "not a tuple")
+    request = urllib.request.Request(f"http://{service.admin_address}/fault?dry=1",
+                                     data=b'{"slow_ms": 5}', method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        assert response.status == 200
+        assert response.headers["Content-Type"] == "application/json"
+        assert response.read() == b'{"ok": true}\n'
+    assert seen == [("POST", "/fault", {"dry": "1"}, "application/json", b'{"slow_ms": 5}')]
+    status, _, body = http_get(service.admin_address, "/boom")
+    assert status == 500 and b"ZeroDivisionError" in body
+    assert http_get(service.admin_address, "/wrong")[0] == 500
+    with pytest.raises(firebreak.AdminError):
+        service.add_admin_handler("POST", "/fault", fault)  # taken
+    with pytest.raises(TypeError):
+        service.add_admin_handler("GET", "/x", "not callable")
