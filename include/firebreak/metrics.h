@@ -69,6 +69,8 @@ enum class ProcessCombine {
   kMax,      // the largest value of a live process (timestamps, queue depth)
   kMin,      // the smallest value of a live process
   kPerPid,   // one series per live process, with a "pid" label
+  kServing,  // the value of the process serving /metrics: the service's own
+             // view (its readiness, which allows for workers still starting)
 };
 
 // What every family declares. `name` must match [a-zA-Z_:][a-zA-Z0-9_:]* and

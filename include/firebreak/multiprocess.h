@@ -70,6 +70,9 @@ struct MultiprocessMember {
   pid_t pid = 0;
   bool ready = false;                  // as it last reported, and not stale
   double last_report_age_seconds = 0;  // since it last reported readiness
+  // Has never reported ready: still starting (a worker just forked to replace
+  // a recycled one), or never got ready.
+  bool starting = true;
 };
 
 class MultiprocessRegion {

@@ -113,7 +113,7 @@ def _main(argv: List[str]) -> int:
     parser.add_argument("--setup", default="")
     args = parser.parse_args(argv)
 
-    from . import Service
+    from . import Service, log
 
     # The master owns the terminal's signals: a Ctrl-C there stops it, and we
     # follow it out when it is gone.
@@ -131,6 +131,7 @@ def _main(argv: List[str]) -> int:
             getattr(importlib.import_module(module), function)(service)
         service.start()
         service.mark_started()
+        log.info("listening", "", server="admin", address=service.admin_address)
         if args.ready_fd >= 0:
             os.write(args.ready_fd, (service.admin_address + "\n").encode())
             os.close(args.ready_fd)

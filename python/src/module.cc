@@ -194,15 +194,13 @@ struct PyFamily : FamilyRef<Handle> {
 
 ProcessCombine parse_combine(const std::string& text) {
   static const std::pair<const char*, ProcessCombine> kModes[] = {
-      {"live_sum", ProcessCombine::kLiveSum},
-      {"sum", ProcessCombine::kSum},
-      {"max", ProcessCombine::kMax},
-      {"min", ProcessCombine::kMin},
-      {"per_pid", ProcessCombine::kPerPid}};
+      {"live_sum", ProcessCombine::kLiveSum}, {"sum", ProcessCombine::kSum},
+      {"max", ProcessCombine::kMax},          {"min", ProcessCombine::kMin},
+      {"per_pid", ProcessCombine::kPerPid},   {"serving", ProcessCombine::kServing}};
   for (const auto& [name, mode] : kModes)
     if (text == name) return mode;
-  throw std::invalid_argument("combine must be live_sum, sum, max, min or per_pid, not \"" + text +
-                              "\"");
+  throw std::invalid_argument(
+      "combine must be live_sum, sum, max, min, per_pid or serving, not \"" + text + "\"");
 }
 
 MultiprocessMode parse_multiprocess(const std::string& text) {
@@ -452,7 +450,8 @@ void bind_metrics(py::module_& m) {
           FB_SPEC_ARGS, py::arg("combine") = "live_sum",
           "Registers a gauge family, as counter(). `combine`: how the processes of a "
           "multi-process service combine it: \"live_sum\" (default), \"sum\" (exited "
-          "processes' last values included), \"max\", \"min\" or \"per_pid\" (a pid label).")
+          "processes' last values included), \"max\", \"min\", \"per_pid\" (a pid label) or "
+          "\"serving\" (the serving process's value).")
       .def(
           "histogram",
           [](RegistryRef self, std::string name, std::string help, std::vector<std::string> labels,

@@ -252,13 +252,13 @@ Health::Health(Registry& registry, HealthOptions options)
                          .gauge({.name = "service_ready",
                                  .help = "1 when the service can serve: start-up done, not "
                                          "draining, every readiness check passing; else 0.",
-                                 .combine = ProcessCombine::kMin})
+                                 .combine = ProcessCombine::kServing})
                          .labels();
   core.time_to_ready_family = &registry.gauge(
       {.name = "service_time_to_ready_seconds",
        .help = "Seconds from start to the first time the service was ready (set once).",
        .unit = "seconds",
-       .combine = ProcessCombine::kMax});
+       .combine = ProcessCombine::kServing});
   core.status_family =
       &registry.gauge({.name = "health_check_status",
                        .help = "1 when the health check's last run passed, else 0.",

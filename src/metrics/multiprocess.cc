@@ -62,6 +62,7 @@ struct SlotControl {
   std::atomic<std::uint64_t> last_cpu_bits;  // CPU seconds seen at the last scrape (double)
   std::atomic<std::uint64_t> cells_used;     // slot 0: cells handed out
   std::atomic<std::uint32_t> full;           // a series did not fit
+  std::atomic<std::uint32_t> ever_ready;     // has reported ready at least once
 };
 static_assert(sizeof(FileHeader) <= kPage && sizeof(SlotControl) <= kPage);
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
@@ -258,7 +259,7 @@ Directory read_directory(const char* dir, std::uint64_t used, std::uint64_t cell
       std::uint16_t zero16 = 0;
       FamilyInfo f;
       if (!r.get(id) || !r.get(type) || !r.get(combine) || !r.get(zero16) || !r.get(nbounds) ||
-          !r.get(zero32) || type > 2 || combine > 4 || nbounds > kShardStride - 2)
+          !r.get(zero32) || type > 2 || combine > 5 || nbounds > kShardStride - 2)
         break;
       f.type = static_cast<MetricType>(type);
       f.combine = static_cast<ProcessCombine>(combine);
@@ -517,6 +518,7 @@ struct MultiprocessRegion::State : detail::SlotBacking {
     c.fold_progress.store(0);
     c.last_cpu_bits.store(0);
     c.full.store(0);
+    c.ever_ready.store(0);
     c.state.store(kFree, std::memory_order_release);
   }
 
@@ -770,6 +772,7 @@ void MultiprocessRegion::report_ready(bool ready) {
   if (state_->own == 0) return;
   SlotControl& c = state_->control(state_->own);
   c.ready.store(ready ? 1 : 0, std::memory_order_relaxed);
+  if (ready) c.ever_ready.store(1, std::memory_order_relaxed);
   c.reported_ns.store(monotonic_ns(), std::memory_order_release);
 }
 
@@ -787,7 +790,8 @@ std::vector<MultiprocessMember> MultiprocessRegion::members(double stale_after_s
       out.push_back(
           {.pid = c.pid.load(),
            .ready = c.ready.load(std::memory_order_relaxed) != 0 && age <= stale_after_seconds,
-           .last_report_age_seconds = age});
+           .last_report_age_seconds = age,
+           .starting = c.ever_ready.load(std::memory_order_relaxed) == 0});
     }
     return out;
   });
@@ -825,7 +829,14 @@ void MultiprocessRegion::collect(std::vector<FamilySnapshot>& out) {
           continue;  // processes disagree on the family: the first one seen wins
         }
         Labels labels = series.labels;
-        if (gauge && f.combine == ProcessCombine::kPerPid)
+        ProcessCombine combine = f.combine;
+        if (gauge && combine == ProcessCombine::kServing) {
+          if (s.own == 0)
+            combine = ProcessCombine::kMax;  // no serving slot here
+          else if (i != s.own)
+            continue;
+        }
+        if (gauge && combine == ProcessCombine::kPerPid)
           labels.emplace_back("pid", std::to_string(pid));
         auto [at, added] = m.points.try_emplace(labels, m.snapshot.points.size());
         if (added) {
@@ -841,9 +852,9 @@ void MultiprocessRegion::collect(std::vector<FamilySnapshot>& out) {
         if (series.created < p.created || std::isnan(p.created)) p.created = series.created;
         const bool first = !m.has_value[at->second];
         m.has_value[at->second] = true;
-        if (gauge && f.combine == ProcessCombine::kMax) {
+        if (gauge && combine == ProcessCombine::kMax) {
           p.value = first ? v.value : std::max(p.value, v.value);
-        } else if (gauge && f.combine == ProcessCombine::kMin) {
+        } else if (gauge && combine == ProcessCombine::kMin) {
           p.value = first ? v.value : std::min(p.value, v.value);
         } else {
           p.value += v.value;

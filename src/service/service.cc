@@ -249,17 +249,27 @@ Service::Service(ServiceOptions options)
       region->collect(out);
       if (processes) region->collect_processes(out, {::getpid(), master}, master);
     });
-    health_.add_readiness("processes", [region = region_.get(), all = options_.ready_when_all] {
-      const std::vector<MultiprocessMember> members = region->members();
-      std::size_t ready = 0;
-      for (const auto& m : members) ready += m.ready;
-      if (ready == 0) return CheckResult::failure("no process is ready");
-      if (all && ready < members.size()) {
-        return CheckResult::failure(std::to_string(members.size() - ready) + " of " +
-                                    std::to_string(members.size()) + " processes not ready");
-      }
-      return CheckResult::success();
-    });
+    health_.add_readiness(
+        "processes",
+        [region = region_.get(), all = options_.ready_when_all] {
+          // A process still starting (a worker forked to replace a recycled
+          // one) does not count until it has been ready once: recycling must not
+          // flap the service's readiness. One that was ready and is not, does.
+          std::size_t ready = 0, settled = 0;
+          for (const auto& m : region->members()) {
+            settled += !m.starting;
+            ready += m.ready;
+          }
+          if (ready == 0) return CheckResult::failure("no process is ready");
+          if (all && ready < settled) {
+            return CheckResult::failure(std::to_string(settled - ready) + " of " +
+                                        std::to_string(settled) + " processes not ready");
+          }
+          return CheckResult::success();
+        },
+        // Cheap (shared memory and a lock test per slot), and what the
+        // service's readiness waits on: as often as the processes report.
+        CheckOptions{.interval = std::chrono::milliseconds(500)});
   } else if (options_.process_metrics && multiprocess_ == MultiprocessMode::kOff) {
     register_process_metrics(registry_);
   }

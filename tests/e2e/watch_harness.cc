@@ -228,4 +228,81 @@ bool check_detection(const WatchProcess& watch, const HookAlert& hook, const std
   return true;
 }
 
+std::string fast_watch_config(const std::string& targets, const std::string& jobs,
+                              const std::string& hook_url) {
+  return "listen: 127.0.0.1:0\n"
+         "storage: {path: watch.db}\n"
+         "global: {scrape_interval: 1s, scrape_timeout: 800ms, evaluation_interval: 1s,"
+         " job_alert_for: 2s}\n"
+         "targets:\n" +
+         targets + "jobs:\n" + jobs +
+         "receivers:\n"
+         "  - name: hook\n"
+         "    webhook: {url: " +
+         hook_url + ", timeout: 2s}\n";
+}
+
+std::string target_yaml(const std::string& name, const std::string& workload, std::uint16_t port,
+                        const std::string& thresholds) {
+  const std::string base = "http://127.0.0.1:" + std::to_string(port);
+  return "  - name: " + name + "\n    workload: " + workload + "\n    metrics_url: " + base +
+         "/metrics\n    ready_url: " + base + "/readyz\n    thresholds: " + thresholds + "\n";
+}
+
+std::vector<double> values(const nlohmann::json& result) {
+  std::vector<double> out;
+  if (result.is_null()) return out;
+  for (const auto& s : result["data"]["result"])
+    out.push_back(std::stod(s["value"][1].get<std::string>()));
+  return out;
+}
+
+std::optional<HookAlert> WatchPagesTest::wait_for(const std::string& alert,
+                                                  const std::string& status, const std::string& job,
+                                                  std::chrono::milliseconds timeout,
+                                                  SteadyTime after) const {
+  std::optional<HookAlert> found;
+  eventually(
+      [&] {
+        for (const auto& a : hook_.alerts())
+          if (a.alertname == alert && a.status == status && a.labels.value("job", "") == job &&
+              a.arrived >= after) {
+            found = a;
+            return true;
+          }
+        return false;
+      },
+      timeout);
+  return found;
+}
+
+std::optional<HookAlert> WatchPagesTest::expect_page(const std::string& scenario,
+                                                     const std::string& alert,
+                                                     const std::string& job, SteadyTime fault,
+                                                     SteadyTime expected) {
+  const std::chrono::milliseconds bound = scrape_ + eval_ + rule_for(yaml_, alert, job);
+  const auto hook = wait_for(alert, "firing", job,
+                             since(fault, expected) + bound + std::chrono::seconds(15), fault);
+  if (!hook) {
+    ADD_FAILURE() << alert << " never reached the webhook for " << job << "; watch log:\n"
+                  << watch_->process().stdout_text();
+    return std::nullopt;
+  }
+  if (!check_detection(*watch_, *hook, scenario, job, fault, expected, bound, slack_))
+    return std::nullopt;
+  return hook;
+}
+
+void WatchPagesTest::expect_resolved(const std::string& alert, const std::string& job,
+                                     std::chrono::milliseconds timeout, SteadyTime after) {
+  EXPECT_TRUE(wait_for(alert, "resolved", job, timeout, after).has_value())
+      << alert << " did not resolve for " << job << " after the fault was cleared";
+}
+
+void WatchPagesTest::expect_only(const std::string& alert, const std::string& job) const {
+  for (const auto& a : hook_.alerts())
+    if (a.labels.value("job", "") == job && a.alertname != alert)
+      ADD_FAILURE() << "also paged: " << a.alertname << " " << a.status << " " << a.labels.dump();
+}
+
 }  // namespace firebreak::e2e

@@ -3,6 +3,7 @@
 // watch process itself, and detection-latency reporting.
 #pragma once
 
+#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include <chrono>
@@ -99,5 +100,65 @@ std::chrono::milliseconds rule_for(const std::string& yaml, const std::string& a
 bool check_detection(const WatchProcess& watch, const HookAlert& hook, const std::string& scenario,
                      const std::string& job, SteadyTime fault, SteadyTime expected,
                      std::chrono::milliseconds bound, std::chrono::milliseconds slack);
+
+// Intervals of the e2e configurations (fast_watch_config), and the time a
+// loaded 2-core machine may add to a detection bound: a scrape that takes a
+// while, a webhook delivered a few milliseconds late.
+inline constexpr std::chrono::milliseconds kFastScrape{1000};
+inline constexpr std::chrono::milliseconds kFastEval{1000};
+inline constexpr std::chrono::milliseconds kDetectionSlack{1500};
+
+// A configuration for e2e tests: 1 s scrapes and evaluations, 2 s job
+// alerts, storage in watch.db, these `targets:` and `jobs:` entries (YAML
+// list items), and one webhook receiver at `hook_url`.
+std::string fast_watch_config(const std::string& targets, const std::string& jobs,
+                              const std::string& hook_url);
+
+// One entry of a configuration's `targets:` list: a service whose admin
+// port (metrics and readiness) is `port`, with its `thresholds` (a YAML flow
+// mapping).
+std::string target_yaml(const std::string& name, const std::string& workload, std::uint16_t port,
+                        const std::string& thresholds);
+
+// The values of an instant query's result (WatchProcess::query), one per series.
+std::vector<double> values(const nlohmann::json& result);
+
+// A fixture for tests that break a system under watch and wait for its
+// pages: a webhook receiver, a temporary directory, the configuration and
+// the watch process (started by start_watch()).
+class WatchPagesTest : public ::testing::Test {
+ protected:
+  // `scrape` and `eval`: the configuration's intervals; `slack`: the time a
+  // loaded 2-core machine may add to a detection bound.
+  WatchPagesTest(std::chrono::milliseconds scrape, std::chrono::milliseconds eval,
+                 std::chrono::milliseconds slack)
+      : scrape_(scrape), eval_(eval), slack_(slack) {}
+
+  void start_watch() { watch_ = std::make_unique<WatchProcess>(yaml_, dir_.path()); }
+
+  // The first webhook alert named `alert` for target or job `job` with this
+  // status that arrived after `after`, waiting up to `timeout` for it.
+  std::optional<HookAlert> wait_for(const std::string& alert, const std::string& status,
+                                    const std::string& job, std::chrono::milliseconds timeout,
+                                    SteadyTime after = {}) const;
+  // Waits for `alert` to fire for `job` and checks its detection latency
+  // (check_detection, with bound = scrape + eval + the rule's `for`).
+  // Returns the webhook's alert, or nullopt after a failure.
+  std::optional<HookAlert> expect_page(const std::string& scenario, const std::string& alert,
+                                       const std::string& job, SteadyTime fault,
+                                       SteadyTime expected);
+  void expect_resolved(const std::string& alert, const std::string& job,
+                       std::chrono::milliseconds timeout = std::chrono::seconds(30),
+                       SteadyTime after = {});
+  // Fails for every page about `job` other than `alert`: a fault pages
+  // once, by the alert that names it.
+  void expect_only(const std::string& alert, const std::string& job) const;
+
+  const std::chrono::milliseconds scrape_, eval_, slack_;
+  WebhookReceiver hook_;
+  TempDir dir_;
+  std::string yaml_;
+  std::unique_ptr<WatchProcess> watch_;
+};
 
 }  // namespace firebreak::e2e

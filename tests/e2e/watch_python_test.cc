@@ -32,51 +32,24 @@ namespace {
 using namespace std::chrono_literals;
 using std::chrono::milliseconds;
 
-constexpr milliseconds kScrape = 1000ms;
-constexpr milliseconds kEval = 1000ms;
-// Time a loaded 2-core machine may add to the bound: a scrape that takes a
-// while, a webhook that is delivered a few milliseconds late.
-constexpr milliseconds kSlack = 1500ms;
+constexpr milliseconds kScrape = kFastScrape;
+constexpr milliseconds kEval = kFastEval;
+constexpr milliseconds kSlack = kDetectionSlack;
 
 struct Ports {
   std::uint16_t api = test::closed_port();
   std::uint16_t worker = test::closed_port();
 };
 
-std::string target(const std::string& name, const std::string& workload, std::uint16_t port,
-                   const std::string& thresholds) {
-  const std::string base = "http://127.0.0.1:" + std::to_string(port);
-  return "  - name: " + name + "\n    workload: " + workload + "\n    metrics_url: " + base +
-         "/metrics\n    ready_url: " + base + "/readyz\n    thresholds: " + thresholds + "\n";
-}
-
 std::string watch_config(const Ports& p, const std::string& hook_url) {
-  return "listen: 127.0.0.1:0\n"
-         "storage: {path: watch.db}\n"
-         "global: {scrape_interval: 1s, scrape_timeout: 800ms, evaluation_interval: 1s,"
-         " job_alert_for: 2s}\n"
-         "targets:\n" +
-         target("py-api", "api", p.api,
-                "{down_for: 3s, startup_budget: 4s, not_ready_for: 4s,"
-                " latency_objective: 200ms, latency_for: 8s}") +
-         target("py-worker", "worker", p.worker,
-                "{down_for: 3s, startup_budget: 4s, not_ready_for: 4s, stall_for: 4s,"
-                " heartbeat_max_age: 3s, queue_lag: 60s, queue_lag_for: 30s}") +
-         "jobs:\n"
-         "  - {name: py-job, schedule: 3s, grace: 2s, max_run_time: 5s}\n"
-         "receivers:\n"
-         "  - name: hook\n"
-         "    webhook: {url: " +
-         hook_url + ", timeout: 2s}\n";
-}
-
-// The values of an instant query's result, one per series.
-std::vector<double> values(const nlohmann::json& r) {
-  std::vector<double> out;
-  if (r.is_null()) return out;
-  for (const auto& s : r["data"]["result"])
-    out.push_back(std::stod(s["value"][1].get<std::string>()));
-  return out;
+  return fast_watch_config(
+      target_yaml("py-api", "api", p.api,
+                  "{down_for: 3s, startup_budget: 4s, not_ready_for: 4s,"
+                  " latency_objective: 200ms, latency_for: 8s}") +
+          target_yaml("py-worker", "worker", p.worker,
+                      "{down_for: 3s, startup_budget: 4s, not_ready_for: 4s, stall_for: 4s,"
+                      " heartbeat_max_age: 3s, queue_lag: 60s, queue_lag_for: 30s}"),
+      "  - {name: py-job, schedule: 3s, grace: 2s, max_run_time: 5s}\n", hook_url);
 }
 
 double unix_now() {
@@ -94,11 +67,11 @@ struct PyService {
   }
 };
 
-class WatchPythonTest : public ::testing::Test {
+class WatchPythonTest : public WatchPagesTest {
  protected:
-  WatchPythonTest() : yaml_(watch_config(ports_, hook_.url())) {}
-
-  void start_watch() { watch_ = std::make_unique<WatchProcess>(yaml_, dir_.path()); }
+  WatchPythonTest() : WatchPagesTest(kScrape, kEval, kSlack) {
+    yaml_ = watch_config(ports_, hook_.url());
+  }
 
   PyService start_service(const std::string& name, std::uint16_t port,
                           std::vector<std::string> args) {
@@ -140,70 +113,7 @@ class WatchPythonTest : public ::testing::Test {
     return v;
   }
 
-  // The first webhook alert named `alert` for target or job `job` with this
-  // status that arrived after `after`, waiting up to `timeout` for it. (A
-  // test runs only the services it needs; the others are down and page for
-  // themselves.)
-  std::optional<HookAlert> wait_for(const std::string& alert, const std::string& status,
-                                    const std::string& job, milliseconds timeout,
-                                    SteadyTime after = {}) const {
-    std::optional<HookAlert> found;
-    eventually(
-        [&] {
-          for (const auto& a : hook_.alerts())
-            if (a.alertname == alert && a.status == status && a.labels.value("job", "") == job &&
-                a.arrived >= after) {
-              found = a;
-              return true;
-            }
-          return false;
-        },
-        timeout);
-    return found;
-  }
-
-  // Waits for `alert` to fire for `job` and checks its detection latency, as
-  // watch_shop_test.cc does: from the moment its condition held in the
-  // scraped data (the rule's expression evaluated over the recent past
-  // through watch's API) to the webhook's arrival, at most one scrape
-  // interval + one evaluation interval + the rule's `for`. `fault` is when
-  // the test broke something (reported too: the latency a user sees, data
-  // delays included); `expected` is the earliest the condition can hold
-  // (fault + the rule's own threshold). Returns the webhook's alert.
-  std::optional<HookAlert> expect_page(const std::string& scenario, const std::string& alert,
-                                       const std::string& job, SteadyTime fault,
-                                       SteadyTime expected) {
-    const milliseconds bound = kScrape + kEval + rule_for(yaml_, alert, job);
-    const auto hook = wait_for(alert, "firing", job, since(fault, expected) + bound + 15s, fault);
-    if (!hook) {
-      ADD_FAILURE() << alert << " never reached the webhook for " << job << "; watch log:\n"
-                    << watch_->process().stdout_text();
-      return std::nullopt;
-    }
-    if (!check_detection(*watch_, *hook, scenario, job, fault, expected, bound, kSlack))
-      return std::nullopt;
-    return hook;
-  }
-
-  void expect_resolved(const std::string& alert, const std::string& job, milliseconds timeout = 30s,
-                       SteadyTime after = {}) {
-    EXPECT_TRUE(wait_for(alert, "resolved", job, timeout, after).has_value())
-        << alert << " did not resolve for " << job << " after the fault was cleared";
-  }
-
-  // Fails for every page about `job` other than `alert`: a fault pages once,
-  // by the alert that names it.
-  void expect_only(const std::string& alert, const std::string& job) const {
-    for (const auto& a : hook_.alerts())
-      if (a.labels.value("job", "") == job && a.alertname != alert)
-        ADD_FAILURE() << "also paged: " << a.alertname << " " << a.status << " " << a.labels.dump();
-  }
-
   Ports ports_;
-  WebhookReceiver hook_;
-  TempDir dir_;
-  std::string yaml_;
-  std::unique_ptr<WatchProcess> watch_;
 };
 
 TEST_F(WatchPythonTest, AHealthyPythonSystemWithHarmlessPerturbationsPagesNobody) {

@@ -236,9 +236,10 @@ TEST(MultiprocessTest, ReadinessIsReportedPerProcessAndADeadProcessLeavesTheMemb
   ASSERT_EQ(::read(fds[0], &byte, 1), 1);
   auto members = reader->members();
   ASSERT_EQ(members.size(), 2u);
-  std::map<pid_t, bool> ready;
-  for (const auto& m : members) ready[m.pid] = m.ready;
-  EXPECT_EQ(ready, (std::map<pid_t, bool>{{::getpid(), true}, {child, false}}));
+  std::map<pid_t, std::pair<bool, bool>> ready;  // pid -> (ready, starting)
+  for (const auto& m : members) ready[m.pid] = {m.ready, m.starting};
+  EXPECT_EQ(ready, (std::map<pid_t, std::pair<bool, bool>>{{::getpid(), {true, false}},
+                                                           {child, {false, true}}}));
   // Stale: nothing reported within the window.
   for (const auto& m : reader->members(-1)) EXPECT_FALSE(m.ready);
   ::kill(child, SIGKILL);
