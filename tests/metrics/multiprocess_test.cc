@@ -216,6 +216,38 @@ TEST(MultiprocessTest, AMergedScrapeIsValidExposition) {
   EXPECT_NE(text.find("latency_seconds_count 1\n"), std::string::npos) << text;
 }
 
+TEST(MultiprocessTest, AServingGaugeIsTheCollectingProcesssOwnValue) {
+  TempPath tmp;
+  const std::string path = tmp.file("m.fbm");
+  auto reader = MultiprocessRegion::create({.path = path});
+  Recorder parent(path);
+  Gauge ready = parent.registry
+                    .gauge({.name = "service_ready_view",
+                            .help = "The serving process's view.",
+                            .combine = ProcessCombine::kServing})
+                    .labels();
+  ready.set(5);
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  const pid_t child = fork_child([&] {
+    ::close(fds[0]);
+    ready.set(9);
+    const char ok = 1;
+    if (::write(fds[1], &ok, 1) != 1) std::_Exit(3);
+    ::pause();
+  });
+  ::close(fds[1]);
+  char byte = 0;
+  ASSERT_EQ(::read(fds[0], &byte, 1), 1);
+  std::vector<FamilySnapshot> own, unjoined;
+  parent.region->collect(own);  // the serving process: its own slot's value
+  reader->collect(unjoined);    // a reader with no slot: the largest
+  ::kill(child, SIGKILL);
+  wait_status(child);
+  EXPECT_EQ(value(own, "service_ready_view"), 5);
+  EXPECT_EQ(value(unjoined, "service_ready_view"), 9);
+}
+
 TEST(MultiprocessTest, ReadinessIsReportedPerProcessAndADeadProcessLeavesTheMembers) {
   TempPath tmp;
   const std::string path = tmp.file("m.fbm");
