@@ -96,7 +96,7 @@ class Registry:
               max_series: int = 10000, combine: str = "live_sum") -> GaugeFamily:
         """Registers a gauge family, as counter(). `combine`: how a
         multi-process service's processes combine it ("live_sum", "sum",
-        "max", "min", "per_pid")."""
+        "max", "min", "per_pid", "serving")."""
     def histogram(self, name: str, help: str, *, labels: Sequence[str] = (), unit: str = "",
                   max_series: int = 10000,
                   buckets: Sequence[float] | None = None) -> HistogramFamily:

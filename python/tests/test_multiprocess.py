@@ -38,10 +38,13 @@ took = service.registry.histogram("hit_duration_seconds", "Time per request.",
 in_flight = service.registry.gauge("hits_in_flight", "Requests in progress.")
 seen = service.registry.gauge("hit_last_pid", "Pid of each worker.", combine="per_pid")
 
+# A dependency every worker checks (the test removes it).
+service.health.add_readiness("dependency",
+                             lambda: not os.path.exists(os.environ["DEPENDENCY_DOWN"]),
+                             interval=0.1)
+
 def app(environ, start_response):
     path = environ["PATH_INFO"]
-    if path == "/unready":
-        service.health.add_readiness("forced", lambda: False, interval=0.1)
     in_flight.labels().inc()
     hits.labels(path).inc()
     took.labels().observe(0.25)
@@ -78,7 +81,8 @@ def test_gunicorn_workers_recycled_and_killed_lose_no_count(tmp_path):
     run_dir.mkdir()
     port, admin_port = free_port(), free_port()
     admin = f"127.0.0.1:{admin_port}"
-    env = dict(os.environ, ADMIN_ADDR=admin, MP_FILE=str(run_dir / "metrics.fbm"))
+    env = dict(os.environ, ADMIN_ADDR=admin, MP_FILE=str(run_dir / "metrics.fbm"),
+               DEPENDENCY_DOWN=str(tmp_path / "dependency-down"))
     env.pop("FIREBREAK_MULTIPROCESS_FILE", None)
     inherited = [os.path.abspath(p) for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
     env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), *inherited])
@@ -146,12 +150,11 @@ def test_gunicorn_workers_recycled_and_killed_lose_no_count(tmp_path):
         # The files: the shared one alone, its size fixed however many workers came and went.
         assert os.listdir(run_dir) == ["metrics.fbm"]
 
-        # Readiness is every worker's: one not ready makes the service not ready.
-        http_get(f"127.0.0.1:{port}", "/unready")
+        # Readiness is the workers': their dependency down, the service is
+        # not ready (the admin process's own checks all pass).
+        (tmp_path / "dependency-down").touch()
         wait_until(lambda: http_get(admin, "/readyz")[0] == 503, 10,
-                   "one unready worker did not make /readyz fail")
-        # "1 of N processes not ready", or "no process is ready" while the
-        # others are replacements still starting.
+                   "unready workers did not make /readyz fail")
         assert b"[-]processes failed" in http_get(admin, "/readyz?verbose")[2]
         assert http_get(admin, "/livez")[0] == 200
 
