@@ -77,7 +77,6 @@ Cell* CellArena::allocate(std::uint32_t count) {
     Cell* mem = backing_ ? backing_->chunk() : nullptr;
     const bool owned = mem == nullptr;
     if (owned) {
-      if (backing_) full_.store(true, std::memory_order_relaxed);
       // calloc of a large block maps zero pages lazily: shards no thread uses
       // cost no memory. Cell is a lock-free atomic of an integer, for which an
       // all-zero bit pattern is a valid zero value.

@@ -105,7 +105,7 @@ class SlotBacking {
 class CellArena {
  public:
   // Chunks from `backing` while it has them, then from the heap (recorded
-  // there, but seen by no other process; see full()).
+  // there, but seen by no other process; the backing marks itself full).
   explicit CellArena(SlotBacking* backing = nullptr) : backing_(backing) {}
   CellArena(const CellArena&) = delete;
   CellArena& operator=(const CellArena&) = delete;
@@ -117,12 +117,8 @@ class CellArena {
   // An arena for handles that belong to no registry (default-constructed handles).
   static CellArena& detached();
 
-  // Whether a chunk had to come from the heap because the backing was full.
-  bool full() const { return full_.load(std::memory_order_relaxed); }
-
  private:
   SlotBacking* const backing_;
-  std::atomic<bool> full_{false};
   std::mutex mu_;
   struct Chunk;
   Chunk* chunks_ = nullptr;            // guarded by mu_
